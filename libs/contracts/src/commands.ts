@@ -1,0 +1,73 @@
+import type { AgentSummary, CallStatus, DeviceType } from './events.js';
+import type { ErrorCode } from './errors.js';
+
+/** Fields any command may carry. */
+export interface CommandBase {
+  /**
+   * The voice-lock fencing token the tab last heard (`voice.changed.fence`).
+   * When present, a command from a tab whose token is older than the lock's is refused
+   * with `VOICE_FENCE_STALE`.
+   */
+  voiceFence?: number;
+}
+
+/** Each command's payload and the fields of its successful answer. */
+export interface CommandMap {
+  'voice.enable': { payload: CommandBase; result: { isEnable: true; fence: number } };
+  'agent.toggleCallStatus': { payload: CommandBase; result: { status: CallStatus } };
+  'agent.setDevice': {
+    payload: CommandBase & { type: DeviceType; mobile?: string };
+    result: { type: DeviceType; mobile?: string };
+  };
+  'agent.resetDevice': { payload: CommandBase; result: { type: DeviceType; mobile?: string } };
+  'transfer.listAgents': { payload: CommandBase; result: { agents: AgentSummary[] } };
+  'session.unregister': { payload: CommandBase; result: Record<string, never> };
+  'call.dial': {
+    payload: CommandBase & { number: string; transactionId?: string };
+    result: { callId: string };
+  };
+  'call.answer': { payload: CommandBase & { callId?: string }; result: { callId: string } };
+  'call.hangup': { payload: CommandBase & { callId?: string }; result: { callId: string } };
+  'call.toggleHold': {
+    payload: CommandBase & { callId?: string };
+    result: { callId: string; held: boolean };
+  };
+  'call.toggleMute': {
+    payload: CommandBase & { callId?: string };
+    result: { callId: string; muted: boolean };
+  };
+  'call.dtmf': { payload: CommandBase & { callId?: string; digits: string }; result: { callId: string } };
+  'transfer.toAgent': { payload: CommandBase & { ipphone: string }; result: { callId: string } };
+  'transfer.toQueue': { payload: CommandBase & { queueId: string }; result: { callId: string } };
+  'transfer.respond': { payload: CommandBase & { accept: boolean }; result: { callId: string } };
+}
+
+export type CommandName = keyof CommandMap;
+export type CommandPayload<K extends CommandName> = CommandMap[K]['payload'];
+export type CommandResult<K extends CommandName> = CommandMap[K]['result'];
+
+export const CommandNames = [
+  'voice.enable',
+  'agent.toggleCallStatus',
+  'agent.setDevice',
+  'agent.resetDevice',
+  'transfer.listAgents',
+  'session.unregister',
+  'call.dial',
+  'call.answer',
+  'call.hangup',
+  'call.toggleHold',
+  'call.toggleMute',
+  'call.dtmf',
+  'transfer.toAgent',
+  'transfer.toQueue',
+  'transfer.respond',
+] as const satisfies readonly CommandName[];
+
+export function isCommandName(value: unknown): value is CommandName {
+  return typeof value === 'string' && (CommandNames as readonly string[]).includes(value);
+}
+
+export type CommandFailure = { ok: false; code: ErrorCode; message: string };
+/** The acknowledgement of every command. */
+export type CommandAck<K extends CommandName> = ({ ok: true } & CommandResult<K>) | CommandFailure;

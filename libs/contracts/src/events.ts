@@ -1,0 +1,109 @@
+/** Device types, as numbered by 3C. */
+export const DeviceTypes = {
+  /** the browser tab that holds voice is the phone (WebRTC) */
+  Browser: 1,
+  /** an IP phone, reached only while the agent has a live session */
+  IpPhoneWhileLoggedIn: 2,
+  /** the agent's mobile, through the PBX's mobile prefix */
+  Mobile: 3,
+  /** an IP phone, always reachable */
+  IpPhoneAlways: 4,
+} as const;
+export type DeviceType = (typeof DeviceTypes)[keyof typeof DeviceTypes];
+
+export function isDeviceType(value: unknown): value is DeviceType {
+  return value === 1 || value === 2 || value === 3 || value === 4;
+}
+
+export type CallStatus = 'on' | 'off';
+
+/** One agent of a domain, as listed for transfers (`csListTransferAgent`). */
+export interface AgentSummary {
+  ipphone: string;
+  name: string;
+  online: boolean;
+  callStatus: CallStatus;
+  /** number of live tabs across all gateway instances */
+  tabs: number;
+}
+
+/** The `data` of each event type. */
+export interface EventDataMap {
+  'session.ready': {
+    domain: string;
+    ipphone: string;
+    name: string;
+    deviceType: DeviceType;
+    mobile?: string;
+    callStatus: CallStatus;
+    /** whether this tab holds voice (`csVoice.enableVoice`) */
+    isEnable: boolean;
+    /** the fencing token of this tab's voice lock when it holds voice */
+    voiceFence?: number;
+    /** the agent's other live tabs, on any instance */
+    otherTabs: number;
+    /** a session token to reconnect with (when the tab connected with a CRM token) */
+    sessionToken: string;
+  };
+  'session.error': { code: string; message: string };
+  'voice.changed': { isEnable: boolean; fence: number };
+  'agent.callStatus': { status: CallStatus };
+  'agent.device': { type: DeviceType; mobile?: string };
+  'transfer.agents': { agents: AgentSummary[] };
+  'call.ringing': { phone: string };
+  'call.agentRinging': Record<string, never>;
+  'callout.started': { number: string; transactionId?: string };
+  'callout.failed': { errorCode: string; sipCode?: number; transactionId?: string };
+  'call.accepted': Record<string, never>;
+  'call.customerAccepted': Record<string, never>;
+  'call.held': Record<string, never>;
+  'call.unheld': Record<string, never>;
+  'call.muted': Record<string, never>;
+  'call.unmuted': Record<string, never>;
+  'call.ended': { cause: string; by?: 'customer' | 'agent' | 'system'; duration?: number };
+  'transfer.request': { callId: string; phone: string; dropAgentId: string };
+  'transfer.response': { status: 'OK' | 'NOK' };
+  'transfer.succeeded': { agent?: AgentSummary; queueId?: string };
+  'transfer.failed': { error: string; agent?: AgentSummary };
+}
+
+export type EventType = keyof EventDataMap;
+
+export const EventTypes = [
+  'session.ready',
+  'session.error',
+  'voice.changed',
+  'agent.callStatus',
+  'agent.device',
+  'transfer.agents',
+  'call.ringing',
+  'call.agentRinging',
+  'callout.started',
+  'callout.failed',
+  'call.accepted',
+  'call.customerAccepted',
+  'call.held',
+  'call.unheld',
+  'call.muted',
+  'call.unmuted',
+  'call.ended',
+  'transfer.request',
+  'transfer.response',
+  'transfer.succeeded',
+  'transfer.failed',
+] as const satisfies readonly EventType[];
+
+/** Every event travels in this envelope; `id` only grows within a domain. */
+export interface EventEnvelope<T extends EventType = EventType> {
+  id: string;
+  type: T;
+  domain: string;
+  ipphone: string;
+  callId?: string;
+  /** ISO-8601 time the gateway produced the event */
+  at: string;
+  data: EventDataMap[T];
+}
+
+/** Any envelope, discriminated by `type`. */
+export type AnyEventEnvelope = { [K in EventType]: EventEnvelope<K> }[EventType];

@@ -1,0 +1,34 @@
+import type { CommandAck, CommandName, CommandPayload } from './commands.js';
+import type { EventEnvelope, EventType } from './events.js';
+
+/** Socket.IO event map, server to client: each event under its type, the envelope as the one argument. */
+export type ServerToClientEvents = { [K in EventType]: (event: EventEnvelope<K>) => void };
+
+/** Socket.IO event map, client to server: each command with its payload and an acknowledgement. */
+export type ClientToServerEvents = {
+  [K in CommandName]: (payload: CommandPayload<K>, ack: (answer: CommandAck<K>) => void) => void;
+};
+
+/** Handshake of the `/agent` namespace (`io(url + '/agent', { auth })`). */
+export interface AgentHandshake {
+  domain: string;
+  /** a gateway session token, or the CRM token that was logged in */
+  token: string;
+  lastEventId?: string;
+}
+
+/** Handshake of the `/events` namespace, for CRM backends. */
+export interface EventsHandshake {
+  domain: string;
+  apiKey: string;
+  lastEventId?: string;
+}
+
+/** Response of `POST /{domain}/thirdParty/login`. */
+export interface LoginResponse {
+  code: 'ok';
+  user: { user_id: string; token: string; ipphone: string; domain: string; name: string; expiresAt: string };
+}
+
+export const AGENT_NAMESPACE = '/agent';
+export const EVENTS_NAMESPACE = '/events';

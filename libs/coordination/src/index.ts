@@ -1,0 +1,2 @@
+export * from './types.js';
+export { createCoordination } from './create.js';

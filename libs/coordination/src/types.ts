@@ -1,0 +1,101 @@
+import type { CallStatus, DeviceType } from '@callgate/contracts';
+
+/** An agent across the whole deployment. */
+export interface AgentRef {
+  domain: string;
+  ipphone: string;
+}
+
+/** Who holds an agent's voice lock. */
+export interface VoiceHolder {
+  /** the tab (Socket.IO socket id) holding voice */
+  tabId: string;
+  /** the gateway instance the tab is connected to, which renews the lock */
+  instanceId: string;
+  /** fencing token: grows by one on every grant, never reused for an agent */
+  fence: number;
+}
+
+/**
+ * One tab of an agent holds voice. Every grant takes one round trip to the store and
+ * hands out a fencing token larger than any before it for that agent.
+ * Locks held by this instance are renewed in the background until released or `close()`.
+ */
+export interface VoiceLock {
+  /** Grant the lock to `tabId` only when nobody holds it (first tab wins). */
+  acquireIfFree(agent: AgentRef, tabId: string): Promise<{ granted: boolean; holder: VoiceHolder | null }>;
+  /** Grant the lock to `tabId` whoever holds it; returns the new holder and the one it replaced. */
+  steal(agent: AgentRef, tabId: string): Promise<{ holder: VoiceHolder; previous: VoiceHolder | null }>;
+  /** Free the lock when `tabId` holds it; true when it did. */
+  release(agent: AgentRef, tabId: string): Promise<boolean>;
+  holder(agent: AgentRef): Promise<VoiceHolder | null>;
+  /** True when `tabId` holds the lock and `fence` is its current token. */
+  checkFence(agent: AgentRef, tabId: string, fence: number): Promise<boolean>;
+}
+
+/** Live tabs per agent, shared by all instances; entries of a dead instance expire. */
+export interface Presence {
+  /** Record a live tab; returns the agent's live tab count after it. */
+  join(agent: AgentRef, tabId: string): Promise<number>;
+  /** Forget a tab; returns the agent's live tab count after it. */
+  leave(agent: AgentRef, tabId: string): Promise<number>;
+  count(agent: AgentRef): Promise<number>;
+  /** Live tab counts of the given agents of one domain (0 for agents with none). */
+  counts(domain: string, ipphones: readonly string[]): Promise<Map<string, number>>;
+}
+
+/** What the gateway keeps about an agent besides its tabs. */
+export interface AgentState {
+  deviceType: DeviceType;
+  mobile?: string;
+  callStatus: CallStatus;
+}
+
+/** Agent state shared by all instances; `defaults` apply to an agent never written. */
+export interface AgentStateStore {
+  get(agent: AgentRef, defaults: AgentState): Promise<AgentState>;
+  getMany(domain: string, defaults: ReadonlyMap<string, AgentState>): Promise<Map<string, AgentState>>;
+  /** Replace the device (type and mobile together; mobile cleared when absent). */
+  setDevice(agent: AgentRef, device: { deviceType: DeviceType; mobile?: string }, defaults: AgentState): Promise<AgentState>;
+  /** Flip on/off atomically; returns the new status. */
+  toggleCallStatus(agent: AgentRef, defaults: AgentState): Promise<CallStatus>;
+}
+
+/** Ids for event envelopes: strictly increasing per domain, across instances. */
+export interface EventIds {
+  next(domain: string): Promise<string>;
+}
+
+/** CRM tokens that went through login, so `csInit` can accept them until they expire. */
+export interface LoginRegistry {
+  remember(domain: string, tokenDigest: string, ttlMs: number): Promise<void>;
+  isRemembered(domain: string, tokenDigest: string): Promise<boolean>;
+}
+
+/** Everything the gateway coordinates with other instances, behind one handle. */
+export interface Coordination {
+  readonly kind: 'redis' | 'memory';
+  readonly instanceId: string;
+  readonly voice: VoiceLock;
+  readonly presence: Presence;
+  readonly agents: AgentStateStore;
+  readonly eventIds: EventIds;
+  readonly logins: LoginRegistry;
+  /** Resolves when the store answers a ping. */
+  ping(): Promise<void>;
+  /**
+   * Stop renewing and disconnect. Locks and presence this instance held are NOT released:
+   * they expire as an instance's that died would (graceful handover releases them first).
+   */
+  close(): Promise<void>;
+}
+
+export interface CoordinationOptions {
+  instanceId: string;
+  /** unset: in-memory store (single instance) */
+  redisUrl?: string;
+  /** prefix of every Redis key, so tests and tenants can share a server */
+  keyPrefix?: string;
+  /** lifetime of a voice lock or presence entry not renewed; renewed every third of it */
+  leaseMs?: number;
+}
