@@ -1,0 +1,208 @@
+import { Inject, Logger } from '@nestjs/common';
+import {
+  type OnGatewayConnection,
+  type OnGatewayDisconnect,
+  type OnGatewayInit,
+  WebSocketGateway,
+} from '@nestjs/websockets';
+import type { Socket } from 'socket.io';
+import {
+  AGENT_NAMESPACE,
+  CallgateError,
+  type ClientToServerEvents,
+  type CommandFailure,
+  type ErrorBody,
+  isCommandName,
+  type ServerToClientEvents,
+} from '@callgate/contracts';
+import { parseCommand } from '@callgate/call-core';
+import type { AgentRef } from '@callgate/coordination';
+import type { GatewayConfig } from '../config.js';
+import { toErrorBody } from '../errors.js';
+import { type AgentNamespace, EventBus } from '../events/event-bus.js';
+import { rooms } from '../events/rooms.js';
+import { SessionService } from '../session/session.service.js';
+import { GATEWAY_CONFIG } from '../tokens.js';
+import { AgentService } from './agent.service.js';
+import { originAllowed } from './origins.js';
+
+interface TabData {
+  /** set by the handshake middleware: the agent, or why the tab is refused */
+  auth?:
+    { ok: true; agent: AgentRef; sessionToken: string } | { ok: false; error: ErrorBody; domain: string };
+  /** resolves when the tab is counted and has its snapshot; commands wait for it */
+  ready?: Promise<boolean>;
+}
+
+type TabSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, TabData>;
+
+/**
+ * Namespace `/agent`: one socket per CRM tab. The handshake authenticates (`auth: {domain, token}`);
+ * a refused tab receives `session.error` and is closed. Commands arrive as Socket.IO events with
+ * an acknowledgement and are answered `{ok: true, ...}` or `{ok: false, code, message}`.
+ */
+@WebSocketGateway({ namespace: AGENT_NAMESPACE })
+export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
+  private readonly logger = new Logger(AgentGateway.name);
+  private readonly pending = new Set<Promise<unknown>>();
+
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    private readonly sessions: SessionService,
+    private readonly agents: AgentService,
+    private readonly bus: EventBus,
+  ) {}
+
+  afterInit(nsp: AgentNamespace): void {
+    this.bus.attachAgentNamespace(nsp);
+    nsp.use((socket: TabSocket, next) => {
+      this.authenticate(socket).then(
+        (auth) => {
+          socket.data.auth = auth;
+          next();
+        },
+        (err: unknown) => next(err instanceof Error ? err : new Error(String(err))),
+      );
+    });
+  }
+
+  handleConnection(socket: TabSocket): void {
+    const auth = socket.data.auth;
+    if (!auth?.ok) {
+      const error = auth?.error ?? { code: 'INVALID_REQUEST' as const, message: 'no handshake' };
+      this.logger.warn(`tab refused (${auth?.domain ?? '?'}): ${error.code} ${error.message}`);
+      socket.emit('session.error', {
+        id: '0',
+        type: 'session.error',
+        domain: auth?.domain ?? '',
+        ipphone: '',
+        at: new Date().toISOString(),
+        data: error,
+      });
+      socket.disconnect(true);
+      return;
+    }
+    const { agent, sessionToken } = auth;
+    // Listen before any await, so a command sent right after connecting is not lost: it waits for `ready`.
+    socket.onAny((name: unknown, ...args: unknown[]) =>
+      this.track(this.onCommand(socket, agent, name, args)),
+    );
+    void socket.join(rooms.agent(agent.domain, agent.ipphone));
+    const ready = this.agents.connectTab(agent, socket.id).then(
+      async (snapshot) => {
+        const event = await this.bus.envelope(agent, 'session.ready', { ...snapshot, sessionToken });
+        this.bus.deliver(event, { tab: socket.id, backends: false });
+        return true;
+      },
+      (err: unknown) => {
+        const error = toErrorBody(err);
+        this.logger.error(
+          `tab ${socket.id} of ${agent.domain}/${agent.ipphone} could not start: ${String(err)}`,
+        );
+        socket.emit('session.error', {
+          id: '0',
+          type: 'session.error',
+          domain: agent.domain,
+          ipphone: agent.ipphone,
+          at: new Date().toISOString(),
+          data: error,
+        });
+        socket.disconnect(true);
+        return false;
+      },
+    );
+    socket.data.ready = ready;
+    this.track(ready);
+  }
+
+  handleDisconnect(socket: TabSocket): void {
+    const auth = socket.data.auth;
+    const ready = socket.data.ready;
+    if (!auth?.ok || !ready) return;
+    this.track(
+      ready
+        .then(async (started) => {
+          if (started) await this.agents.disconnectTab(auth.agent, socket.id);
+        })
+        .catch((err: unknown) => {
+          this.logger.error(
+            `tab ${socket.id} of ${auth.agent.domain}/${auth.agent.ipphone} left uncleanly: ${String(err)}`,
+          );
+        }),
+    );
+  }
+
+  /** Waits for every connect, command and disconnect in flight (graceful shutdown). */
+  async drain(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  private async onCommand(socket: TabSocket, agent: AgentRef, name: unknown, args: unknown[]): Promise<void> {
+    const last = args[args.length - 1];
+    const ack = typeof last === 'function' ? (last as (answer: unknown) => void) : undefined;
+    const payload = args.length > (ack ? 1 : 0) ? args[0] : undefined;
+    const refuse = (failure: CommandFailure): void => {
+      if (ack) ack(failure);
+      else
+        this.logger.warn(
+          `tab ${socket.id}: ${String(name)} without acknowledgement refused: ${failure.code}`,
+        );
+    };
+    if (!isCommandName(name)) {
+      refuse({
+        ok: false,
+        code: 'UNKNOWN_COMMAND',
+        message: `unknown command ${JSON.stringify(String(name)).slice(0, 80)}`,
+      });
+      return;
+    }
+    const parsed = parseCommand(name, payload);
+    if (!parsed.ok) {
+      refuse({ ok: false, code: parsed.code, message: parsed.message });
+      return;
+    }
+    if (!(await socket.data.ready)) return;
+    try {
+      const result = await this.agents.execute({ agent, tabId: socket.id }, name, parsed.value);
+      if (ack) ack({ ok: true, ...result });
+      if (name === 'session.unregister') socket.disconnect(true);
+    } catch (err) {
+      if (!(err instanceof CallgateError)) {
+        this.logger.error(
+          `${name} for ${agent.domain}/${agent.ipphone} failed: ${(err as Error).stack ?? String(err)}`,
+        );
+      }
+      refuse({ ok: false, ...toErrorBody(err) });
+    }
+  }
+
+  private async authenticate(socket: TabSocket): Promise<NonNullable<TabData['auth']>> {
+    const raw: unknown = socket.handshake.auth;
+    const auth = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
+    const domain = typeof auth.domain === 'string' ? auth.domain : '';
+    try {
+      if (typeof auth.token !== 'string' || auth.token === '' || domain === '') {
+        throw new CallgateError('INVALID_REQUEST', 'the handshake needs auth: { domain, token }');
+      }
+      const domainConfig = this.config.domains.domain(domain);
+      if (!originAllowed(domainConfig.allowedOrigins, socket.handshake.headers.origin)) {
+        throw new CallgateError(
+          'ORIGIN_NOT_ALLOWED',
+          `origin ${socket.handshake.headers.origin ?? '(none)'} is not allowed for ${domain}`,
+        );
+      }
+      const { agent, sessionToken } = await this.sessions.authenticate(domain, auth.token);
+      return { ok: true, agent, sessionToken };
+    } catch (err) {
+      if (!(err instanceof CallgateError)) {
+        this.logger.error(`handshake failed: ${(err as Error).stack ?? String(err)}`);
+      }
+      return { ok: false, error: toErrorBody(err), domain };
+    }
+  }
+
+  private track(promise: Promise<unknown>): void {
+    this.pending.add(promise);
+    void promise.finally(() => this.pending.delete(promise));
+  }
+}

@@ -1,0 +1,259 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import {
+  type AgentSummary,
+  CallgateError,
+  type CommandName,
+  type CommandPayload,
+  type CommandResult,
+  type DeviceType,
+  type EventDataMap,
+} from '@callgate/contracts';
+import type { AgentConfig } from '@callgate/auth';
+import type { AgentRef, AgentState, Coordination } from '@callgate/coordination';
+import type { GatewayConfig } from '../config.js';
+import { EventBus } from '../events/event-bus.js';
+import { COORDINATION, GATEWAY_CONFIG } from '../tokens.js';
+
+/** Who issues a command: a tab (socket id) or a CRM backend over REST (no tab). */
+export interface CommandContext {
+  agent: AgentRef;
+  tabId?: string;
+}
+
+/** What a tab learns when it connects (`session.ready`, less the session token). */
+export type TabSnapshot = Omit<EventDataMap['session.ready'], 'sessionToken'>;
+
+/**
+ * Agent sessions: tabs, the voice lock, call status and device. Every state change goes
+ * through the coordination store, so all gateway instances agree, and is announced as an event.
+ */
+@Injectable()
+export class AgentService {
+  private readonly logger = new Logger(AgentService.name);
+
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    @Inject(COORDINATION) private readonly coordination: Coordination,
+    private readonly bus: EventBus,
+  ) {}
+
+  agentConfig(agent: AgentRef): AgentConfig {
+    return this.config.domains.agent(agent.domain, agent.ipphone);
+  }
+
+  defaults(agent: AgentRef): AgentState {
+    const config = this.agentConfig(agent);
+    return {
+      deviceType: config.defaultDevice,
+      ...(config.defaultDevice === 3 && config.devices.mobile ? { mobile: config.devices.mobile } : {}),
+      callStatus: 'on',
+    };
+  }
+
+  /** A tab joined: count it, give it voice when nobody holds it, and describe the agent to it. */
+  async connectTab(agent: AgentRef, tabId: string): Promise<TabSnapshot> {
+    const [tabs, lock, state] = await this.store(() =>
+      Promise.all([
+        this.coordination.presence.join(agent, tabId),
+        this.coordination.voice.acquireIfFree(agent, tabId),
+        this.coordination.agents.get(agent, this.defaults(agent)),
+      ]),
+    );
+    const holdsVoice = lock.holder?.tabId === tabId;
+    this.logger.log(
+      `tab ${tabId} of ${agent.domain}/${agent.ipphone} connected (${tabs} tab(s), voice ${holdsVoice ? 'granted' : 'elsewhere'})`,
+    );
+    return {
+      domain: agent.domain,
+      ipphone: agent.ipphone,
+      name: this.agentConfig(agent).name,
+      deviceType: state.deviceType,
+      ...(state.mobile ? { mobile: state.mobile } : {}),
+      callStatus: state.callStatus,
+      isEnable: holdsVoice,
+      ...(holdsVoice && lock.holder ? { voiceFence: lock.holder.fence } : {}),
+      otherTabs: Math.max(0, tabs - 1),
+    };
+  }
+
+  /** A tab left: it stops counting and frees voice at once if it held it. */
+  async disconnectTab(agent: AgentRef, tabId: string): Promise<void> {
+    const [tabs, released] = await this.store(() =>
+      Promise.all([
+        this.coordination.presence.leave(agent, tabId),
+        this.coordination.voice.release(agent, tabId),
+      ]),
+    );
+    this.logger.log(
+      `tab ${tabId} of ${agent.domain}/${agent.ipphone} left (${tabs} tab(s) remain${released ? ', voice freed' : ''})`,
+    );
+  }
+
+  /** Runs one validated command for an agent. Throws CallgateError with the refusal's code. */
+  async execute<K extends CommandName>(
+    ctx: CommandContext,
+    name: K,
+    payload: CommandPayload<K>,
+  ): Promise<CommandResult<K>>;
+  async execute(
+    ctx: CommandContext,
+    name: CommandName,
+    payload: CommandPayload<CommandName>,
+  ): Promise<CommandResult<CommandName>> {
+    if (payload.voiceFence !== undefined) await this.checkFence(ctx, payload.voiceFence);
+    switch (name) {
+      case 'voice.enable':
+        return this.enableVoice(ctx);
+      case 'agent.toggleCallStatus':
+        return this.toggleCallStatus(ctx);
+      case 'agent.setDevice': {
+        const device = payload as CommandPayload<'agent.setDevice'>;
+        return this.setDevice(ctx, device.type, device.mobile);
+      }
+      case 'agent.resetDevice': {
+        const defaults = this.defaults(ctx.agent);
+        return this.setDevice(ctx, defaults.deviceType, defaults.mobile);
+      }
+      case 'transfer.listAgents':
+        return { agents: await this.listAgents(ctx.agent.domain) };
+      case 'session.unregister':
+        if (ctx.tabId) await this.disconnectTab(ctx.agent, ctx.tabId);
+        return {};
+      case 'call.dial':
+      case 'call.answer':
+      case 'call.hangup':
+      case 'call.toggleHold':
+      case 'call.toggleMute':
+      case 'call.dtmf':
+        throw new CallgateError(
+          'DEVICE_NOT_AVAILABLE',
+          `${name}: no call device is attached to this agent yet`,
+        );
+      case 'transfer.toAgent':
+      case 'transfer.toQueue':
+      case 'transfer.respond':
+        throw new CallgateError('NOT_IMPLEMENTED', `${name}: transfers are not available yet`);
+    }
+  }
+
+  async listAgents(domain: string): Promise<AgentSummary[]> {
+    const ids = this.config.domains.agentIds(domain);
+    const defaults = new Map(ids.map((ipphone) => [ipphone, this.defaults({ domain, ipphone })]));
+    const [counts, states] = await this.store(() =>
+      Promise.all([
+        this.coordination.presence.counts(domain, ids),
+        this.coordination.agents.getMany(domain, defaults),
+      ]),
+    );
+    return ids.map((ipphone) => {
+      const tabs = counts.get(ipphone) ?? 0;
+      return {
+        ipphone,
+        name: this.config.domains.agent(domain, ipphone).name,
+        online: tabs > 0,
+        callStatus: states.get(ipphone)?.callStatus ?? 'on',
+        tabs,
+      };
+    });
+  }
+
+  private async enableVoice(ctx: CommandContext): Promise<CommandResult<'voice.enable'>> {
+    const tabId = this.requireTab(ctx, 'voice.enable');
+    const { holder, previous } = await this.store(() => this.coordination.voice.steal(ctx.agent, tabId));
+    if (previous && previous.tabId !== tabId) {
+      await this.bus.publish(
+        ctx.agent,
+        'voice.changed',
+        { isEnable: false, fence: holder.fence },
+        {
+          tab: previous.tabId,
+          backends: false,
+        },
+      );
+    }
+    await this.bus.publish(
+      ctx.agent,
+      'voice.changed',
+      { isEnable: true, fence: holder.fence },
+      { tab: tabId },
+    );
+    this.logger.log(
+      `voice of ${ctx.agent.domain}/${ctx.agent.ipphone} -> tab ${tabId} (fence ${holder.fence}${previous ? `, from ${previous.tabId}` : ''})`,
+    );
+    return { isEnable: true, fence: holder.fence };
+  }
+
+  private async toggleCallStatus(ctx: CommandContext): Promise<CommandResult<'agent.toggleCallStatus'>> {
+    const status = await this.store(() =>
+      this.coordination.agents.toggleCallStatus(ctx.agent, this.defaults(ctx.agent)),
+    );
+    await this.bus.publish(ctx.agent, 'agent.callStatus', { status });
+    this.logger.log(`call status of ${ctx.agent.domain}/${ctx.agent.ipphone} -> ${status}`);
+    return { status };
+  }
+
+  private async setDevice(
+    ctx: CommandContext,
+    type: DeviceType,
+    mobile: string | undefined,
+  ): Promise<CommandResult<'agent.setDevice'>> {
+    const config = this.agentConfig(ctx.agent);
+    let chosenMobile: string | undefined;
+    switch (type) {
+      case 1:
+        break;
+      case 2:
+      case 4:
+        if (!config.devices.ipPhone) {
+          throw new CallgateError(
+            'DEVICE_NOT_AVAILABLE',
+            `agent ${ctx.agent.ipphone} has no IP phone configured`,
+          );
+        }
+        break;
+      case 3:
+        chosenMobile = mobile ?? config.devices.mobile;
+        if (!chosenMobile) {
+          throw new CallgateError('INVALID_MOBILE', 'device type 3 needs a mobile number');
+        }
+        break;
+    }
+    const device = { deviceType: type, ...(chosenMobile ? { mobile: chosenMobile } : {}) };
+    await this.store(() => this.coordination.agents.setDevice(ctx.agent, device, this.defaults(ctx.agent)));
+    await this.bus.publish(ctx.agent, 'agent.device', {
+      type,
+      ...(chosenMobile ? { mobile: chosenMobile } : {}),
+    });
+    this.logger.log(
+      `device of ${ctx.agent.domain}/${ctx.agent.ipphone} -> ${type}${chosenMobile ? ` (${chosenMobile})` : ''}`,
+    );
+    return { type, ...(chosenMobile ? { mobile: chosenMobile } : {}) };
+  }
+
+  private async checkFence(ctx: CommandContext, fence: number): Promise<void> {
+    const tabId = this.requireTab(ctx, 'a fenced command');
+    const current = await this.store(() => this.coordination.voice.checkFence(ctx.agent, tabId, fence));
+    if (!current) {
+      throw new CallgateError(
+        'VOICE_FENCE_STALE',
+        `voice fence ${fence} is not the current one for this tab`,
+      );
+    }
+  }
+
+  private requireTab(ctx: CommandContext, what: string): string {
+    if (!ctx.tabId) throw new CallgateError('INVALID_REQUEST', `${what} is a tab command`);
+    return ctx.tabId;
+  }
+
+  /** Coordination store calls: a store failure becomes COORDINATION_UNAVAILABLE (logged). */
+  private async store<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      if (err instanceof CallgateError) throw err;
+      this.logger.warn(`coordination store failed: ${(err as Error).message}`);
+      throw new CallgateError('COORDINATION_UNAVAILABLE', 'the coordination store is unavailable; try again');
+    }
+  }
+}

@@ -1,0 +1,88 @@
+import 'reflect-metadata';
+import { Logger, type LogLevel as NestLogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Redis } from 'ioredis';
+import type { AddressInfo } from 'node:net';
+import { createCoordination, type Coordination } from '@callgate/coordination';
+import { AgentGateway } from './agent/agent.gateway.js';
+import { originAllowedByAnyDomain } from './agent/origins.js';
+import { type GatewayConfig, type LogLevel, LogLevels } from './config.js';
+import { GatewayModule } from './gateway.module.js';
+import { ErrorFilter } from './http/error.filter.js';
+import { CallgateIoAdapter } from './infra/io.adapter.js';
+
+/** Largest HTTP body accepted (login and REST): larger ones answer 413 PAYLOAD_TOO_LARGE. */
+export const MAX_BODY = '16kb';
+
+export interface RunningGateway {
+  readonly url: string;
+  readonly port: number;
+  readonly config: GatewayConfig;
+  readonly coordination: Coordination;
+  /** Graceful stop: closes every socket (tabs free their voice locks), then the stores. Idempotent. */
+  close(): Promise<void>;
+}
+
+function nestLogLevels(level: LogLevel): NestLogLevel[] {
+  return LogLevels.slice(0, LogLevels.indexOf(level) + 1);
+}
+
+/** Builds and starts one gateway instance from a validated config. */
+export async function startGateway(config: GatewayConfig): Promise<RunningGateway> {
+  const logger = new Logger('Gateway');
+  const coordination = await createCoordination({
+    instanceId: config.instanceId,
+    ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
+    keyPrefix: config.redisKeyPrefix,
+    leaseMs: config.leaseMs,
+    logger: new Logger('Coordination'),
+  });
+  // The Socket.IO adapter needs its own connection (it blocks on stream reads).
+  const adapterRedis = config.redisUrl
+    ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 })
+    : undefined;
+  adapterRedis?.on('error', (err: Error) => logger.warn(`socket.io adapter redis: ${err.message}`));
+
+  let app: NestExpressApplication;
+  try {
+    app = await NestFactory.create<NestExpressApplication>(GatewayModule.forRoot(config, coordination), {
+      bodyParser: false,
+      logger: nestLogLevels(config.logLevel),
+    });
+    app.useBodyParser('json', { limit: MAX_BODY });
+    app.useBodyParser('urlencoded', { limit: MAX_BODY, extended: false });
+    app.enableCors({
+      origin: (origin: string | undefined, cb: (err: Error | null, allow?: boolean) => void) =>
+        cb(null, origin === undefined || originAllowedByAnyDomain(config.domains, origin)),
+    });
+    app.useGlobalFilters(new ErrorFilter());
+    app.useWebSocketAdapter(new CallgateIoAdapter(app, adapterRedis));
+    app.disable('x-powered-by');
+    await app.listen(config.port, config.host);
+  } catch (err) {
+    await coordination.close();
+    adapterRedis?.disconnect();
+    throw err;
+  }
+  const address = app.getHttpServer().address() as AddressInfo;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+  logger.log(
+    `callgate ${config.instanceId} listening on ${url} (coordination: ${coordination.kind}, config: ${config.configPath})`,
+  );
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      const tabs = app.get(AgentGateway);
+      await app.close();
+      await tabs.drain();
+      await coordination.close();
+      if (adapterRedis) await adapterRedis.quit().catch(() => adapterRedis.disconnect());
+      logger.log(`callgate ${config.instanceId} stopped`);
+    })();
+    return closing;
+  };
+  return { url, port: address.port, config, coordination, close };
+}

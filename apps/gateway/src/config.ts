@@ -1,0 +1,130 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { ConfigError, DomainRegistry, parseDomainsFile } from '@callgate/auth';
+
+/** Everything the gateway reads from its environment, validated once at boot. */
+export interface GatewayConfig {
+  port: number;
+  host: string;
+  /** unset: in-memory coordination, single instance */
+  redisUrl?: string;
+  redisKeyPrefix: string;
+  configPath: string;
+  instanceId: string;
+  logLevel: LogLevel;
+  publicUrl?: string;
+  sessionSecret: string;
+  sessionTtlSeconds: number;
+  /** lifetime of a voice lock or presence entry that its instance stops renewing */
+  leaseMs: number;
+  /** where the built SDK (callgate.js, callgate.mjs) is served from */
+  embedDir: string;
+  domains: DomainRegistry;
+}
+
+export const LogLevels = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
+export type LogLevel = (typeof LogLevels)[number];
+
+/** The repository root: the nearest folder above this module holding package.json. */
+export function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      readFileSync(join(dir, 'package.json'));
+      return dir;
+    } catch {
+      const parent = dirname(dir);
+      if (parent === dir) throw new Error('callgate: cannot find the project root (package.json)');
+      dir = parent;
+    }
+  }
+}
+
+const intFrom = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `must be between ${min} and ${max}`);
+
+const envSchema = z.object({
+  PORT: intFrom(0, 65535).default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL')
+    .optional(),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_-]{1,64}$/, 'letters, digits, ":", "_" or "-" only')
+    .default('cg:'),
+  CALLGATE_CONFIG: z.string().min(1).optional(),
+  INSTANCE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "_" or "-" only')
+    .optional(),
+  LOG_LEVEL: z.enum(LogLevels).default('log'),
+  PUBLIC_URL: z
+    .string()
+    .regex(/^https?:\/\/\S+$/, 'must be an http:// or https:// URL')
+    .optional(),
+  SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  SESSION_TTL_SECONDS: intFrom(60, 7 * 24 * 3600).default(8 * 3600),
+  LEASE_MS: intFrom(200, 600_000).default(15_000),
+});
+
+/**
+ * Validates the environment and the domains file. Throws ConfigError whose message names every
+ * bad variable or value; nothing else in the gateway reads `process.env`.
+ */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): GatewayConfig {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(
+      'environment',
+      parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`),
+    );
+  }
+  const e = parsed.data;
+  if (e.REDIS_URL && !e.SESSION_SECRET) {
+    throw new ConfigError('environment', [
+      'SESSION_SECRET: required when REDIS_URL is set (all instances must share it)',
+    ]);
+  }
+  const root = projectRoot();
+  const configPath = e.CALLGATE_CONFIG
+    ? isAbsolute(e.CALLGATE_CONFIG)
+      ? e.CALLGATE_CONFIG
+      : resolve(e.CALLGATE_CONFIG)
+    : join(root, 'config', 'demo.yaml');
+  let text: string;
+  try {
+    text = readFileSync(configPath, 'utf8');
+  } catch (err) {
+    throw new ConfigError('environment', [
+      `CALLGATE_CONFIG: cannot read ${configPath}: ${(err as Error).message}`,
+    ]);
+  }
+  const domains = new DomainRegistry(parseDomainsFile(text, configPath));
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    ...(e.REDIS_URL ? { redisUrl: e.REDIS_URL } : {}),
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    configPath,
+    instanceId: e.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
+    logLevel: e.LOG_LEVEL,
+    ...(e.PUBLIC_URL ? { publicUrl: e.PUBLIC_URL.replace(/\/$/, '') } : {}),
+    // Single instance without a configured secret: a fresh one per boot (sessions end on restart).
+    sessionSecret: e.SESSION_SECRET ?? randomBytes(32).toString('base64url'),
+    sessionTtlSeconds: e.SESSION_TTL_SECONDS,
+    leaseMs: e.LEASE_MS,
+    embedDir: join(root, 'dist', 'embed'),
+    domains,
+  };
+}

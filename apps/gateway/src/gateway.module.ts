@@ -1,0 +1,31 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import type { Coordination } from '@callgate/coordination';
+import { AgentGateway } from './agent/agent.gateway.js';
+import { AgentService } from './agent/agent.service.js';
+import type { GatewayConfig } from './config.js';
+import { EventBus } from './events/event-bus.js';
+import { EventsGateway } from './events/events.gateway.js';
+import { EmbedController } from './http/embed.controller.js';
+import { HealthController } from './http/health.controller.js';
+import { LoginController } from './http/login.controller.js';
+import { SessionService } from './session/session.service.js';
+import { COORDINATION, GATEWAY_CONFIG } from './tokens.js';
+
+@Module({})
+export class GatewayModule {
+  static forRoot(config: GatewayConfig, coordination: Coordination): DynamicModule {
+    return {
+      module: GatewayModule,
+      controllers: [LoginController, EmbedController, HealthController],
+      providers: [
+        { provide: GATEWAY_CONFIG, useValue: config },
+        { provide: COORDINATION, useValue: coordination },
+        EventBus,
+        SessionService,
+        AgentService,
+        AgentGateway,
+        EventsGateway,
+      ],
+    };
+  }
+}

@@ -1,0 +1,36 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { IoAdapter } from '@nestjs/platform-socket.io';
+import { createAdapter } from '@socket.io/redis-streams-adapter';
+import type { Redis } from 'ioredis';
+import type { Server, ServerOptions } from 'socket.io';
+
+/** Largest Socket.IO message a client may send; larger ones close that connection. */
+export const MAX_SOCKET_MESSAGE_BYTES = 64 * 1024;
+
+/**
+ * Socket.IO server options in one place. With Redis, the streams adapter carries room emits to
+ * every instance (it survives short Redis cuts); without it, the default in-process adapter.
+ * Origins are checked per domain at the handshake, so CORS here accepts any origin.
+ */
+export class CallgateIoAdapter extends IoAdapter {
+  constructor(
+    app: INestApplicationContext,
+    private readonly redis: Redis | undefined,
+  ) {
+    super(app);
+  }
+
+  override createIOServer(port: number, options?: ServerOptions): Server {
+    const server = super.createIOServer(port, {
+      ...options,
+      cors: { origin: true, credentials: false },
+      maxHttpBufferSize: MAX_SOCKET_MESSAGE_BYTES,
+      pingInterval: 10_000,
+      pingTimeout: 10_000,
+    } as ServerOptions) as Server;
+    if (this.redis) {
+      server.adapter(createAdapter(this.redis, { streamName: 'callgate:sio', blockTimeInMs: 1_000 }));
+    }
+    return server;
+  }
+}

@@ -1,0 +1,37 @@
+import { ConfigError } from '@callgate/auth';
+import { startGateway } from './app.js';
+import { loadConfig } from './config.js';
+
+/** `npm run start:gateway`: PORT, REDIS_URL, CALLGATE_CONFIG, ... (see README). */
+async function main(): Promise<void> {
+  let config;
+  try {
+    // The one place the environment is read.
+    // eslint-disable-next-line no-restricted-syntax
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`callgate: cannot start: ${err.message}`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const gateway = await startGateway(config);
+  const stop = (signal: string): void => {
+    console.log(`callgate: ${signal}, stopping`);
+    gateway.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error('callgate: unclean stop', err);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  console.error('callgate: failed to start', err);
+  process.exit(1);
+});
