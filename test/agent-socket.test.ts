@@ -80,6 +80,28 @@ describe('/agent namespace (single instance, in-memory coordination)', () => {
     await tab.waitForDisconnect();
   });
 
+  it('a tab from an origin the domain does not allow gets ORIGIN_NOT_ALLOWED; an allowed origin connects', async () => {
+    const config = join(projectRoot(), 'test', 'fixtures', 'two-domains.yaml');
+    const acmeGateway = await startGateway({ configPath: config });
+    try {
+      const token = await login(acmeGateway.url, '100', 'acme', config);
+      const evil = await Tab.open(acmeGateway.url, { domain: 'acme', token }, { origin: 'http://evil.test' });
+      tabs.push(evil);
+      expect(evil.of('session.error')[0]?.data.code).toBe('ORIGIN_NOT_ALLOWED');
+      const good = await Tab.open(
+        acmeGateway.url,
+        { domain: 'acme', token },
+        { origin: 'http://crm.acme.test' },
+      );
+      tabs.push(good);
+      expect(good.of('session.ready')[0]?.data.ipphone).toBe('100');
+      good.close();
+      await good.waitForDisconnect();
+    } finally {
+      await acmeGateway.close();
+    }
+  });
+
   it('a second tab starts without voice, and its voice.enable takes voice from the first', async () => {
     const a = await open('5000');
     const b = await open('5000');

@@ -49,19 +49,25 @@ export async function crmToken(
   ipphone: string,
   claims: Record<string, unknown> = {},
   domain = 'demo',
+  configPath = DEMO_CONFIG,
 ): Promise<string> {
   return new SignJWT({ ipphone, ...claims })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setIssuedAt()
-    .sign(new TextEncoder().encode(accessKey(domain)));
+    .sign(new TextEncoder().encode(accessKey(domain, configPath)));
 }
 
 /** Logs an agent in through `POST /{domain}/thirdParty/login`; returns the gateway session token. */
-export async function login(url: string, ipphone: string, domain = 'demo'): Promise<string> {
+export async function login(
+  url: string,
+  ipphone: string,
+  domain = 'demo',
+  configPath = DEMO_CONFIG,
+): Promise<string> {
   const res = await fetch(`${url}/${domain}/thirdParty/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ token: await crmToken(ipphone, {}, domain) }),
+    body: JSON.stringify({ token: await crmToken(ipphone, {}, domain, configPath) }),
   });
   if (res.status !== 200) throw new Error(`login of ${ipphone} failed: ${res.status} ${await res.text()}`);
   return ((await res.json()) as LoginResponse).user.token;

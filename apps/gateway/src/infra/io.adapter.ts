@@ -27,7 +27,7 @@ export class CallgateIoAdapter extends IoAdapter {
       maxHttpBufferSize: MAX_SOCKET_MESSAGE_BYTES,
       pingInterval: 10_000,
       pingTimeout: 10_000,
-    } as ServerOptions) as Server;
+    } as ServerOptions);
     if (this.redis) {
       server.adapter(createAdapter(this.redis, { streamName: 'callgate:sio', blockTimeInMs: 1_000 }));
     }

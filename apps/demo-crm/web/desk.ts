@@ -1,0 +1,191 @@
+/**
+ * The demo CRM's agent desk: plain 3C integration code, as a CRM developer writes it against the
+ * 3C documentation (global callbacks + global functions), with types from the SDK.
+ */
+import type { AgentSummary, CallStatus, DeviceType } from '@callgate/contracts';
+import type { ThreeCCallbacks, ThreeCFunctions, ThreeCVoice } from '../../../libs/embed-sdk/src/three-c.js';
+
+declare global {
+  interface Window extends Partial<ThreeCCallbacks> {
+    DEMO: { token: string; domain: string };
+    csVoice?: ThreeCVoice;
+  }
+}
+const cs = window as unknown as Window & ThreeCFunctions;
+
+const $ = <T extends HTMLElement>(id: string): T => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`#${id} is missing`);
+  return el as T;
+};
+
+function log(name: string, detail = '', error = false): void {
+  const li = document.createElement('li');
+  if (error) li.className = 'err';
+  const time = document.createElement('time');
+  time.textContent = new Date().toLocaleTimeString();
+  const label = document.createElement('span');
+  label.className = 'name';
+  label.textContent = name;
+  const text = document.createElement('span');
+  text.textContent = detail;
+  li.append(time, label, text);
+  $('event-log').prepend(li);
+}
+
+function setCallState(text: string, kind: 'idle' | 'ringing' | 'active'): void {
+  const el = $('call-state');
+  el.textContent = text;
+  el.className = `call-state ${kind}`;
+}
+
+function renderAgents(list: AgentSummary[]): void {
+  const ul = $('agent-list');
+  ul.replaceChildren(
+    ...list.map((agent) => {
+      const li = document.createElement('li');
+      const name = document.createElement('span');
+      name.textContent = `${agent.ipphone} · ${agent.name}`;
+      const state = document.createElement('span');
+      state.className = `pill ${agent.online ? (agent.callStatus === 'on' ? 'pill-ok' : 'pill-wait') : 'pill-bad'}`;
+      state.textContent = agent.online ? (agent.callStatus === 'on' ? 'online' : 'busy/off') : 'offline';
+      li.append(name, state);
+      return li;
+    }),
+  );
+}
+
+// ---- 3C callbacks (the SDK calls the ones a page defines) ----
+Object.assign(window, {
+  csInitComplete(): void {
+    $('conn').className = 'pill pill-ok';
+    $('conn').textContent = 'connected';
+    log('csInitComplete');
+    void cs.getTransferAgent();
+  },
+  csInitError(code: string): void {
+    $('conn').className = 'pill pill-bad';
+    $('conn').textContent = code;
+    log('csInitError', code, true);
+  },
+  csShowEnableVoice(isEnable: boolean): void {
+    $('voice-btn').classList.toggle('on', isEnable);
+    $('voice-label').textContent = isEnable ? 'Voice in this tab' : 'Take voice here';
+    log('csShowEnableVoice', String(isEnable));
+  },
+  csShowCallStatus(status: CallStatus): void {
+    const btn = $('status-btn');
+    btn.textContent = status === 'on' ? 'Calls: On' : 'Calls: Off';
+    btn.className = `pill-btn ${status}`;
+    log('csShowCallStatus', status);
+  },
+  csShowDeviceType(type: DeviceType): void {
+    $<HTMLSelectElement>('device-select').value = String(type);
+    log('csShowDeviceType', String(type));
+  },
+  csListTransferAgent(list: AgentSummary[]): void {
+    renderAgents(list);
+    log('csListTransferAgent', `${list.filter((a) => a.online).length} online`);
+  },
+  csCallRinging(phone: string): void {
+    setCallState(`Incoming call · ${phone}`, 'ringing');
+    log('csCallRinging', phone);
+  },
+  csCurrentCallId(callId: string): void {
+    log('csCurrentCallId', callId);
+  },
+  csCallRingingAgent(): void {
+    setCallState('Your device is ringing…', 'ringing');
+    log('csCallRingingAgent');
+  },
+  showCalloutInfo(number: string): void {
+    setCallState(`Calling ${number}…`, 'ringing');
+    log('showCalloutInfo', number);
+  },
+  showCalloutError(errorCode: string, sipCode?: number): void {
+    setCallState('Idle', 'idle');
+    log('showCalloutError', `${errorCode}${sipCode ? ` (SIP ${sipCode})` : ''}`, true);
+  },
+  csAcceptCall(): void {
+    setCallState('In call', 'active');
+    log('csAcceptCall');
+  },
+  csCustomerAccept(): void {
+    setCallState('In call', 'active');
+    log('csCustomerAccept');
+  },
+  csHoldCall: (): void => log('csHoldCall'),
+  csUnHoldCall: (): void => log('csUnHoldCall'),
+  csMuteCall: (): void => log('csMuteCall'),
+  csUnMuteCall: (): void => log('csUnMuteCall'),
+  csEndCall(): void {
+    setCallState('Idle', 'idle');
+    log('csEndCall');
+  },
+  csNotifyReconnecting(): void {
+    $('conn').className = 'pill pill-wait';
+    $('conn').textContent = 'reconnecting';
+    log('csNotifyReconnecting');
+  },
+  csOndisconnected(): void {
+    $('conn').className = 'pill pill-bad';
+    $('conn').textContent = 'disconnected';
+    log('csOndisconnected', '', true);
+  },
+} satisfies Partial<ThreeCCallbacks>);
+
+// ---- controls: each button calls the 3C function named in its title ----
+const refused = (answer: { ok: boolean; code?: string; message?: string }, what: string): void => {
+  if (!answer.ok) log(what, `${answer.code ?? ''} ${answer.message ?? ''}`, true);
+};
+$('voice-btn').addEventListener(
+  'click',
+  () => void cs.csEnableCall().then((a) => refused(a, 'csEnableCall')),
+);
+$('status-btn').addEventListener(
+  'click',
+  () => void cs.changeCallStatus().then((a) => refused(a, 'changeCallStatus')),
+);
+$('device-select').addEventListener('change', () => {
+  const type = $<HTMLSelectElement>('device-select').value;
+  const mobile = $<HTMLInputElement>('mobile').value.trim();
+  void cs.changeDevice(type, mobile || undefined).then((a) => refused(a, 'changeDevice'));
+});
+$('reset-device').addEventListener(
+  'click',
+  () => void cs.reConfigDeviceType().then((a) => refused(a, 'reConfigDeviceType')),
+);
+$('refresh-agents').addEventListener(
+  'click',
+  () => void cs.getTransferAgent().then((a) => refused(a, 'getTransferAgent')),
+);
+$('clear-log').addEventListener('click', () => $('event-log').replaceChildren());
+$('dial-btn').addEventListener('click', () => {
+  const number = $<HTMLInputElement>('dial-number').value.trim();
+  void cs.csCallout(number).then((a) => refused(a, 'csCallout'));
+});
+$('answer-btn').addEventListener(
+  'click',
+  () => void cs.onAcceptCall().then((a) => refused(a, 'onAcceptCall')),
+);
+$('hold-btn').addEventListener('click', () => void cs.holdCall().then((a) => refused(a, 'holdCall')));
+$('mute-btn').addEventListener('click', () => void cs.muteCall().then((a) => refused(a, 'muteCall')));
+$('hangup-btn').addEventListener('click', () => void cs.endCall().then((a) => refused(a, 'endCall')));
+for (const key of ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#']) {
+  const button = document.createElement('button');
+  button.textContent = key;
+  button.addEventListener('click', () => {
+    $<HTMLInputElement>('dial-number').value += key;
+  });
+  $('keypad').append(button);
+}
+
+// 3C: when leaving, unregister and put the device back to the default (the seed's unload snippet).
+window.addEventListener('pagehide', () => {
+  void cs.csUnregister();
+});
+
+$('agent-name').textContent = `Agent · ${window.DEMO.domain}`;
+void cs.csInit(window.DEMO.token, window.DEMO.domain).then((result) => {
+  if (result.ok) $('agent-name').textContent = `${result.session.name} (${result.session.ipphone})`;
+});

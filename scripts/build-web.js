@@ -1,0 +1,12 @@
+// Bundles the demo CRM's page scripts (TypeScript) for the browser.
+import { build } from 'esbuild';
+
+await build({
+  entryPoints: { desk: 'apps/demo-crm/web/desk.ts' },
+  outdir: 'dist/demo-crm',
+  bundle: true,
+  format: 'iife',
+  target: 'es2020',
+  sourcemap: true,
+  logLevel: 'warning',
+});
