@@ -1,2 +1,3 @@
 export * from './numbers.js';
 export * from './commands.js';
+export * from './call.js';
