@@ -1,12 +1,16 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { decodeProtectedHeader } from 'jose';
 import { CallgateError, type LoginResponse } from '@callgate/contracts';
-import { SESSION_TOKEN_TYPE, SessionTokens, tokenDigest, verifyCrmToken } from '@callgate/auth';
+import {
+  authenticateCrmLogin,
+  MAX_TOKEN_LENGTH,
+  SESSION_TOKEN_TYPE,
+  SessionTokens,
+  tokenDigest,
+} from '@callgate/auth';
 import type { AgentRef, Coordination } from '@callgate/coordination';
 import type { GatewayConfig } from '../config.js';
 import { COORDINATION, GATEWAY_CONFIG } from '../tokens.js';
-
-const MAX_TOKEN_LENGTH = 8 * 1024;
 
 /**
  * Login (3C `thirdParty/login`) and the authentication of tabs: a gateway session token, or a
@@ -25,34 +29,26 @@ export class SessionService {
   }
 
   async login(domainName: string, token: unknown): Promise<LoginResponse> {
-    const domain = this.config.domains.domain(domainName);
+    this.config.domains.domain(domainName);
     if (typeof token !== 'string' || token.length === 0) {
       throw new CallgateError('INVALID_REQUEST', 'the body must carry a "token" field with the CRM JWT');
     }
-    if (token.length > MAX_TOKEN_LENGTH) throw new CallgateError('INVALID_TOKEN', 'the token is too long');
-    const claims = await verifyCrmToken(token, domain);
-    const agent = this.config.domains.agent(domainName, claims.ipphone);
+    const { agent, expiresAt } = await this.verifyCrm(domainName, token);
     const session = await this.sessions.issue({
       domain: domainName,
-      ipphone: claims.ipphone,
-      notAfter: claims.expiresAt,
+      ipphone: agent.ipphone,
+      notAfter: expiresAt,
     });
-    const ttlMs = claims.expiresAt.getTime() - Date.now();
-    try {
-      await this.coordination.logins.remember(domainName, tokenDigest(token), ttlMs);
-    } catch (err) {
-      this.logger.warn(
-        `login of ${domainName}/${claims.ipphone}: coordination store failed: ${(err as Error).message}`,
-      );
-      throw new CallgateError('COORDINATION_UNAVAILABLE', 'the coordination store is unavailable; try again');
-    }
-    this.logger.log(`login ${domainName}/${claims.ipphone} until ${session.expiresAt.toISOString()}`);
+    await this.store(`login of ${domainName}/${agent.ipphone}`, () =>
+      this.coordination.logins.remember(domainName, tokenDigest(token), expiresAt.getTime() - Date.now()),
+    );
+    this.logger.log(`login ${domainName}/${agent.ipphone} until ${session.expiresAt.toISOString()}`);
     return {
       code: 'ok',
       user: {
-        user_id: `${domainName}/${claims.ipphone}`,
+        user_id: `${domainName}/${agent.ipphone}`,
         token: session.token,
-        ipphone: claims.ipphone,
+        ipphone: agent.ipphone,
         domain: domainName,
         name: agent.name,
         expiresAt: session.expiresAt.toISOString(),
@@ -62,8 +58,7 @@ export class SessionService {
 
   /** Who a tab's handshake token belongs to, and a session token it can reconnect with. */
   async authenticate(domainName: string, token: string): Promise<{ agent: AgentRef; sessionToken: string }> {
-    const domain = this.config.domains.domain(domainName);
-    if (token.length > MAX_TOKEN_LENGTH) throw new CallgateError('INVALID_TOKEN', 'the token is too long');
+    this.config.domains.domain(domainName);
     if (isSessionToken(token)) {
       const session = await this.sessions.verify(token);
       if (session.domain !== domainName) {
@@ -72,17 +67,10 @@ export class SessionService {
       this.config.domains.agent(domainName, session.ipphone);
       return { agent: { domain: domainName, ipphone: session.ipphone }, sessionToken: token };
     }
-    const claims = await verifyCrmToken(token, domain);
-    this.config.domains.agent(domainName, claims.ipphone);
-    const remembered = await this.coordination.logins
-      .isRemembered(domainName, tokenDigest(token))
-      .catch((err: Error) => {
-        this.logger.warn(`tab auth: coordination store failed: ${err.message}`);
-        throw new CallgateError(
-          'COORDINATION_UNAVAILABLE',
-          'the coordination store is unavailable; try again',
-        );
-      });
+    const { agent, expiresAt } = await this.verifyCrm(domainName, token);
+    const remembered = await this.store(`tab auth of ${domainName}/${agent.ipphone}`, () =>
+      this.coordination.logins.isRemembered(domainName, tokenDigest(token)),
+    );
     if (!remembered) {
       throw new CallgateError(
         'NOT_LOGGED_IN',
@@ -91,10 +79,24 @@ export class SessionService {
     }
     const session = await this.sessions.issue({
       domain: domainName,
-      ipphone: claims.ipphone,
-      notAfter: claims.expiresAt,
+      ipphone: agent.ipphone,
+      notAfter: expiresAt,
     });
-    return { agent: { domain: domainName, ipphone: claims.ipphone }, sessionToken: session.token };
+    return { agent: { domain: domainName, ipphone: agent.ipphone }, sessionToken: session.token };
+  }
+
+  private verifyCrm(domainName: string, token: string): ReturnType<typeof authenticateCrmLogin> {
+    if (token.length > MAX_TOKEN_LENGTH) throw new CallgateError('INVALID_TOKEN', 'the token is too long');
+    return authenticateCrmLogin(this.config.domains, domainName, token);
+  }
+
+  private async store<T>(what: string, op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      this.logger.warn(`${what}: coordination store failed: ${(err as Error).message}`);
+      throw new CallgateError('COORDINATION_UNAVAILABLE', 'the coordination store is unavailable; try again');
+    }
   }
 }
 
@@ -102,7 +104,7 @@ function isSessionToken(token: string): boolean {
   try {
     return decodeProtectedHeader(token).typ === SESSION_TOKEN_TYPE;
   } catch {
-    // Not even a JWT header: let the CRM-token path produce INVALID_TOKEN with its message.
+    // Not even a JWT header: the CRM-token path answers INVALID_TOKEN with its reason.
     return false;
   }
 }

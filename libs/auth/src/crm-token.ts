@@ -1,0 +1,146 @@
+/**
+ * The CRM's login token (DESIGN.md §3, 3C "Bước 1"): an HS256 JWT signed with the domain's
+ * `accessKey`, payload `{ "ipphone": "5000", "expired": "2026-12-31 23:59:59" }`.
+ *
+ * `verifyCrmToken()` checks the signature and the expiry only; it does not check that the agent
+ * exists. `authenticateCrmLogin()` does the whole login check with a {@link DomainRegistry}.
+ */
+import { createHash } from 'node:crypto';
+import { CallgateError } from '@callgate/contracts';
+import { jwtVerify, type JWTPayload } from 'jose';
+import { IPPHONE_PATTERN, type AgentConfig, type DomainConfig, type DomainRegistry } from './domains.js';
+import { localTimeToInstant, parseLocalDateTime } from './local-time.js';
+import { checkCompactHs256, invalidToken as invalid, joseRefusal, SESSION_TOKEN_TYPE } from './jwt-common.js';
+
+export interface CrmTokenClaims {
+  /** the agent's id, digits, as a string */
+  readonly ipphone: string;
+  /** when the login stops being valid: the earlier of `expired` and `exp`, else `iat` (or now) + the default lifetime */
+  readonly expiresAt: Date;
+}
+
+const SESSION_NOT_CRM = 'token is a gateway session token, not a CRM login token';
+
+const keys = new WeakMap<DomainConfig, { readonly accessKey: string; readonly key: Promise<CryptoKey> }>();
+
+/** The domain's access key as an HMAC key, imported once per domain object. */
+function verificationKey(domain: DomainConfig): Promise<CryptoKey> {
+  const cached = keys.get(domain);
+  if (cached !== undefined && cached.accessKey === domain.accessKey) return cached.key;
+  const key = crypto.subtle.importKey(
+    'raw',
+    new TextEncoder().encode(domain.accessKey),
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['verify'],
+  );
+  keys.set(domain, { accessKey: domain.accessKey, key });
+  return key;
+}
+
+function ipphoneOf(payload: JWTPayload): string {
+  const value = payload['ipphone'];
+  if (typeof value === 'string' && IPPHONE_PATTERN.test(value)) return value;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return String(value);
+  if (value === undefined) throw invalid('token has no ipphone claim');
+  throw invalid('token ipphone claim must be the agent extension, digits only');
+}
+
+/**
+ * The instant of the 3C `expired` claim, read in the domain's time zone; `undefined` when the
+ * claim is absent, `null` or `""` (3C then applies its default lifetime).
+ */
+function expiredClaimOf(payload: JWTPayload, timeZone: string): number | undefined {
+  const value = payload['expired'];
+  if (value === undefined || value === null || value === '') return undefined;
+  const local = typeof value === 'string' ? parseLocalDateTime(value) : undefined;
+  if (local === undefined) throw invalid('token expired claim must be a local time "YYYY-MM-DD HH:mm:ss"');
+  return localTimeToInstant(local, timeZone).getTime();
+}
+
+/**
+ * Verifies a CRM login token for `domain`.
+ *
+ * - HS256 only, signed with `domain.accessKey`; `alg: none`, any other algorithm, a bad
+ *   signature, malformed input, a token over 8 KB and a gateway session
+ *   token are refused with `INVALID_TOKEN`.
+ * - `ipphone` (string or number of digits) is required.
+ * - `expired` (`"YYYY-MM-DD HH:mm:ss"` in `domain.timezone`) and `exp` are both honoured, the
+ *   earlier wins; past → `TOKEN_EXPIRED`. With neither, the token lives
+ *   `domain.tokenLifetimeSeconds` from `iat`; an `iat` in the future counts as now, so a token
+ *   never lives longer than the default lifetime from the moment it is presented.
+ * - `nbf` in the future is refused with `INVALID_TOKEN`.
+ *
+ * It does not check that the agent exists: see {@link authenticateCrmLogin}.
+ * @throws CallgateError `INVALID_TOKEN` | `TOKEN_EXPIRED`
+ */
+export async function verifyCrmToken(
+  token: string,
+  domain: DomainConfig,
+  now: Date = new Date(),
+): Promise<CrmTokenClaims> {
+  const header = checkCompactHs256(token, 'token');
+  if (header.typ === SESSION_TOKEN_TYPE) throw invalid(SESSION_NOT_CRM);
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(token, await verificationKey(domain), {
+      algorithms: ['HS256'],
+      currentDate: now,
+    }));
+  } catch (error) {
+    throw joseRefusal(error, 'TOKEN_EXPIRED', 'token');
+  }
+  if (payload['typ'] === SESSION_TOKEN_TYPE) throw invalid(SESSION_NOT_CRM);
+  const ipphone = ipphoneOf(payload);
+
+  const nowMs = now.getTime();
+  const expired = expiredClaimOf(payload, domain.timezone);
+  const exp = payload.exp === undefined ? undefined : payload.exp * 1000;
+  let expiresAt: number;
+  if (expired === undefined && exp === undefined) {
+    const issued = payload.iat === undefined ? nowMs : Math.min(payload.iat * 1000, nowMs);
+    expiresAt = issued + domain.tokenLifetimeSeconds * 1000;
+    if (expiresAt <= nowMs) {
+      throw new CallgateError(
+        'TOKEN_EXPIRED',
+        `token has expired (issued more than ${domain.tokenLifetimeSeconds} s ago)`,
+      );
+    }
+  } else {
+    expiresAt = Math.min(expired ?? Infinity, exp ?? Infinity);
+    if (expiresAt <= nowMs) {
+      const claim =
+        expired !== undefined && expired <= nowMs ? `expired is past in ${domain.timezone}` : 'exp is past';
+      throw new CallgateError('TOKEN_EXPIRED', `token has expired (${claim})`);
+    }
+  }
+  return { ipphone, expiresAt: new Date(expiresAt) };
+}
+
+export interface CrmLogin {
+  readonly domain: DomainConfig;
+  readonly agent: AgentConfig;
+  readonly expiresAt: Date;
+}
+
+/**
+ * The whole login check: the domain exists, the token is valid for it, the agent exists.
+ * The agent is looked up only after the signature is checked, so an unauthenticated caller
+ * cannot learn which agents exist.
+ * @throws CallgateError `DOMAIN_NOT_FOUND` | `INVALID_TOKEN` | `TOKEN_EXPIRED` | `AGENT_NOT_FOUND`
+ */
+export async function authenticateCrmLogin(
+  registry: DomainRegistry,
+  domainName: string,
+  token: string,
+  now: Date = new Date(),
+): Promise<CrmLogin> {
+  const domain = registry.domain(domainName);
+  const { ipphone, expiresAt } = await verifyCrmToken(token, domain, now);
+  return { domain, agent: registry.agent(domainName, ipphone), expiresAt };
+}
+
+/** SHA-256 of a token, hex: how a logged-in CRM token is remembered without storing it. */
+export function tokenDigest(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}

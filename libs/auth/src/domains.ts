@@ -1,0 +1,494 @@
+/**
+ * The domains file (DESIGN.md §2): one entry per tenant, validated once at boot.
+ *
+ * `parseDomainsFile()` turns YAML text into a deeply frozen {@link DomainsFile}, or throws a
+ * {@link ConfigError} naming the file and the exact path of every bad value, e.g.
+ * `config/demo.yaml: domains.demo.accessKey: must be at least 32 characters`.
+ * {@link DomainRegistry} answers lookups by domain name and ipphone through `Map`s, so names
+ * such as `constructor` are plain names; `__proto__` is refused outright.
+ */
+import { readFile } from 'node:fs/promises';
+import { CallgateError, type DeviceType } from '@callgate/contracts';
+import { parse as parseYaml, YAMLError } from 'yaml';
+import * as z from 'zod';
+
+/** A mobile number: an optional leading `+`, then 8 to 15 digits (`0930000000`, `+84930000000`). */
+export const MOBILE_NUMBER_PATTERN = /^\+?[0-9]{8,15}$/;
+/** A domain name: it appears in URL paths, so lowercase letters, digits, `-` and `_`, starting with a letter or digit. */
+export const DOMAIN_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+/** An agent's id (`ipphone`, the 3C extension): digits only. */
+export const IPPHONE_PATTERN = /^[0-9]{1,20}$/;
+
+const QUEUE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
+const SIP_URI_PATTERN = /^sips?:[^\s@:;]+@[^\s@]+$/;
+const HOST_PATTERN =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])$/;
+
+export const DEFAULT_TOKEN_LIFETIME_SECONDS = 86_400;
+
+/** The PBX a domain's agents register with. */
+export interface PbxConfig {
+  /** SIP over WebSocket, `ws://` or `wss://` */
+  readonly wsUri: string;
+  readonly sipDomain: string;
+  /** digits dialled before a mobile number to route it out (device type 3); may be empty */
+  readonly mobilePrefix: string;
+}
+
+export interface AgentDevices {
+  /** `sip:` URI of the agent's IP phone (device types 2 and 4) */
+  readonly ipPhone?: string;
+  /** the agent's mobile number (device type 3), see {@link MOBILE_NUMBER_PATTERN} */
+  readonly mobile?: string;
+}
+
+export interface AgentConfig {
+  /** the agent's id, the key it is filed under (the 3C `ipphone` claim) */
+  readonly ipphone: string;
+  readonly name: string;
+  /** the agent's extension on the PBX */
+  readonly sip: { readonly user: string; readonly password: string };
+  readonly devices: AgentDevices;
+  readonly defaultDevice: DeviceType;
+  readonly canCallOut: boolean;
+}
+
+export interface DomainConfig {
+  /** the domain's name, the key it is filed under */
+  readonly name: string;
+  /** the HS256 secret the CRM signs its login tokens with */
+  readonly accessKey: string;
+  /** keys for CRM backends (REST and the `/events` stream) */
+  readonly apiKeys: readonly string[];
+  /** browser origins allowed to embed (`http://localhost:3000`), or `"*"` */
+  readonly allowedOrigins: readonly string[];
+  /** IANA time zone the 3C `expired` claim is read in */
+  readonly timezone: string;
+  /** lifetime of a CRM token that carries neither `expired` nor `exp` */
+  readonly tokenLifetimeSeconds: number;
+  readonly pbx: PbxConfig;
+  /** queue id → `sip:` URI; a null-prototype object, prefer {@link DomainRegistry.queue} */
+  readonly queues: Readonly<Record<string, string>>;
+  /** ipphone → agent, in file order; a null-prototype object, prefer {@link DomainRegistry.agent} */
+  readonly agents: Readonly<Record<string, AgentConfig>>;
+}
+
+export interface DomainsFile {
+  /** where the file came from, for messages */
+  readonly source: string;
+  /** domain name → domain, in file order; a null-prototype object */
+  readonly domains: Readonly<Record<string, DomainConfig>>;
+}
+
+/**
+ * A bad configuration. Built from a file's `source` and its `problems` (one `path: reason` line
+ * per bad value, each prefixed with the source in the message), or from a ready message.
+ */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  /** the file at fault, when the error is about a file */
+  readonly source: string | undefined;
+  readonly problems: readonly string[];
+
+  constructor(message: string);
+  constructor(source: string, problems: readonly string[]);
+  constructor(sourceOrMessage: string, problems?: readonly string[]) {
+    super(
+      problems === undefined
+        ? sourceOrMessage
+        : problems.map((problem) => `${sourceOrMessage}: ${problem}`).join('\n'),
+    );
+    this.source = problems === undefined ? undefined : sourceOrMessage;
+    this.problems = problems ?? [sourceOrMessage];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// schema
+
+/** Whether `error` is a `RangeError`, from any realm (Jest runs modules in a VM context). */
+function isRangeError(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'RangeError';
+}
+
+function isValidTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch (error) {
+    if (isRangeError(error)) return false;
+    throw error;
+  }
+}
+
+function isOrigin(value: string): boolean {
+  if (value === '*') return true;
+  if (!URL.canParse(value)) return false;
+  const url = new URL(value);
+  return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value;
+}
+
+function isWebSocketUri(value: string): boolean {
+  if (!URL.canParse(value)) return false;
+  const url = new URL(value);
+  return (url.protocol === 'ws:' || url.protocol === 'wss:') && url.hostname !== '';
+}
+
+function namedRecord<V extends z.ZodType>(keyPattern: RegExp, keyMessage: string, value: V) {
+  return z.record(z.string().regex(keyPattern, keyMessage), value);
+}
+
+/**
+ * zod silently drops an own `__proto__` key (as YAML and JSON produce it), which would make a
+ * whole domain or agent vanish without a word; such keys are found here instead, anywhere.
+ */
+function protoKeyPaths(value: unknown, path: PropertyKey[] = []): PropertyKey[][] {
+  if (typeof value !== 'object' || value === null) return [];
+  const found: PropertyKey[][] = [];
+  if (!Array.isArray(value) && Object.hasOwn(value, '__proto__')) found.push([...path, '__proto__']);
+  for (const [key, child] of Object.entries(value)) {
+    found.push(...protoKeyPaths(child, [...path, Array.isArray(value) ? Number(key) : key]));
+  }
+  return found;
+}
+
+const sipUri = z.string().regex(SIP_URI_PATTERN, 'must be a SIP URI like sip:user@host');
+const mobileNumber = z
+  .string()
+  .regex(MOBILE_NUMBER_PATTERN, "must be a mobile number: 8 to 15 digits with an optional leading '+'");
+
+const agentSchema = z
+  .strictObject({
+    name: z.string().trim().min(1, 'must not be empty'),
+    sip: z.strictObject({
+      user: z.string().regex(/^[^\s@:;]+$/, 'must be a SIP user name (no spaces, @, : or ;)'),
+      password: z.string().min(1, 'must not be empty'),
+    }),
+    devices: z.strictObject({ ipPhone: sipUri.optional(), mobile: mobileNumber.optional() }).default({}),
+    defaultDevice: z.literal([1, 2, 3, 4], {
+      error: (issue) =>
+        issue.input === undefined
+          ? 'is required'
+          : 'must be 1 (browser), 2 (IP phone while logged in), 3 (mobile) or 4 (IP phone always)',
+    }),
+    canCallOut: z.boolean().default(true),
+  })
+  .superRefine((agent, ctx) => {
+    if ((agent.defaultDevice === 2 || agent.defaultDevice === 4) && agent.devices.ipPhone === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['devices', 'ipPhone'],
+        message: `is required when defaultDevice is ${agent.defaultDevice} (IP phone)`,
+      });
+    }
+    if (agent.defaultDevice === 3 && agent.devices.mobile === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['devices', 'mobile'],
+        message: 'is required when defaultDevice is 3 (mobile)',
+      });
+    }
+  });
+
+const domainSchema = z
+  .strictObject({
+    accessKey: z.string().min(32, 'must be at least 32 characters'),
+    apiKeys: z
+      .array(z.string().min(16, 'must be at least 16 characters'))
+      .min(1, 'must list at least one key'),
+    allowedOrigins: z
+      .array(z.string().refine(isOrigin, 'must be an origin like http://localhost:3000 (no path), or "*"'))
+      .min(1, 'must list at least one origin, or "*"'),
+    timezone: z.string().refine(isValidTimeZone, 'must be an IANA time zone such as Asia/Ho_Chi_Minh'),
+    tokenLifetimeSeconds: z
+      .int('must be a whole number of seconds')
+      .positive('must be a positive number of seconds')
+      .default(DEFAULT_TOKEN_LIFETIME_SECONDS),
+    pbx: z.strictObject({
+      wsUri: z.string().refine(isWebSocketUri, 'must be a ws:// or wss:// URI'),
+      sipDomain: z.string().regex(HOST_PATTERN, 'must be a host name or IP address'),
+      mobilePrefix: z.string().regex(/^[0-9]*$/, 'must be digits (or "")'),
+    }),
+    queues: namedRecord(
+      QUEUE_ID_PATTERN,
+      "is not a valid queue id: use letters, digits, '-' and '_'",
+      sipUri,
+    ).default({}),
+    agents: namedRecord(IPPHONE_PATTERN, 'is not a valid ipphone: use digits only', agentSchema),
+  })
+  .superRefine((domain, ctx) => {
+    const sipUsers = new Map<string, string>();
+    for (const [ipphone, agent] of Object.entries(domain.agents)) {
+      const other = sipUsers.get(agent.sip.user);
+      if (other !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['agents', ipphone, 'sip', 'user'],
+          message: `is also the SIP user of agent ${other}`,
+        });
+      } else {
+        sipUsers.set(agent.sip.user, ipphone);
+      }
+    }
+  });
+
+const fileSchema = z
+  .strictObject({
+    domains: namedRecord(
+      DOMAIN_NAME_PATTERN,
+      "is not a valid domain name: use lowercase letters, digits, '-' and '_', starting with a letter or digit",
+      domainSchema,
+    ).refine((domains) => Object.keys(domains).length > 0, 'must define at least one domain'),
+  })
+  .superRefine((file, ctx) => {
+    const keys = new Map<string, string>();
+    for (const [name, domain] of Object.entries(file.domains)) {
+      const other = keys.get(domain.accessKey);
+      if (other !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['domains', name, 'accessKey'],
+          message: `is the same as domains.${other}.accessKey: every domain needs its own key`,
+        });
+      } else {
+        keys.set(domain.accessKey, name);
+      }
+    }
+  });
+
+type ParsedFile = z.output<typeof fileSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// messages
+
+const SIMPLE_SEGMENT = /^[A-Za-z0-9_-]+$/;
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const segment of path) {
+    if (typeof segment === 'number') out += `[${segment}]`;
+    else if (typeof segment === 'string' && SIMPLE_SEGMENT.test(segment))
+      out += out === '' ? segment : `.${segment}`;
+    else out += `[${JSON.stringify(String(segment))}]`;
+  }
+  return out === '' ? '(top level)' : out;
+}
+
+/** What a value is, without echoing it (it may be a secret). */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  return typeof value === 'object' ? 'a mapping' : `a ${typeof value}`;
+}
+
+function expectedName(expected: string): string {
+  if (expected === 'object' || expected === 'record') return 'a mapping';
+  if (expected === 'array') return 'a list';
+  if (expected === 'int') return 'a whole number';
+  return `a ${expected}`;
+}
+
+/** The wording for zod's generic issues; schema-specific messages above take precedence. */
+const errorMap: z.core.$ZodErrorMap = (issue) => {
+  if (issue.code === 'invalid_type') {
+    if (issue.input === undefined) return 'is required';
+    const hint =
+      issue.expected === 'string' && typeof issue.input === 'number'
+        ? ' (quote it in YAML, so leading zeros are kept)'
+        : '';
+    return `must be ${expectedName(issue.expected)}, not ${describe(issue.input)}${hint}`;
+  }
+  if (issue.code === 'unrecognized_keys') return 'is not a known setting';
+  return undefined;
+};
+
+function problemsOf(error: z.ZodError): string[] {
+  const problems: string[] = [];
+  const visit = (issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[]): void => {
+    for (const issue of issues) {
+      const path = [...prefix, ...issue.path];
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) problems.push(`${formatPath([...path, key])}: ${issue.message}`);
+      } else if (issue.code === 'invalid_key') {
+        // the key itself is bad: report the inner reasons against the key's path
+        for (const inner of issue.issues) problems.push(`${formatPath(path)}: ${inner.message}`);
+      } else {
+        problems.push(`${formatPath(path)}: ${issue.message}`);
+      }
+    }
+  };
+  visit(error.issues, []);
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+// building the frozen model
+
+function nullPrototypeRecord<V>(entries: Iterable<readonly [string, V]>): Record<string, V> {
+  const record = Object.create(null) as Record<string, V>;
+  for (const [key, value] of entries) {
+    Object.defineProperty(record, key, { value, enumerable: true, writable: false, configurable: false });
+  }
+  return Object.freeze(record);
+}
+
+function build(parsed: ParsedFile, source: string): DomainsFile {
+  const domains = Object.entries(parsed.domains).map(([name, d]): [string, DomainConfig] => {
+    const agents = Object.entries(d.agents).map(([ipphone, a]): [string, AgentConfig] => {
+      const devices: AgentDevices = Object.freeze({
+        ...(a.devices.ipPhone !== undefined && { ipPhone: a.devices.ipPhone }),
+        ...(a.devices.mobile !== undefined && { mobile: a.devices.mobile }),
+      });
+      const agent: AgentConfig = {
+        ipphone,
+        name: a.name,
+        sip: Object.freeze({ user: a.sip.user, password: a.sip.password }),
+        devices,
+        defaultDevice: a.defaultDevice,
+        canCallOut: a.canCallOut,
+      };
+      return [ipphone, Object.freeze(agent)];
+    });
+    const domain: DomainConfig = {
+      name,
+      accessKey: d.accessKey,
+      apiKeys: Object.freeze([...d.apiKeys]),
+      allowedOrigins: Object.freeze([...d.allowedOrigins]),
+      timezone: d.timezone,
+      tokenLifetimeSeconds: d.tokenLifetimeSeconds,
+      pbx: Object.freeze({ ...d.pbx }),
+      queues: nullPrototypeRecord(Object.entries(d.queues)),
+      agents: nullPrototypeRecord(agents),
+    };
+    return [name, Object.freeze(domain)];
+  });
+  return Object.freeze({ source, domains: nullPrototypeRecord(domains) });
+}
+
+/**
+ * Validates an already-parsed domains document (for example one built in a test).
+ * @throws ConfigError naming `source` and the path of every bad value
+ */
+export function validateDomainsFile(document: unknown, source: string): DomainsFile {
+  if (document === null || document === undefined)
+    throw new ConfigError(source, ['is empty: it must define domains']);
+  const problems = protoKeyPaths(document).map((path) => `${formatPath(path)}: is not an allowed name`);
+  const result = fileSchema.safeParse(document, { error: errorMap });
+  if (!result.success) problems.push(...problemsOf(result.error));
+  if (problems.length > 0 || !result.success) throw new ConfigError(source, problems);
+  return build(result.data, source);
+}
+
+/**
+ * Parses and validates the YAML text of a domains file.
+ * @param source the file's name, used in messages (`config/demo.yaml`)
+ * @throws ConfigError naming `source` and the path of every bad value
+ */
+export function parseDomainsFile(yamlText: string, source: string): DomainsFile {
+  let document: unknown;
+  try {
+    document = parseYaml(yamlText, { uniqueKeys: true, prettyErrors: true });
+  } catch (error) {
+    if (error instanceof YAMLError) {
+      // the first line: the reason and "at line L, column C" (the next lines quote the file)
+      const reason = (error.message.split('\n')[0] ?? error.code).replace(/:$/, '');
+      throw new ConfigError(source, [`not valid YAML: ${reason}`]);
+    }
+    throw error;
+  }
+  return validateDomainsFile(document, source);
+}
+
+/**
+ * Reads, parses and validates a domains file.
+ * @throws ConfigError when the file cannot be read or is not valid
+ */
+export async function loadDomainsFile(path: string): Promise<DomainsFile> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const reason =
+      typeof error === 'object' && error !== null && 'message' in error
+        ? String(error.message)
+        : String(error);
+    throw new ConfigError(path, [`cannot be read: ${reason}`]);
+  }
+  return parseDomainsFile(text, path);
+}
+
+// ---------------------------------------------------------------------------------------------
+// registry
+
+/** Quotes a caller-supplied name for an error message, without echoing unbounded input. */
+function quoted(value: string): string {
+  return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+}
+
+interface DomainEntry {
+  readonly config: DomainConfig;
+  readonly agents: ReadonlyMap<string, AgentConfig>;
+  readonly queues: ReadonlyMap<string, string>;
+}
+
+/** Lookups over a validated {@link DomainsFile}; unknown names are refused with a typed error. */
+export class DomainRegistry {
+  readonly #domains = new Map<string, DomainEntry>();
+
+  constructor(readonly file: DomainsFile) {
+    for (const [name, config] of Object.entries(file.domains)) {
+      this.#domains.set(name, {
+        config,
+        agents: new Map(Object.entries(config.agents)),
+        queues: new Map(Object.entries(config.queues)),
+      });
+    }
+  }
+
+  /** @throws CallgateError `DOMAIN_NOT_FOUND` */
+  domain(name: string): DomainConfig {
+    return this.#entry(name).config;
+  }
+
+  hasDomain(name: string): boolean {
+    return this.#domains.has(name);
+  }
+
+  /**
+   * @throws CallgateError `DOMAIN_NOT_FOUND` when the domain is unknown,
+   * `AGENT_NOT_FOUND` when the domain has no such agent
+   */
+  agent(domain: string, ipphone: string): AgentConfig {
+    const agent = this.#entry(domain).agents.get(ipphone);
+    if (agent === undefined) {
+      throw new CallgateError('AGENT_NOT_FOUND', `domain ${quoted(domain)} has no agent ${quoted(ipphone)}`);
+    }
+    return agent;
+  }
+
+  /** Every agent of a domain, in file order. @throws CallgateError `DOMAIN_NOT_FOUND` */
+  agents(domain: string): AgentConfig[] {
+    return [...this.#entry(domain).agents.values()];
+  }
+
+  /** The `sip:` URI of a queue, or `undefined`. @throws CallgateError `DOMAIN_NOT_FOUND` */
+  queue(domain: string, queueId: string): string | undefined {
+    return this.#entry(domain).queues.get(queueId);
+  }
+
+  /** Domain names, in file order. */
+  domainNames(): string[] {
+    return [...this.#domains.keys()];
+  }
+
+  /** A domain's agent ids (ipphones), in file order. @throws CallgateError `DOMAIN_NOT_FOUND` */
+  agentIds(domain: string): string[] {
+    return [...this.#entry(domain).agents.keys()];
+  }
+
+  #entry(name: string): DomainEntry {
+    const entry = this.#domains.get(name);
+    if (entry === undefined) throw new CallgateError('DOMAIN_NOT_FOUND', `unknown domain ${quoted(name)}`);
+    return entry;
+  }
+}
