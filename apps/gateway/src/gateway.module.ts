@@ -8,6 +8,8 @@ import { EventsGateway } from './events/events.gateway.js';
 import { EmbedController } from './http/embed.controller.js';
 import { HealthController } from './http/health.controller.js';
 import { LoginController } from './http/login.controller.js';
+import { RestController } from './http/rest.controller.js';
+import { DocsController } from './http/docs.controller.js';
 import { SessionService } from './session/session.service.js';
 import { COORDINATION, GATEWAY_CONFIG } from './tokens.js';
 
@@ -16,7 +18,7 @@ export class GatewayModule {
   static forRoot(config: GatewayConfig, coordination: Coordination): DynamicModule {
     return {
       module: GatewayModule,
-      controllers: [LoginController, EmbedController, HealthController],
+      controllers: [LoginController, EmbedController, HealthController, RestController, DocsController],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
         { provide: COORDINATION, useValue: coordination },

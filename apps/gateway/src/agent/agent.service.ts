@@ -9,6 +9,7 @@ import {
   type EventDataMap,
 } from '@callgate/contracts';
 import type { AgentConfig } from '@callgate/auth';
+import type { CallSnapshot } from '@callgate/call-core';
 import type { AgentRef, AgentState, Coordination } from '@callgate/coordination';
 import type { GatewayConfig } from '../config.js';
 import { EventBus } from '../events/event-bus.js';
@@ -18,6 +19,15 @@ import { COORDINATION, GATEWAY_CONFIG } from '../tokens.js';
 export interface CommandContext {
   agent: AgentRef;
   tabId?: string;
+}
+
+/** An agent as REST shows it: configuration, presence, state, voice holder and current call. */
+export interface AgentView extends AgentSummary {
+  deviceType: DeviceType;
+  mobile?: string;
+  canCallOut: boolean;
+  voice: { held: boolean; fence?: number };
+  call: CallSnapshot | null;
 }
 
 /** What a tab learns when it connects (`session.ready`, less the session token). */
@@ -134,6 +144,29 @@ export class AgentService {
       case 'transfer.respond':
         throw new CallgateError('NOT_IMPLEMENTED', `${name}: transfers are not available yet`);
     }
+  }
+
+  async view(agent: AgentRef): Promise<AgentView> {
+    const config = this.agentConfig(agent);
+    const [tabs, state, holder] = await this.store(() =>
+      Promise.all([
+        this.coordination.presence.count(agent),
+        this.coordination.agents.get(agent, this.defaults(agent)),
+        this.coordination.voice.holder(agent),
+      ]),
+    );
+    return {
+      ipphone: agent.ipphone,
+      name: config.name,
+      online: tabs > 0,
+      tabs,
+      callStatus: state.callStatus,
+      deviceType: state.deviceType,
+      ...(state.mobile ? { mobile: state.mobile } : {}),
+      canCallOut: config.canCallOut,
+      voice: holder ? { held: true, fence: holder.fence } : { held: false },
+      call: null,
+    };
   }
 
   async listAgents(domain: string): Promise<AgentSummary[]> {

@@ -1,0 +1,205 @@
+/**
+ * The OpenAPI 3.1 document of the REST surface, served at /docs/openapi.json (and rendered at
+ * /docs). Kept beside the controllers; the REST test checks every documented route answers.
+ */
+const errorBody = {
+  type: 'object',
+  required: ['code', 'message'],
+  properties: { code: { type: 'string', example: 'INVALID_NUMBER' }, message: { type: 'string' } },
+};
+
+const errors = (...statuses: number[]): Record<string, unknown> =>
+  Object.fromEntries(
+    statuses.map((s) => [
+      String(s),
+      {
+        description: 'refused',
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+      },
+    ]),
+  );
+
+const ok = (
+  description: string,
+  schema: Record<string, unknown> = { type: 'object' },
+): Record<string, unknown> => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+const domain = { name: 'domain', in: 'path', required: true, schema: { type: 'string' } };
+const ipphone = {
+  name: 'ipphone',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', pattern: '^[0-9]+$' },
+};
+const callId = { name: 'callId', in: 'path', required: true, schema: { type: 'string' } };
+
+const callAction = (summary: string, command: string): Record<string, unknown> => ({
+  post: {
+    summary,
+    description: `Runs the \`${command}\` command for the agent's current call (the same as from a tab).`,
+    parameters: [domain, ipphone, callId],
+    responses: { '200': ok('done'), ...errors(401, 404, 409, 503) },
+  },
+});
+
+export const OPENAPI_DOCUMENT = {
+  openapi: '3.1.0',
+  info: {
+    title: 'callgate REST API',
+    version: '1',
+    description:
+      'Call control for CRM backends. Authenticate with the domain API key: `Authorization: Bearer <apiKey>`. Every refusal is `{code, message}`.',
+  },
+  components: {
+    securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } },
+    schemas: {
+      Error: errorBody,
+      Dial: {
+        type: 'object',
+        required: ['number'],
+        properties: {
+          number: { type: 'string', pattern: '^\\+?[0-9*#]{1,32}$' },
+          transactionId: { type: 'string', description: 'echoed in the call’s events' },
+        },
+      },
+    },
+  },
+  security: [{ apiKey: [] }],
+  paths: {
+    '/{domain}/thirdParty/login': {
+      post: {
+        summary: '3C login with the CRM’s HS256 JWT (JSON, form-urlencoded or multipart)',
+        security: [],
+        parameters: [domain],
+        requestBody: {
+          content: {
+            'application/json': { schema: { type: 'object', properties: { token: { type: 'string' } } } },
+          },
+        },
+        responses: { '200': ok('session token'), ...errors(400, 401, 404, 413) },
+      },
+    },
+    '/v1/{domain}/agents': {
+      get: {
+        summary: 'The domain’s agents with presence and call status',
+        parameters: [domain],
+        responses: { '200': ok('agents'), ...errors(401, 404) },
+      },
+    },
+    '/v1/{domain}/agents/{ipphone}': {
+      get: {
+        summary: 'One agent: state, device, voice holder, current call',
+        parameters: [domain, ipphone],
+        responses: { '200': ok('agent'), ...errors(401, 404) },
+      },
+    },
+    '/v1/{domain}/agents/{ipphone}/call': {
+      get: {
+        summary: 'The agent’s current call',
+        parameters: [domain, ipphone],
+        responses: { '200': ok('call'), ...errors(401, 404, 409) },
+      },
+    },
+    '/v1/{domain}/agents/{ipphone}/calls': {
+      post: {
+        summary: 'Dial a customer for the agent (call.dial)',
+        parameters: [domain, ipphone],
+        requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/Dial' } } } },
+        responses: { '201': ok('callId'), ...errors(400, 401, 403, 404, 409, 502, 503) },
+      },
+    },
+    '/v1/{domain}/calls': {
+      post: {
+        summary: 'JS-PHONE click-to-call: {phoneNumber, ipPhone, transactionId}',
+        parameters: [domain],
+        requestBody: {
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['phoneNumber', 'ipPhone'],
+                properties: {
+                  phoneNumber: { type: 'string' },
+                  ipPhone: { type: 'string' },
+                  transactionId: { type: 'string' },
+                },
+              },
+            },
+          },
+        },
+        responses: { '201': ok('callId'), ...errors(400, 401, 403, 404, 409, 502, 503) },
+      },
+    },
+    '/v1/{domain}/agents/{ipphone}/calls/{callId}/answer': callAction('Answer a ringing call', 'call.answer'),
+    '/v1/{domain}/agents/{ipphone}/calls/{callId}/hangup': callAction('Hang up', 'call.hangup'),
+    '/v1/{domain}/agents/{ipphone}/calls/{callId}/hold': callAction(
+      'Hold / unhold (toggles)',
+      'call.toggleHold',
+    ),
+    '/v1/{domain}/agents/{ipphone}/calls/{callId}/mute': callAction(
+      'Mute / unmute (toggles)',
+      'call.toggleMute',
+    ),
+    '/v1/{domain}/agents/{ipphone}/calls/{callId}/dtmf': {
+      post: {
+        summary: 'Send DTMF digits to the customer (SIP INFO)',
+        parameters: [domain, ipphone, callId],
+        requestBody: {
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['digits'],
+                properties: { digits: { type: 'string', pattern: '^[0-9*#A-D]{1,32}$' } },
+              },
+            },
+          },
+        },
+        responses: { '200': ok('sent'), ...errors(400, 401, 404, 409) },
+      },
+    },
+    '/v1/{domain}/agents/{ipphone}/status': {
+      post: {
+        summary: 'Toggle the agent’s call status On/Off',
+        parameters: [domain, ipphone],
+        responses: { '200': ok('status'), ...errors(401, 404) },
+      },
+    },
+    '/v1/{domain}/agents/{ipphone}/device': {
+      post: {
+        summary: 'Set the agent’s device {type: 1-4, mobile?}',
+        parameters: [domain, ipphone],
+        requestBody: {
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['type'],
+                properties: { type: { type: 'integer', enum: [1, 2, 3, 4] }, mobile: { type: 'string' } },
+              },
+            },
+          },
+        },
+        responses: { '200': ok('device'), ...errors(400, 401, 404, 409) },
+      },
+    },
+    '/v1/{domain}/agents/{ipphone}/device/reset': {
+      post: {
+        summary: 'Back to the agent’s default device',
+        parameters: [domain, ipphone],
+        responses: { '200': ok('device'), ...errors(401, 404) },
+      },
+    },
+    '/health': { get: { summary: 'The process answers', security: [], responses: { '200': ok('alive') } } },
+    '/ready': {
+      get: {
+        summary: 'Config loaded and coordination store reachable',
+        security: [],
+        responses: { '200': ok('ready'), ...errors(503) },
+      },
+    },
+  },
+} as const;

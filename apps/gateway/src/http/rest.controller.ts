@@ -1,0 +1,131 @@
+import { Body, Controller, Get, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
+import { type AgentSummary, CallgateError, type CommandName, type CommandResult } from '@callgate/contracts';
+import { parseCommand } from '@callgate/call-core';
+import { AgentService, type AgentView } from '../agent/agent.service.js';
+import { ApiKeyGuard } from './api-key.guard.js';
+
+type Json = Record<string, unknown>;
+
+const asRecord = (body: unknown): Json => (typeof body === 'object' && body !== null ? (body as Json) : {});
+
+/**
+ * REST call control for CRM backends, under `/v1/{domain}`. Each route runs the same command a
+ * tab sends, with the same validation, events and error codes.
+ */
+@Controller('v1/:domain')
+@UseGuards(ApiKeyGuard)
+export class RestController {
+  constructor(private readonly agents: AgentService) {}
+
+  @Get('agents')
+  async list(@Param('domain') domain: string): Promise<{ agents: AgentSummary[] }> {
+    return { agents: await this.agents.listAgents(domain) };
+  }
+
+  @Get('agents/:ipphone')
+  agent(@Param('domain') domain: string, @Param('ipphone') ipphone: string): Promise<AgentView> {
+    return this.agents.view(this.ref(domain, ipphone));
+  }
+
+  @Get('agents/:ipphone/call')
+  async call(
+    @Param('domain') domain: string,
+    @Param('ipphone') ipphone: string,
+  ): Promise<NonNullable<AgentView['call']>> {
+    const view = await this.agents.view(this.ref(domain, ipphone));
+    if (!view.call) throw new CallgateError('NOT_IN_A_CALL', `agent ${ipphone} is not in a call`);
+    return view.call;
+  }
+
+  @Post('agents/:ipphone/calls')
+  @HttpCode(201)
+  dial(@Param('domain') domain: string, @Param('ipphone') ipphone: string, @Body() body: unknown) {
+    return this.run(domain, ipphone, 'call.dial', body);
+  }
+
+  /** JS-PHONE click-to-call: `{phoneNumber, ipPhone, transactionId}`. */
+  @Post('calls')
+  @HttpCode(201)
+  clickToCall(@Param('domain') domain: string, @Body() body: unknown) {
+    const b = asRecord(body);
+    const ipPhone = b.ipPhone ?? b.ipphone;
+    if (typeof ipPhone !== 'string' && typeof ipPhone !== 'number') {
+      throw new CallgateError('INVALID_PAYLOAD', 'ipPhone (the agent extension) is required');
+    }
+    return this.run(domain, String(ipPhone), 'call.dial', {
+      number: b.phoneNumber ?? b.number,
+      ...(b.transactionId === undefined ? {} : { transactionId: b.transactionId }),
+    });
+  }
+
+  @Post('agents/:ipphone/calls/:callId/answer')
+  @HttpCode(200)
+  answer(@Param('domain') d: string, @Param('ipphone') i: string, @Param('callId') callId: string) {
+    return this.run(d, i, 'call.answer', { callId });
+  }
+
+  @Post('agents/:ipphone/calls/:callId/hangup')
+  @HttpCode(200)
+  hangup(@Param('domain') d: string, @Param('ipphone') i: string, @Param('callId') callId: string) {
+    return this.run(d, i, 'call.hangup', { callId });
+  }
+
+  @Post('agents/:ipphone/calls/:callId/hold')
+  @HttpCode(200)
+  hold(@Param('domain') d: string, @Param('ipphone') i: string, @Param('callId') callId: string) {
+    return this.run(d, i, 'call.toggleHold', { callId });
+  }
+
+  @Post('agents/:ipphone/calls/:callId/mute')
+  @HttpCode(200)
+  mute(@Param('domain') d: string, @Param('ipphone') i: string, @Param('callId') callId: string) {
+    return this.run(d, i, 'call.toggleMute', { callId });
+  }
+
+  @Post('agents/:ipphone/calls/:callId/dtmf')
+  @HttpCode(200)
+  dtmf(
+    @Param('domain') d: string,
+    @Param('ipphone') i: string,
+    @Param('callId') callId: string,
+    @Body() body: unknown,
+  ) {
+    return this.run(d, i, 'call.dtmf', { ...asRecord(body), callId });
+  }
+
+  @Post('agents/:ipphone/status')
+  @HttpCode(200)
+  toggleStatus(@Param('domain') d: string, @Param('ipphone') i: string) {
+    return this.run(d, i, 'agent.toggleCallStatus', {});
+  }
+
+  @Post('agents/:ipphone/device')
+  @HttpCode(200)
+  setDevice(@Param('domain') d: string, @Param('ipphone') i: string, @Body() body: unknown) {
+    return this.run(d, i, 'agent.setDevice', body);
+  }
+
+  @Post('agents/:ipphone/device/reset')
+  @HttpCode(200)
+  resetDevice(@Param('domain') d: string, @Param('ipphone') i: string) {
+    return this.run(d, i, 'agent.resetDevice', {});
+  }
+
+  private ref(domain: string, ipphone: string): { domain: string; ipphone: string } {
+    this.agents.agentConfig({ domain, ipphone });
+    return { domain, ipphone };
+  }
+
+  private async run<K extends CommandName>(
+    domain: string,
+    ipphone: string,
+    name: K,
+    body: unknown,
+  ): Promise<{ ok: true } & CommandResult<K>> {
+    const agent = this.ref(domain, ipphone);
+    const parsed = parseCommand(name, body);
+    if (!parsed.ok) throw new CallgateError(parsed.code, parsed.message);
+    const result = await this.agents.execute({ agent }, name, parsed.value);
+    return { ok: true, ...result };
+  }
+}
