@@ -220,6 +220,18 @@ describe('/agent namespace (single instance, in-memory coordination)', () => {
     expect(b.of('session.ready')[0]?.data).toMatchObject({ isEnable: true, otherTabs: 0 });
   });
 
+  it('the 3C unload sequence (csUnregister then reConfigDeviceType) gets both answers before the tab closes', async () => {
+    const a = await open('5000');
+    await a.command('agent.setDevice', { type: 4 });
+    const [unregistered, reset] = await Promise.all([
+      a.command('session.unregister', {}),
+      a.command('agent.resetDevice', {}),
+    ]);
+    expect(unregistered).toEqual({ ok: true });
+    expect(reset).toEqual({ ok: true, type: 1 });
+    await a.waitForDisconnect();
+  });
+
   it('/events delivers every event of the domain to a backend with an API key, and refuses a bad key', async () => {
     const backend = io(`${gw.url}/events`, {
       auth: { domain: 'demo', apiKey: DEMO_API_KEY },

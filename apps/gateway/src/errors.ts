@@ -33,6 +33,11 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   ERROR_CALLOUT_CONNECT: 502,
   TRANSFER_CALL_FAILED: 502,
   COORDINATION_UNAVAILABLE: 503,
+  // SDK-side codes never come from the gateway; listed so the table stays exhaustive.
+  CONNECT_FAILED: 503,
+  NOT_CONNECTED: 503,
+  COMMAND_TIMEOUT: 504,
+  REINIT: 409,
 };
 
 /** A CallgateError as it is, anything else as INTERNAL_ERROR (the caller logs the original). */

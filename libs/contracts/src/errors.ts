@@ -36,6 +36,11 @@ export const ErrorCodes = [
   'NOT_CHOOSE_TYPE_TRANSFER',
   'TRANSFER_CALL_FAILED',
   'COULD_NOT_GET_CALL_INFO',
+  // decided by the SDK, in the browser
+  'CONNECT_FAILED',
+  'NOT_CONNECTED',
+  'COMMAND_TIMEOUT',
+  'REINIT',
 ] as const;
 
 export type ErrorCode = (typeof ErrorCodes)[number];

@@ -84,9 +84,18 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
     }
     const { agent, sessionToken } = auth;
     // Listen before any await, so a command sent right after connecting is not lost: it waits for `ready`.
-    socket.onAny((name: unknown, ...args: unknown[]) =>
-      this.track(this.onCommand(socket, agent, name, args)),
-    );
+    const commands = new Set<Promise<void>>();
+    socket.onAny((name: unknown, ...args: unknown[]) => {
+      const command: Promise<void> = this.onCommand(socket, agent, name, args).then(async (closeTab) => {
+        if (!closeTab) return;
+        // Answer the tab's other commands in flight (e.g. the 3C unload's reConfigDeviceType) first.
+        await Promise.allSettled([...commands].filter((other) => other !== command));
+        socket.disconnect(true);
+      });
+      commands.add(command);
+      void command.finally(() => commands.delete(command));
+      this.track(command);
+    });
     void socket.join(rooms.agent(agent.domain, agent.ipphone));
     const ready = this.agents.connectTab(agent, socket.id).then(
       async (snapshot) => {
@@ -137,7 +146,13 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
-  private async onCommand(socket: TabSocket, agent: AgentRef, name: unknown, args: unknown[]): Promise<void> {
+  /** Runs one command from a tab and answers it; resolves true when the tab must be closed. */
+  private async onCommand(
+    socket: TabSocket,
+    agent: AgentRef,
+    name: unknown,
+    args: unknown[],
+  ): Promise<boolean> {
     const last = args[args.length - 1];
     const ack = typeof last === 'function' ? (last as (answer: unknown) => void) : undefined;
     const payload = args.length > (ack ? 1 : 0) ? args[0] : undefined;
@@ -154,18 +169,18 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
         code: 'UNKNOWN_COMMAND',
         message: `unknown command ${JSON.stringify(String(name)).slice(0, 80)}`,
       });
-      return;
+      return false;
     }
     const parsed = parseCommand(name, payload);
     if (!parsed.ok) {
       refuse({ ok: false, code: parsed.code, message: parsed.message });
-      return;
+      return false;
     }
-    if (!(await socket.data.ready)) return;
+    if (!(await socket.data.ready)) return false;
     try {
       const result = await this.agents.execute({ agent, tabId: socket.id }, name, parsed.value);
       if (ack) ack({ ok: true, ...result });
-      if (name === 'session.unregister') socket.disconnect(true);
+      return name === 'session.unregister';
     } catch (err) {
       if (!(err instanceof CallgateError)) {
         this.logger.error(
@@ -173,6 +188,7 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
         );
       }
       refuse({ ok: false, ...toErrorBody(err) });
+      return false;
     }
   }
 

@@ -1,0 +1,407 @@
+import { jest } from '@jest/globals';
+import type {
+  CommandName,
+  CommandPayload,
+  EventDataMap,
+  EventEnvelope,
+  EventType,
+} from '@callgate/contracts';
+import type { ClientEventMap, CommandAnswer, ConnectOptions } from './client.js';
+import { TypedEmitter, type Listener } from './emitter.js';
+import { THREE_C_CALLBACK_NAMES, installThreeC, type ThreeCClient, type ThreeCFunctions } from './three-c.js';
+
+/** A client without a network: the test plays the gateway's events and answers. */
+class FakeClient implements ThreeCClient {
+  readonly sent: Array<{ name: CommandName; payload: unknown }> = [];
+  readonly answers = new Map<CommandName, (payload: unknown) => unknown>();
+  closedWith: string | undefined;
+  private readonly emitter = new TypedEmitter<ClientEventMap>('fake');
+
+  constructor(readonly options: ConnectOptions) {}
+
+  on<K extends keyof ClientEventMap>(type: K, handler: Listener<ClientEventMap[K]>): () => void {
+    return this.emitter.on(type, handler);
+  }
+
+  command<K extends CommandName>(name: K, payload: CommandPayload<K>): Promise<CommandAnswer<K>> {
+    this.sent.push({ name, payload });
+    const answer = this.answers.get(name);
+    return Promise.resolve(
+      (answer
+        ? answer(payload)
+        : { ok: false, code: 'NOT_IMPLEMENTED', message: 'not in this test' }) as CommandAnswer<K>,
+    );
+  }
+
+  close(reason = 'CLIENT_CLOSED'): void {
+    this.closedWith ??= reason;
+  }
+
+  emit<K extends keyof ClientEventMap>(type: K, payload: ClientEventMap[K]): void {
+    this.emitter.emit(type, payload);
+  }
+
+  event<K extends EventType>(type: K, data: EventDataMap[K], callId?: string): void {
+    const envelope: EventEnvelope<K> = {
+      id: String(++eventIds),
+      type,
+      domain: 'demo',
+      ipphone: '5000',
+      at: new Date().toISOString(),
+      data,
+      ...(callId ? { callId } : {}),
+    };
+    const emit = this.emitter.emit.bind(this.emitter) as (type: K, payload: EventEnvelope<K>) => void;
+    emit(type, envelope);
+  }
+}
+let eventIds = 0;
+
+const READY: EventDataMap['session.ready'] = {
+  domain: 'demo',
+  ipphone: '5000',
+  name: 'Agent 5000',
+  deviceType: 1,
+  callStatus: 'on',
+  isEnable: true,
+  voiceFence: 5,
+  otherTabs: 0,
+  sessionToken: 'session-token',
+};
+
+type Page = ThreeCFunctions & { csVoice: { enableVoice: boolean }; calls: unknown[][] } & Record<
+    string,
+    unknown
+  >;
+
+/** A page object like `window`, defining every 3C callback (or none) as a recorder. */
+function setUp(options: { callbacks?: boolean; gatewayUrl?: string | undefined } = {}) {
+  const page = { calls: [] } as unknown as Page;
+  if (options.callbacks ?? true) {
+    for (const name of THREE_C_CALLBACK_NAMES) {
+      page[name] = (...args: unknown[]) => page.calls.push([name, ...args]);
+    }
+  }
+  const clients: FakeClient[] = [];
+  installThreeC(page, {
+    gatewayUrl: 'gatewayUrl' in options ? () => options.gatewayUrl : 'http://gw.test',
+    connect: (connectOptions) => {
+      const client = new FakeClient(connectOptions);
+      clients.push(client);
+      return client;
+    },
+  });
+  const client = (): FakeClient => {
+    const last = clients[clients.length - 1];
+    if (!last) throw new Error('csInit was not called');
+    return last;
+  };
+  return { page, clients, client };
+}
+
+describe('3C facade', () => {
+  const spyConsole = () => ({
+    warn: jest.spyOn(console, 'warn').mockImplementation(() => undefined),
+    error: jest.spyOn(console, 'error').mockImplementation(() => undefined),
+  });
+  let spies: ReturnType<typeof spyConsole>;
+  beforeEach(() => {
+    spies = spyConsole();
+  });
+  afterEach(() => {
+    spies.warn.mockRestore();
+    spies.error.mockRestore();
+  });
+
+  it('csInit connects with the token and the domain; session.ready shows voice, status and device, then csInitComplete', async () => {
+    const { page, client } = setUp();
+    const init = page.csInit('token-1', 'demo');
+    expect(client().options).toEqual({ gatewayUrl: 'http://gw.test', domain: 'demo', token: 'token-1' });
+    client().event('session.ready', READY);
+    expect(await init).toEqual({ ok: true, session: READY });
+    expect(page.calls).toEqual([
+      ['csShowEnableVoice', true],
+      ['csShowCallStatus', 'on'],
+      ['csShowDeviceType', 1],
+      ['csInitComplete'],
+    ]);
+    expect(page.csVoice.enableVoice).toBe(true);
+  });
+
+  it('a second session.ready (after a reconnection) refreshes the state without a second csInitComplete', () => {
+    const { page, client } = setUp();
+    void page.csInit('t', 'demo');
+    client().event('session.ready', READY);
+    page.calls.length = 0;
+    client().event('session.ready', { ...READY, isEnable: false, voiceFence: undefined, callStatus: 'off' });
+    expect(page.calls).toEqual([
+      ['csShowEnableVoice', false],
+      ['csShowCallStatus', 'off'],
+      ['csShowDeviceType', 1],
+    ]);
+  });
+
+  it('a page that defines no callbacks loses nothing: events are skipped and csVoice is kept current', async () => {
+    const { page, client } = setUp({ callbacks: false });
+    const init = page.csInit('t', 'demo');
+    client().event('session.ready', READY);
+    client().event('call.ringing', { phone: '0912' }, 'call-1');
+    client().event('voice.changed', { isEnable: false, fence: 6 });
+    expect(await init).toMatchObject({ ok: true });
+    expect(page.csVoice.enableVoice).toBe(false);
+    expect(spies.error).not.toHaveBeenCalled();
+  });
+
+  it('a callback that throws is reported with console.error, and the next callbacks still run', () => {
+    const { page, client } = setUp();
+    page.csShowEnableVoice = () => {
+      throw new Error('page bug');
+    };
+    void page.csInit('t', 'demo');
+    client().event('session.ready', READY);
+    expect(page.calls).toEqual([['csShowCallStatus', 'on'], ['csShowDeviceType', 1], ['csInitComplete']]);
+    expect(spies.error).toHaveBeenCalledWith(
+      '[callgate]',
+      "the page's csShowEnableVoice() threw",
+      new Error('page bug'),
+    );
+  });
+
+  it('session.error calls csInitError(code) and csInit resolves to the failure', async () => {
+    const { page, client } = setUp();
+    const init = page.csInit('bad', 'demo');
+    client().event('session.error', { code: 'INVALID_TOKEN', message: 'bad signature' });
+    expect(await init).toEqual({ ok: false, code: 'INVALID_TOKEN', message: 'bad signature' });
+    expect(page.calls).toEqual([['csInitError', 'INVALID_TOKEN']]);
+  });
+
+  it('a refused handshake calls csInitError(code)', () => {
+    const { page, client } = setUp();
+    void page.csInit('t', 'demo');
+    client().emit('connection.refused', { code: 'ORIGIN_NOT_ALLOWED', message: 'no' });
+    expect(page.calls).toEqual([['csInitError', 'ORIGIN_NOT_ALLOWED']]);
+  });
+
+  it('an unreachable gateway calls csInitError(CONNECT_FAILED) once; csInitComplete follows when it gets through', () => {
+    const { page, client } = setUp();
+    void page.csInit('t', 'demo');
+    client().emit('connection.error', { code: 'CONNECT_FAILED', message: 'ECONNREFUSED' });
+    client().emit('connection.error', { code: 'CONNECT_FAILED', message: 'ECONNREFUSED' });
+    client().event('session.ready', READY);
+    expect(page.calls.map(([name]) => name)).toEqual([
+      'csInitError',
+      'csShowEnableVoice',
+      'csShowCallStatus',
+      'csShowDeviceType',
+      'csInitComplete',
+    ]);
+    expect(page.calls[0]).toEqual(['csInitError', 'CONNECT_FAILED']);
+  });
+
+  it('csInit without a known gateway URL calls csInitError(CONNECT_FAILED) and says why', async () => {
+    const { page, clients } = setUp({ gatewayUrl: undefined });
+    expect(await page.csInit('t', 'demo')).toMatchObject({ ok: false, code: 'CONNECT_FAILED' });
+    expect(page.calls).toEqual([['csInitError', 'CONNECT_FAILED']]);
+    expect(clients).toHaveLength(0);
+    expect(spies.error).toHaveBeenCalled();
+  });
+
+  it('csEnableCall() takes voice from its answer, and shows it once even when voice.changed follows', async () => {
+    const { page, client } = setUp();
+    void page.csInit('t', 'demo');
+    client().event('session.ready', { ...READY, isEnable: false, voiceFence: undefined });
+    page.calls.length = 0;
+    client().answers.set('voice.enable', () => ({ ok: true, isEnable: true, fence: 7 }));
+    expect(await page.csEnableCall()).toEqual({ ok: true, isEnable: true, fence: 7 });
+    expect(page.csVoice.enableVoice).toBe(true);
+    client().event('voice.changed', { isEnable: true, fence: 7 });
+    expect(page.calls).toEqual([['csShowEnableVoice', true]]);
+  });
+
+  it('voice.changed with a fence older than the newest one seen is ignored', () => {
+    const { page, client } = setUp();
+    void page.csInit('t', 'demo');
+    client().event('session.ready', READY);
+    page.calls.length = 0;
+    client().event('voice.changed', { isEnable: false, fence: 4 });
+    expect(page.csVoice.enableVoice).toBe(true);
+    client().event('voice.changed', { isEnable: false, fence: 6 });
+    expect(page.csVoice.enableVoice).toBe(false);
+    expect(page.calls).toEqual([['csShowEnableVoice', false]]);
+  });
+
+  it('a dropped connection gives up voice and calls csOndisconnected; a retry calls csNotifyReconnecting', () => {
+    const { page, client } = setUp();
+    void page.csInit('t', 'demo');
+    client().event('session.ready', READY);
+    page.calls.length = 0;
+    client().emit('connection.lost', { reason: 'transport close', willRetry: true });
+    client().emit('connection.retrying', { attempt: 1 });
+    expect(page.csVoice.enableVoice).toBe(false);
+    expect(page.calls).toEqual([
+      ['csShowEnableVoice', false],
+      ['csOndisconnected'],
+      ['csNotifyReconnecting'],
+    ]);
+  });
+
+  it('changeDevice() sends the type as a number with the mobile; an invalid type is refused without a command', async () => {
+    const { page, client } = setUp();
+    void page.csInit('t', 'demo');
+    client().answers.set('agent.setDevice', (payload) => ({ ok: true, ...(payload as object) }));
+    expect(await page.changeDevice('3', '0931234567')).toEqual({ ok: true, type: 3, mobile: '0931234567' });
+    expect(await page.changeDevice(7)).toMatchObject({ ok: false, code: 'INVALID_DEVICE_TYPE' });
+    expect(client().sent).toEqual([{ name: 'agent.setDevice', payload: { type: 3, mobile: '0931234567' } }]);
+  });
+
+  it('a command the gateway refuses resolves to the refusal and is logged with its code, without a callback', async () => {
+    const { page, client } = setUp();
+    void page.csInit('t', 'demo');
+    client().answers.set('agent.setDevice', () => ({
+      ok: false,
+      code: 'INVALID_MOBILE',
+      message: 'not a mobile',
+    }));
+    expect(await page.changeDevice(3, '09x; DROP')).toEqual({
+      ok: false,
+      code: 'INVALID_MOBILE',
+      message: 'not a mobile',
+    });
+    expect(spies.warn).toHaveBeenCalledWith(
+      '[callgate]',
+      'changeDevice refused: INVALID_MOBILE not a mobile',
+    );
+    expect(page.calls).toEqual([]);
+  });
+
+  it('changeCallStatus, reConfigDeviceType and getTransferAgent send their commands; the list goes to csListTransferAgent', async () => {
+    const { page, client } = setUp();
+    void page.csInit('t', 'demo');
+    const agents = [
+      { ipphone: '5000', name: 'Agent 5000', online: true, callStatus: 'on' as const, tabs: 1 },
+    ];
+    client().answers.set('transfer.listAgents', () => ({ ok: true, agents }));
+    await page.changeCallStatus();
+    await page.reConfigDeviceType();
+    await page.getTransferAgent();
+    expect(client().sent.map((s) => s.name)).toEqual([
+      'agent.toggleCallStatus',
+      'agent.resetDevice',
+      'transfer.listAgents',
+    ]);
+    expect(page.calls).toEqual([['csListTransferAgent', agents]]);
+  });
+
+  it('the agent and call events call their 3C callbacks', () => {
+    const { page, client } = setUp();
+    void page.csInit('t', 'demo');
+    const agent = { ipphone: '5001', name: 'Agent 5001', online: true, callStatus: 'on' as const, tabs: 1 };
+    const c = client();
+    c.event('agent.callStatus', { status: 'off' });
+    c.event('agent.device', { type: 3, mobile: '0930000000' });
+    c.event('transfer.agents', { agents: [agent] });
+    c.event('call.ringing', { phone: '0912000111' }, 'call-1');
+    c.event('call.agentRinging', {}, 'call-2');
+    c.event('callout.started', { number: '0912000222' }, 'call-2');
+    c.event('callout.failed', { errorCode: 'IPCC_NOT_CONNECT_CUSTOMER', sipCode: 486 }, 'call-2');
+    c.event('call.accepted', {}, 'call-1');
+    c.event('call.customerAccepted', {}, 'call-2');
+    c.event('call.held', {});
+    c.event('call.unheld', {});
+    c.event('call.muted', {});
+    c.event('call.unmuted', {});
+    c.event('call.ended', { cause: 'NORMAL' });
+    c.event('transfer.request', { callId: 'call-3', phone: '0912', dropAgentId: '5001' });
+    c.event('transfer.response', { status: 'NOK' });
+    c.event('transfer.succeeded', { agent });
+    c.event('transfer.succeeded', { queueId: '1' });
+    c.event('transfer.failed', { error: 'TRANSFER_CALL_FAILED' });
+    expect(page.calls).toEqual([
+      ['csShowCallStatus', 'off'],
+      ['csShowDeviceType', 3],
+      ['csListTransferAgent', [agent]],
+      ['csCallRinging', '0912000111'],
+      ['csCurrentCallId', 'call-1'],
+      ['csCallRingingAgent'],
+      ['showCalloutInfo', '0912000222'],
+      ['csCurrentCallId', 'call-2'],
+      ['showCalloutError', 'IPCC_NOT_CONNECT_CUSTOMER', 486],
+      ['csAcceptCall'],
+      ['csCustomerAccept'],
+      ['csHoldCall'],
+      ['csUnHoldCall'],
+      ['csMuteCall'],
+      ['csUnMuteCall'],
+      ['csEndCall'],
+      ['csNewCallTransferRequest', { callId: 'call-3', phone: '0912', dropAgentId: '5001' }],
+      ['csTransferCallResponse', 'NOK'],
+      ['csTransferCallSuccess', agent],
+      ['csTransferCallSuccess', { queueId: '1' }],
+      ['csTransferCallError', 'TRANSFER_CALL_FAILED', null],
+    ]);
+  });
+
+  it('the call functions send their commands, with the voice fence while this tab holds voice', async () => {
+    const { page, client } = setUp();
+    void page.csInit('t', 'demo');
+    client().event('session.ready', READY);
+    await page.csCallout('0912000111');
+    await page.onAcceptCall();
+    await page.holdCall();
+    await page.muteCall();
+    await page.endCall();
+    await page.csTransferCallAgent('5001');
+    await page.csTransferCallAcd(1);
+    await page.responseTransferAgent(1);
+    await page.responseTransferAgent(0);
+    expect(client().sent).toEqual([
+      { name: 'call.dial', payload: { number: '0912000111', voiceFence: 5 } },
+      { name: 'call.answer', payload: { voiceFence: 5 } },
+      { name: 'call.toggleHold', payload: { voiceFence: 5 } },
+      { name: 'call.toggleMute', payload: { voiceFence: 5 } },
+      { name: 'call.hangup', payload: { voiceFence: 5 } },
+      { name: 'transfer.toAgent', payload: { ipphone: '5001', voiceFence: 5 } },
+      { name: 'transfer.toQueue', payload: { queueId: '1', voiceFence: 5 } },
+      { name: 'transfer.respond', payload: { accept: true } },
+      { name: 'transfer.respond', payload: { accept: false } },
+    ]);
+    client().event('voice.changed', { isEnable: false, fence: 6 });
+    await page.csCallout('0912000111');
+    expect(client().sent.at(-1)).toEqual({ name: 'call.dial', payload: { number: '0912000111' } });
+  });
+
+  it('csUnregister() lets the 3C unload snippet reset the device first, keeps csVoice until then, and closes', async () => {
+    const { page, client } = setUp();
+    void page.csInit('t', 'demo');
+    client().event('session.ready', READY);
+    client().answers.set('session.unregister', () => ({ ok: true }));
+    const unregistered = page.csUnregister();
+    expect(page.csVoice.enableVoice).toBe(true);
+    void page.reConfigDeviceType();
+    expect(await unregistered).toEqual({ ok: true });
+    expect(client().sent.map((s) => s.name)).toEqual(['agent.resetDevice', 'session.unregister']);
+    expect(client().closedWith).toBe('UNREGISTERED');
+    expect(page.csVoice.enableVoice).toBe(false);
+  });
+
+  it('a function called before csInit resolves NOT_CONNECTED and logs a warning', async () => {
+    const { page } = setUp();
+    expect(await page.csEnableCall()).toMatchObject({ ok: false, code: 'NOT_CONNECTED' });
+    expect(spies.warn).toHaveBeenCalledWith(
+      '[callgate]',
+      'csEnableCall: not connected; call csInit(token, domain) first',
+    );
+  });
+
+  it('a second csInit closes the first connection and ignores its events', async () => {
+    const { page, clients } = setUp();
+    const first = page.csInit('t1', 'demo');
+    const second = page.csInit('t2', 'demo');
+    expect(await first).toMatchObject({ ok: false, code: 'REINIT' });
+    expect(clients[0]?.closedWith).toBe('REINIT');
+    clients[0]?.event('session.ready', READY);
+    expect(page.calls).toEqual([]);
+    clients[1]?.event('session.ready', READY);
+    expect(await second).toMatchObject({ ok: true });
+  });
+});

@@ -1,0 +1,457 @@
+import {
+  isDeviceType,
+  type AgentSummary,
+  type CallStatus,
+  type CommandName,
+  type CommandPayload,
+  type DeviceType,
+  type EventDataMap,
+} from '@callgate/contracts';
+import { connect, type CallgateClient, type CommandAnswer, type ConnectOptions } from './client.js';
+
+/**
+ * The callbacks a 3C page may define as globals (function declarations or `window` properties;
+ * a top-level `let`/`const` is not visible to the SDK). Every one is optional: the SDK calls the
+ * ones that exist, skips the others, and reports one that throws with `console.error`.
+ */
+export interface ThreeCCallbacks {
+  csInitComplete(): void;
+  csInitError(errorCode: string): void;
+  csShowEnableVoice(isEnable: boolean): void;
+  csShowCallStatus(status: CallStatus): void;
+  csShowDeviceType(type: DeviceType): void;
+  csListTransferAgent(listTransferAgent: AgentSummary[]): void;
+  csCallRinging(phone: string): void;
+  csCurrentCallId(callId: string): void;
+  csCallRingingAgent(): void;
+  showCalloutInfo(number: string): void;
+  showCalloutError(errorCode: string, sipCode: number | undefined): void;
+  csAcceptCall(): void;
+  csCustomerAccept(): void;
+  csHoldCall(): void;
+  csUnHoldCall(): void;
+  csMuteCall(): void;
+  csUnMuteCall(): void;
+  csEndCall(): void;
+  csNewCallTransferRequest(transferCall: EventDataMap['transfer.request']): void;
+  csTransferCallResponse(status: 'OK' | 'NOK'): void;
+  csTransferCallSuccess(tranferedAgentInfo: AgentSummary | { queueId: string } | null): void;
+  csTransferCallError(error: string, tranferedAgentInfo: AgentSummary | null): void;
+  csOndisconnected(): void;
+  csNotifyReconnecting(): void;
+}
+
+export const THREE_C_CALLBACK_NAMES = [
+  'csInitComplete',
+  'csInitError',
+  'csShowEnableVoice',
+  'csShowCallStatus',
+  'csShowDeviceType',
+  'csListTransferAgent',
+  'csCallRinging',
+  'csCurrentCallId',
+  'csCallRingingAgent',
+  'showCalloutInfo',
+  'showCalloutError',
+  'csAcceptCall',
+  'csCustomerAccept',
+  'csHoldCall',
+  'csUnHoldCall',
+  'csMuteCall',
+  'csUnMuteCall',
+  'csEndCall',
+  'csNewCallTransferRequest',
+  'csTransferCallResponse',
+  'csTransferCallSuccess',
+  'csTransferCallError',
+  'csOndisconnected',
+  'csNotifyReconnecting',
+] as const satisfies readonly (keyof ThreeCCallbacks)[];
+
+/** What `csInit` resolves to (it never rejects). */
+export type InitResult =
+  { ok: true; session: EventDataMap['session.ready'] } | { ok: false; code: string; message: string };
+
+/**
+ * The 3C functions installed on `window`. Each sends its command and resolves to the answer
+ * (never rejects); a refusal is also logged with `console.warn` and its code.
+ */
+export interface ThreeCFunctions {
+  csInit(token: string, domain: string): Promise<InitResult>;
+  csEnableCall(): Promise<CommandAnswer<'voice.enable'>>;
+  changeCallStatus(): Promise<CommandAnswer<'agent.toggleCallStatus'>>;
+  changeDevice(type: number | string, mobile?: string): Promise<CommandAnswer<'agent.setDevice'>>;
+  reConfigDeviceType(): Promise<CommandAnswer<'agent.resetDevice'>>;
+  getTransferAgent(): Promise<CommandAnswer<'transfer.listAgents'>>;
+  csUnregister(): Promise<CommandAnswer<'session.unregister'>>;
+  csCallout(number: string): Promise<CommandAnswer<'call.dial'>>;
+  onAcceptCall(): Promise<CommandAnswer<'call.answer'>>;
+  endCall(): Promise<CommandAnswer<'call.hangup'>>;
+  holdCall(): Promise<CommandAnswer<'call.toggleHold'>>;
+  muteCall(): Promise<CommandAnswer<'call.toggleMute'>>;
+  csTransferCallAgent(ipphone: string): Promise<CommandAnswer<'transfer.toAgent'>>;
+  csTransferCallAcd(queueId: string | number): Promise<CommandAnswer<'transfer.toQueue'>>;
+  /** `action` 1 accepts, 0 refuses (3C); `true`/`false` also work. */
+  responseTransferAgent(action: number | string | boolean): Promise<CommandAnswer<'transfer.respond'>>;
+}
+
+/** `window.csVoice`: whether this tab holds voice, kept current. */
+export interface ThreeCVoice {
+  enableVoice: boolean;
+}
+
+/** The part of a client the facade uses (a `CallgateClient`, or a fake in unit tests). */
+export type ThreeCClient = Pick<CallgateClient, 'on' | 'command' | 'close'>;
+
+export interface ThreeCOptions {
+  /** The gateway's base URL, or a function asked at each `csInit` (undefined: not known). */
+  gatewayUrl: string | (() => string | undefined);
+  /** Opens the connection; `connect` of the SDK by default. */
+  connect?: (options: ConnectOptions) => ThreeCClient;
+}
+
+/** Commands that act on the voice tab's calls carry its fencing token while it holds voice. */
+type FencedCommand =
+  | 'call.dial'
+  | 'call.answer'
+  | 'call.hangup'
+  | 'call.toggleHold'
+  | 'call.toggleMute'
+  | 'transfer.toAgent'
+  | 'transfer.toQueue';
+
+const LOG = '[callgate]';
+
+/**
+ * The 3C facade: turns the 3C functions into commands and the gateway's events into the 3C
+ * callbacks of the page (`host`, normally `window`). One connection at a time: a second
+ * `csInit` replaces the first.
+ */
+export class ThreeCFacade {
+  /** The object installed as `host.csVoice`. */
+  readonly csVoice: ThreeCVoice = { enableVoice: false };
+  private client: ThreeCClient | undefined;
+  private ready = false;
+  private connectErrorReported = false;
+  private voiceFence = -1;
+  private settleInit: ((result: InitResult) => void) | undefined;
+  /** Commands sent and not answered yet; `csUnregister` lets them finish before it closes. */
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly open: (options: ConnectOptions) => ThreeCClient;
+
+  constructor(
+    private readonly host: object,
+    private readonly options: ThreeCOptions,
+  ) {
+    this.open = options.connect ?? connect;
+  }
+
+  /** The 3C functions, bound to this facade, as installed on the host. */
+  functions(): ThreeCFunctions {
+    return {
+      csInit: (token, domain) => this.init(token, domain),
+      csEnableCall: () => this.enableCall(),
+      changeCallStatus: () => this.send('changeCallStatus', 'agent.toggleCallStatus', {}),
+      changeDevice: (type, mobile) => this.changeDevice(type, mobile),
+      reConfigDeviceType: () => this.send('reConfigDeviceType', 'agent.resetDevice', {}),
+      getTransferAgent: () => this.getTransferAgent(),
+      csUnregister: () => this.unregister(),
+      csCallout: (number) => this.sendFenced('csCallout', 'call.dial', { number: String(number) }),
+      onAcceptCall: () => this.sendFenced('onAcceptCall', 'call.answer', {}),
+      endCall: () => this.sendFenced('endCall', 'call.hangup', {}),
+      holdCall: () => this.sendFenced('holdCall', 'call.toggleHold', {}),
+      muteCall: () => this.sendFenced('muteCall', 'call.toggleMute', {}),
+      csTransferCallAgent: (ipphone) =>
+        this.sendFenced('csTransferCallAgent', 'transfer.toAgent', { ipphone: String(ipphone) }),
+      csTransferCallAcd: (queueId) =>
+        this.sendFenced('csTransferCallAcd', 'transfer.toQueue', { queueId: String(queueId) }),
+      responseTransferAgent: (action) =>
+        this.send('responseTransferAgent', 'transfer.respond', {
+          accept: action === true || action === 1 || action === '1',
+        }),
+    };
+  }
+
+  private init(token: string, domain: string): Promise<InitResult> {
+    this.client?.close('REINIT');
+    this.client = undefined;
+    this.ready = false;
+    this.connectErrorReported = false;
+    this.settleInit?.({ ok: false, code: 'REINIT', message: 'csInit was called again' });
+    this.settleInit = undefined;
+
+    const gatewayUrl =
+      typeof this.options.gatewayUrl === 'function' ? this.options.gatewayUrl() : this.options.gatewayUrl;
+    if (!gatewayUrl) {
+      const message =
+        'csInit: the gateway URL is unknown; load callgate.js from the gateway, or set window.CALLGATE_URL or callgate.configure({ gatewayUrl })';
+      console.error(LOG, message);
+      this.callback('csInitError', 'CONNECT_FAILED');
+      return Promise.resolve({ ok: false, code: 'CONNECT_FAILED', message });
+    }
+    let client: ThreeCClient;
+    try {
+      client = this.open({ gatewayUrl, domain: String(domain), token: String(token) });
+    } catch (error) {
+      console.error(LOG, `csInit: could not connect to ${gatewayUrl}`, error);
+      this.callback('csInitError', 'CONNECT_FAILED');
+      return Promise.resolve({ ok: false, code: 'CONNECT_FAILED', message: String(error) });
+    }
+    this.client = client;
+    const result = new Promise<InitResult>((resolve) => {
+      this.settleInit = resolve;
+    });
+    this.wire(client);
+    return result;
+  }
+
+  private wire(client: ThreeCClient): void {
+    const current = (): boolean => this.client === client;
+
+    client.on('session.ready', ({ data }) => {
+      if (!current()) return;
+      const first = !this.ready;
+      this.ready = true;
+      this.applyVoice(data.isEnable, data.voiceFence, true);
+      this.callback('csShowCallStatus', data.callStatus);
+      this.callback('csShowDeviceType', data.deviceType);
+      if (first) this.callback('csInitComplete');
+      this.settle({ ok: true, session: data });
+    });
+    client.on('session.error', ({ data }) => {
+      if (current()) this.initFailed(data.code, data.message);
+    });
+    client.on('connection.refused', ({ code, message }) => {
+      if (current()) this.initFailed(code, message);
+    });
+    client.on('connection.error', ({ code, message }) => {
+      if (!current() || this.ready || this.connectErrorReported) return;
+      // reported once; the client keeps retrying and csInitComplete follows if it gets through
+      this.connectErrorReported = true;
+      console.warn(LOG, `csInit: cannot reach the gateway (${message}); retrying`);
+      this.callback('csInitError', code);
+      this.settle({ ok: false, code, message });
+    });
+    client.on('connection.lost', () => {
+      if (!current()) return;
+      // the gateway frees a disconnected tab's voice lock at once
+      this.applyVoice(false);
+      this.callback('csOndisconnected');
+    });
+    client.on('connection.retrying', () => {
+      if (current()) this.callback('csNotifyReconnecting');
+    });
+
+    client.on('voice.changed', ({ data }) => {
+      if (current()) this.applyVoice(data.isEnable, data.fence);
+    });
+    client.on('agent.callStatus', ({ data }) => {
+      if (current()) this.callback('csShowCallStatus', data.status);
+    });
+    client.on('agent.device', ({ data }) => {
+      if (current()) this.callback('csShowDeviceType', data.type);
+    });
+    client.on('transfer.agents', ({ data }) => {
+      if (current()) this.callback('csListTransferAgent', data.agents);
+    });
+
+    client.on('call.ringing', ({ data, callId }) => {
+      if (!current()) return;
+      this.callback('csCallRinging', data.phone);
+      if (callId !== undefined) this.callback('csCurrentCallId', callId);
+    });
+    client.on('call.agentRinging', () => {
+      if (current()) this.callback('csCallRingingAgent');
+    });
+    client.on('callout.started', ({ data, callId }) => {
+      if (!current()) return;
+      this.callback('showCalloutInfo', data.number);
+      if (callId !== undefined) this.callback('csCurrentCallId', callId);
+    });
+    client.on('callout.failed', ({ data }) => {
+      if (current()) this.callback('showCalloutError', data.errorCode, data.sipCode);
+    });
+    client.on('call.accepted', () => {
+      if (current()) this.callback('csAcceptCall');
+    });
+    client.on('call.customerAccepted', () => {
+      if (current()) this.callback('csCustomerAccept');
+    });
+    client.on('call.held', () => {
+      if (current()) this.callback('csHoldCall');
+    });
+    client.on('call.unheld', () => {
+      if (current()) this.callback('csUnHoldCall');
+    });
+    client.on('call.muted', () => {
+      if (current()) this.callback('csMuteCall');
+    });
+    client.on('call.unmuted', () => {
+      if (current()) this.callback('csUnMuteCall');
+    });
+    client.on('call.ended', () => {
+      if (current()) this.callback('csEndCall');
+    });
+    client.on('transfer.request', ({ data }) => {
+      if (current()) this.callback('csNewCallTransferRequest', data);
+    });
+    client.on('transfer.response', ({ data }) => {
+      if (current()) this.callback('csTransferCallResponse', data.status);
+    });
+    client.on('transfer.succeeded', ({ data }) => {
+      if (!current()) return;
+      const info = data.agent ?? (data.queueId !== undefined ? { queueId: data.queueId } : null);
+      this.callback('csTransferCallSuccess', info);
+    });
+    client.on('transfer.failed', ({ data }) => {
+      if (current()) this.callback('csTransferCallError', data.error, data.agent ?? null);
+    });
+  }
+
+  private initFailed(code: string, message: string): void {
+    console.warn(LOG, `session refused: ${code} ${message}`);
+    this.applyVoice(false);
+    this.callback('csInitError', code);
+    this.settle({ ok: false, code, message });
+  }
+
+  private settle(result: InitResult): void {
+    const settle = this.settleInit;
+    this.settleInit = undefined;
+    settle?.(result);
+  }
+
+  private async enableCall(): Promise<CommandAnswer<'voice.enable'>> {
+    const client = this.client;
+    const answer = await this.send('csEnableCall', 'voice.enable', {});
+    if (answer.ok && this.client === client) this.applyVoice(true, answer.fence);
+    return answer;
+  }
+
+  private changeDevice(type: number | string, mobile?: string): Promise<CommandAnswer<'agent.setDevice'>> {
+    const deviceType = typeof type === 'string' && type.trim() !== '' ? Number(type) : type;
+    if (!isDeviceType(deviceType)) {
+      const message = `changeDevice: the device type must be 1, 2, 3 or 4 (got ${JSON.stringify(type)})`;
+      console.warn(LOG, `changeDevice refused: INVALID_DEVICE_TYPE ${message}`);
+      return Promise.resolve({ ok: false, code: 'INVALID_DEVICE_TYPE', message });
+    }
+    const payload: CommandPayload<'agent.setDevice'> = { type: deviceType };
+    if (mobile !== undefined && mobile !== null) payload.mobile = String(mobile);
+    return this.send('changeDevice', 'agent.setDevice', payload);
+  }
+
+  private async getTransferAgent(): Promise<CommandAnswer<'transfer.listAgents'>> {
+    const client = this.client;
+    const answer = await this.send('getTransferAgent', 'transfer.listAgents', {});
+    if (answer.ok && this.client === client) this.callback('csListTransferAgent', answer.agents);
+    return answer;
+  }
+
+  /**
+   * Tells the gateway this tab is leaving, then closes the connection. The gateway closes the
+   * connection as soon as it answered `session.unregister`, so the commands the page sends right
+   * after `csUnregister()` (the 3C unload snippet: `csUnregister(); if (csVoice.enableVoice)
+   * reConfigDeviceType();`) and those already in flight go first and get their answers; and
+   * `csVoice.enableVoice` keeps its value until the tab is unregistered.
+   */
+  private async unregister(): Promise<CommandAnswer<'session.unregister'>> {
+    const client = this.client;
+    if (client) {
+      await Promise.resolve(); // the rest of the page's synchronous code runs first
+      while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+      if (this.client !== client) {
+        return {
+          ok: false,
+          code: 'NOT_CONNECTED',
+          message: 'csUnregister: csInit was called again meanwhile',
+        };
+      }
+    }
+    const answer = await this.send('csUnregister', 'session.unregister', {});
+    if (client && this.client === client) {
+      this.client = undefined;
+      this.ready = false;
+      client.close('UNREGISTERED');
+      this.applyVoice(false);
+    }
+    return answer;
+  }
+
+  private sendFenced<K extends FencedCommand>(
+    label: keyof ThreeCFunctions,
+    name: K,
+    payload: CommandPayload<K>,
+  ): Promise<CommandAnswer<K>> {
+    const fenced =
+      this.csVoice.enableVoice && this.voiceFence >= 0
+        ? { ...payload, voiceFence: this.voiceFence }
+        : payload;
+    return this.send(label, name, fenced);
+  }
+
+  private async send<K extends CommandName>(
+    label: keyof ThreeCFunctions,
+    name: K,
+    payload: CommandPayload<K>,
+  ): Promise<CommandAnswer<K>> {
+    const client = this.client;
+    if (!client) {
+      const message = `${label}: not connected; call csInit(token, domain) first`;
+      console.warn(LOG, message);
+      return { ok: false, code: 'NOT_CONNECTED', message };
+    }
+    const sent = client.command(name, payload);
+    this.inFlight.add(sent);
+    try {
+      const answer = await sent;
+      if (!answer.ok) console.warn(LOG, `${label} refused: ${answer.code} ${answer.message}`);
+      return answer;
+    } finally {
+      this.inFlight.delete(sent);
+    }
+  }
+
+  /**
+   * Sets `csVoice.enableVoice` and tells the page when it changed (or always, for the initial
+   * state). Updates carrying a fencing token older than the newest seen are stale and ignored.
+   */
+  private applyVoice(isEnable: boolean, fence?: number, always = false): void {
+    if (fence !== undefined) {
+      if (fence < this.voiceFence && !always) return;
+      this.voiceFence = Math.max(this.voiceFence, fence);
+    }
+    const changed = this.csVoice.enableVoice !== isEnable;
+    this.csVoice.enableVoice = isEnable;
+    const installed: unknown = Reflect.get(this.host, 'csVoice');
+    if (installed !== this.csVoice && typeof installed === 'object' && installed !== null) {
+      // the page replaced window.csVoice with its own object: keep that one current too
+      Reflect.set(installed, 'enableVoice', isEnable);
+    }
+    if (changed || always) this.callback('csShowEnableVoice', isEnable);
+  }
+
+  /** Calls the page's callback `name` when it defines one; reports one that throws or rejects. */
+  private callback<K extends keyof ThreeCCallbacks>(name: K, ...args: Parameters<ThreeCCallbacks[K]>): void {
+    const fn: unknown = Reflect.get(this.host, name);
+    if (typeof fn !== 'function') return;
+    try {
+      const result: unknown = Reflect.apply(fn, this.host, args);
+      if (result instanceof Promise) {
+        result.catch((error: unknown) => console.error(LOG, `the page's ${name}() rejected`, error));
+      }
+    } catch (error) {
+      console.error(LOG, `the page's ${name}() threw`, error);
+    }
+  }
+}
+
+/**
+ * Installs the 3C functions and `csVoice` on `host` (normally `window`); returns the facade.
+ * The page's callbacks are looked up on `host` each time an event arrives, so they may be
+ * defined before or after the SDK loads.
+ */
+export function installThreeC(host: object, options: ThreeCOptions): ThreeCFacade {
+  const facade = new ThreeCFacade(host, options);
+  Object.assign(host, facade.functions(), { csVoice: facade.csVoice });
+  return facade;
+}
