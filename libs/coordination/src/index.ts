@@ -1,2 +1,3 @@
 export * from './types.js';
 export { createCoordination } from './create.js';
+export { MemoryBackend } from './memory.js';

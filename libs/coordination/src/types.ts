@@ -1,4 +1,5 @@
 import type { CallStatus, DeviceType } from '@callgate/contracts';
+import type { MemoryBackend } from './memory.js';
 
 /** An agent across the whole deployment. */
 export interface AgentRef {
@@ -22,8 +23,11 @@ export interface VoiceHolder {
  * Locks held by this instance are renewed in the background until released or `close()`.
  */
 export interface VoiceLock {
-  /** Grant the lock to `tabId` only when nobody holds it (first tab wins). */
-  acquireIfFree(agent: AgentRef, tabId: string): Promise<{ granted: boolean; holder: VoiceHolder | null }>;
+  /**
+   * Grant the lock to `tabId` only when nobody holds it (first tab wins). `holder` is the new
+   * holder when granted, else the one that holds it (possibly `tabId` itself, with no new fence).
+   */
+  acquireIfFree(agent: AgentRef, tabId: string): Promise<{ granted: boolean; holder: VoiceHolder }>;
   /** Grant the lock to `tabId` whoever holds it; returns the new holder and the one it replaced. */
   steal(agent: AgentRef, tabId: string): Promise<{ holder: VoiceHolder; previous: VoiceHolder | null }>;
   /** Free the lock when `tabId` holds it; true when it did. */
@@ -56,7 +60,11 @@ export interface AgentStateStore {
   get(agent: AgentRef, defaults: AgentState): Promise<AgentState>;
   getMany(domain: string, defaults: ReadonlyMap<string, AgentState>): Promise<Map<string, AgentState>>;
   /** Replace the device (type and mobile together; mobile cleared when absent). */
-  setDevice(agent: AgentRef, device: { deviceType: DeviceType; mobile?: string }, defaults: AgentState): Promise<AgentState>;
+  setDevice(
+    agent: AgentRef,
+    device: { deviceType: DeviceType; mobile?: string },
+    defaults: AgentState,
+  ): Promise<AgentState>;
   /** Flip on/off atomically; returns the new status. */
   toggleCallStatus(agent: AgentRef, defaults: AgentState): Promise<CallStatus>;
 }
@@ -90,12 +98,29 @@ export interface Coordination {
   close(): Promise<void>;
 }
 
+/** Where the store reports what it cannot throw to a caller (background renewal, reconnects). */
+export interface CoordinationLogger {
+  warn(msg: string, ctx?: object): void;
+}
+
 export interface CoordinationOptions {
   instanceId: string;
-  /** unset: in-memory store (single instance) */
+  /** unset: in-memory store (one process; see `memoryBackend`) */
   redisUrl?: string;
-  /** prefix of every Redis key, so tests and tenants can share a server */
+  /** prefix of every Redis key, so tests and tenants can share a server (default `cg:`) */
   keyPrefix?: string;
-  /** lifetime of a voice lock or presence entry not renewed; renewed every third of it */
+  /** lifetime of a voice lock or presence entry not renewed; renewed every third of it (default 15000) */
   leaseMs?: number;
+  /** background failures (renewal, connection loss); default: `console.warn` with a `[coordination]` tag */
+  logger?: CoordinationLogger;
+  /**
+   * Redis only: a command that gets no answer within this time rejects with
+   * `COORDINATION_UNAVAILABLE` (default 1000). Commands issued while disconnected reject at once.
+   */
+  commandTimeoutMs?: number;
+  /**
+   * Memory only: the state to use. Instances given the same backend share it as instances
+   * sharing one Redis do (tests run several instances this way); default: a private one.
+   */
+  memoryBackend?: MemoryBackend;
 }

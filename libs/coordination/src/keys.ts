@@ -1,0 +1,36 @@
+// Every key of the coordination store, built in one place. The in-memory store uses the same
+// names for its maps, so both stores partition state (and prefixes) the same way.
+//
+//   {prefix}voice:lock:{domain}:{ipphone}    string, JSON holder {tabId, instanceId, fence}, PX lease
+//   {prefix}voice:fence:{domain}:{ipphone}   integer counter, never expires (fences only grow)
+//   {prefix}presence:{domain}:{ipphone}      sorted set, member tabId, score expiry (server ms)
+//   {prefix}agent:{domain}:{ipphone}         hash {deviceType, mobile, callStatus}
+//   {prefix}events:seq:{domain}              integer counter of event ids
+//   {prefix}login:{domain}:{tokenDigest}     string '1', PX the token's remaining life
+//
+// Segments are percent-encoded so a ':' inside a domain or extension cannot make two agents share
+// a key; ordinary host names, extensions and hex digests are left as they are.
+import type { AgentRef } from './types.js';
+
+const seg = (value: string): string => encodeURIComponent(value);
+const agentPart = (agent: AgentRef): string => `${seg(agent.domain)}:${seg(agent.ipphone)}`;
+
+export interface CoordinationKeys {
+  voiceLock(agent: AgentRef): string;
+  voiceFence(agent: AgentRef): string;
+  presence(agent: AgentRef): string;
+  agentState(agent: AgentRef): string;
+  eventSeq(domain: string): string;
+  login(domain: string, tokenDigest: string): string;
+}
+
+export function coordinationKeys(prefix: string): CoordinationKeys {
+  return {
+    voiceLock: (agent) => `${prefix}voice:lock:${agentPart(agent)}`,
+    voiceFence: (agent) => `${prefix}voice:fence:${agentPart(agent)}`,
+    presence: (agent) => `${prefix}presence:${agentPart(agent)}`,
+    agentState: (agent) => `${prefix}agent:${agentPart(agent)}`,
+    eventSeq: (domain) => `${prefix}events:seq:${seg(domain)}`,
+    login: (domain, tokenDigest) => `${prefix}login:${seg(domain)}:${seg(tokenDigest)}`,
+  };
+}

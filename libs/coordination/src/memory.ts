@@ -1,0 +1,347 @@
+// In-memory coordination: the Redis store's semantics in one process. Entries carry an expiry
+// checked lazily on access (as Redis expires keys), fences only grow, and each instance renews
+// what it holds every third of its lease until `close()`. Instances given the same
+// `MemoryBackend` see one another's locks, presence and state, as instances sharing a Redis do.
+import { type CallStatus, type DeviceType } from '@callgate/contracts';
+import {
+  assertTtl,
+  flip,
+  mergeAgentState,
+  resolveOptions,
+  unavailable,
+  type ResolvedOptions,
+  type StoredAgentFields,
+} from './common.js';
+import { coordinationKeys, type CoordinationKeys } from './keys.js';
+import type {
+  AgentRef,
+  AgentState,
+  AgentStateStore,
+  Coordination,
+  CoordinationOptions,
+  EventIds,
+  LoginRegistry,
+  Presence,
+  VoiceHolder,
+  VoiceLock,
+} from './types.js';
+
+interface Expiring<T> {
+  value: T;
+  /** `performance.now()` time at which the entry is gone */
+  expiresAt: number;
+}
+
+/**
+ * The shared state of in-memory coordination, keyed like Redis (see keys.ts). Every method is
+ * one atomic step, the counterpart of one Redis command or script; the memory store calls them,
+ * other code has no reason to.
+ */
+export class MemoryBackend {
+  private readonly locks = new Map<string, Expiring<VoiceHolder>>();
+  private readonly counters = new Map<string, number>();
+  private readonly presence = new Map<string, Map<string, number>>();
+  private readonly agents = new Map<string, StoredAgentFields>();
+  private readonly logins = new Map<string, number>();
+
+  private now(): number {
+    return performance.now();
+  }
+
+  holder(lockKey: string): VoiceHolder | null {
+    const entry = this.locks.get(lockKey);
+    if (entry === undefined) return null;
+    if (entry.expiresAt <= this.now()) {
+      this.locks.delete(lockKey);
+      return null;
+    }
+    return { ...entry.value };
+  }
+
+  acquireIfFree(
+    lockKey: string,
+    fenceKey: string,
+    tabId: string,
+    instanceId: string,
+    leaseMs: number,
+  ): { granted: boolean; holder: VoiceHolder } {
+    const current = this.holder(lockKey);
+    if (current !== null) return { granted: false, holder: current };
+    return { granted: true, holder: this.grant(lockKey, fenceKey, tabId, instanceId, leaseMs) };
+  }
+
+  steal(
+    lockKey: string,
+    fenceKey: string,
+    tabId: string,
+    instanceId: string,
+    leaseMs: number,
+  ): { holder: VoiceHolder; previous: VoiceHolder | null } {
+    const previous = this.holder(lockKey);
+    return { holder: this.grant(lockKey, fenceKey, tabId, instanceId, leaseMs), previous };
+  }
+
+  release(lockKey: string, tabId: string): boolean {
+    if (this.holder(lockKey)?.tabId !== tabId) return false;
+    this.locks.delete(lockKey);
+    return true;
+  }
+
+  /** Extend the lock when `expected` (same grant, same fence) still holds it. */
+  renewLock(lockKey: string, expected: VoiceHolder, leaseMs: number): boolean {
+    const current = this.holder(lockKey);
+    if (current === null || !sameGrant(current, expected)) return false;
+    this.locks.set(lockKey, { value: current, expiresAt: this.now() + leaseMs });
+    return true;
+  }
+
+  incr(key: string): number {
+    const next = (this.counters.get(key) ?? 0) + 1;
+    this.counters.set(key, next);
+    return next;
+  }
+
+  /** Add or refresh a live tab; returns the live count. */
+  presenceTouch(key: string, tabId: string, leaseMs: number): number {
+    const tabs = this.livePresence(key) ?? new Map<string, number>();
+    tabs.set(tabId, this.now() + leaseMs);
+    this.presence.set(key, tabs);
+    return tabs.size;
+  }
+
+  presenceLeave(key: string, tabId: string): number {
+    const tabs = this.livePresence(key);
+    if (tabs === undefined) return 0;
+    tabs.delete(tabId);
+    if (tabs.size === 0) this.presence.delete(key);
+    return tabs.size;
+  }
+
+  presenceCount(key: string): number {
+    return this.livePresence(key)?.size ?? 0;
+  }
+
+  agentFields(key: string): StoredAgentFields {
+    return { ...this.agents.get(key) };
+  }
+
+  setDevice(key: string, deviceType: DeviceType, mobile: string | undefined): StoredAgentFields {
+    const fields: StoredAgentFields = { ...this.agents.get(key), deviceType: String(deviceType) };
+    if (mobile === undefined) delete fields.mobile;
+    else fields.mobile = mobile;
+    this.agents.set(key, fields);
+    return { ...fields };
+  }
+
+  toggleCallStatus(key: string, fallback: CallStatus): CallStatus {
+    const fields = this.agents.get(key) ?? {};
+    const current = fields.callStatus === 'on' || fields.callStatus === 'off' ? fields.callStatus : fallback;
+    const next = flip(current);
+    this.agents.set(key, { ...fields, callStatus: next });
+    return next;
+  }
+
+  setLogin(key: string, ttlMs: number): void {
+    this.logins.set(key, this.now() + ttlMs);
+  }
+
+  hasLogin(key: string): boolean {
+    const expiresAt = this.logins.get(key);
+    if (expiresAt === undefined) return false;
+    if (expiresAt > this.now()) return true;
+    this.logins.delete(key);
+    return false;
+  }
+
+  private grant(
+    lockKey: string,
+    fenceKey: string,
+    tabId: string,
+    instanceId: string,
+    leaseMs: number,
+  ): VoiceHolder {
+    const holder: VoiceHolder = { tabId, instanceId, fence: this.incr(fenceKey) };
+    this.locks.set(lockKey, { value: holder, expiresAt: this.now() + leaseMs });
+    return { ...holder };
+  }
+
+  /** The agent's tabs with expired ones pruned; undefined when none is left. */
+  private livePresence(key: string): Map<string, number> | undefined {
+    const tabs = this.presence.get(key);
+    if (tabs === undefined) return undefined;
+    const now = this.now();
+    for (const [tabId, expiresAt] of tabs) if (expiresAt <= now) tabs.delete(tabId);
+    if (tabs.size > 0) return tabs;
+    this.presence.delete(key);
+    return undefined;
+  }
+}
+
+function sameGrant(a: VoiceHolder, b: VoiceHolder): boolean {
+  return a.fence === b.fence && a.tabId === b.tabId && a.instanceId === b.instanceId;
+}
+
+/** The in-memory store; `createCoordination` returns one when no `redisUrl` is set. */
+export function createMemoryCoordination(options: CoordinationOptions): Coordination {
+  return new MemoryCoordination(resolveOptions(options), options.memoryBackend ?? new MemoryBackend());
+}
+
+class MemoryCoordination implements Coordination {
+  readonly kind = 'memory' as const;
+  readonly instanceId: string;
+  readonly voice: VoiceLock;
+  readonly presence: Presence;
+  readonly agents: AgentStateStore;
+  readonly eventIds: EventIds;
+  readonly logins: LoginRegistry;
+
+  private readonly keys: CoordinationKeys;
+  /** locks granted through this instance, by lock key: renewed until lost, released or closed */
+  private readonly held = new Map<string, VoiceHolder>();
+  /** tabs joined through this instance, by presence key */
+  private readonly tabs = new Map<string, Set<string>>();
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly options: ResolvedOptions,
+    private readonly backend: MemoryBackend,
+  ) {
+    this.instanceId = options.instanceId;
+    this.keys = coordinationKeys(options.keyPrefix);
+    const { keys } = this;
+    const { leaseMs, instanceId } = options;
+
+    this.voice = {
+      acquireIfFree: (agent, tabId) =>
+        this.op(() => {
+          const key = keys.voiceLock(agent);
+          const result = backend.acquireIfFree(key, keys.voiceFence(agent), tabId, instanceId, leaseMs);
+          if (result.granted) this.held.set(key, result.holder);
+          return result;
+        }),
+      steal: (agent, tabId) =>
+        this.op(() => {
+          const key = keys.voiceLock(agent);
+          const result = backend.steal(key, keys.voiceFence(agent), tabId, instanceId, leaseMs);
+          this.held.set(key, result.holder);
+          return result;
+        }),
+      release: (agent, tabId) =>
+        this.op(() => {
+          const key = keys.voiceLock(agent);
+          if (this.held.get(key)?.tabId === tabId) this.held.delete(key);
+          return backend.release(key, tabId);
+        }),
+      holder: (agent) => this.op(() => backend.holder(keys.voiceLock(agent))),
+      checkFence: (agent, tabId, fence) =>
+        this.op(() => {
+          const holder = backend.holder(keys.voiceLock(agent));
+          return holder !== null && holder.tabId === tabId && holder.fence === fence;
+        }),
+    };
+
+    this.presence = {
+      join: (agent, tabId) =>
+        this.op(() => {
+          const key = keys.presence(agent);
+          const tabs = this.tabs.get(key) ?? new Set<string>();
+          tabs.add(tabId);
+          this.tabs.set(key, tabs);
+          return backend.presenceTouch(key, tabId, leaseMs);
+        }),
+      leave: (agent, tabId) =>
+        this.op(() => {
+          const key = keys.presence(agent);
+          const tabs = this.tabs.get(key);
+          tabs?.delete(tabId);
+          if (tabs?.size === 0) this.tabs.delete(key);
+          return backend.presenceLeave(key, tabId);
+        }),
+      count: (agent) => this.op(() => backend.presenceCount(keys.presence(agent))),
+      counts: (domain, ipphones) =>
+        this.op(
+          () =>
+            new Map(
+              ipphones.map((ipphone) => [ipphone, backend.presenceCount(keys.presence({ domain, ipphone }))]),
+            ),
+        ),
+    };
+
+    const stateOf = (agent: AgentRef, defaults: AgentState): AgentState => {
+      const key = keys.agentState(agent);
+      return mergeAgentState(backend.agentFields(key), defaults, key);
+    };
+    this.agents = {
+      get: (agent, defaults) => this.op(() => stateOf(agent, defaults)),
+      getMany: (domain, defaults) =>
+        this.op(
+          () =>
+            new Map(
+              [...defaults].map(([ipphone, fallback]) => [ipphone, stateOf({ domain, ipphone }, fallback)]),
+            ),
+        ),
+      setDevice: (agent, device, defaults) =>
+        this.op(() => {
+          const key = keys.agentState(agent);
+          return mergeAgentState(backend.setDevice(key, device.deviceType, device.mobile), defaults, key);
+        }),
+      toggleCallStatus: (agent, defaults) =>
+        this.op(() => backend.toggleCallStatus(keys.agentState(agent), defaults.callStatus)),
+    };
+
+    this.eventIds = { next: (domain) => this.op(() => String(backend.incr(keys.eventSeq(domain)))) };
+
+    this.logins = {
+      remember: (domain, tokenDigest, ttlMs) =>
+        this.op(() => {
+          assertTtl(ttlMs);
+          backend.setLogin(keys.login(domain, tokenDigest), ttlMs);
+        }),
+      isRemembered: (domain, tokenDigest) => this.op(() => backend.hasLogin(keys.login(domain, tokenDigest))),
+    };
+
+    this.schedule();
+  }
+
+  ping(): Promise<void> {
+    return this.op(() => undefined);
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    return Promise.resolve();
+  }
+
+  /** One atomic step against the backend, refused once the instance is closed. */
+  private op<T>(step: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(unavailable('coordination: this instance is closed'));
+    try {
+      return Promise.resolve(step());
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => {
+      this.renew();
+      this.schedule();
+    }, this.options.renewEveryMs);
+    this.timer.unref();
+  }
+
+  /** Extend what this instance holds; forget locks another tab took or that expired meanwhile. */
+  private renew(): void {
+    const { leaseMs } = this.options;
+    for (const [key, holder] of this.held) {
+      if (!this.backend.renewLock(key, holder, leaseMs)) this.held.delete(key);
+    }
+    for (const [key, tabs] of this.tabs) {
+      for (const tabId of tabs) this.backend.presenceTouch(key, tabId, leaseMs);
+    }
+  }
+}

@@ -1,0 +1,144 @@
+// The Lua scripts of the Redis store. Each runs atomically in one round trip (ioredis sends
+// EVALSHA, and EVAL once per connection or after NOSCRIPT). Keys come from keys.ts.
+//
+// A voice lock's value is the JSON holder {tabId, instanceId, fence} built here by cjson; the
+// store keeps the raw string it got back and renews with an exact compare, so a renewal can
+// never extend a grant other than its own. The fence is INCR on a counter key with no TTL, so
+// tokens only grow for an agent, even across lock expiries.
+//
+// Presence scores are expiry times on the Redis server's clock (TIME), so instances with skewed
+// clocks agree on what expired.
+
+/** How a script is registered with ioredis' `scripts` option. */
+export interface ScriptDefinition {
+  numberOfKeys: number;
+  lua: string;
+}
+
+const GRANT = `
+local fence = redis.call('INCR', KEYS[2])
+local value = cjson.encode({ tabId = ARGV[1], instanceId = ARGV[2], fence = fence })
+redis.call('SET', KEYS[1], value, 'PX', ARGV[3])
+`;
+
+const NOW_MS = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`;
+
+const PRUNE = `redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)`;
+
+export const scripts = {
+  /** KEYS lock, fence; ARGV tabId, instanceId, leaseMs → {1, value} granted | {0, current} */
+  cgVoiceAcquireIfFree: {
+    numberOfKeys: 2,
+    lua: `
+local current = redis.call('GET', KEYS[1])
+if current then return { 0, current } end
+${GRANT}
+return { 1, value }
+`,
+  },
+
+  /** KEYS lock, fence; ARGV tabId, instanceId, leaseMs → {value, previous value or nil} */
+  cgVoiceSteal: {
+    numberOfKeys: 2,
+    lua: `
+local previous = redis.call('GET', KEYS[1])
+${GRANT}
+return { value, previous }
+`,
+  },
+
+  /** KEYS lock; ARGV tabId → 1 when that tab held it and it was deleted, else 0 */
+  cgVoiceRelease: {
+    numberOfKeys: 1,
+    lua: `
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+local ok, holder = pcall(cjson.decode, current)
+if ok and type(holder) == 'table' and holder.tabId == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+`,
+  },
+
+  /** KEYS lock; ARGV exact value held, leaseMs → 1 renewed | 0 not ours any more */
+  cgVoiceRenew: {
+    numberOfKeys: 1,
+    lua: `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+`,
+  },
+
+  /**
+   * KEYS presence; ARGV tabId, leaseMs → live count. Adds or refreshes the tab; the key itself
+   * expires with its longest-lived member, so an agent whose instances all died leaves nothing.
+   */
+  cgPresenceTouch: {
+    numberOfKeys: 1,
+    lua: `
+${NOW_MS}
+${PRUNE}
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[1], last[2])
+return redis.call('ZCARD', KEYS[1])
+`,
+  },
+
+  /** KEYS presence; ARGV tabId → live count */
+  cgPresenceLeave: {
+    numberOfKeys: 1,
+    lua: `
+redis.call('ZREM', KEYS[1], ARGV[1])
+${NOW_MS}
+${PRUNE}
+return redis.call('ZCARD', KEYS[1])
+`,
+  },
+
+  /** KEYS presence → live count (expired members pruned) */
+  cgPresenceCount: {
+    numberOfKeys: 1,
+    lua: `
+${NOW_MS}
+${PRUNE}
+return redis.call('ZCARD', KEYS[1])
+`,
+  },
+
+  /** KEYS agent; ARGV deviceType, '1' | '0' (has mobile), mobile → HGETALL after the write */
+  cgAgentSetDevice: {
+    numberOfKeys: 1,
+    lua: `
+redis.call('HSET', KEYS[1], 'deviceType', ARGV[1])
+if ARGV[2] == '1' then
+  redis.call('HSET', KEYS[1], 'mobile', ARGV[3])
+else
+  redis.call('HDEL', KEYS[1], 'mobile')
+end
+return redis.call('HGETALL', KEYS[1])
+`,
+  },
+
+  /** KEYS agent; ARGV default status → the new status */
+  cgAgentToggleCallStatus: {
+    numberOfKeys: 1,
+    lua: `
+local current = redis.call('HGET', KEYS[1], 'callStatus')
+if current ~= 'on' and current ~= 'off' then current = ARGV[1] end
+local next_status = 'on'
+if current == 'on' then next_status = 'off' end
+redis.call('HSET', KEYS[1], 'callStatus', next_status)
+return next_status
+`,
+  },
+} satisfies Record<string, ScriptDefinition>;
+
+export type ScriptName = keyof typeof scripts;

@@ -1,0 +1,494 @@
+// Redis coordination (ioredis 5). Voice-lock grants, releases and presence changes are Lua
+// scripts (redis-scripts.ts), one round trip each; reads are one command; batched reads and the
+// background renewal are one pipeline.
+//
+// Failure behaviour: the gateway must learn at once that Redis is gone, not queue commands
+// behind a dead socket. So:
+//   - `enableOfflineQueue: false`: a command issued while disconnected rejects immediately;
+//   - `maxRetriesPerRequest: 0`: commands in flight when the connection drops reject at once
+//     (and are not replayed after reconnecting, where a steal would run twice);
+//   - `commandTimeout`: a command with no answer (a half-open connection) rejects after
+//     `commandTimeoutMs` (default 1000). Its effect is then unknown; callers treat it as failed;
+//   - the client reconnects by itself (every 100 ms, backing off to 1 s) and works again once
+//     Redis is back. `createCoordination` waits for the first connection and rejects when
+//     Redis cannot be reached (bounded by `connectTimeout`).
+// Connection-level failures surface as `CallgateError('COORDINATION_UNAVAILABLE')` with the
+// ioredis error as `cause`; error replies from Redis itself are rethrown unchanged.
+import { once } from 'node:events';
+import { Redis, type ChainableCommander } from 'ioredis';
+import {
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  assertTtl,
+  mergeAgentState,
+  parseCallStatus,
+  resolveOptions,
+  unavailable,
+  type ResolvedOptions,
+  type StoredAgentFields,
+} from './common.js';
+import { coordinationKeys, type CoordinationKeys } from './keys.js';
+import { scripts, type ScriptName } from './redis-scripts.js';
+import type {
+  AgentState,
+  AgentStateStore,
+  Coordination,
+  CoordinationOptions,
+  EventIds,
+  LoginRegistry,
+  Presence,
+  VoiceHolder,
+  VoiceLock,
+} from './types.js';
+
+const CONNECT_TIMEOUT_MS = 2_000;
+
+type ScriptArg = string | number;
+/** The commands ioredis adds for each entry of `scripts`, on the client and on pipelines. */
+type ScriptCommands<R> = Record<ScriptName, (...args: ScriptArg[]) => R>;
+
+function runScript(client: Redis, name: ScriptName, ...args: ScriptArg[]): Promise<unknown> {
+  return (client as unknown as ScriptCommands<Promise<unknown>>)[name](...args);
+}
+
+function queueScript(pipeline: ChainableCommander, name: ScriptName, ...args: ScriptArg[]): void {
+  (pipeline as unknown as ScriptCommands<ChainableCommander>)[name](...args);
+}
+
+/** A grant this instance made, with the exact stored value its renewal compares against. */
+interface HeldLock {
+  raw: string;
+  holder: VoiceHolder;
+}
+
+/** The Redis store; resolves once connected, rejects with COORDINATION_UNAVAILABLE if it cannot. */
+export async function createRedisCoordination(
+  options: CoordinationOptions & { redisUrl: string },
+): Promise<Coordination> {
+  const resolved = resolveOptions(options);
+  const commandTimeout = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+  if (!Number.isInteger(commandTimeout) || commandTimeout <= 0) {
+    throw new RangeError(`coordination: commandTimeoutMs must be a positive integer, got ${commandTimeout}`);
+  }
+  const client = new Redis(options.redisUrl, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    retryStrategy: (attempt: number) => Math.min(attempt * 100, 1_000),
+    // CLIENT LIST shows which instance a connection belongs to (names may not contain spaces).
+    connectionName: `callgate:${resolved.instanceId.replace(/\s/g, '_')}`,
+    scripts,
+  });
+  const coordination = new RedisCoordination(resolved, client);
+  try {
+    await client.connect();
+  } catch (error) {
+    client.disconnect();
+    const reason = coordination.connectionError() ?? messageOf(error);
+    throw unavailable(`coordination: cannot reach Redis at ${redactUrl(options.redisUrl)}: ${reason}`, error);
+  }
+  coordination.start();
+  return coordination;
+}
+
+class RedisCoordination implements Coordination {
+  readonly kind = 'redis' as const;
+  readonly instanceId: string;
+  readonly voice: VoiceLock;
+  readonly presence: Presence;
+  readonly agents: AgentStateStore;
+  readonly eventIds: EventIds;
+  readonly logins: LoginRegistry;
+
+  private readonly keys: CoordinationKeys;
+  /** locks granted through this instance, by lock key: renewed until lost, released or closed */
+  private readonly held = new Map<string, HeldLock>();
+  /** tabs joined through this instance, by presence key */
+  private readonly tabs = new Map<string, Set<string>>();
+  private timer: NodeJS.Timeout | null = null;
+  private renewal: Promise<void> | null = null;
+  private closing: Promise<void> | null = null;
+  /** 'new' until the first connection; logged transitions are up → down → up */
+  private state: 'new' | 'up' | 'down' = 'new';
+  private lastConnectionError: string | null = null;
+
+  constructor(
+    private readonly options: ResolvedOptions,
+    private readonly client: Redis,
+  ) {
+    this.instanceId = options.instanceId;
+    this.keys = coordinationKeys(options.keyPrefix);
+    const { keys } = this;
+    const { leaseMs, instanceId, logger } = options;
+
+    // Connection changes are logged once per outage, not once per reconnect attempt.
+    client.on('error', (error: Error) => {
+      if (this.lastConnectionError === error.message) return;
+      this.lastConnectionError = error.message;
+      // Before the first connection the error goes to createCoordination's caller instead.
+      if (this.state !== 'new') logger.warn('redis connection error', { instanceId, error: error.message });
+    });
+    client.on('close', () => {
+      if (this.state !== 'up' || this.closing !== null) return;
+      this.state = 'down';
+      logger.warn('redis connection lost', { instanceId });
+    });
+    client.on('ready', () => {
+      this.lastConnectionError = null;
+      if (this.state === 'down') logger.warn('redis connection restored', { instanceId });
+      this.state = 'up';
+    });
+
+    this.voice = {
+      acquireIfFree: async (agent, tabId) => {
+        const key = keys.voiceLock(agent);
+        const reply = await this.call('voice.acquireIfFree', () =>
+          runScript(client, 'cgVoiceAcquireIfFree', key, keys.voiceFence(agent), tabId, instanceId, leaseMs),
+        );
+        const [flag, raw] = tuple(reply, 2, key);
+        const holder = parseHolder(raw, key);
+        const granted = flag === 1;
+        if (granted) this.held.set(key, { raw: asString(raw, key), holder });
+        return { granted, holder };
+      },
+      steal: async (agent, tabId) => {
+        const key = keys.voiceLock(agent);
+        const reply = await this.call('voice.steal', () =>
+          runScript(client, 'cgVoiceSteal', key, keys.voiceFence(agent), tabId, instanceId, leaseMs),
+        );
+        const [raw, previousRaw] = tuple(reply, 2, key);
+        const holder = parseHolder(raw, key);
+        this.held.set(key, { raw: asString(raw, key), holder });
+        return { holder, previous: previousRaw === null ? null : parseHolder(previousRaw, key) };
+      },
+      release: async (agent, tabId) => {
+        const key = keys.voiceLock(agent);
+        if (this.held.get(key)?.holder.tabId === tabId) this.held.delete(key);
+        const reply = await this.call('voice.release', () => runScript(client, 'cgVoiceRelease', key, tabId));
+        return reply === 1;
+      },
+      holder: async (agent) => {
+        const key = keys.voiceLock(agent);
+        const raw = await this.call('voice.holder', () => client.get(key));
+        return raw === null ? null : parseHolder(raw, key);
+      },
+      checkFence: async (agent, tabId, fence) => {
+        const key = keys.voiceLock(agent);
+        const raw = await this.call('voice.checkFence', () => client.get(key));
+        if (raw === null) return false;
+        const holder = parseHolder(raw, key);
+        return holder.tabId === tabId && holder.fence === fence;
+      },
+    };
+
+    this.presence = {
+      join: async (agent, tabId) => {
+        const key = keys.presence(agent);
+        const tabs = this.tabs.get(key) ?? new Set<string>();
+        tabs.add(tabId);
+        this.tabs.set(key, tabs);
+        const reply = await this.call('presence.join', () =>
+          runScript(client, 'cgPresenceTouch', key, tabId, leaseMs),
+        );
+        return asCount(reply, key);
+      },
+      leave: async (agent, tabId) => {
+        const key = keys.presence(agent);
+        const tabs = this.tabs.get(key);
+        tabs?.delete(tabId);
+        if (tabs?.size === 0) this.tabs.delete(key);
+        const reply = await this.call('presence.leave', () =>
+          runScript(client, 'cgPresenceLeave', key, tabId),
+        );
+        return asCount(reply, key);
+      },
+      count: async (agent) => {
+        const key = keys.presence(agent);
+        return asCount(
+          await this.call('presence.count', () => runScript(client, 'cgPresenceCount', key)),
+          key,
+        );
+      },
+      counts: async (domain, ipphones) => {
+        const counts = new Map<string, number>();
+        if (ipphones.length === 0) return counts;
+        const replies = await this.pipelined('presence.counts', (pipeline) => {
+          for (const ipphone of ipphones)
+            queueScript(pipeline, 'cgPresenceCount', keys.presence({ domain, ipphone }));
+        });
+        ipphones.forEach((ipphone, i) => counts.set(ipphone, asCount(replies[i], `presence of ${ipphone}`)));
+        return counts;
+      },
+    };
+
+    const stateOf = (key: string, reply: unknown, defaults: AgentState): AgentState =>
+      mergeAgentState(agentFields(reply, key), defaults, key);
+    this.agents = {
+      get: async (agent, defaults) => {
+        const key = keys.agentState(agent);
+        return stateOf(key, await this.call('agents.get', () => client.hgetall(key)), defaults);
+      },
+      getMany: async (domain, defaults) => {
+        const entries = [...defaults];
+        const states = new Map<string, AgentState>();
+        if (entries.length === 0) return states;
+        const agentKeys = entries.map(([ipphone]) => keys.agentState({ domain, ipphone }));
+        const replies = await this.pipelined('agents.getMany', (pipeline) => {
+          for (const key of agentKeys) pipeline.hgetall(key);
+        });
+        entries.forEach(([ipphone, fallback], i) => {
+          states.set(ipphone, stateOf(agentKeys[i] ?? ipphone, replies[i], fallback));
+        });
+        return states;
+      },
+      setDevice: async (agent, device, defaults) => {
+        const key = keys.agentState(agent);
+        const hasMobile = device.mobile === undefined ? '0' : '1';
+        const reply = await this.call('agents.setDevice', () =>
+          runScript(client, 'cgAgentSetDevice', key, device.deviceType, hasMobile, device.mobile ?? ''),
+        );
+        return stateOf(key, reply, defaults);
+      },
+      toggleCallStatus: async (agent, defaults) => {
+        const key = keys.agentState(agent);
+        const reply = await this.call('agents.toggleCallStatus', () =>
+          runScript(client, 'cgAgentToggleCallStatus', key, defaults.callStatus),
+        );
+        return parseCallStatus(reply, key);
+      },
+    };
+
+    this.eventIds = {
+      next: async (domain) =>
+        String(await this.call('eventIds.next', () => client.incr(keys.eventSeq(domain)))),
+    };
+
+    this.logins = {
+      remember: async (domain, tokenDigest, ttlMs) => {
+        assertTtl(ttlMs);
+        const key = keys.login(domain, tokenDigest);
+        await this.call('logins.remember', () => client.set(key, '1', 'PX', ttlMs));
+      },
+      isRemembered: async (domain, tokenDigest) => {
+        const key = keys.login(domain, tokenDigest);
+        return (await this.call('logins.isRemembered', () => client.exists(key))) === 1;
+      },
+    };
+  }
+
+  async ping(): Promise<void> {
+    const reply = await this.call('ping', () => this.client.ping());
+    if (reply !== 'PONG') throw unavailable(`coordination: unexpected PING reply ${String(reply)}`);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  /** The last connection error seen since the last successful connection, if any. */
+  connectionError(): string | null {
+    return this.lastConnectionError;
+  }
+
+  /** Begin renewing; called once connected. */
+  start(): void {
+    if (this.closing !== null || this.timer !== null) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.renewal = this.renew()
+        .catch((error: unknown) => {
+          this.options.logger.warn('renewal failed; retrying next tick', {
+            instanceId: this.instanceId,
+            error: messageOf(error),
+          });
+        })
+        .finally(() => {
+          this.renewal = null;
+          this.start();
+        });
+    }, this.options.renewEveryMs);
+    this.timer.unref();
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.renewal !== null) await this.renewal;
+    const { client } = this;
+    switch (client.status) {
+      case 'ready': {
+        const ended = once(client, 'end');
+        try {
+          await client.quit();
+        } catch (error) {
+          this.options.logger.warn('redis QUIT failed; disconnecting', { error: messageOf(error) });
+          client.disconnect();
+        }
+        await ended;
+        return;
+      }
+      case 'connecting':
+      case 'connect': {
+        // A socket is open or opening: close it and wait until it is gone (bounded by connectTimeout).
+        const ended = once(client, 'end');
+        client.disconnect();
+        await ended;
+        return;
+      }
+      case 'reconnecting':
+      case 'close':
+      case 'wait':
+      case 'end':
+        // No socket (Redis down, or never connected): at most a reconnect timer, which
+        // disconnect() cancels.
+        client.disconnect();
+        return;
+    }
+  }
+
+  /** One store operation; connection failures become COORDINATION_UNAVAILABLE. */
+  private async call<T>(what: string, operation: () => Promise<T>): Promise<T> {
+    if (this.closing !== null) throw unavailable(`coordination: ${what} after close()`);
+    try {
+      return await operation();
+    } catch (error) {
+      throw storeError(what, error);
+    }
+  }
+
+  /** One pipeline; resolves with each command's reply in order, rejects on the first failure. */
+  private async pipelined(what: string, build: (pipeline: ChainableCommander) => void): Promise<unknown[]> {
+    const pipeline = this.client.pipeline();
+    build(pipeline);
+    const results = await this.call(what, () => pipeline.exec());
+    if (results === null) throw unavailable(`coordination: ${what}: pipeline discarded`);
+    return results.map(([error, reply]) => {
+      if (error) throw storeError(what, error);
+      return reply;
+    });
+  }
+
+  /**
+   * Extend this instance's locks and presence entries in one pipeline. A lock whose value is no
+   * longer ours (stolen or expired) is dropped from the local set. Failures are logged and the
+   * next tick tries again; nothing is thrown from the timer.
+   */
+  private async renew(): Promise<void> {
+    const { leaseMs, logger, instanceId } = this.options;
+    const locks = [...this.held];
+    const tabs = [...this.tabs].flatMap(([key, ids]) => [...ids].map((tabId) => [key, tabId] as const));
+    if (locks.length === 0 && tabs.length === 0) return;
+    const pipeline = this.client.pipeline();
+    for (const [key, lock] of locks) queueScript(pipeline, 'cgVoiceRenew', key, lock.raw, leaseMs);
+    for (const [key, tabId] of tabs) queueScript(pipeline, 'cgPresenceTouch', key, tabId, leaseMs);
+    let results: [error: Error | null, reply: unknown][] | null;
+    try {
+      results = await pipeline.exec();
+    } catch (error) {
+      logger.warn('renewal failed; retrying next tick', { instanceId, error: messageOf(error) });
+      return;
+    }
+    if (results === null) {
+      logger.warn('renewal pipeline discarded; retrying next tick', { instanceId });
+      return;
+    }
+    const failures: string[] = [];
+    results.forEach(([error, reply], i) => {
+      if (error) {
+        failures.push(error.message);
+        return;
+      }
+      const lock = locks[i];
+      if (lock !== undefined && reply === 0) {
+        const [key, mine] = lock;
+        if (this.held.get(key) === mine) this.held.delete(key);
+      }
+    });
+    if (failures.length > 0) {
+      logger.warn('renewal failed; retrying next tick', {
+        instanceId,
+        failed: failures.length,
+        of: results.length,
+        error: failures[0],
+      });
+    }
+  }
+}
+
+function storeError(what: string, error: unknown): Error {
+  // An error reply from Redis (a script or type error) is not an outage: keep it as it is.
+  if (error instanceof Error && error.name === 'ReplyError') return error;
+  return unavailable(`coordination: ${what} failed: ${messageOf(error)}`, error);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}`;
+  } catch {
+    return '(unparsable URL)';
+  }
+}
+
+function malformed(what: string, where: string, cause?: unknown): Error {
+  return new Error(
+    `coordination: malformed ${what} in ${where}`,
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+function tuple(reply: unknown, length: number, where: string): unknown[] {
+  if (!Array.isArray(reply) || reply.length > length) throw malformed('script reply', where);
+  // Redis drops a trailing nil from a script's array reply.
+  return Array.from({ length }, (_, i): unknown => (i < reply.length ? (reply[i] as unknown) : null));
+}
+
+function asString(value: unknown, where: string): string {
+  if (typeof value !== 'string') throw malformed('voice lock value', where);
+  return value;
+}
+
+function asCount(reply: unknown, where: string): number {
+  if (typeof reply !== 'number' || !Number.isInteger(reply) || reply < 0) throw malformed('count', where);
+  return reply;
+}
+
+function parseHolder(raw: unknown, where: string): VoiceHolder {
+  let value: unknown;
+  try {
+    value = JSON.parse(asString(raw, where));
+  } catch (error) {
+    throw malformed('voice lock value', where, { cause: error });
+  }
+  if (typeof value !== 'object' || value === null) throw malformed('voice lock value', where);
+  const { tabId, instanceId, fence } = value as Record<string, unknown>;
+  if (typeof tabId !== 'string' || typeof instanceId !== 'string' || !Number.isSafeInteger(fence)) {
+    throw malformed('voice lock value', where);
+  }
+  return { tabId, instanceId, fence: fence as number };
+}
+
+/** HGETALL's object, or the flat field/value array a script returns from HGETALL. */
+function agentFields(reply: unknown, where: string): StoredAgentFields {
+  let entries: [string, unknown][];
+  if (Array.isArray(reply)) {
+    entries = [];
+    for (let i = 0; i + 1 < reply.length; i += 2) entries.push([String(reply[i]), reply[i + 1] as unknown]);
+  } else if (typeof reply === 'object' && reply !== null) {
+    entries = Object.entries(reply);
+  } else {
+    throw malformed('agent record', where);
+  }
+  const fields: StoredAgentFields = {};
+  for (const [name, value] of entries) {
+    if (typeof value !== 'string') throw malformed('agent record', where);
+    if (name === 'deviceType' || name === 'mobile' || name === 'callStatus') fields[name] = value;
+  }
+  return fields;
+}

@@ -1,0 +1,564 @@
+// One suite, two stores: every behaviour of the coordination library is checked against the
+// in-memory store and against a real redis-server. Each test gets its own key prefix (and, in
+// memory, its own backend); "instances" are separate Coordination handles on the same state, as
+// gateway instances sharing one Redis are.
+import { Redis } from 'ioredis';
+import {
+  MemoryBackend,
+  createCoordination,
+  type AgentRef,
+  type AgentState,
+  type Coordination,
+  type CoordinationOptions,
+  type VoiceHolder,
+} from '@callgate/coordination';
+import { freePort } from './support/ports.js';
+import { startRedis, type RedisServer } from './support/redis-server.js';
+
+const agent: AgentRef = { domain: 'acme.example', ipphone: '1001' };
+const defaults: AgentState = { deviceType: 1, mobile: '13800000000', callStatus: 'on' };
+const SHORT_LEASE_MS = 500;
+
+interface Warning {
+  msg: string;
+  ctx?: object;
+}
+
+/** Poll `probe` until `done` holds for its value; fails after `timeoutMs`. */
+async function waitFor<T>(
+  probe: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 5_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (done(value)) return value;
+    if (Date.now() > deadline)
+      throw new Error(`condition not met within ${timeoutMs} ms; last value ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Probe repeatedly for `windowMs`; every observed value must satisfy `holds`. */
+async function holdsFor<T>(
+  probe: () => Promise<T>,
+  holds: (value: T) => boolean,
+  windowMs: number,
+): Promise<void> {
+  const end = Date.now() + windowMs;
+  while (Date.now() < end) {
+    const value = await probe();
+    if (!holds(value))
+      throw new Error(`condition broke after ${windowMs - (end - Date.now())} ms: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe.each(['memory', 'redis'] as const)('%s coordination store', (kind) => {
+  let server: RedisServer | undefined;
+  let backend: MemoryBackend;
+  let keyPrefix: string;
+  let opened: Coordination[] = [];
+  let warnings: Warning[] = [];
+  let testNo = 0;
+
+  beforeAll(async () => {
+    if (kind === 'redis') server = await startRedis();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  beforeEach(() => {
+    testNo += 1;
+    keyPrefix = `test${testNo}:`;
+    backend = new MemoryBackend();
+  });
+  afterEach(async () => {
+    await Promise.all(opened.map((coordination) => coordination.close()));
+    opened = [];
+    expect(warnings).toEqual([]);
+    warnings = [];
+  });
+
+  /** A gateway instance on this test's shared state. */
+  async function instance(
+    instanceId: string,
+    options: Partial<CoordinationOptions> = {},
+  ): Promise<Coordination> {
+    const coordination = await createCoordination({
+      instanceId,
+      keyPrefix,
+      redisUrl: server?.url,
+      memoryBackend: backend,
+      logger: { warn: (msg, ctx) => warnings.push({ msg, ctx }) },
+      ...options,
+    });
+    opened.push(coordination);
+    return coordination;
+  }
+
+  it(`is a ${kind} store that answers ping`, async () => {
+    const a = await instance('gw-a');
+    expect(a.kind).toBe(kind);
+    expect(a.instanceId).toBe('gw-a');
+    await expect(a.ping()).resolves.toBeUndefined();
+  });
+
+  describe('voice lock', () => {
+    it('the first tab wins: acquireIfFree grants A, refuses B, and A is the holder', async () => {
+      const a = await instance('gw-a');
+      const first = await a.voice.acquireIfFree(agent, 'tab-A');
+      expect(first).toEqual({ granted: true, holder: { tabId: 'tab-A', instanceId: 'gw-a', fence: 1 } });
+      const second = await a.voice.acquireIfFree(agent, 'tab-B');
+      expect(second).toEqual({ granted: false, holder: first.holder });
+      await expect(a.voice.holder(agent)).resolves.toEqual(first.holder);
+      await expect(a.voice.holder({ ...agent, ipphone: '1002' })).resolves.toBeNull();
+    });
+
+    it('steal moves the lock to the new tab, returns the holder it replaced, and grows the fence', async () => {
+      const a = await instance('gw-a');
+      const b = await instance('gw-b');
+      const onFree = await a.voice.steal(agent, 'tab-A');
+      expect(onFree.previous).toBeNull();
+      const taken = await b.voice.steal(agent, 'tab-B');
+      expect(taken.previous).toEqual(onFree.holder);
+      expect(taken.holder).toEqual({ tabId: 'tab-B', instanceId: 'gw-b', fence: onFree.holder.fence + 1 });
+      await expect(a.voice.holder(agent)).resolves.toEqual(taken.holder);
+    });
+
+    it('release frees the lock only when the caller holds it', async () => {
+      const a = await instance('gw-a');
+      const { holder } = await a.voice.acquireIfFree(agent, 'tab-A');
+      await expect(a.voice.release(agent, 'tab-B')).resolves.toBe(false);
+      await expect(a.voice.holder(agent)).resolves.toEqual(holder);
+      await expect(a.voice.release(agent, 'tab-A')).resolves.toBe(true);
+      await expect(a.voice.holder(agent)).resolves.toBeNull();
+      await expect(a.voice.release(agent, 'tab-A')).resolves.toBe(false);
+      const next = await a.voice.acquireIfFree(agent, 'tab-B');
+      expect(next.granted).toBe(true);
+    });
+
+    it('50 tabs racing steal on two instances get distinct fences and one chain of handovers', async () => {
+      const instances = [await instance('gw-a'), await instance('gw-b')];
+      const grants = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => instances[i % 2]!.voice.steal(agent, `tab-${i}`)),
+      );
+      const fences = grants.map((grant) => grant.holder.fence);
+      expect(new Set(fences).size).toBe(50);
+
+      const byFence = [...grants].sort((x, y) => x.holder.fence - y.holder.fence);
+      const last = byFence[byFence.length - 1]!;
+      await expect(instances[0]!.voice.holder(agent)).resolves.toEqual(last.holder);
+      // Replayed in fence order, each grant replaced exactly the grant before it: the lock went
+      // from one holder to the next and never had two.
+      let current: VoiceHolder | null = null;
+      for (const grant of byFence) {
+        expect(grant.previous).toEqual(current);
+        current = grant.holder;
+      }
+    });
+
+    it('checkFence refuses a stale fence and accepts the current one', async () => {
+      const a = await instance('gw-a');
+      const old = await a.voice.acquireIfFree(agent, 'tab-A');
+      const now = await a.voice.steal(agent, 'tab-B');
+      await expect(a.voice.checkFence(agent, 'tab-A', old.holder.fence)).resolves.toBe(false);
+      await expect(a.voice.checkFence(agent, 'tab-B', old.holder.fence)).resolves.toBe(false);
+      await expect(a.voice.checkFence(agent, 'tab-A', now.holder.fence)).resolves.toBe(false);
+      await expect(a.voice.checkFence(agent, 'tab-B', now.holder.fence)).resolves.toBe(true);
+      await a.voice.release(agent, 'tab-B');
+      await expect(a.voice.checkFence(agent, 'tab-B', now.holder.fence)).resolves.toBe(false);
+    });
+
+    it('a lock outlives its lease while its instance renews it, and expires once the instance stops', async () => {
+      const x = await instance('gw-x', { leaseMs: SHORT_LEASE_MS });
+      const y = await instance('gw-y');
+      const { holder } = await x.voice.acquireIfFree(agent, 'tab-X');
+      await holdsFor(
+        () => y.voice.holder(agent),
+        (seen) => seen?.fence === holder.fence,
+        3 * SHORT_LEASE_MS,
+      );
+      await x.close();
+      await waitFor(
+        () => y.voice.holder(agent),
+        (seen) => seen === null,
+        10 * SHORT_LEASE_MS,
+      );
+    });
+
+    it('an instance whose lock was stolen stops renewing it', async () => {
+      const x = await instance('gw-x', { leaseMs: SHORT_LEASE_MS });
+      const y = await instance('gw-y', { leaseMs: SHORT_LEASE_MS });
+      await x.voice.acquireIfFree(agent, 'tab-X');
+      const stolen = await y.voice.steal(agent, 'tab-Y');
+      await y.close();
+      // x's renewals compare the exact grant, so they cannot keep y's grant alive.
+      await waitFor(
+        () => x.voice.holder(agent),
+        (seen) => seen === null,
+        10 * SHORT_LEASE_MS,
+      );
+      const next = await x.voice.acquireIfFree(agent, 'tab-X');
+      expect(next.holder.fence).toBeGreaterThan(stolen.holder.fence);
+    });
+
+    it('fences keep growing after a lock expired: no token is reused', async () => {
+      const x = await instance('gw-x', { leaseMs: SHORT_LEASE_MS });
+      const y = await instance('gw-y');
+      const first = await x.voice.acquireIfFree(agent, 'tab-X');
+      await x.close();
+      await waitFor(
+        () => y.voice.holder(agent),
+        (seen) => seen === null,
+        10 * SHORT_LEASE_MS,
+      );
+      const second = await y.voice.acquireIfFree(agent, 'tab-Y');
+      expect(second.granted).toBe(true);
+      expect(second.holder.fence).toBeGreaterThan(first.holder.fence);
+      await expect(y.voice.checkFence(agent, 'tab-X', first.holder.fence)).resolves.toBe(false);
+    });
+
+    it('agents do not share locks or fences', async () => {
+      const a = await instance('gw-a');
+      const other: AgentRef = { domain: 'other.example', ipphone: '1001' };
+      await a.voice.steal(agent, 'tab-A');
+      await a.voice.steal(agent, 'tab-B');
+      const granted = await a.voice.acquireIfFree(other, 'tab-C');
+      expect(granted).toEqual({ granted: true, holder: { tabId: 'tab-C', instanceId: 'gw-a', fence: 1 } });
+    });
+  });
+
+  describe('presence', () => {
+    it('join and leave return the live tab count', async () => {
+      const a = await instance('gw-a');
+      await expect(a.presence.count(agent)).resolves.toBe(0);
+      await expect(a.presence.join(agent, 'tab-1')).resolves.toBe(1);
+      await expect(a.presence.join(agent, 'tab-2')).resolves.toBe(2);
+      await expect(a.presence.join(agent, 'tab-1')).resolves.toBe(2);
+      await expect(a.presence.leave(agent, 'tab-1')).resolves.toBe(1);
+      await expect(a.presence.count(agent)).resolves.toBe(1);
+      await expect(a.presence.leave(agent, 'tab-2')).resolves.toBe(0);
+      await expect(a.presence.leave(agent, 'tab-unknown')).resolves.toBe(0);
+    });
+
+    it("two instances' tabs are counted together, and counts() reports several agents at once", async () => {
+      const a = await instance('gw-a');
+      const b = await instance('gw-b');
+      await a.presence.join(agent, 'tab-1');
+      await expect(b.presence.join(agent, 'tab-2')).resolves.toBe(2);
+      await b.presence.join({ domain: agent.domain, ipphone: '1002' }, 'tab-3');
+      await a.presence.join({ domain: 'other.example', ipphone: '1003' }, 'tab-4');
+      const counts = await a.presence.counts(agent.domain, ['1001', '1002', '1003']);
+      expect(counts).toEqual(
+        new Map([
+          ['1001', 2],
+          ['1002', 1],
+          ['1003', 0],
+        ]),
+      );
+      await expect(a.presence.counts(agent.domain, [])).resolves.toEqual(new Map());
+    });
+
+    it('the entries of a closed instance expire; the others stay while renewed', async () => {
+      const x = await instance('gw-x', { leaseMs: SHORT_LEASE_MS });
+      const y = await instance('gw-y', { leaseMs: SHORT_LEASE_MS });
+      await x.presence.join(agent, 'tab-X');
+      await y.presence.join(agent, 'tab-Y');
+      await holdsFor(
+        () => y.presence.count(agent),
+        (count) => count === 2,
+        3 * SHORT_LEASE_MS,
+      );
+      await x.close();
+      await waitFor(
+        () => y.presence.count(agent),
+        (count) => count === 1,
+        10 * SHORT_LEASE_MS,
+      );
+      await holdsFor(
+        () => y.presence.count(agent),
+        (count) => count === 1,
+        2 * SHORT_LEASE_MS,
+      );
+    });
+  });
+
+  describe('agent state', () => {
+    it('an agent never written reads as the defaults', async () => {
+      const a = await instance('gw-a');
+      await expect(a.agents.get(agent, defaults)).resolves.toEqual(defaults);
+    });
+
+    it('setDevice replaces type and mobile together and keeps the call status', async () => {
+      const a = await instance('gw-a');
+      const b = await instance('gw-b');
+      await expect(
+        a.agents.setDevice(agent, { deviceType: 3, mobile: '13911112222' }, defaults),
+      ).resolves.toEqual({
+        deviceType: 3,
+        mobile: '13911112222',
+        callStatus: 'on',
+      });
+      await expect(b.agents.get(agent, defaults)).resolves.toEqual({
+        deviceType: 3,
+        mobile: '13911112222',
+        callStatus: 'on',
+      });
+      const browser = await b.agents.setDevice(agent, { deviceType: 1 }, defaults);
+      expect(browser).toEqual({ deviceType: 1, callStatus: 'on' });
+      await expect(a.agents.get(agent, defaults)).resolves.toEqual(browser);
+    });
+
+    it('toggleCallStatus is atomic: 20 concurrent toggles on two instances end where they started', async () => {
+      const instances = [await instance('gw-a'), await instance('gw-b')];
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => instances[i % 2]!.agents.toggleCallStatus(agent, defaults)),
+      );
+      expect(results.filter((status) => status === 'off')).toHaveLength(10);
+      expect(results.filter((status) => status === 'on')).toHaveLength(10);
+      await expect(instances[0]!.agents.get(agent, defaults)).resolves.toEqual(defaults);
+      await expect(instances[0]!.agents.toggleCallStatus(agent, defaults)).resolves.toBe('off');
+      await expect(instances[1]!.agents.get(agent, defaults)).resolves.toEqual({
+        ...defaults,
+        callStatus: 'off',
+      });
+    });
+
+    it('getMany reads several agents at once, with defaults for those never written', async () => {
+      const a = await instance('gw-a');
+      const other: AgentState = { deviceType: 4, callStatus: 'off' };
+      await a.agents.setDevice(agent, { deviceType: 2 }, defaults);
+      await a.agents.toggleCallStatus({ domain: agent.domain, ipphone: '1003' }, other);
+      const states = await a.agents.getMany(
+        agent.domain,
+        new Map([
+          ['1001', defaults],
+          ['1002', other],
+          ['1003', other],
+        ]),
+      );
+      expect(states).toEqual(
+        new Map<string, AgentState>([
+          ['1001', { deviceType: 2, callStatus: 'on' }],
+          ['1002', other],
+          ['1003', { deviceType: 4, callStatus: 'on' }],
+        ]),
+      );
+      await expect(a.agents.getMany(agent.domain, new Map())).resolves.toEqual(new Map());
+    });
+  });
+
+  describe('event ids', () => {
+    it('strictly increase per domain: 100 concurrent next() on two instances get 1..100', async () => {
+      const instances = [await instance('gw-a'), await instance('gw-b')];
+      const ids = await Promise.all(
+        Array.from({ length: 100 }, (_, i) => instances[i % 2]!.eventIds.next(agent.domain)),
+      );
+      expect(ids.every((id) => /^[1-9][0-9]*$/.test(id))).toBe(true);
+      expect(ids.map(Number).sort((x, y) => x - y)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+      const after = Number(await instances[1]!.eventIds.next(agent.domain));
+      expect(after).toBe(101);
+      await expect(instances[0]!.eventIds.next('other.example')).resolves.toBe('1');
+    });
+  });
+
+  describe('logins', () => {
+    it('a remembered token is known until its ttl runs out', async () => {
+      const a = await instance('gw-a');
+      const b = await instance('gw-b');
+      await a.logins.remember(agent.domain, 'digest-1', 400);
+      await expect(b.logins.isRemembered(agent.domain, 'digest-1')).resolves.toBe(true);
+      await expect(b.logins.isRemembered(agent.domain, 'digest-2')).resolves.toBe(false);
+      await expect(b.logins.isRemembered('other.example', 'digest-1')).resolves.toBe(false);
+      await waitFor(
+        () => b.logins.isRemembered(agent.domain, 'digest-1'),
+        (known) => !known,
+        3_000,
+      );
+    });
+
+    it('remember refuses a ttl that is not a positive integer', async () => {
+      const a = await instance('gw-a');
+      await expect(a.logins.remember(agent.domain, 'digest-1', 0)).rejects.toThrow(RangeError);
+    });
+  });
+
+  describe('lifecycle', () => {
+    it('close() is idempotent and later calls reject with COORDINATION_UNAVAILABLE', async () => {
+      const a = await instance('gw-a');
+      await a.voice.acquireIfFree(agent, 'tab-A');
+      await Promise.all([a.close(), a.close()]);
+      await expect(a.close()).resolves.toBeUndefined();
+      await expect(a.voice.steal(agent, 'tab-B')).rejects.toMatchObject({ code: 'COORDINATION_UNAVAILABLE' });
+      await expect(a.ping()).rejects.toMatchObject({ code: 'COORDINATION_UNAVAILABLE' });
+    });
+
+    it('close() does not release the locks and presence of the instance', async () => {
+      const a = await instance('gw-a');
+      const b = await instance('gw-b');
+      const { holder } = await a.voice.acquireIfFree(agent, 'tab-A');
+      await a.presence.join(agent, 'tab-A');
+      await a.close();
+      await expect(b.voice.holder(agent)).resolves.toEqual(holder);
+      await expect(b.presence.count(agent)).resolves.toBe(1);
+    });
+
+    it('invalid options are refused', async () => {
+      await expect(instance('gw-a', { leaseMs: 0 })).rejects.toThrow(RangeError);
+      await expect(instance('')).rejects.toThrow(RangeError);
+    });
+  });
+});
+
+describe('redis store: round trips and outages', () => {
+  let server: RedisServer;
+  let warnings: Warning[] = [];
+  const logger = { warn: (msg: string, ctx?: object) => warnings.push({ msg, ctx }) };
+
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+  beforeEach(() => {
+    warnings = [];
+  });
+
+  /** Calls per command since the server started, from INFO commandstats. */
+  async function commandCalls(): Promise<Map<string, number>> {
+    const admin = new Redis(server.url, { lazyConnect: true });
+    try {
+      await admin.connect();
+      const info = await admin.info('commandstats');
+      const calls = new Map<string, number>();
+      for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
+        calls.set(match[1]!, Number(match[2]));
+      return calls;
+    } finally {
+      await admin.quit();
+    }
+  }
+
+  it('steal and acquireIfFree take one round trip each (one EVALSHA)', async () => {
+    const a = await createCoordination({
+      instanceId: 'gw-a',
+      redisUrl: server.url,
+      keyPrefix: 'rt:',
+      logger,
+    });
+    try {
+      await a.voice.steal(agent, 'warm-up'); // the connection's first use of the script sends EVAL
+      await a.voice.acquireIfFree({ ...agent, ipphone: 'warm-up' }, 'warm-up');
+      const before = await commandCalls();
+      for (let i = 0; i < 10; i++) await a.voice.steal(agent, `tab-${i}`);
+      for (let i = 0; i < 10; i++) await a.voice.acquireIfFree({ ...agent, ipphone: `free-${i}` }, 'tab');
+      const after = await commandCalls();
+      const delta = (name: string): number => (after.get(name) ?? 0) - (before.get(name) ?? 0);
+      expect(delta('evalsha')).toBe(20);
+      expect(delta('eval')).toBe(0);
+    } finally {
+      await a.close();
+    }
+    expect(warnings).toEqual([]);
+  });
+
+  it('createCoordination rejects within 2 s when nothing listens at the Redis URL', async () => {
+    const port = await freePort();
+    const started = Date.now();
+    const failure = createCoordination({ instanceId: 'gw-a', redisUrl: `redis://127.0.0.1:${port}`, logger });
+    await expect(failure).rejects.toMatchObject({ code: 'COORDINATION_UNAVAILABLE' });
+    await expect(failure).rejects.toThrow('ECONNREFUSED');
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(warnings).toEqual([]);
+  });
+
+  it('an instance that dies leaves only its fence counters behind once its leases run out', async () => {
+    const x = await createCoordination({
+      instanceId: 'gw-x',
+      redisUrl: server.url,
+      keyPrefix: 'gone:',
+      leaseMs: SHORT_LEASE_MS,
+      logger,
+    });
+    await x.voice.acquireIfFree(agent, 'tab-X');
+    await x.presence.join(agent, 'tab-X');
+    await x.close();
+    const admin = new Redis(server.url, { lazyConnect: true });
+    try {
+      await admin.connect();
+      await waitFor(
+        () => admin.keys('gone:*'),
+        (keys) => keys.length === 1,
+        10 * SHORT_LEASE_MS,
+      );
+      await expect(admin.keys('gone:*')).resolves.toEqual(['gone:voice:fence:acme.example:1001']);
+    } finally {
+      await admin.quit();
+    }
+  });
+
+  it('voice-lock calls reject within 2 s while Redis is down, and work again once it is back', async () => {
+    const own = await startRedis();
+    const a = await createCoordination({
+      instanceId: 'gw-a',
+      redisUrl: own.url,
+      leaseMs: SHORT_LEASE_MS,
+      logger,
+    });
+    try {
+      await a.voice.acquireIfFree(agent, 'tab-A');
+      await own.stop();
+
+      let started = Date.now();
+      await expect(a.voice.steal(agent, 'tab-B')).rejects.toMatchObject({ code: 'COORDINATION_UNAVAILABLE' });
+      expect(Date.now() - started).toBeLessThan(3_000);
+      started = Date.now();
+      await expect(a.voice.acquireIfFree(agent, 'tab-B')).rejects.toMatchObject({
+        code: 'COORDINATION_UNAVAILABLE',
+      });
+      expect(Date.now() - started).toBeLessThan(3_000);
+      // The background renewal fails too; it is logged and retried, not thrown.
+      await waitFor(
+        () => Promise.resolve(warnings.map((warning) => warning.msg)),
+        (msgs) => msgs.includes('renewal failed; retrying next tick'),
+      );
+
+      await own.restart();
+      await waitFor(
+        () =>
+          a.ping().then(
+            () => true,
+            () => false,
+          ),
+        (up) => up,
+      );
+      // The restarted server is empty: the lock is free again and the script is reloaded.
+      const granted = await a.voice.acquireIfFree(agent, 'tab-B');
+      expect(granted.granted).toBe(true);
+      expect(warnings.map((warning) => warning.msg)).toEqual(
+        expect.arrayContaining(['redis connection lost', 'redis connection restored']),
+      );
+    } finally {
+      await a.close();
+      await own.stop();
+    }
+  });
+
+  it('close() while Redis is down ends without waiting for it', async () => {
+    const own = await startRedis();
+    const a = await createCoordination({ instanceId: 'gw-a', redisUrl: own.url, logger });
+    await own.stop();
+    await waitFor(
+      () =>
+        a.ping().then(
+          () => true,
+          () => false,
+        ),
+      (up) => !up,
+    );
+    await expect(a.close()).resolves.toBeUndefined();
+  });
+});
