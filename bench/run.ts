@@ -32,7 +32,9 @@ function machine(): string {
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
-  const names = Object.keys(BENCHES).filter((name) => only.length === 0 || only.some((o) => name.includes(o)));
+  const names = Object.keys(BENCHES).filter(
+    (name) => only.length === 0 || only.some((o) => name.includes(o)),
+  );
   const sections: BenchSection[] = [];
   for (const name of names) {
     const load = BENCHES[name];
