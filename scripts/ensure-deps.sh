@@ -1,26 +1,17 @@
 #!/usr/bin/env bash
-# Installs what callgate needs and is missing: npm packages (npm ci) and Debian packages.
-# Idempotent and quick when everything is there. Used by `npm test`, `npm run demo` and .ci/run.
+# Installs what callgate needs and is missing: Debian packages (apt-get) and npm packages (npm ci).
+# Idempotent and quick when everything is there. Used by `npm test`, `npm run demo`, `npm run lab`
+# and .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: binary to look for -> package that provides it.
-declare -A need=(
-  [redis-server]=redis-server
-  [kamailio]=kamailio
-  [chromium]=chromium
-  [sipp]=sip-tester
-)
+# redis-server: coordination tests; kamailio (+ its WebSocket module): the lab PBX;
+# chromium: SDK tests in a real browser; sip-tester (sipp): an independent SIP peer.
+packages=(redis-server kamailio kamailio-websocket-modules chromium sip-tester)
 missing=()
-for bin in "${!need[@]}"; do
-  command -v "$bin" >/dev/null 2>&1 || missing+=("${need[$bin]}")
+for pkg in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
-# The WebSocket module ships in its own package.
-if command -v kamailio >/dev/null 2>&1 && ! ls /usr/lib/x86_64-linux-gnu/kamailio/modules/websocket.so /usr/lib/*/kamailio/modules/websocket.so >/dev/null 2>&1; then
-  missing+=(kamailio-websocket-modules)
-elif [[ " ${missing[*]-} " == *" kamailio "* ]]; then
-  missing+=(kamailio-websocket-modules)
-fi
 if ((${#missing[@]})); then
   echo "[ensure-deps] installing Debian packages: ${missing[*]}"
   SUDO=""
