@@ -1,0 +1,147 @@
+import { silentLogger, type SipLogger } from '@callgate/sip';
+import { Bot, type BotBehaviour, type BotKind } from './bots.js';
+import { startKamailio, type Kamailio, type KamailioOptions } from './kamailio.js';
+
+/** How lab users are named on the PBX (DESIGN §2's demo config follows the same conventions). */
+export const labUsers = {
+  /** An agent's desk phone: extension "5003" registers as "5003-desk" (sip:5003-desk@127.0.0.1). */
+  ipPhone: (extension: string): string => `${extension}-desk`,
+  /** A mobile reached through the PBX's mobile prefix: "9" + "0930000004" = "90930000004". */
+  mobile: (mobilePrefix: string, number: string): string => `${mobilePrefix}${number}`,
+  /** An ACD queue: id "1" registers as "queue1". */
+  queue: (id: string): string => `queue${id}`,
+  /** The n-th generated customer (1-based): 0901000001, 0901000002, ... */
+  customer: (n: number): string => `09010000${String(n).padStart(2, '0')}`,
+};
+
+/** Tones of generated bots: each bot of a lab plays its own, 100 Hz apart within a kind. */
+const TONE_BASE: Record<BotKind, number> = { customer: 400, ipPhone: 1000, mobile: 1600, queue: 2200 };
+
+/** The tone the lab gives the `index`-th (0-based) bot of a kind. */
+export function labTone(kind: BotKind, index: number): number {
+  return TONE_BASE[kind] + 100 * index;
+}
+
+export interface LabOptions {
+  /** A count of generated customers (0901000001...), or their numbers. Default 0. */
+  customers?: number | readonly string[];
+  /** Agents' extensions with a desk phone: "5003" registers "5003-desk". */
+  ipPhones?: readonly string[];
+  /** Mobile numbers, registered behind the prefix: "0930000004" registers "90930000004". */
+  mobiles?: readonly string[];
+  /** Queue ids: "1" registers "queue1". */
+  queues?: readonly string[];
+  /** Prefix that routes a mobile number (DESIGN's pbx.mobilePrefix). Default "9". */
+  mobilePrefix?: string;
+  /** Behaviour per kind (over the bot default: answer at once, play the lab tone, follow REFER). */
+  behaviours?: Partial<Record<BotKind, Partial<BotBehaviour>>>;
+  kamailio?: KamailioOptions;
+  logger?: SipLogger;
+}
+
+export interface Lab {
+  readonly pbx: Kamailio;
+  readonly mobilePrefix: string;
+  readonly customers: readonly Bot[];
+  readonly ipPhones: readonly Bot[];
+  readonly mobiles: readonly Bot[];
+  readonly queues: readonly Bot[];
+  readonly bots: readonly Bot[];
+  /** The bot registered as `user` (e.g. "5003-desk", "queue1"); throws for an unknown user. */
+  bot(user: string): Bot;
+  /** Closes every bot, then stops Kamailio. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a lab: a Kamailio on free loopback ports and the named bots, all registered.
+ * On failure, whatever was started is closed again.
+ */
+export async function startLab(options: LabOptions = {}): Promise<Lab> {
+  const logger = options.logger ?? silentLogger;
+  const mobilePrefix = options.mobilePrefix ?? '9';
+  const pbx = await startKamailio({ logger, ...options.kamailio });
+  const customerNumbers =
+    typeof options.customers === 'number'
+      ? Array.from({ length: options.customers }, (_, i) => labUsers.customer(i + 1))
+      : [...(options.customers ?? [])];
+  const plan: { kind: BotKind; user: string; index: number }[] = [
+    ...customerNumbers.map((user, index) => ({ kind: 'customer' as const, user, index })),
+    ...(options.ipPhones ?? []).map((ext, index) => ({
+      kind: 'ipPhone' as const,
+      user: labUsers.ipPhone(ext),
+      index,
+    })),
+    ...(options.mobiles ?? []).map((n, index) => ({
+      kind: 'mobile' as const,
+      user: labUsers.mobile(mobilePrefix, n),
+      index,
+    })),
+    ...(options.queues ?? []).map((id, index) => ({
+      kind: 'queue' as const,
+      user: labUsers.queue(id),
+      index,
+    })),
+  ];
+  const bots = plan.map(
+    ({ kind, user, index }) =>
+      new Bot({
+        pbx,
+        user,
+        kind,
+        logger,
+        behaviour: { tone: labTone(kind, index), ...options.behaviours?.[kind] },
+      }),
+  );
+  const lab = new RunningLab(pbx, mobilePrefix, bots);
+  try {
+    await Promise.all(bots.map((bot) => bot.start()));
+  } catch (error) {
+    await lab.close();
+    throw error;
+  }
+  return lab;
+}
+
+class RunningLab implements Lab {
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    readonly pbx: Kamailio,
+    readonly mobilePrefix: string,
+    readonly bots: readonly Bot[],
+  ) {}
+
+  get customers(): readonly Bot[] {
+    return this.bots.filter((b) => b.kind === 'customer');
+  }
+
+  get ipPhones(): readonly Bot[] {
+    return this.bots.filter((b) => b.kind === 'ipPhone');
+  }
+
+  get mobiles(): readonly Bot[] {
+    return this.bots.filter((b) => b.kind === 'mobile');
+  }
+
+  get queues(): readonly Bot[] {
+    return this.bots.filter((b) => b.kind === 'queue');
+  }
+
+  bot(user: string): Bot {
+    const bot = this.bots.find((b) => b.user === user);
+    if (!bot)
+      throw new Error(
+        `no lab bot registers as '${user}' (known: ${this.bots.map((b) => b.user).join(', ')})`,
+      );
+    return bot;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all(this.bots.map((bot) => bot.close()));
+      await this.pbx.stop();
+    })();
+    return this.closing;
+  }
+}

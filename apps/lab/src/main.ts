@@ -1,0 +1,155 @@
+/**
+ * `npm run lab`: the lab PBX with a few simulated endpoints, up until Ctrl-C.
+ *
+ *   npm run lab                  WebSocket 5066 and UDP 5060 (the demo config's wsUri) when free,
+ *                                free ports otherwise
+ *   npm run lab -- --ws-port=7066 --udp-port=7060
+ *   npm run lab -- --free-ports  always free ports
+ */
+import { consoleLogger } from '@callgate/sip';
+import type { BotBehaviour, BotKind } from './bots.js';
+import { KamailioError } from './kamailio.js';
+import { startLab, type Lab } from './lab.js';
+import { isTcpPortFree, isUdpPortFree } from './ports.js';
+
+const PREFERRED = { wsPort: 5066, udpPort: 5060 };
+
+interface CliOptions {
+  wsPort?: number;
+  udpPort?: number;
+  freePorts: boolean;
+}
+
+function parseArgs(argv: readonly string[]): CliOptions {
+  const options: CliOptions = { freePorts: false };
+  for (const arg of argv) {
+    const [name, value] = arg.split('=', 2);
+    switch (name) {
+      case '--ws-port':
+        options.wsPort = port(name, value);
+        break;
+      case '--udp-port':
+        options.udpPort = port(name, value);
+        break;
+      case '--free-ports':
+        options.freePorts = true;
+        break;
+      default:
+        throw new Error(`unknown argument '${arg}' (known: --ws-port=N, --udp-port=N, --free-ports)`);
+    }
+  }
+  return options;
+}
+
+function port(name: string, value: string | undefined): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1 || parsed > 65535)
+    throw new Error(`${name} needs a port number`);
+  return parsed;
+}
+
+async function choosePorts(cli: CliOptions): Promise<{ wsPort?: number; udpPort?: number; note: string }> {
+  if (cli.wsPort !== undefined || cli.udpPort !== undefined) {
+    return { wsPort: cli.wsPort, udpPort: cli.udpPort, note: 'ports from the command line' };
+  }
+  if (cli.freePorts) return { note: 'free ports (--free-ports)' };
+  const free = (await isTcpPortFree(PREFERRED.wsPort)) && (await isUdpPortFree(PREFERRED.udpPort));
+  if (free) return { ...PREFERRED, note: "the demo config's ports" };
+  return {
+    note: `ports ${PREFERRED.wsPort}/${PREFERRED.udpPort} are taken: free ports instead (update pbx.wsUri in the domains file)`,
+  };
+}
+
+/** What each kind of lab endpoint does (the demo's scripts). */
+const behaviours: Partial<Record<BotKind, Partial<BotBehaviour>>> = {
+  ipPhone: { incoming: { action: 'answer', afterMs: 2_000 } },
+  mobile: { incoming: { action: 'answer', afterMs: 3_000 } },
+  queue: { incoming: { action: 'answer', afterMs: 0 } },
+  customer: { incoming: { action: 'answer', afterMs: 1_000 } },
+};
+
+function describeBehaviour(b: BotBehaviour): string {
+  const incoming =
+    b.incoming.action === 'answer'
+      ? `answers after ${b.incoming.afterMs ?? 0} ms`
+      : b.incoming.action === 'reject'
+        ? `rejects with ${b.incoming.statusCode}`
+        : 'never answers';
+  return `${incoming}, plays ${b.tone === null ? 'silence' : `${b.tone} Hz`}, ${b.refer === 'follow' ? 'follows' : 'refuses'} REFER`;
+}
+
+function printLab(lab: Lab, note: string): void {
+  const { pbx } = lab;
+  const lines = [
+    '',
+    'callgate lab PBX (Kamailio, registrar + proxy, no authentication)',
+    `  SIP over WebSocket  ${pbx.wsUri}      (JsSIP, the gateway: pbx.wsUri)`,
+    `  SIP over UDP        ${pbx.host}:${pbx.udpPort}   (sipp, softphones)`,
+    `  SIP domain          ${pbx.sipDomain}`,
+    `  ports               ${note}`,
+    `  Kamailio log        ${pbx.logFile}`,
+    `  mobile prefix       "${lab.mobilePrefix}"`,
+    '',
+    'Simulated endpoints (register as sip:<user>@' + pbx.sipDomain + '):',
+    ...lab.bots.map((b) => `  ${b.kind.padEnd(9)} ${b.user.padEnd(14)} ${describeBehaviour(b.behaviour)}`),
+    '',
+    'Customers call agents: a registered agent extension is reachable as sip:<ext>@' + pbx.sipDomain + '.',
+    'Ctrl-C stops everything.',
+    '',
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+async function main(): Promise<void> {
+  const cli = parseArgs(process.argv.slice(2));
+  const ports = await choosePorts(cli);
+  const logger = consoleLogger('lab', 'info');
+  const lab = await startLab({
+    customers: 3,
+    ipPhones: ['5003', '5004'],
+    mobiles: ['0930000004'],
+    queues: ['1'],
+    mobilePrefix: '9',
+    behaviours,
+    kamailio: { wsPort: ports.wsPort, udpPort: ports.udpPort, logger },
+    logger,
+  });
+  // The third customer is busy, to show a failed callout.
+  lab.bot('0901000003').setBehaviour({ incoming: { action: 'reject', statusCode: 486 } });
+  for (const bot of lab.bots) {
+    bot.on('incoming', ({ call }) => logger.info(`${bot.user}: incoming call from ${call.remote.user}`));
+    bot.on('answered', ({ call }) => logger.info(`${bot.user}: in call with ${call.remote.user}`));
+    bot.on('dtmf', ({ digit }) => logger.info(`${bot.user}: DTMF ${digit}`));
+    bot.on('ended', ({ remoteUser, end }) =>
+      logger.info(
+        `${bot.user}: call with ${remoteUser} ${end.established ? 'ended' : 'failed'} (${end.cause}, by ${end.by}${end.statusCode ? `, ${end.statusCode}` : ''})`,
+      ),
+    );
+  }
+  printLab(lab, ports.note);
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) {
+      logger.warn(`${signal} again: exiting at once`);
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info(`${signal}: stopping the lab`);
+    lab.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error('stopping the lab failed', { error: String(error) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  const message = error instanceof KamailioError || error instanceof Error ? error.message : String(error);
+  process.stderr.write(`lab failed to start: ${message}\n`);
+  process.exit(1);
+});

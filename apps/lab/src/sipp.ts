@@ -1,0 +1,109 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freeUdpPort } from './ports.js';
+
+/** The scenarios shipped in apps/lab/sipp (one per expected response code). */
+export type SippScenario =
+  | 'uac-answered-200'
+  | 'uac-rejected-403'
+  | 'uac-rejected-404'
+  | 'uac-rejected-408'
+  | 'uac-rejected-480'
+  | 'uac-rejected-486'
+  | 'uac-rejected-603';
+
+/** The scenario that expects `statusCode` (200: answered, then BYE). */
+export function uacScenarioFor(statusCode: 200 | 403 | 404 | 408 | 480 | 486 | 603): SippScenario {
+  return statusCode === 200 ? 'uac-answered-200' : `uac-rejected-${statusCode}`;
+}
+
+export interface SippRunOptions {
+  /** The SIP server (Kamailio's UDP side). */
+  host: string;
+  port: number;
+  scenario: SippScenario;
+  /** User part of the Request-URI: the user called. */
+  service: string;
+  /** Kill sipp after this long (ms). Default 20 000. */
+  timeoutMs?: number;
+  /** Path of the binary. Default "sipp" (on PATH; Debian package sip-tester). */
+  binary?: string;
+}
+
+export interface SippResult {
+  /** 0: every call succeeded; 1: a call failed (unexpected message or timeout); other: sipp's error. */
+  exitCode: number | null;
+  durationMs: number;
+  output: string;
+  /** Unexpected messages sipp logged. */
+  errors: string;
+}
+
+/** Directory of the scenario files, from the sources (apps/lab/src) or from the build (dist/apps/lab/src). */
+export function sippScenarioDir(): string {
+  const candidates = [
+    new URL('../sipp/', import.meta.url),
+    new URL('../../../../apps/lab/sipp/', import.meta.url),
+  ];
+  for (const candidate of candidates) {
+    const dir = fileURLToPath(candidate);
+    if (existsSync(join(dir, 'uac-answered-200.xml'))) return dir;
+  }
+  throw new Error('apps/lab/sipp scenario files not found');
+}
+
+/** Runs one sipp call (-m 1) as a UAC over UDP and resolves with its exit code and logs. */
+export async function runSipp(options: SippRunOptions): Promise<SippResult> {
+  const work = mkdtempSync(join(tmpdir(), 'callgate-sipp-'));
+  const errorFile = join(work, 'errors.log');
+  const localPort = await freeUdpPort(options.host);
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  const args = [
+    `${options.host}:${options.port}`,
+    '-sf',
+    join(sippScenarioDir(), `${options.scenario}.xml`),
+    '-s',
+    options.service,
+    '-m',
+    '1',
+    '-i',
+    options.host,
+    '-p',
+    String(localPort),
+    '-nostdin',
+    '-timeout',
+    `${Math.ceil(timeoutMs / 1000)}s`,
+    '-timeout_error',
+    '-trace_err',
+    '-error_file',
+    errorFile,
+  ];
+  const startedAt = performance.now();
+  try {
+    return await new Promise<SippResult>((resolve, reject) => {
+      const child = spawn(options.binary ?? 'sipp', args, { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+      const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs + 5_000);
+      child.once('error', (error: NodeJS.ErrnoException) => {
+        clearTimeout(killer);
+        reject(
+          error.code === 'ENOENT'
+            ? new Error('sipp not found: run bash scripts/ensure-deps.sh (Debian package sip-tester)')
+            : error,
+        );
+      });
+      child.once('close', (exitCode) => {
+        clearTimeout(killer);
+        const errors = existsSync(errorFile) ? readFileSync(errorFile, 'utf8') : '';
+        resolve({ exitCode, durationMs: performance.now() - startedAt, output, errors });
+      });
+    });
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * libs/sip: JsSIP in Node (WebSocket from `ws`, WebRTC from @roamhq/wrtc) behind typed
+ * classes. JsSIP's objects, events and numeric statuses stay inside this library.
+ */
+export { installNodeWebRtcGlobals } from './globals.js';
+export { SipUserAgent, type SipUserAgentEvents, type SipUserAgentOptions } from './user-agent.js';
+export {
+  SipCall,
+  SipCallState,
+  SipIncomingRefer,
+  outgoing,
+  type SipCallDirection,
+  type SipCallEnd,
+  type SipCallEvents,
+  type SipCallTermination,
+  type SipDtmfOptions,
+  type SipEmpty,
+  type SipMediaOptions,
+  type SipReferResult,
+  type SipRemoteIdentity,
+} from './call.js';
+export {
+  AUDIO_FRAME_SAMPLES,
+  AUDIO_SAMPLE_RATE,
+  AudioAnalyser,
+  AudioBridge,
+  ToneSource,
+  type AudioAnalyserOptions,
+  type AudioBridgeDirection,
+  type AudioSnapshot,
+  type HearOptions,
+  type SilenceOptions,
+  type ToneSourceOptions,
+} from './audio.js';
+export {
+  combineStats,
+  estimateFrequency,
+  frameStats,
+  rmsLevel,
+  sineFrame,
+  type FrameStats,
+  type WindowEstimate,
+} from './audio-math.js';
+export { isRejectStatus, translateCause, type SipEndCause, type SipOriginator } from './causes.js';
+export {
+  TypedEmitter,
+  waitForEvent,
+  type EventMap,
+  type Listener,
+  type WaitForEventOptions,
+} from './emitter.js';
+export { SipError, type SipErrorCode } from './errors.js';
+export { consoleLogger, prefixedLogger, silentLogger, type SipLogLevel, type SipLogger } from './logger.js';

@@ -1,0 +1,206 @@
+/**
+ * A typed facade over the parts of JsSIP 3.13 that libs/sip uses. JsSIP's bundled
+ * declarations lean on `any` and on the `debug` package's types; these interfaces
+ * describe what the JavaScript actually does, and nothing outside libs/sip sees them.
+ */
+import jssipModule from 'jssip';
+import jssipTransactions from 'jssip/lib/Transactions.js';
+
+/** JsSIP's socket interface (https://jssip.net/documentation/3.10.x/api/socket/). */
+export interface JsSipSocket {
+  readonly url: string;
+  readonly sip_uri: string;
+  via_transport: string;
+  connect(): void;
+  disconnect(): void;
+  send(message: string): boolean;
+  isConnected(): boolean;
+  isConnecting(): boolean;
+  onconnect: () => void;
+  ondisconnect: (error: boolean, code?: number, reason?: string) => void;
+  ondata: (data: string) => void;
+}
+
+export interface JsSipUaConfiguration {
+  sockets: JsSipSocket[];
+  uri: string;
+  password?: string;
+  display_name?: string;
+  register: boolean;
+  register_expires?: number;
+  session_timers: boolean;
+  user_agent?: string;
+  connection_recovery_min_interval?: number;
+  connection_recovery_max_interval?: number;
+  no_answer_timeout?: number;
+}
+
+export interface JsSipUri {
+  readonly scheme: string;
+  readonly user: string | null | undefined;
+  readonly host: string;
+  readonly port: number | null | undefined;
+  toString(): string;
+}
+
+export interface JsSipNameAddr {
+  readonly uri: JsSipUri;
+  readonly display_name: string | null | undefined;
+}
+
+export interface JsSipIncomingResponse {
+  readonly status_code: number;
+  readonly reason_phrase: string;
+}
+
+export interface JsSipIncomingRequest {
+  readonly method: string;
+  readonly body: string | null | undefined;
+  readonly refer_to?: JsSipNameAddr;
+  getHeader(name: string): string | undefined;
+}
+
+export type JsSipOriginator = 'local' | 'remote' | 'system';
+
+export interface JsSipUaEvents {
+  connecting: { attempts: number };
+  connected: object;
+  disconnected: { error: boolean; code?: number; reason?: string };
+  registered: { response: JsSipIncomingResponse };
+  unregistered: { response?: JsSipIncomingResponse | null; cause?: string | null };
+  registrationFailed: { response?: JsSipIncomingResponse | null; cause?: string | null };
+  newRTCSession: { originator: 'local' | 'remote'; session: JsSipSession; request: JsSipIncomingRequest };
+}
+
+export interface JsSipCallOptions {
+  mediaStream: MediaStream;
+  pcConfig?: RTCConfiguration;
+  extraHeaders?: string[];
+  mediaConstraints?: { audio: boolean; video: boolean };
+}
+
+export interface JsSipUa {
+  start(): void;
+  stop(): void;
+  register(): void;
+  unregister(options?: { all?: boolean }): void;
+  isRegistered(): boolean;
+  isConnected(): boolean;
+  call(target: string, options: JsSipCallOptions): JsSipSession;
+  on<K extends keyof JsSipUaEvents>(event: K, listener: (event: JsSipUaEvents[K]) => void): this;
+  removeAllListeners(): this;
+}
+
+export interface JsSipDtmf {
+  readonly tone: string;
+  readonly duration: number;
+  once(event: 'succeeded' | 'failed', listener: (event: { response?: JsSipIncomingResponse }) => void): this;
+}
+
+export interface JsSipReferSubscriberEvents {
+  requestSucceeded: { response: JsSipIncomingResponse };
+  requestFailed: { response: JsSipIncomingResponse | null; cause: string };
+  trying: { status_line: { status_code: number; reason_phrase: string } };
+  progress: { status_line: { status_code: number; reason_phrase: string } };
+  accepted: { status_line: { status_code: number; reason_phrase: string } };
+  failed: { status_line?: { status_code: number; reason_phrase: string } };
+}
+
+export type JsSipReferEventHandlers = {
+  [K in keyof JsSipReferSubscriberEvents]?: (event: JsSipReferSubscriberEvents[K]) => void;
+};
+
+export interface JsSipTerminateOptions {
+  status_code?: number;
+  reason_phrase?: string;
+  extraHeaders?: string[];
+}
+
+export interface JsSipEndEvent {
+  originator: JsSipOriginator;
+  message?: (JsSipIncomingResponse | JsSipIncomingRequest) | null;
+  cause: string;
+}
+
+export interface JsSipSessionEvents {
+  peerconnection: { peerconnection: RTCPeerConnection };
+  progress: { originator: JsSipOriginator; response?: JsSipIncomingResponse };
+  accepted: { originator: JsSipOriginator; response?: JsSipIncomingResponse };
+  confirmed: { originator: JsSipOriginator };
+  ended: JsSipEndEvent;
+  failed: JsSipEndEvent;
+  newDTMF: { originator: JsSipOriginator; dtmf: JsSipDtmf };
+  hold: { originator: JsSipOriginator };
+  unhold: { originator: JsSipOriginator };
+  refer: {
+    request: JsSipIncomingRequest;
+    accept: (initCallback?: (session: JsSipSession) => void, options?: JsSipCallOptions) => void;
+    reject: () => void;
+  };
+}
+
+export interface JsSipSession {
+  readonly id: string;
+  readonly direction: 'incoming' | 'outgoing';
+  readonly remote_identity: JsSipNameAddr;
+  readonly local_identity: JsSipNameAddr;
+  readonly connection: RTCPeerConnection | null | undefined;
+  answer(options: JsSipCallOptions): void;
+  terminate(options?: JsSipTerminateOptions): void;
+  hold(options: object, done: () => void): boolean;
+  unhold(options: object, done: () => void): boolean;
+  isOnHold(): { local: boolean; remote: boolean };
+  isEnded(): boolean;
+  isEstablished(): boolean;
+  sendDTMF(tones: string, options: { transportType: 'INFO'; duration: number; interToneGap: number }): void;
+  refer(
+    target: string,
+    options: { eventHandlers: JsSipReferEventHandlers; extraHeaders?: string[] },
+  ): unknown;
+  on<K extends keyof JsSipSessionEvents>(event: K, listener: (event: JsSipSessionEvents[K]) => void): this;
+  removeListener<K extends keyof JsSipSessionEvents>(
+    event: K,
+    listener: (event: JsSipSessionEvents[K]) => void,
+  ): this;
+}
+
+export interface JsSipModule {
+  readonly version: string;
+  readonly UA: new (configuration: JsSipUaConfiguration) => JsSipUa;
+}
+
+/** The JsSIP module, seen through the facade. */
+export const JsSip = jssipModule as unknown as JsSipModule;
+
+interface InviteServerTransactionInternals {
+  H?: ReturnType<typeof setTimeout>;
+  timer_I: (this: InviteServerTransactionInternals) => void;
+}
+
+const timerHFixed = Symbol.for('callgate.sip.jssip-timer-h-fix');
+
+/**
+ * JsSIP 3.13 bug: when the ACK of a non-2xx final response (a rejected incoming call)
+ * arrives, the INVITE server transaction is destroyed by Timer I but its Timer H (32 s)
+ * is left running: a pending timer per rejected call, which keeps a process (or a test
+ * run) alive for 32 s. Clearing H when Timer I fires fixes it; applied once on import.
+ */
+function fixInviteServerTimerH(): void {
+  const proto = jssipTransactions.InviteServerTransaction.prototype as InviteServerTransactionInternals &
+    Record<symbol, boolean>;
+  if (proto[timerHFixed]) return;
+  const timerI = proto.timer_I;
+  proto.timer_I = function (this: InviteServerTransactionInternals): void {
+    clearTimeout(this.H);
+    timerI.call(this);
+  };
+  proto[timerHFixed] = true;
+}
+fixInviteServerTimerH();
+
+/** True when `message` is a response (it carries a status code). */
+export function isResponse(
+  message: JsSipIncomingResponse | JsSipIncomingRequest | null | undefined,
+): message is JsSipIncomingResponse {
+  return typeof message === 'object' && message !== null && 'status_code' in message;
+}

@@ -1,0 +1,379 @@
+import { SipCall, toSipError, type SipEmpty, type SipMediaOptions } from './call.js';
+import { translateCause, type SipEndCause } from './causes.js';
+import { TypedEmitter, waitForEvent } from './emitter.js';
+import { SipError } from './errors.js';
+import { installNodeWebRtcGlobals } from './globals.js';
+import { JsSip, type JsSipSession, type JsSipUa, type JsSipUaEvents } from './jssip.js';
+import { prefixedLogger, silentLogger, type SipLogger } from './logger.js';
+import { NodeWsSocket } from './ws-socket.js';
+
+export interface SipUserAgentOptions {
+  /** SIP over WebSocket URI of the PBX, e.g. ws://127.0.0.1:5066. */
+  wsUri: string;
+  /** Domain of the SIP URIs (the user's AOR is sip:<user>@<sipDomain>). */
+  sipDomain: string;
+  user: string;
+  /** Digest password; omit where the PBX does not authenticate (the lab). */
+  password?: string;
+  displayName?: string;
+  /** Register the user (true), or only connect and place calls (false). */
+  register: boolean;
+  logger?: SipLogger;
+  /** start() rejects when not registered (or connected) by then. Default 10 000 ms. */
+  startTimeoutMs?: number;
+  /** Expires of the REGISTER (s). Default 600; JsSIP refreshes it before it runs out. */
+  registerExpiresSec?: number;
+  /** Bounds of JsSIP's reconnection back-off (s). Defaults 2 and 30 (JsSIP's). */
+  reconnect?: { minIntervalSec?: number; maxIntervalSec?: number };
+  /** After a failed REGISTER while connected, try again after this long. Default 5000 ms. */
+  registrationRetryMs?: number;
+  /** ICE configuration of the calls' peer connections. Default: no ICE servers. */
+  pcConfig?: RTCConfiguration;
+  /** An incoming call not answered by then is answered 408 by JsSIP. Default 60 s. */
+  noAnswerTimeoutSec?: number;
+  /** The User-Agent header. Default "callgate (JsSIP <version>)". */
+  userAgent?: string;
+}
+
+export interface SipUserAgentEvents {
+  connecting: { attempt: number };
+  connected: SipEmpty;
+  disconnected: { error: boolean; code?: number; reason?: string };
+  registered: SipEmpty;
+  unregistered: { cause?: SipEndCause };
+  registrationFailed: { cause: SipEndCause; statusCode?: number };
+  incomingCall: { call: SipCall };
+  closed: { reason: string };
+}
+
+/**
+ * A SIP user agent (JsSIP UA over WebSocket, WebRTC from wrtc) in libs/sip's terms.
+ *
+ * - `start()` connects and, with `register: true`, registers; it resolves when that is
+ *   done and rejects with a {@link SipError} (`REGISTRATION_FAILED`,
+ *   `REGISTRATION_TIMEOUT`, `CONNECT_TIMEOUT`) otherwise. The agent keeps trying after
+ *   a rejection until it is closed.
+ * - When the WebSocket or the PBX goes away, JsSIP reconnects with back-off and the
+ *   agent registers again on reconnection; a REGISTER that fails while connected is
+ *   retried after `registrationRetryMs`.
+ * - `close(reason)` is idempotent: it hangs up every call, unregisters, closes the
+ *   WebSocket and resolves once the socket is closed; then `closed` is emitted.
+ */
+export class SipUserAgent extends TypedEmitter<SipUserAgentEvents> {
+  /** The address of record, sip:<user>@<sipDomain>. */
+  readonly uri: string;
+  readonly user: string;
+
+  private readonly options: SipUserAgentOptions;
+  private readonly logger: SipLogger;
+  private readonly socket: NodeWsSocket;
+  private readonly ua: JsSipUa;
+  private readonly calls = new Set<SipCall>();
+  private readonly wrapped = new WeakMap<JsSipSession, SipCall>();
+  private readonly pcConfig: RTCConfiguration;
+  private pendingMedia: MediaStream | undefined;
+  private startPromise: Promise<void> | undefined;
+  private closePromise: Promise<void> | undefined;
+  private closing = false;
+  private closedFlag = false;
+  private wantRegistered: boolean;
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: SipUserAgentOptions) {
+    super();
+    installNodeWebRtcGlobals();
+    if (!options.user) throw SipError.invalidArgument('user is required');
+    if (!options.sipDomain) throw SipError.invalidArgument('sipDomain is required');
+    this.options = options;
+    this.user = options.user;
+    this.uri = `sip:${options.user}@${options.sipDomain}`;
+    this.logger = prefixedLogger(options.logger ?? silentLogger, `[${options.user}]`);
+    this.wantRegistered = options.register;
+    this.pcConfig = options.pcConfig ?? { iceServers: [] };
+    try {
+      this.socket = new NodeWsSocket(options.wsUri, this.logger);
+      this.ua = new JsSip.UA({
+        sockets: [this.socket],
+        uri: this.uri,
+        password: options.password,
+        display_name: options.displayName,
+        register: options.register,
+        register_expires: options.registerExpiresSec ?? 600,
+        session_timers: false,
+        user_agent: options.userAgent ?? `callgate (JsSIP ${JsSip.version})`,
+        connection_recovery_min_interval: options.reconnect?.minIntervalSec ?? 2,
+        connection_recovery_max_interval: options.reconnect?.maxIntervalSec ?? 30,
+        no_answer_timeout: options.noAnswerTimeoutSec ?? 60,
+      });
+    } catch (error) {
+      throw SipError.invalidArgument(`invalid user agent options: ${String(error)}`);
+    }
+    this.bindUa();
+  }
+
+  get isRegistered(): boolean {
+    return !this.closedFlag && this.ua.isRegistered();
+  }
+
+  get isConnected(): boolean {
+    return !this.closedFlag && this.ua.isConnected();
+  }
+
+  get isClosed(): boolean {
+    return this.closedFlag;
+  }
+
+  /** Calls that have not terminated yet. */
+  get activeCalls(): readonly SipCall[] {
+    return [...this.calls];
+  }
+
+  /** Connects (and registers when `register` is set). Only the first call starts; later calls share its result. */
+  start(): Promise<void> {
+    if (this.closing) return Promise.reject(SipError.closed('start()'));
+    this.startPromise ??= new Promise<void>((resolve, reject) => {
+      const timeoutMs = this.options.startTimeoutMs ?? 10_000;
+      const offs: (() => void)[] = [];
+      const settle = (error?: SipError): void => {
+        clearTimeout(timer);
+        for (const off of offs) off();
+        if (error) reject(error);
+        else resolve();
+      };
+      const timer = setTimeout(() => {
+        settle(
+          this.options.register
+            ? SipError.registrationTimeout(this.user, timeoutMs)
+            : SipError.connectTimeout(this.options.wsUri, timeoutMs),
+        );
+      }, timeoutMs);
+      offs.push(this.once(this.options.register ? 'registered' : 'connected', () => settle()));
+      if (this.options.register) {
+        offs.push(
+          this.once('registrationFailed', (e) =>
+            settle(SipError.registrationFailed(this.user, e.cause, e.statusCode)),
+          ),
+        );
+      }
+      offs.push(this.once('closed', () => settle(SipError.closed('start()'))));
+      this.logger.debug(`starting, ${this.options.wsUri}`);
+      this.ua.start();
+    });
+    return this.startPromise;
+  }
+
+  /** Registers again after {@link unregister}; resolves when registered. */
+  async register(timeoutMs = 10_000): Promise<void> {
+    if (this.closing) throw SipError.closed('register()');
+    this.wantRegistered = true;
+    if (this.ua.isRegistered()) return;
+    const done = this.registrationOutcome(timeoutMs);
+    this.ua.register();
+    await done;
+  }
+
+  /** Unregisters and stays unregistered (also across reconnections) until {@link register}. */
+  async unregister(timeoutMs = 5_000): Promise<void> {
+    this.wantRegistered = false;
+    this.clearRetry();
+    if (!this.ua.isRegistered()) {
+      this.ua.unregister();
+      return;
+    }
+    const done = waitForEvent(this, 'unregistered', { timeoutMs });
+    this.ua.unregister();
+    await done;
+  }
+
+  /**
+   * Places a call to `target`: a user of our domain ("0901000001"), "user@host", or a
+   * SIP URI. Throws a SipError when the agent is closed or not connected.
+   */
+  call(target: string, options: SipMediaOptions): SipCall {
+    if (this.closing) throw SipError.closed('call()');
+    if (!this.ua.isConnected()) throw SipError.invalidState('call()', 'disconnected');
+    const uri = this.targetUri(target);
+    this.pendingMedia = options.mediaStream;
+    let session: JsSipSession;
+    try {
+      session = this.ua.call(uri, {
+        mediaStream: options.mediaStream,
+        mediaConstraints: { audio: true, video: false },
+        pcConfig: this.pcConfig,
+        extraHeaders: options.extraHeaders,
+      });
+    } catch (error) {
+      throw toSipError(error, `call(${target})`);
+    } finally {
+      this.pendingMedia = undefined;
+    }
+    this.logger.info(`calling ${uri}`);
+    return this.wrap(session, options.mediaStream);
+  }
+
+  /** Closes the agent (idempotent); resolves when its WebSocket is closed. */
+  close(reason = 'closed'): Promise<void> {
+    this.closePromise ??= this.shutdown(reason);
+    return this.closePromise;
+  }
+
+  override toString(): string {
+    return `SipUserAgent(${this.uri})`;
+  }
+
+  protected override onListenerError(event: keyof SipUserAgentEvents, error: unknown): void {
+    this.logger.error(`a '${String(event)}' listener threw`, { error: String(error) });
+  }
+
+  private async shutdown(reason: string): Promise<void> {
+    this.closing = true;
+    this.clearRetry();
+    this.logger.debug(`closing (${reason})`);
+    const calls = [...this.calls];
+    await Promise.all(calls.map((call) => boundedWait(call.hangup(), 3_000)));
+    if (this.ua.isRegistered() && this.ua.isConnected()) {
+      try {
+        await this.unregister(2_000);
+      } catch (error) {
+        this.logger.warn('unregister on close failed', { error: String(error) });
+      }
+    }
+    // Dropping the socket first makes JsSIP fail its leftover transactions at once, so
+    // that stop() disconnects right away instead of after its 2 s grace timer.
+    if (this.socket.isConnected() || this.socket.isConnecting()) await this.socket.drop();
+    this.ua.stop();
+    await this.socket.whenClosed();
+    this.closedFlag = true;
+    this.logger.info(`closed (${reason})`);
+    this.safeEmit('closed', { reason });
+  }
+
+  private registrationOutcome(timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        offOk();
+        offFail();
+        reject(SipError.registrationTimeout(this.user, timeoutMs));
+      }, timeoutMs);
+      const offOk = this.once('registered', () => {
+        clearTimeout(timer);
+        offFail();
+        resolve();
+      });
+      const offFail = this.once('registrationFailed', (e) => {
+        clearTimeout(timer);
+        offOk();
+        reject(SipError.registrationFailed(this.user, e.cause, e.statusCode));
+      });
+    });
+  }
+
+  private targetUri(target: string): string {
+    if (/^sips?:/i.test(target)) return target;
+    if (target.includes('@')) return `sip:${target}`;
+    return `sip:${target}@${this.options.sipDomain}`;
+  }
+
+  private wrap(session: JsSipSession, mediaStream?: MediaStream): SipCall {
+    const existing = this.wrapped.get(session);
+    if (existing) return existing;
+    const call = new SipCall(
+      session,
+      { logger: this.logger, pcConfig: this.pcConfig, wrap: (s) => this.wrap(s) },
+      mediaStream,
+    );
+    this.wrapped.set(session, call);
+    this.calls.add(call);
+    void call.terminated.then(() => this.calls.delete(call));
+    return call;
+  }
+
+  private bindUa(): void {
+    const on = <K extends keyof JsSipUaEvents>(event: K, handler: (e: JsSipUaEvents[K]) => void): void => {
+      this.ua.on(event, (e: JsSipUaEvents[K]) => {
+        try {
+          handler(e);
+        } catch (error) {
+          this.logger.error(`handling JsSIP '${event}' failed`, { error: String(error) });
+        }
+      });
+    };
+    on('connecting', (e) => {
+      if (!this.closing) this.safeEmit('connecting', { attempt: e.attempts });
+    });
+    on('connected', () => {
+      if (this.closing) return;
+      this.logger.info('connected');
+      this.safeEmit('connected', {});
+    });
+    on('disconnected', (e) => {
+      this.clearRetry();
+      if (this.closing) return;
+      this.logger.info('disconnected', { code: e.code, reason: e.reason });
+      const payload: SipUserAgentEvents['disconnected'] = { error: e.error };
+      if (e.code !== undefined) payload.code = e.code;
+      if (e.reason) payload.reason = e.reason;
+      this.safeEmit('disconnected', payload);
+    });
+    on('registered', () => {
+      this.clearRetry();
+      this.logger.info('registered');
+      this.safeEmit('registered', {});
+    });
+    on('unregistered', (e) => {
+      this.logger.info('unregistered');
+      this.safeEmit('unregistered', e.cause ? { cause: translateCause(e.cause) } : {});
+    });
+    on('registrationFailed', (e) => {
+      const payload: SipUserAgentEvents['registrationFailed'] = { cause: translateCause(e.cause) };
+      if (e.response) payload.statusCode = e.response.status_code;
+      this.logger.warn('registration failed', { ...payload });
+      this.safeEmit('registrationFailed', payload);
+      this.scheduleRetry();
+    });
+    on('newRTCSession', (e) => {
+      if (e.originator === 'local') {
+        this.wrap(e.session, this.pendingMedia);
+        return;
+      }
+      if (this.closing) {
+        e.session.terminate({ status_code: 480 });
+        return;
+      }
+      const call = this.wrap(e.session);
+      this.logger.info(`incoming call from ${call.remote.uri}`);
+      this.safeEmit('incomingCall', { call });
+    });
+  }
+
+  private scheduleRetry(): void {
+    if (this.closing || !this.wantRegistered || this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (!this.closing && this.wantRegistered && this.ua.isConnected() && !this.ua.isRegistered()) {
+        this.logger.debug('retrying REGISTER');
+        this.ua.register();
+      }
+    }, this.options.registrationRetryMs ?? 5_000);
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+}
+
+/** Waits for `promise` at most `ms`; never rejects. */
+async function boundedWait(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise.then(
+      () => undefined,
+      () => undefined,
+    ),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+}

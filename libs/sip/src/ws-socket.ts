@@ -1,0 +1,116 @@
+import { WebSocket, type RawData } from 'ws';
+import type { JsSipSocket } from './jssip.js';
+import { silentLogger, type SipLogger } from './logger.js';
+
+/**
+ * JsSIP's Socket over the `ws` package. Unlike JsSIP's WebSocketInterface it knows
+ * when every connection it opened has really closed ({@link whenClosed}), and can drop
+ * its connection as a transport failure ({@link drop}) so that JsSIP clears its
+ * transactions at once.
+ */
+export class NodeWsSocket implements JsSipSocket {
+  readonly sip_uri: string;
+  via_transport: string;
+  onconnect: () => void = () => undefined;
+  ondisconnect: (error: boolean, code?: number, reason?: string) => void = () => undefined;
+  ondata: (data: string) => void = () => undefined;
+
+  private ws: WebSocket | undefined;
+  private readonly open = new Set<WebSocket>();
+  private readonly closeWaiters = new Set<() => void>();
+
+  constructor(
+    readonly url: string,
+    private readonly logger: SipLogger = silentLogger,
+  ) {
+    const parsed = new URL(url);
+    if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
+      throw new TypeError(`not a WebSocket URI: ${url}`);
+    }
+    this.sip_uri = `sip:${parsed.host};transport=ws`;
+    this.via_transport = parsed.protocol === 'wss:' ? 'WSS' : 'WS';
+  }
+
+  connect(): void {
+    if (this.isConnected() || this.isConnecting()) return;
+    const ws = new WebSocket(this.url, 'sip');
+    this.ws = ws;
+    this.open.add(ws);
+    ws.on('open', () => {
+      if (this.ws === ws) this.onconnect();
+    });
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (this.ws !== ws) return;
+      this.ondata(isBinary ? rawToBuffer(data).toString('latin1') : rawToBuffer(data).toString('utf8'));
+    });
+    ws.on('error', (error: Error) => {
+      this.logger.debug('websocket error', { url: this.url, error: error.message });
+    });
+    ws.on('close', (code: number, reason: Buffer) => {
+      this.open.delete(ws);
+      if (this.ws === ws) {
+        this.ws = undefined;
+        this.ondisconnect(code !== 1000, code, reason.toString());
+      }
+      if (this.open.size === 0) {
+        for (const resolve of [...this.closeWaiters]) resolve();
+        this.closeWaiters.clear();
+      }
+    });
+  }
+
+  /** JsSIP's disconnect: closes without telling JsSIP (it detached its handlers already). */
+  disconnect(): void {
+    const ws = this.ws;
+    this.ws = undefined;
+    if (ws) closeWs(ws);
+  }
+
+  /**
+   * Closes the current connection and reports it to JsSIP as a disconnection, which
+   * makes JsSIP fail its pending transactions right away. Resolves once closed.
+   */
+  async drop(): Promise<void> {
+    const ws = this.ws;
+    if (ws) closeWs(ws);
+    await this.whenClosed();
+  }
+
+  send(message: string): boolean {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(message);
+    return true;
+  }
+
+  isConnected(): boolean {
+    return this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  isConnecting(): boolean {
+    return this.ws?.readyState === WebSocket.CONNECTING;
+  }
+
+  /** Resolves when every connection this socket opened has closed. */
+  whenClosed(): Promise<void> {
+    if (this.open.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.closeWaiters.add(resolve));
+  }
+}
+
+/** Closes gracefully, but never waits more than a second for the peer's close frame. */
+function closeWs(ws: WebSocket): void {
+  if (ws.readyState === WebSocket.CONNECTING) {
+    ws.terminate();
+  } else if (ws.readyState === WebSocket.OPEN) {
+    const timer = setTimeout(() => ws.terminate(), 1000);
+    ws.once('close', () => clearTimeout(timer));
+    ws.close(1000);
+  }
+}
+
+function rawToBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
