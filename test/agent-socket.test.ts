@@ -264,8 +264,13 @@ describe('/agent namespace (single instance, in-memory coordination)', () => {
     expect(Number(seen[1]?.id)).toBeGreaterThan(Number(seen[0]?.id));
     backend.disconnect();
 
-    const refused = await Tab.open(gw.url, { domain: 'demo', token: '' }, { namespace: '/events' });
+    const refused = await Tab.open(
+      gw.url,
+      { domain: 'demo', apiKey: 'wrong-key-0123456789' },
+      { namespace: '/events' },
+    );
     tabs.push(refused);
-    expect(refused.of('session.error')[0]?.data.code).toBe('UNAUTHORIZED');
+    expect((await refused.waitFor((e) => e.type === 'session.error')).data.code).toBe('UNAUTHORIZED');
+    await refused.waitForDisconnect();
   });
 });

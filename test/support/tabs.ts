@@ -35,7 +35,7 @@ export class Tab {
   /** Opens a tab and waits for `session.ready` or `session.error` (whichever comes). */
   static async open(
     url: string,
-    auth: { domain: string; token: string; lastEventId?: string },
+    auth: { domain: string; token?: string; apiKey?: string; lastEventId?: string },
     options: { origin?: string; namespace?: string } = {},
   ): Promise<Tab> {
     const socket: TabClient = io(`${url}${options.namespace ?? AGENT_NAMESPACE}`, {
@@ -46,7 +46,18 @@ export class Tab {
       ...(options.origin ? { extraHeaders: { origin: options.origin } } : {}),
     });
     const tab = new Tab(socket);
-    await tab.waitFor((e) => e.type === 'session.ready' || e.type === 'session.error');
+    if ((options.namespace ?? AGENT_NAMESPACE) === AGENT_NAMESPACE) {
+      await tab.waitFor((e) => e.type === 'session.ready' || e.type === 'session.error');
+    } else {
+      // /events sends nothing on success; a refusal is session.error then a disconnect.
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no connection to /events')), 5000);
+        socket.once('connect', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
     return tab;
   }
 

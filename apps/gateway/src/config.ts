@@ -21,6 +21,8 @@ export interface GatewayConfig {
   sessionTtlSeconds: number;
   /** lifetime of a voice lock or presence entry that its instance stops renewing */
   leaseMs: number;
+  /** a server-side device that does not answer within this is given up (NO_ANSWER) */
+  ringTimeoutMs: number;
   /** where the built SDK (callgate.js, callgate.mjs) is served from */
   embedDir: string;
   domains: DomainRegistry;
@@ -75,6 +77,7 @@ const envSchema = z.object({
   SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   SESSION_TTL_SECONDS: intFrom(60, 7 * 24 * 3600).default(8 * 3600),
   LEASE_MS: intFrom(200, 600_000).default(15_000),
+  RING_TIMEOUT_MS: intFrom(1000, 600_000).default(30_000),
 });
 
 /**
@@ -124,6 +127,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     sessionSecret: e.SESSION_SECRET ?? randomBytes(32).toString('base64url'),
     sessionTtlSeconds: e.SESSION_TTL_SECONDS,
     leaseMs: e.LEASE_MS,
+    ringTimeoutMs: e.RING_TIMEOUT_MS,
     embedDir: join(root, 'dist', 'embed'),
     domains,
   };

@@ -3,6 +3,7 @@ import type { Coordination } from '@callgate/coordination';
 import { AgentGateway } from './agent/agent.gateway.js';
 import { AgentService } from './agent/agent.service.js';
 import type { GatewayConfig } from './config.js';
+import { CallEngine } from './calls/call-engine.service.js';
 import { EventBus } from './events/event-bus.js';
 import { EventsGateway } from './events/events.gateway.js';
 import { EmbedController } from './http/embed.controller.js';
@@ -25,6 +26,7 @@ export class GatewayModule {
         EventBus,
         SessionService,
         AgentService,
+        CallEngine,
         AgentGateway,
         EventsGateway,
       ],

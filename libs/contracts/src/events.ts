@@ -99,7 +99,10 @@ export interface EventEnvelope<T extends EventType = EventType> {
   type: T;
   domain: string;
   ipphone: string;
+  /** the call this event is about: one id per agent call */
   callId?: string;
+  /** the CRM's own id of a call it started (REST/JS-PHONE `transactionId`) */
+  transactionId?: string;
   /** ISO-8601 time the gateway produced the event */
   at: string;
   data: EventDataMap[T];

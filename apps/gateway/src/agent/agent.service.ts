@@ -12,7 +12,9 @@ import type { AgentConfig } from '@callgate/auth';
 import type { CallSnapshot } from '@callgate/call-core';
 import type { AgentRef, AgentState, Coordination } from '@callgate/coordination';
 import type { GatewayConfig } from '../config.js';
+import { CallEngine } from '../calls/call-engine.service.js';
 import { EventBus } from '../events/event-bus.js';
+import { defaultAgentState } from './defaults.js';
 import { COORDINATION, GATEWAY_CONFIG } from '../tokens.js';
 
 /** Who issues a command: a tab (socket id) or a CRM backend over REST (no tab). */
@@ -27,6 +29,8 @@ export interface AgentView extends AgentSummary {
   mobile?: string;
   canCallOut: boolean;
   voice: { held: boolean; fence?: number };
+  /** the gateway's SIP registration of the agent's extension (server-side devices), or null */
+  sip: { registered: boolean } | null;
   call: CallSnapshot | null;
 }
 
@@ -45,6 +49,7 @@ export class AgentService {
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     @Inject(COORDINATION) private readonly coordination: Coordination,
     private readonly bus: EventBus,
+    private readonly calls: CallEngine,
   ) {}
 
   agentConfig(agent: AgentRef): AgentConfig {
@@ -52,12 +57,7 @@ export class AgentService {
   }
 
   defaults(agent: AgentRef): AgentState {
-    const config = this.agentConfig(agent);
-    return {
-      deviceType: config.defaultDevice,
-      ...(config.defaultDevice === 3 && config.devices.mobile ? { mobile: config.devices.mobile } : {}),
-      callStatus: 'on',
-    };
+    return defaultAgentState(this.agentConfig(agent));
   }
 
   /** A tab joined: count it, give it voice when nobody holds it, and describe the agent to it. */
@@ -69,7 +69,8 @@ export class AgentService {
         this.coordination.agents.get(agent, this.defaults(agent)),
       ]),
     );
-    const holdsVoice = lock.holder?.tabId === tabId;
+    const holdsVoice = lock.holder.tabId === tabId;
+    if (state.deviceType === 2 && tabs === 1) this.calls.reconcileSoon(agent);
     this.logger.log(
       `tab ${tabId} of ${agent.domain}/${agent.ipphone} connected (${tabs} tab(s), voice ${holdsVoice ? 'granted' : 'elsewhere'})`,
     );
@@ -81,7 +82,7 @@ export class AgentService {
       ...(state.mobile ? { mobile: state.mobile } : {}),
       callStatus: state.callStatus,
       isEnable: holdsVoice,
-      ...(holdsVoice && lock.holder ? { voiceFence: lock.holder.fence } : {}),
+      ...(holdsVoice ? { voiceFence: lock.holder.fence } : {}),
       otherTabs: Math.max(0, tabs - 1),
     };
   }
@@ -97,6 +98,7 @@ export class AgentService {
     this.logger.log(
       `tab ${tabId} of ${agent.domain}/${agent.ipphone} left (${tabs} tab(s) remain${released ? ', voice freed' : ''})`,
     );
+    if (tabs === 0) this.calls.reconcileSoon(agent);
   }
 
   /** Runs one validated command for an agent. Throws CallgateError with the refusal's code. */
@@ -135,10 +137,7 @@ export class AgentService {
       case 'call.toggleHold':
       case 'call.toggleMute':
       case 'call.dtmf':
-        throw new CallgateError(
-          'DEVICE_NOT_AVAILABLE',
-          `${name}: no call device is attached to this agent yet`,
-        );
+        return this.calls.command(ctx.agent, name, payload as CommandPayload<typeof name>);
       case 'transfer.toAgent':
       case 'transfer.toQueue':
       case 'transfer.respond':
@@ -165,7 +164,8 @@ export class AgentService {
       ...(state.mobile ? { mobile: state.mobile } : {}),
       canCallOut: config.canCallOut,
       voice: holder ? { held: true, fence: holder.fence } : { held: false },
-      call: null,
+      sip: this.calls.registration(agent),
+      call: this.calls.snapshot(agent),
     };
   }
 
@@ -253,6 +253,7 @@ export class AgentService {
     }
     const device = { deviceType: type, ...(chosenMobile ? { mobile: chosenMobile } : {}) };
     await this.store(() => this.coordination.agents.setDevice(ctx.agent, device, this.defaults(ctx.agent)));
+    await this.calls.reconcile(ctx.agent);
     await this.bus.publish(ctx.agent, 'agent.device', {
       type,
       ...(chosenMobile ? { mobile: chosenMobile } : {}),

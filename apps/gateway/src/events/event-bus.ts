@@ -16,6 +16,8 @@ export type EventsNamespace = Namespace<Record<string, never>, ServerToClientEve
 
 export interface PublishOptions {
   callId?: string;
+  /** the CRM's id for a call it started (JS-PHONE `transactionId`), echoed in all its events */
+  transactionId?: string;
   /** deliver to this one tab (socket id) instead of all the agent's tabs */
   tab?: string;
   /** also deliver to the domain's CRM backends on /events (default true) */
@@ -47,7 +49,7 @@ export class EventBus {
     agent: AgentRef,
     type: T,
     data: EventDataMap[T],
-    callId?: string,
+    call: Pick<PublishOptions, 'callId' | 'transactionId'> = {},
   ): Promise<EventEnvelope<T>> {
     const id = await this.coordination.eventIds.next(agent.domain);
     return {
@@ -55,7 +57,8 @@ export class EventBus {
       type,
       domain: agent.domain,
       ipphone: agent.ipphone,
-      ...(callId === undefined ? {} : { callId }),
+      ...(call.callId === undefined ? {} : { callId: call.callId }),
+      ...(call.transactionId === undefined ? {} : { transactionId: call.transactionId }),
       at: new Date().toISOString(),
       data,
     };
@@ -67,7 +70,7 @@ export class EventBus {
     data: EventDataMap[T],
     options: PublishOptions = {},
   ): Promise<EventEnvelope<T>> {
-    const event = await this.envelope(agent, type, data, options.callId);
+    const event = await this.envelope(agent, type, data, options);
     this.deliver(event, options);
     return event;
   }

@@ -1,0 +1,172 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '@nestjs/common';
+import type { EventDataMap, EventType } from '@callgate/contracts';
+import type { AgentConfig, PbxConfig } from '@callgate/auth';
+import type { AgentRef, AgentState } from '@callgate/coordination';
+import { type SipCall, SipUserAgent } from '@callgate/sip';
+import { ServerCall, type ServerCallDeps } from './server-call.js';
+
+export interface ServerLineDeps {
+  agent: AgentRef;
+  config: AgentConfig;
+  pbx: PbxConfig;
+  /** publishes an event of this agent's call */
+  publish: <T extends EventType>(
+    type: T,
+    data: EventDataMap[T],
+    call: { callId: string; transactionId?: string },
+  ) => Promise<void>;
+  /** the agent's current device and call status, from the coordination store */
+  state: () => Promise<AgentState>;
+  logger: Logger;
+  ringTimeoutMs: number;
+}
+
+/**
+ * The agent's extension, registered by the gateway (device modes 2, 3, 4), and its one call at a
+ * time. Inbound calls ring the device the agent chose; the device is read at each call, so a
+ * switch between modes 2, 3 and 4 needs no new registration.
+ */
+export class ServerLine {
+  readonly ua: SipUserAgent;
+  private active: ServerCall | undefined;
+  private closed = false;
+
+  constructor(private readonly deps: ServerLineDeps) {
+    this.ua = new SipUserAgent({
+      wsUri: deps.pbx.wsUri,
+      sipDomain: deps.pbx.sipDomain,
+      user: deps.config.sip.user,
+      password: deps.config.sip.password,
+      displayName: deps.config.name,
+      register: true,
+      reconnect: { minIntervalSec: 1, maxIntervalSec: 10 },
+      registrationRetryMs: 2000,
+    });
+    this.ua.on('incomingCall', ({ call }) => {
+      this.onIncoming(call).catch((err: unknown) => {
+        deps.logger.error(`${this.name}: incoming call failed: ${String(err)}`);
+        if (!call.isTerminated && call.state === 'ringing') call.reject(500);
+      });
+    });
+    this.ua.on('registered', () => deps.logger.log(`${this.name}: registered`));
+    this.ua.on('registrationFailed', (e) =>
+      deps.logger.warn(
+        `${this.name}: registration failed (${e.cause}${e.statusCode ? ` ${e.statusCode}` : ''})`,
+      ),
+    );
+    this.ua.on('disconnected', (e) =>
+      deps.logger.warn(`${this.name}: PBX connection lost${e.reason ? ` (${e.reason})` : ''}`),
+    );
+  }
+
+  get name(): string {
+    return `${this.deps.agent.domain}/${this.deps.agent.ipphone}`;
+  }
+
+  get call(): ServerCall | undefined {
+    return this.active;
+  }
+
+  get registered(): boolean {
+    return this.ua.isRegistered;
+  }
+
+  /** Connects and registers; resolves when registered (the user agent keeps retrying after a failure). */
+  start(): Promise<void> {
+    return this.ua.start();
+  }
+
+  /** Starts a callout; the caller has checked permission, state and the number. */
+  async dial(number: string, transactionId?: string): Promise<ServerCall> {
+    const target = await this.deviceTarget();
+    if (this.active) throw new LineBusyError();
+    const callId = randomUUID();
+    this.active = ServerCall.outbound(
+      this.callDeps(target, callId, transactionId),
+      callId,
+      number,
+      transactionId,
+    );
+    return this.active;
+  }
+
+  /** Ends the current call (cause SHUTDOWN or as given) and unregisters. Idempotent. */
+  async close(reason = 'closed'): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.active?.hangup('system', 'SHUTDOWN');
+    await this.ua.close(reason);
+  }
+
+  private async onIncoming(customer: SipCall): Promise<void> {
+    if (this.active) {
+      this.deps.logger.log(`${this.name}: busy, ${customer.remote.user} refused 486`);
+      customer.reject(486);
+      return;
+    }
+    const state = await this.deps.state();
+    if (this.active) {
+      customer.reject(486);
+      return;
+    }
+    if (state.callStatus === 'off') {
+      this.deps.logger.log(`${this.name}: call status off, ${customer.remote.user} refused 480`);
+      customer.reject(480);
+      return;
+    }
+    const target = deviceTargetOf(state, this.deps.config, this.deps.pbx);
+    if (!target) {
+      this.deps.logger.warn(
+        `${this.name}: no server-side device (type ${state.deviceType}), ${customer.remote.user} refused 480`,
+      );
+      customer.reject(480);
+      return;
+    }
+    const callId = randomUUID();
+    this.deps.logger.log(`${this.name}: call ${callId} from ${customer.remote.user}, ringing ${target}`);
+    this.active = ServerCall.inbound(this.callDeps(target, callId), callId, customer);
+  }
+
+  private callDeps(deviceTarget: string, callId: string, transactionId?: string): ServerCallDeps {
+    return {
+      ua: this.ua,
+      deviceTarget,
+      logger: this.deps.logger,
+      ringTimeoutMs: this.deps.ringTimeoutMs,
+      publish: (type, data) =>
+        this.deps.publish(type, data, { callId, ...(transactionId === undefined ? {} : { transactionId }) }),
+      onEnded: (call) => {
+        if (this.active === call) this.active = undefined;
+      },
+    };
+  }
+
+  private async deviceTarget(): Promise<string> {
+    const target = deviceTargetOf(await this.deps.state(), this.deps.config, this.deps.pbx);
+    if (!target) throw new Error(`${this.name} has no server-side device`);
+    return target;
+  }
+}
+
+/** Where a server-side device answers, or undefined in browser mode. */
+export function deviceTargetOf(state: AgentState, config: AgentConfig, pbx: PbxConfig): string | undefined {
+  switch (state.deviceType) {
+    case 1:
+      return undefined;
+    case 2:
+    case 4:
+      return config.devices.ipPhone;
+    case 3: {
+      const mobile = state.mobile ?? config.devices.mobile;
+      return mobile ? `${pbx.mobilePrefix}${mobile}` : undefined;
+    }
+  }
+}
+
+/** The line already carries a call. */
+export class LineBusyError extends Error {
+  constructor() {
+    super('the agent is already in a call');
+  }
+}

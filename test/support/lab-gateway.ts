@@ -1,0 +1,87 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { RunningGateway } from '../../apps/gateway/src/app.js';
+import { startLab, type Lab, type LabOptions } from '../../apps/lab/src/lab.js';
+import { accessKey } from './gateway.js';
+import { startGateway, type GatewayOptions } from './gateway.js';
+
+export const API_KEY = 'demo-api-key-change-me-0123456789';
+export const MOBILE_PREFIX = '9';
+
+/**
+ * The agents of the lab tests: each has a desk phone "<ext>-desk" in the lab; 5004's mobile is
+ * reached through the prefix; 5002 may not call out.
+ */
+export function labDomainsYaml(wsUri: string, defaults: Record<string, 1 | 2 | 3 | 4> = {}): string {
+  const agent = (ext: string, device: 1 | 2 | 3 | 4, extra = ''): string => `
+      "${ext}":
+        name: "Agent ${ext}"
+        sip: { user: "${ext}", password: "lab-${ext}" }
+        devices: { ipPhone: "sip:${ext}-desk@127.0.0.1", mobile: "09300000${ext.slice(-2)}" }
+        defaultDevice: ${defaults[ext] ?? device}
+        canCallOut: ${extra === 'nocallout' ? 'false' : 'true'}`;
+  return `domains:
+  demo:
+    accessKey: "${accessKey()}"
+    apiKeys: ["${API_KEY}"]
+    allowedOrigins: ["*"]
+    timezone: Asia/Ho_Chi_Minh
+    pbx: { wsUri: "${wsUri}", sipDomain: 127.0.0.1, mobilePrefix: "${MOBILE_PREFIX}" }
+    queues: { "1": "sip:queue1@127.0.0.1" }
+    agents:${agent('5000', 4)}${agent('5001', 2)}${agent('5002', 4, 'nocallout')}${agent('5003', 1)}${agent('5004', 3)}
+`;
+}
+
+export interface LabGateway {
+  lab: Lab;
+  gateway: RunningGateway;
+  configPath: string;
+  close(): Promise<void>;
+}
+
+/** A lab Kamailio with bots, and a gateway whose domains file points at it. */
+export async function startLabGateway(
+  labOptions: LabOptions,
+  options: { defaults?: Record<string, 1 | 2 | 3 | 4>; gateway?: GatewayOptions } = {},
+): Promise<LabGateway> {
+  const lab = await startLab({ mobilePrefix: MOBILE_PREFIX, ...labOptions });
+  const dir = mkdtempSync(join(tmpdir(), 'callgate-lab-'));
+  const configPath = join(dir, 'domains.yaml');
+  writeFileSync(configPath, labDomainsYaml(lab.pbx.wsUri, options.defaults));
+  let gateway: RunningGateway;
+  try {
+    gateway = await startGateway({ configPath, ...options.gateway });
+  } catch (err) {
+    await lab.close();
+    throw err;
+  }
+  return {
+    lab,
+    gateway,
+    configPath,
+    close: async () => {
+      await gateway.close();
+      await lab.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** REST helper with the lab's API key. */
+export async function rest(
+  gateway: RunningGateway,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${gateway.url}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${API_KEY}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
