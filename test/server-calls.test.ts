@@ -32,11 +32,10 @@ describe('server-side calls through the lab PBX (device modes 2, 3, 4)', () => {
     );
 
   beforeAll(async () => {
-    env = await startLabGateway({
-      customers: 2,
-      ipPhones: ['5000', '5001', '5002'],
-      mobiles: ['0930000004'],
-    });
+    env = await startLabGateway(
+      { customers: 3, ipPhones: ['5000', '5001', '5002'], mobiles: ['0930000004'] },
+      { gateway: { env: { RING_TIMEOUT_MS: '2500' } } },
+    );
     backend = await Tab.open(env.gateway.url, { domain: 'demo', apiKey: API_KEY }, { namespace: '/events' });
   });
   afterEach(async () => {
@@ -54,7 +53,9 @@ describe('server-side calls through the lab PBX (device modes 2, 3, 4)', () => {
     await registered('5000');
     const customer = env.lab.bot('0901000001');
     const phone = env.lab.bot('5000-desk');
+    const ringing = phone.waitFor('incoming');
     const call = customer.call('5000');
+    const deviceLeg = (await ringing).call;
     await customer.waitFor('answered');
     await customer.hears({ call, frequency: labTone('ipPhone', 0) });
     await phone.hears({ frequency: labTone('customer', 0) });
@@ -62,7 +63,7 @@ describe('server-side calls through the lab PBX (device modes 2, 3, 4)', () => {
     const accepted = await backend.waitFor((e) => e.type === 'call.accepted' && e.ipphone === '5000', 5000);
     const callId = accepted.callId ?? '';
     await customer.hangup(call);
-    await phone.waitFor('ended');
+    expect(await deviceLeg.terminated).toMatchObject({ established: true, by: 'remote' });
     await backend.waitFor((e) => e.type === 'call.ended' && e.callId === callId);
     expect(sequence(backend.events, callId)).toEqual([
       ['call.ringing', { phone: '0901000001' }],
@@ -91,5 +92,127 @@ describe('server-side calls through the lab PBX (device modes 2, 3, 4)', () => {
       'call.ended',
     ]);
     expect((await call.terminated).by).toBe('remote');
+  });
+
+  it('mode 3: the call rings the agent’s mobile through the PBX prefix and is bridged', async () => {
+    await registered('5004');
+    const customer = env.lab.bot('0901000003');
+    const mobile = env.lab.bot('90930000004');
+    const call = customer.call('5004');
+    await customer.hears({ call, frequency: labTone('mobile', 0) });
+    await mobile.hears({ frequency: labTone('customer', 2) });
+    const accepted = await backend.waitFor((e) => e.type === 'call.accepted' && e.ipphone === '5004');
+    await customer.hangup(call);
+    await backend.waitFor((e) => e.type === 'call.ended' && e.callId === accepted.callId);
+  });
+
+  it('mode 2: registered only while the agent has a tab; with none the customer gets 404', async () => {
+    const customer = env.lab.bot('0901000001');
+    expect((await rest(env.gateway, 'GET', '/v1/demo/agents/5001')).body.sip).toBeNull();
+    const before = customer.call('5001');
+    expect(await before.terminated).toMatchObject({ established: false, statusCode: 404 });
+
+    const tab = await open('5001');
+    await registered('5001');
+    const during = customer.call('5001');
+    await customer.hears({ call: during, frequency: labTone('ipPhone', 1) });
+    expect((await tab.waitFor((e) => e.type === 'call.ringing')).data).toEqual({ phone: '0901000001' });
+    await customer.hangup(during);
+    await tab.waitFor((e) => e.type === 'call.ended');
+
+    tab.close();
+    await tab.waitForDisconnect();
+    await eventually(async () =>
+      (await rest(env.gateway, 'GET', '/v1/demo/agents/5001')).body.sip === null ? true : undefined,
+    );
+    const after = customer.call('5001');
+    expect(await after.terminated).toMatchObject({ established: false, statusCode: 404 });
+  });
+
+  it('a device that rejects the call: the customer gets 486 and the tab sees call.ended BUSY', async () => {
+    const tab = await open('5000');
+    const phone = env.lab.bot('5000-desk');
+    phone.setBehaviour({ incoming: { action: 'reject', statusCode: 486 } });
+    try {
+      const call = env.lab.bot('0901000002').call('5000');
+      expect(await call.terminated).toMatchObject({ established: false, statusCode: 486 });
+      const ended = await tab.waitFor((e) => e.type === 'call.ended');
+      expect(ended.data).toMatchObject({ cause: 'BUSY', by: 'agent', duration: 0 });
+      expect(tab.of('call.accepted')).toHaveLength(0);
+    } finally {
+      phone.setBehaviour({ incoming: { action: 'answer', afterMs: 0 } });
+    }
+  });
+
+  it('a device that never answers is given up after the ring timeout: the customer gets 480, cause NO_ANSWER', async () => {
+    const tab = await open('5000');
+    const phone = env.lab.bot('5000-desk');
+    phone.setBehaviour({ incoming: { action: 'ignore' } });
+    try {
+      const ringing = phone.waitFor('incoming');
+      const call = env.lab.bot('0901000002').call('5000');
+      const deviceLeg = (await ringing).call;
+      expect(await call.terminated).toMatchObject({ established: false, statusCode: 480 });
+      expect((await tab.waitFor((e) => e.type === 'call.ended')).data).toMatchObject({
+        cause: 'NO_ANSWER',
+        by: 'agent',
+      });
+      expect((await deviceLeg.terminated).established).toBe(false);
+    } finally {
+      phone.setBehaviour({ incoming: { action: 'answer', afterMs: 0 } });
+    }
+  });
+
+  it('the customer hangs up while the device rings: the device stops ringing, cause CUSTOMER_CANCELLED', async () => {
+    const tab = await open('5000');
+    const phone = env.lab.bot('5000-desk');
+    phone.setBehaviour({ incoming: { action: 'ignore' } });
+    try {
+      const customer = env.lab.bot('0901000002');
+      const ringing = phone.waitFor('incoming');
+      const call = customer.call('5000');
+      await tab.waitFor((e) => e.type === 'call.ringing');
+      const deviceLeg = (await ringing).call;
+      await customer.hangup(call);
+      expect((await tab.waitFor((e) => e.type === 'call.ended')).data).toMatchObject({
+        cause: 'CUSTOMER_CANCELLED',
+        by: 'customer',
+      });
+      expect((await deviceLeg.terminated).established).toBe(false);
+    } finally {
+      phone.setBehaviour({ incoming: { action: 'answer', afterMs: 0 } });
+    }
+  });
+
+  it('call status off: inbound calls fail with 480 and the agent stays registered; on again they ring', async () => {
+    const tab = await open('5000');
+    expect(await tab.command('agent.toggleCallStatus', {})).toEqual({ ok: true, status: 'off' });
+    try {
+      const customer = env.lab.bot('0901000003');
+      const refused = customer.call('5000');
+      expect(await refused.terminated).toMatchObject({ established: false, statusCode: 480 });
+      expect((await rest(env.gateway, 'GET', '/v1/demo/agents/5000')).body.sip).toEqual({ registered: true });
+      expect(tab.of('call.ringing')).toHaveLength(0);
+    } finally {
+      await tab.command('agent.toggleCallStatus', {});
+    }
+    const customer = env.lab.bot('0901000003');
+    const call = customer.call('5000');
+    await customer.hears({ call, frequency: labTone('ipPhone', 0) });
+    await customer.hangup(call);
+    await tab.waitFor((e) => e.type === 'call.ended');
+  });
+
+  it('a second customer calling an agent already in a call gets 486', async () => {
+    const first = env.lab.bot('0901000001');
+    const call = first.call('5000');
+    await first.hears({ call, frequency: labTone('ipPhone', 0) });
+    const second = env.lab.bot('0901000002').call('5000');
+    expect(await second.terminated).toMatchObject({ established: false, statusCode: 486 });
+    await first.hangup(call);
+    await backend.waitFor(
+      (e) => e.type === 'call.ended' && e.data.by === 'customer' && e.ipphone === '5000',
+      5000,
+    );
   });
 });

@@ -24,7 +24,7 @@ export function startGateway(options: GatewayOptions = {}): Promise<RunningGatew
   const config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
-    LOG_LEVEL: 'error',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
     SESSION_SECRET: TEST_SESSION_SECRET,
     CALLGATE_CONFIG: options.configPath ?? DEMO_CONFIG,
     ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),

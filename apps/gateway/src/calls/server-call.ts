@@ -105,15 +105,17 @@ export class ServerCall {
     );
     const device = this.ringDevice();
     if (!device) {
+      void this.finish('DEVICE_UNREACHABLE', 'system');
       customer.reject(480);
       return;
     }
     device.once('accepted', () => void this.onInboundDeviceAnswered(customer, device));
     device.once('failed', (e) => {
       const cause = this.deviceTimedOut ? 'NO_ANSWER' : causeOfStatus(e.statusCode);
+      // finish() first: rejecting the customer fires its own `failed` synchronously.
+      void this.finish(cause === 'CUSTOMER_CANCELLED' ? 'NO_ANSWER' : cause, 'agent');
       if (!customer.isTerminated && customer.state === 'ringing')
         customer.reject(e.statusCode === 486 ? 486 : 480);
-      void this.finish(cause === 'CUSTOMER_CANCELLED' ? 'NO_ANSWER' : cause, 'agent');
     });
     device.once(
       'ended',
