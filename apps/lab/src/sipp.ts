@@ -13,7 +13,11 @@ export type SippScenario =
   | 'uac-rejected-408'
   | 'uac-rejected-480'
   | 'uac-rejected-486'
-  | 'uac-rejected-603';
+  | 'uac-rejected-603'
+  /** registers `service` with a Contact on `-key contact_port` (for a UAS in another sipp) */
+  | 'register-contact'
+  /** a UAS that answers one INVITE with 486 */
+  | 'uas-busy-486';
 
 /** The scenario that expects `statusCode` (200: answered, then BYE). */
 export function uacScenarioFor(statusCode: 200 | 403 | 404 | 408 | 480 | 486 | 603): SippScenario {
@@ -31,6 +35,10 @@ export interface SippRunOptions {
   timeoutMs?: number;
   /** Path of the binary. Default "sipp" (on PATH; Debian package sip-tester). */
   binary?: string;
+  /** Local UDP port; default a free one. A UAS scenario listens there. */
+  localPort?: number;
+  /** `[keyword]` values for the scenario (sipp -key). */
+  keys?: Record<string, string>;
 }
 
 export interface SippResult {
@@ -59,7 +67,7 @@ export function sippScenarioDir(): string {
 export async function runSipp(options: SippRunOptions): Promise<SippResult> {
   const work = mkdtempSync(join(tmpdir(), 'callgate-sipp-'));
   const errorFile = join(work, 'errors.log');
-  const localPort = await freeUdpPort(options.host);
+  const localPort = options.localPort ?? (await freeUdpPort(options.host));
   const timeoutMs = options.timeoutMs ?? 20_000;
   const args = [
     `${options.host}:${options.port}`,
@@ -80,6 +88,7 @@ export async function runSipp(options: SippRunOptions): Promise<SippResult> {
     '-trace_err',
     '-error_file',
     errorFile,
+    ...Object.entries(options.keys ?? {}).flatMap(([key, value]) => ['-key', key, value]),
   ];
   const startedAt = performance.now();
   try {
