@@ -270,7 +270,7 @@ describe('/agent namespace (single instance, in-memory coordination)', () => {
       { namespace: '/events' },
     );
     tabs.push(refused);
-    expect((await refused.waitFor((e) => e.type === 'session.error')).data.code).toBe('UNAUTHORIZED');
+    expect((await refused.nth('session.error', 1)).data.code).toBe('UNAUTHORIZED');
     await refused.waitForDisconnect();
   });
 });

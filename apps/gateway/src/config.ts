@@ -23,6 +23,8 @@ export interface GatewayConfig {
   leaseMs: number;
   /** a server-side device that does not answer within this is given up (NO_ANSWER) */
   ringTimeoutMs: number;
+  /** audio codecs of server-side calls, preferred first; unset: JsSIP's default order (Opus first) */
+  audioCodecs?: string[];
   /** where the built SDK (callgate.js, callgate.mjs) is served from */
   embedDir: string;
   domains: DomainRegistry;
@@ -53,6 +55,9 @@ const intFrom = (min: number, max: number) =>
     .transform(Number)
     .refine((n) => n >= min && n <= max, `must be between ${min} and ${max}`);
 
+/** The names AUDIO_CODECS accepts, in any case: libs/sip's AUDIO_CODECS (not imported: config loads no wrtc). */
+const AudioCodecs = ['opus', 'PCMU', 'PCMA', 'G722'] as const;
+
 const envSchema = z.object({
   PORT: intFrom(0, 65535).default(8080),
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -78,6 +83,22 @@ const envSchema = z.object({
   SESSION_TTL_SECONDS: intFrom(60, 7 * 24 * 3600).default(8 * 3600),
   LEASE_MS: intFrom(200, 600_000).default(15_000),
   RING_TIMEOUT_MS: intFrom(1000, 600_000).default(30_000),
+  AUDIO_CODECS: z
+    .string()
+    .transform((list) => list.split(',').map((name) => name.trim()))
+    .transform((names, ctx) =>
+      names.map((name) => {
+        const codec = AudioCodecs.find((c) => c.toLowerCase() === name.toLowerCase());
+        if (!codec)
+          ctx.addIssue({
+            code: 'custom',
+            message: `unknown codec '${name}' (known: ${AudioCodecs.join(', ')})`,
+          });
+        return codec ?? name;
+      }),
+    )
+    .refine((codecs) => new Set(codecs).size === codecs.length, 'names a codec twice')
+    .optional(),
 });
 
 /**
@@ -128,6 +149,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     sessionTtlSeconds: e.SESSION_TTL_SECONDS,
     leaseMs: e.LEASE_MS,
     ringTimeoutMs: e.RING_TIMEOUT_MS,
+    ...(e.AUDIO_CODECS ? { audioCodecs: e.AUDIO_CODECS } : {}),
     embedDir: join(root, 'dist', 'embed'),
     domains,
   };

@@ -221,6 +221,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
       state: () => this.state(agent),
       logger: this.logger,
       ringTimeoutMs: this.config.ringTimeoutMs,
+      ...(this.config.audioCodecs ? { codecs: this.config.audioCodecs } : {}),
       publish: async (type, data, call) => {
         await this.bus.publish(agent, type, data, call);
         if (type === 'call.ended') this.reconcileSoon(agent);

@@ -1,7 +1,14 @@
 import type { Logger } from '@nestjs/common';
 import type { EventDataMap, EventType } from '@callgate/contracts';
 import { CallModel, calloutError, causeOfStatus, type EndCause, type EndedBy } from '@callgate/call-core';
-import { AudioBridge, type SipCall, type SipUserAgent, ToneSource } from '@callgate/sip';
+import {
+  AudioBridge,
+  type SipCall,
+  type SipCallEnd,
+  type SipEndCause,
+  type SipUserAgent,
+  ToneSource,
+} from '@callgate/sip';
 
 /** How the call reports what happens: one event of the call's agent, with the call's ids. */
 export type CallPublisher = <T extends EventType>(type: T, data: EventDataMap[T]) => Promise<void>;
@@ -16,6 +23,16 @@ export interface ServerCallDeps {
   ringTimeoutMs: number;
   onEnded: (call: ServerCall) => void;
 }
+
+/** Ends of a leg that mean its party vanished rather than hung up. */
+const LOST_LEG_CAUSES: ReadonlySet<SipEndCause> = new Set([
+  'rtpTimeout',
+  'connectionError',
+  'requestTimeout',
+  'dialogError',
+  'noAck',
+  'webrtcError',
+]);
 
 /** Ringback the agent hears while the customer's phone rings (425 Hz, the tone used in Vietnam). */
 const RINGBACK_HZ = 425;
@@ -99,10 +116,7 @@ export class ServerCall {
       (e) =>
         void this.finish(e.by === 'remote' ? 'CUSTOMER_CANCELLED' : causeOfStatus(e.statusCode), 'customer'),
     );
-    customer.once(
-      'ended',
-      (e) => void this.finish('NORMAL_CLEARING', e.by === 'remote' ? 'customer' : 'agent'),
-    );
+    customer.once('ended', (e) => void this.legEnded('customer', e));
     const device = this.ringDevice();
     if (!device) {
       void this.finish('DEVICE_UNREACHABLE', 'system');
@@ -117,10 +131,7 @@ export class ServerCall {
       if (!customer.isTerminated && customer.state === 'ringing')
         customer.reject(e.statusCode === 486 ? 486 : 480);
     });
-    device.once(
-      'ended',
-      (e) => void this.finish('NORMAL_CLEARING', e.by === 'remote' ? 'agent' : 'customer'),
-    );
+    device.once('ended', (e) => void this.legEnded('device', e));
   }
 
   private async onInboundDeviceAnswered(customer: SipCall, device: SipCall): Promise<void> {
@@ -152,10 +163,7 @@ export class ServerCall {
       this.announce('callout.failed', { ...calloutError('device'), ...tx });
       void this.finish(this.deviceTimedOut ? 'NO_ANSWER' : 'DEVICE_UNREACHABLE', 'agent');
     });
-    device.once(
-      'ended',
-      (e) => void this.finish('NORMAL_CLEARING', e.by === 'remote' ? 'agent' : 'customer'),
-    );
+    device.once('ended', (e) => void this.legEnded('device', e));
     device.once('accepted', () => void this.onOutboundDeviceAnswered(device, tx));
   }
 
@@ -173,10 +181,7 @@ export class ServerCall {
         this.announce('callout.failed', { ...calloutError('customer', e.statusCode), ...tx });
         void this.finish(causeOfStatus(e.statusCode), 'customer');
       });
-      customer.once(
-        'ended',
-        (e) => void this.finish('NORMAL_CLEARING', e.by === 'remote' ? 'customer' : 'agent'),
-      );
+      customer.once('ended', (e) => void this.legEnded('customer', e));
       customer.once('accepted', () => void this.onCustomerAnswered(customer));
     } catch (err) {
       this.deps.logger.warn(`call ${this.callId}: calling the customer failed: ${(err as Error).message}`);
@@ -226,6 +231,19 @@ export class ServerCall {
       throw new CallNotAnsweredError(this.model.state);
     }
     return this.customer;
+  }
+
+  /**
+   * An answered leg is over. Hung up by its far end: a normal end by that party. Lost without a
+   * BYE (RTP/ICE timeout, transport or dialog failure; JsSIP reports some as local): MEDIA_FAILED,
+   * blamed on that leg's party. Any other local end is ours: the other party's doing.
+   */
+  private legEnded(leg: 'customer' | 'device', end: SipCallEnd): Promise<void> {
+    const party: EndedBy = leg === 'customer' ? 'customer' : 'agent';
+    this.deps.logger.debug(`call ${this.callId}: ${leg} leg ended (${end.cause}, by ${end.by})`);
+    if (end.by === 'remote') return this.finish('NORMAL_CLEARING', party);
+    if (end.by === 'system' || LOST_LEG_CAUSES.has(end.cause)) return this.finish('MEDIA_FAILED', party);
+    return this.finish('NORMAL_CLEARING', party === 'customer' ? 'agent' : 'customer');
   }
 
   /** Ends the call once, whoever asks first: both legs, the bridge and tones; then `call.ended`. */

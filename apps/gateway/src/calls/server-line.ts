@@ -20,6 +20,8 @@ export interface ServerLineDeps {
   state: () => Promise<AgentState>;
   logger: Logger;
   ringTimeoutMs: number;
+  /** audio codecs of the line's calls, preferred first; unset: JsSIP's default order */
+  codecs?: string[];
 }
 
 /**
@@ -42,6 +44,7 @@ export class ServerLine {
       register: true,
       reconnect: { minIntervalSec: 1, maxIntervalSec: 10 },
       registrationRetryMs: 2000,
+      ...(deps.codecs ? { codecs: deps.codecs } : {}),
     });
     this.ua.on('incomingCall', ({ call }) => {
       this.onIncoming(call).catch((err: unknown) => {
