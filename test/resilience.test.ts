@@ -148,7 +148,7 @@ describe('resilience of server-side calls', () => {
     await phone.hears({ frequency: labTone('customer', 0) });
     await customer.hangup(call);
     await tab.waitFor(
-      (e) => e.type === 'call.ended' && e.data.cause === 'NORMAL_CLEARING' && e.data.duration >= 40,
+      (e) => e.type === 'call.ended' && e.data.cause === 'NORMAL_CLEARING' && (e.data.duration ?? 0) >= 40,
     );
   }, 70_000);
 });

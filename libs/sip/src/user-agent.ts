@@ -1,5 +1,6 @@
 import { SipCall, toSipError, type SipEmpty, type SipMediaOptions } from './call.js';
 import { translateCause, type SipEndCause } from './causes.js';
+import { audioCodecName, restrictAudioCodecs, type AudioCodec } from './codecs.js';
 import { TypedEmitter, waitForEvent } from './emitter.js';
 import { SipError } from './errors.js';
 import { installNodeWebRtcGlobals } from './globals.js';
@@ -33,6 +34,12 @@ export interface SipUserAgentOptions {
   noAnswerTimeoutSec?: number;
   /** The User-Agent header. Default "callgate (JsSIP <version>)". */
   userAgent?: string;
+  /**
+   * The audio codecs calls may use, preferred first (names of `AUDIO_CODECS`, any case), e.g.
+   * `['PCMU']`: every offer and answer this agent sends, and every offer it receives, keeps only
+   * these (see `restrictAudioCodecs`). Default: wrtc's own list and order (Opus first).
+   */
+  codecs?: readonly string[];
 }
 
 export interface SipUserAgentEvents {
@@ -71,6 +78,7 @@ export class SipUserAgent extends TypedEmitter<SipUserAgentEvents> {
   private readonly calls = new Set<SipCall>();
   private readonly wrapped = new WeakMap<JsSipSession, SipCall>();
   private readonly pcConfig: RTCConfiguration;
+  private readonly codecs: readonly AudioCodec[] | undefined;
   private pendingMedia: MediaStream | undefined;
   private startPromise: Promise<void> | undefined;
   private closePromise: Promise<void> | undefined;
@@ -90,6 +98,7 @@ export class SipUserAgent extends TypedEmitter<SipUserAgentEvents> {
     this.logger = prefixedLogger(options.logger ?? silentLogger, `[${options.user}]`);
     this.wantRegistered = options.register;
     this.pcConfig = options.pcConfig ?? { iceServers: [] };
+    this.codecs = options.codecs === undefined ? undefined : validCodecs(options.codecs);
     try {
       this.socket = new NodeWsSocket(options.wsUri, this.logger);
       this.ua = new JsSip.UA({
@@ -332,6 +341,7 @@ export class SipUserAgent extends TypedEmitter<SipUserAgentEvents> {
       this.scheduleRetry();
     });
     on('newRTCSession', (e) => {
+      this.restrictCodecs(e.session);
       if (e.originator === 'local') {
         this.wrap(e.session, this.pendingMedia);
         return;
@@ -343,6 +353,20 @@ export class SipUserAgent extends TypedEmitter<SipUserAgentEvents> {
       const call = this.wrap(e.session);
       this.logger.info(`incoming call from ${call.remote.uri}`);
       this.safeEmit('incomingCall', { call });
+    });
+  }
+
+  /**
+   * With the `codecs` option: rewrites the SDP of the session's local offers and answers (what
+   * is sent; JsSIP emits them just before sending) and of the remote offers (before they are
+   * applied, so that the local answer can only pick one of `codecs`). Remote answers stay as
+   * they are: they answer an offer that was already restricted.
+   */
+  private restrictCodecs(session: JsSipSession): void {
+    const codecs = this.codecs;
+    if (!codecs) return;
+    (session as unknown as JsSipSdpEmitter).on('sdp', (e) => {
+      if (e.originator === 'local' || e.type === 'offer') e.sdp = restrictAudioCodecs(e.sdp, codecs);
     });
   }
 
@@ -361,6 +385,28 @@ export class SipUserAgent extends TypedEmitter<SipUserAgentEvents> {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
   }
+}
+
+/** JsSIP's `sdp` event of a session: a listener may rewrite `sdp` before it is sent or applied. */
+interface JsSipSdpEmitter {
+  on(
+    event: 'sdp',
+    listener: (e: {
+      originator: 'local' | 'remote';
+      type: 'offer' | 'answer' | 'pranswer';
+      sdp: string;
+    }) => void,
+  ): void;
+}
+
+/** The canonical names of the `codecs` option; throws INVALID_ARGUMENT for an empty list or an unknown name. */
+function validCodecs(names: readonly string[]): AudioCodec[] {
+  if (names.length === 0) throw SipError.invalidArgument('codecs: name at least one codec');
+  return names.map((name) => {
+    const codec = audioCodecName(name);
+    if (!codec) throw SipError.invalidArgument(`codecs: unknown codec '${name}'`);
+    return codec;
+  });
 }
 
 /** Waits for `promise` at most `ms`; never rejects. */
