@@ -10,9 +10,12 @@ import { consoleLogger } from '@callgate/sip';
 import type { BotBehaviour, BotKind } from './bots.js';
 import { KamailioError } from './kamailio.js';
 import { startLab, type Lab } from './lab.js';
+import { startLabControl } from './control.js';
 import { isTcpPortFree, isUdpPortFree } from './ports.js';
 
 const PREFERRED = { wsPort: 5066, udpPort: 5060 };
+/** The lab's HTTP control port (GET /bots, POST /calls, POST /hangup); free one if taken. */
+const CONTROL_PORT = 5070;
 
 interface CliOptions {
   wsPort?: number;
@@ -106,7 +109,7 @@ async function main(): Promise<void> {
   const logger = consoleLogger('lab', 'info');
   const lab = await startLab({
     customers: 3,
-    ipPhones: ['5003', '5004'],
+    ipPhones: ['5000', '5003'],
     mobiles: ['0930000004'],
     queues: ['1'],
     mobilePrefix: '9',
@@ -127,6 +130,16 @@ async function main(): Promise<void> {
     );
   }
   printLab(lab, ports.note);
+  const control = await startLabControl(lab, (await isTcpPortFree(CONTROL_PORT)) ? CONTROL_PORT : 0);
+  process.stdout.write(
+    [
+      `Control: ${control.url}`,
+      `  curl ${control.url}/bots                                   who is in a call, and what each bot hears`,
+      `  curl -XPOST ${control.url}/calls -d '{"from":"0901000001","to":"5000"}'   a customer calls agent 5000`,
+      `  curl -XPOST ${control.url}/hangup -d '{"user":"0901000001"}'`,
+      '',
+    ].join('\n'),
+  );
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -136,7 +149,7 @@ async function main(): Promise<void> {
     }
     stopping = true;
     logger.info(`${signal}: stopping the lab`);
-    lab.close().then(
+    Promise.all([control.close(), lab.close()]).then(
       () => process.exit(0),
       (error: unknown) => {
         logger.error('stopping the lab failed', { error: String(error) });
