@@ -24,5 +24,11 @@ fi
 stamp=node_modules/.package-lock.json
 if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
   echo "[ensure-deps] npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  if ! npm ci --no-audit --no-fund --loglevel=error; then
+    # A registry mirror that serves only this platform's builds of optional packages (e.g. no
+    # @swc/core-darwin-*) yields a lock file npm ci calls incomplete; npm install with the same
+    # lock installs the same versions.
+    echo "[ensure-deps] npm ci refused the lock file; installing the locked versions with npm install"
+    npm install --no-save --no-audit --no-fund --loglevel=error
+  fi
 fi
