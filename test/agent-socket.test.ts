@@ -73,7 +73,7 @@ describe('/agent namespace (single instance, in-memory coordination)', () => {
     ['an unknown domain', { domain: 'nope', token: 'x.y.z' }, 'DOMAIN_NOT_FOUND'],
     ['no token', { domain: 'demo' }, 'INVALID_REQUEST'],
   ])('a handshake with %s gets session.error with its code and is closed', async (_n, auth, code) => {
-    const tab = await Tab.open(gw.url, auth as { domain: string; token: string });
+    const tab = await Tab.open(gw.url, auth);
     tabs.push(tab);
     expect(tab.of('session.error')[0]?.data.code).toBe(code);
     expect(tab.of('session.ready')).toHaveLength(0);

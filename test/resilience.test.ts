@@ -19,7 +19,7 @@ function botProcess(args: string[]): {
   const child = spawn(process.execPath, [BOT_CLI, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const seen: string[] = [];
   const waiters = new Set<() => void>();
-  createInterface({ input: child.stdout! }).on('line', (line) => {
+  createInterface({ input: child.stdout }).on('line', (line) => {
     seen.push((JSON.parse(line) as { event: string }).event);
     for (const wake of waiters) wake();
   });

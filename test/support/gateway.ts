@@ -24,6 +24,8 @@ export function startGateway(options: GatewayOptions = {}): Promise<RunningGatew
   const config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
+    // Tests are quiet; TEST_LOG_LEVEL=log (or debug) shows the gateway's logs while debugging one.
+    // eslint-disable-next-line no-restricted-syntax
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
     SESSION_SECRET: TEST_SESSION_SECRET,
     CALLGATE_CONFIG: options.configPath ?? DEMO_CONFIG,

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import {
   type AgentSummary,
   CallgateError,
@@ -42,8 +42,10 @@ export type TabSnapshot = Omit<EventDataMap['session.ready'], 'sessionToken'>;
  * through the coordination store, so all gateway instances agree, and is announced as an event.
  */
 @Injectable()
-export class AgentService {
+export class AgentService implements OnApplicationShutdown {
   private readonly logger = new Logger(AgentService.name);
+  /** per agent, the pending move back to the default device after its voice tab left */
+  private readonly fallbacks = new Map<string, NodeJS.Timeout>();
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
@@ -99,6 +101,48 @@ export class AgentService {
       `tab ${tabId} of ${agent.domain}/${agent.ipphone} left (${tabs} tab(s) remain${released ? ', voice freed' : ''})`,
     );
     if (tabs === 0) this.calls.reconcileSoon(agent);
+    if (released) this.scheduleFallback(agent);
+  }
+
+  /**
+   * The voice tab went away (closed, crashed, or its connection lost). If the agent is in browser
+   * mode and its default device is server-side, and no tab has taken voice by the end of the grace
+   * period, move the agent to its default device so calls still reach it (3C `reConfigDeviceType`,
+   * done by the server so that it also happens when the tab crashed).
+   */
+  private scheduleFallback(agent: AgentRef): void {
+    const config = this.agentConfig(agent);
+    if (config.defaultDevice === 1) return;
+    const key = `${agent.domain}/${agent.ipphone}`;
+    clearTimeout(this.fallbacks.get(key));
+    const timer = setTimeout(() => {
+      this.fallbacks.delete(key);
+      this.fallBack(agent).catch((err: unknown) => {
+        this.logger.error(`fallback of ${key} to its default device failed: ${String(err)}`);
+      });
+    }, this.config.voiceFallbackMs);
+    timer.unref();
+    this.fallbacks.set(key, timer);
+  }
+
+  private async fallBack(agent: AgentRef): Promise<void> {
+    const [holder, state] = await this.store(() =>
+      Promise.all([
+        this.coordination.voice.holder(agent),
+        this.coordination.agents.get(agent, this.defaults(agent)),
+      ]),
+    );
+    if (holder || state.deviceType !== 1) return;
+    const defaults = this.defaults(agent);
+    this.logger.log(
+      `${agent.domain}/${agent.ipphone}: no voice tab left, back to device ${defaults.deviceType}`,
+    );
+    await this.setDevice({ agent }, defaults.deviceType, defaults.mobile);
+  }
+
+  onApplicationShutdown(): void {
+    for (const timer of this.fallbacks.values()) clearTimeout(timer);
+    this.fallbacks.clear();
   }
 
   /** Runs one validated command for an agent. Throws CallgateError with the refusal's code. */
@@ -137,7 +181,7 @@ export class AgentService {
       case 'call.toggleHold':
       case 'call.toggleMute':
       case 'call.dtmf':
-        return this.calls.command(ctx.agent, name, payload as CommandPayload<typeof name>);
+        return this.calls.command(ctx.agent, name, payload);
       case 'transfer.toAgent':
       case 'transfer.toQueue':
       case 'transfer.respond':

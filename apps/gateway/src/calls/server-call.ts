@@ -6,6 +6,7 @@ import {
   type SipCall,
   type SipCallEnd,
   type SipEndCause,
+  SipCallState,
   type SipUserAgent,
   ToneSource,
 } from '@callgate/sip';
@@ -128,7 +129,7 @@ export class ServerCall {
       const cause = this.deviceTimedOut ? 'NO_ANSWER' : causeOfStatus(e.statusCode);
       // finish() first: rejecting the customer fires its own `failed` synchronously.
       void this.finish(cause === 'CUSTOMER_CANCELLED' ? 'NO_ANSWER' : cause, 'agent');
-      if (!customer.isTerminated && customer.state === 'ringing')
+      if (!customer.isTerminated && customer.state === SipCallState.Ringing)
         customer.reject(e.statusCode === 486 ? 486 : 480);
     });
     device.once('ended', (e) => void this.legEnded('device', e));
@@ -159,7 +160,7 @@ export class ServerCall {
       return;
     }
     this.announce('call.agentRinging', {});
-    device.once('failed', (e) => {
+    device.once('failed', () => {
       this.announce('callout.failed', { ...calloutError('device'), ...tx });
       void this.finish(this.deviceTimedOut ? 'NO_ANSWER' : 'DEVICE_UNREACHABLE', 'agent');
     });
