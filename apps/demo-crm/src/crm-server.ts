@@ -17,6 +17,10 @@ export interface DemoCrmOptions {
   publicDir: string;
   /** the page scripts, bundled by scripts/build-web.js */
   scriptsDir: string;
+  /** the CRM's customer records by phone number (the card that pops up on an incoming call) */
+  customers: Record<string, unknown>;
+  /** makes a simulated lab customer call an extension (the demo's "call me" button) */
+  simulateCall?: (from: string, to: string) => void;
 }
 
 export interface RunningCrm {
@@ -117,6 +121,26 @@ export async function startDemoCrm(options: DemoCrmOptions): Promise<RunningCrm>
           token: escapeHtml(token),
         }),
       );
+    }
+    if (req.method === 'GET' && url.pathname === '/api/customers') {
+      return send(res, 200, 'application/json', JSON.stringify(options.customers));
+    }
+    if (req.method === 'POST' && url.pathname === '/api/simulate-call') {
+      const form = new URLSearchParams(await readBody(req));
+      const from = form.get('from') ?? '';
+      const to = form.get('to') ?? '';
+      if (!options.simulateCall)
+        return send(res, 404, 'application/json', '{"code":"NOT_FOUND","message":"no lab"}');
+      if (!Object.hasOwn(options.customers, from) || !Object.hasOwn(options.domainConfig.agents, to)) {
+        return send(
+          res,
+          400,
+          'application/json',
+          '{"code":"INVALID_REQUEST","message":"unknown customer or agent"}',
+        );
+      }
+      options.simulateCall(from, to);
+      return send(res, 201, 'application/json', JSON.stringify({ ok: true, from, to }));
     }
     if (req.method === 'POST' && url.pathname === '/logout') {
       res.setHeader('set-cookie', 'crm_session=; Max-Age=0; Path=/');

@@ -1,20 +1,21 @@
-import { join } from 'node:path';
 import { ConfigError } from '@callgate/auth';
-import { startGateway } from '../../gateway/src/app.js';
-import { loadConfig, projectRoot } from '../../gateway/src/config.js';
 import { loadDemoConfig } from './config.js';
-import { startDemoCrm } from './crm-server.js';
+import { type Demo, startDemo } from './demo.js';
 
-/** `npm run demo`: the gateway on embedded defaults (in-memory coordination, demo domains) and the demo CRM. */
+/** `npm run demo`: the lab PBX, the gateway on embedded defaults, and the demo CRM. */
 async function main(): Promise<void> {
-  let gatewayConfig;
-  let demo;
+  // The one place the demo reads the environment.
+  // eslint-disable-next-line no-restricted-syntax
+  const env = process.env;
+  let demo: Demo;
   try {
-    // The one place the demo reads the environment.
-    // eslint-disable-next-line no-restricted-syntax
-    const env = process.env;
-    gatewayConfig = loadConfig(env);
-    demo = loadDemoConfig(env);
+    const settings = loadDemoConfig(env);
+    demo = await startDemo({
+      env,
+      crmPort: settings.crmPort,
+      domain: settings.domain,
+      preferDemoPorts: true,
+    });
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`callgate demo: cannot start: ${err.message}`);
@@ -22,28 +23,23 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const gateway = await startGateway(gatewayConfig);
-  const root = projectRoot();
-  const crm = await startDemoCrm({
-    gatewayUrl: gatewayConfig.publicUrl ?? gateway.url,
-    domain: demo.domain,
-    domainConfig: gatewayConfig.domains.domain(demo.domain),
-    port: demo.crmPort,
-    host: '127.0.0.1',
-    publicDir: join(root, 'apps', 'demo-crm', 'public'),
-    scriptsDir: join(root, 'dist', 'demo-crm'),
-  });
+  const { crm, gateway, lab } = demo;
   console.log(`
   callgate demo is running
-    gateway    ${gateway.url}   (coordination: ${gateway.coordination.kind})
     demo CRM   ${crm.url}
+    gateway    ${gateway.url}   (coordination: ${gateway.coordination.kind})
+    lab PBX    ${lab.pbx.wsUri}  (Kamailio; simulated customers 0901000001-3, desk phones 5000-desk, 5001-desk, 5003-desk)
 
-  Open ${crm.url} , sign in as agent 5000, then open a second tab of ${crm.url}/desk
-  and press "Take voice here": the voice lock moves between the tabs.
+  1. Open ${crm.url} and sign in as agent 5000.
+  2. Set Device to "4 · IP phone (always)": the lab's desk phone 5000-desk takes your calls
+     (the in-browser WebRTC phone, device 1, is not built yet).
+  3. Press "Simulate a customer call": the customer card pops up, the desk phone answers after 2.5 s;
+     then try Hold, Mute and Hang up. "Call" dials a customer (0901000001-3; the third is busy).
+  4. Open ${crm.url}/desk in a second tab and press "Take voice here": the voice lock moves.
   Ctrl-C stops everything.
 `);
   const stop = (): void => {
-    Promise.all([crm.close(), gateway.close()]).then(
+    demo.close().then(
       () => process.exit(0),
       (err: unknown) => {
         console.error('callgate demo: unclean stop', err);

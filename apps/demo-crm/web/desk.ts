@@ -55,6 +55,45 @@ function renderAgents(list: AgentSummary[]): void {
   );
 }
 
+interface CustomerRecord {
+  name: string;
+  company: string;
+  tier: string;
+  history: { date: string; note: string }[];
+}
+let customers: Record<string, CustomerRecord> = {};
+let myExtension = '';
+
+/** The CRM's own feature: the caller's record pops up as the call rings. */
+function showCustomer(phone: string): void {
+  const card = $('customer-card');
+  const record = customers[phone];
+  card.className = 'customer-card ringing';
+  const title = document.createElement('h3');
+  title.textContent = record ? record.name : 'Unknown caller';
+  if (record) {
+    const tier = document.createElement('span');
+    tier.className = 'tier';
+    tier.textContent = record.tier;
+    title.append(tier);
+  }
+  const meta = document.createElement('div');
+  meta.className = 'meta';
+  meta.textContent = record ? `${phone} · ${record.company}` : phone;
+  const history = document.createElement('ul');
+  for (const item of record?.history ?? []) {
+    const li = document.createElement('li');
+    li.textContent = `${item.date}: ${item.note}`;
+    history.append(li);
+  }
+  if (!record?.history.length) {
+    const li = document.createElement('li');
+    li.textContent = 'No previous contact';
+    history.append(li);
+  }
+  card.replaceChildren(title, meta, history);
+}
+
 // ---- 3C callbacks (the SDK calls the ones a page defines) ----
 Object.assign(window, {
   csInitComplete(): void {
@@ -89,6 +128,7 @@ Object.assign(window, {
   },
   csCallRinging(phone: string): void {
     setCallState(`Incoming call · ${phone}`, 'ringing');
+    showCustomer(phone);
     log('csCallRinging', phone);
   },
   csCurrentCallId(callId: string): void {
@@ -120,6 +160,7 @@ Object.assign(window, {
   csUnMuteCall: (): void => log('csUnMuteCall'),
   csEndCall(): void {
     setCallState('Idle', 'idle');
+    $('customer-card').classList.remove('ringing');
     log('csEndCall');
   },
   csNotifyReconnecting(): void {
@@ -185,7 +226,27 @@ window.addEventListener('pagehide', () => {
   void cs.csUnregister();
 });
 
+$('simulate-btn').addEventListener('click', () => {
+  const from = $<HTMLSelectElement>('simulate-from').value;
+  void fetch('/api/simulate-call', {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ from, to: myExtension }).toString(),
+  }).then((res) => {
+    if (!res.ok) log('simulate', `refused: ${res.status}`, true);
+    else log('simulate', `${from} calls ${myExtension}`);
+  });
+});
+void fetch('/api/customers')
+  .then((res) => res.json() as Promise<Record<string, CustomerRecord>>)
+  .then((records) => {
+    customers = records;
+  });
+
 $('agent-name').textContent = `Agent · ${window.DEMO.domain}`;
 void cs.csInit(window.DEMO.token, window.DEMO.domain).then((result) => {
-  if (result.ok) $('agent-name').textContent = `${result.session.name} (${result.session.ipphone})`;
+  if (result.ok) {
+    myExtension = result.session.ipphone;
+    $('agent-name').textContent = `${result.session.name} (${result.session.ipphone})`;
+  }
 });

@@ -1,0 +1,77 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot } from '../apps/gateway/src/config.js';
+import { type Demo, startDemo } from '../apps/demo-crm/src/demo.js';
+import { TEST_SESSION_SECRET } from './support/gateway.js';
+import { launchBrowser, type TestBrowser } from './support/browser.js';
+import { eventually } from './support/tabs.js';
+
+/** The demo CRM as a newcomer uses it, in a real Chromium against the lab PBX. */
+describe('the demo CRM', () => {
+  let demo: Demo;
+  let browser: TestBrowser;
+
+  beforeAll(async () => {
+    demo = await startDemo({
+      env: { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'error', SESSION_SECRET: TEST_SESSION_SECRET },
+      crmPort: 0,
+      domain: 'demo',
+      preferDemoPorts: false,
+    });
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser.close();
+    await demo.close();
+  });
+
+  it('signs in, takes a simulated customer call on the desk phone with the customer card popped up, and hangs up', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    await page.setViewportSize({ width: 1360, height: 800 });
+    await page.goto(demo.crm.url);
+    await page.selectOption('#ipphone', '5000');
+    await page.click('button[type=submit]');
+    await page.waitForURL('**/desk');
+    await page.waitForFunction(() => document.getElementById('conn')?.textContent === 'connected');
+
+    await page.selectOption('#device-select', '4');
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll('#event-log .name')].some((el) => el.textContent === 'csShowDeviceType'),
+    );
+    // The desk phone's line must be registered before a customer can reach it.
+    await eventually(async () => {
+      const res = await fetch(`${demo.gateway.url}/v1/demo/agents/5000`, {
+        headers: { authorization: 'Bearer demo-api-key-change-me-0123456789' },
+      });
+      return ((await res.json()) as { sip: { registered: boolean } | null }).sip?.registered
+        ? true
+        : undefined;
+    }, 10_000);
+
+    await page.selectOption('#simulate-from', '0901000001');
+    await page.click('#simulate-btn');
+    await page.waitForSelector('#customer-card.ringing h3', { timeout: 10_000 });
+    expect(await page.textContent('#customer-card h3')).toContain('Nguyễn Thị Lan');
+    await page.waitForFunction(
+      () => document.getElementById('call-state')?.textContent === 'In call',
+      undefined,
+      {
+        timeout: 10_000,
+      },
+    );
+    const dir = join(projectRoot(), 'test-results');
+    mkdirSync(dir, { recursive: true });
+    await page.screenshot({ path: join(dir, 'demo-desk-in-call.png') });
+
+    await page.click('#hold-btn');
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll('#event-log .name')].some((el) => el.textContent === 'csHoldCall'),
+    );
+    await page.click('#hangup-btn');
+    await page.waitForFunction(() => document.getElementById('call-state')?.textContent === 'Idle');
+    expect(errors).toEqual([]);
+    await page.selectOption('#device-select', '1');
+  });
+});
