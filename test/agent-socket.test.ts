@@ -196,7 +196,19 @@ describe('/agent namespace (single instance, in-memory coordination)', () => {
       ['a mobile like 09x; DROP', 'agent.setDevice', [{ type: 3, mobile: '09x; DROP' }], 'INVALID_MOBILE'],
       ['a dialled number with a domain', 'call.dial', [{ number: '123@evil.example' }], 'INVALID_NUMBER'],
       ['a voiceFence of the wrong type', 'voice.enable', [{ voiceFence: 'x' }], 'INVALID_PAYLOAD'],
-      ['a call command with no call device yet', 'call.hangup', [{}], 'DEVICE_NOT_AVAILABLE'],
+      ['a call command with no call in progress', 'call.hangup', [{}], 'NOT_IN_A_CALL'],
+      [
+        'a call report from a fake event type',
+        'call.report',
+        [{ type: 'call.transferred', callId: 'x' }],
+        'INVALID_PAYLOAD',
+      ],
+      [
+        'a call report of a call that does not exist',
+        'call.report',
+        [{ type: 'call.held', callId: 'x', data: {} }],
+        'COULD_NOT_GET_CALL_INFO',
+      ],
     ])('%s', async (_name, command, args, code) => {
       const tab = await open('5000');
       expect(await tab.raw(command, ...args)).toMatchObject({ ok: false, code });

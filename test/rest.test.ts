@@ -129,6 +129,17 @@ describe('REST /v1/{domain}', () => {
     });
   });
 
+  it('a dial for a browser-mode agent with no voice tab is refused with DEVICE_NOT_AVAILABLE', async () => {
+    expect(await call('POST', '/v1/demo/agents/5001/calls', { number: '0901000001' })).toMatchObject({
+      status: 409,
+      body: { code: 'DEVICE_NOT_AVAILABLE' },
+    });
+    expect(await call('POST', '/v1/demo/agents/5002/calls', { number: '0901000001' })).toMatchObject({
+      status: 403,
+      body: { code: 'CALLOUT_PERMISSION_DENY' },
+    });
+  });
+
   it('refuses an oversized JSON body with 413', async () => {
     expect(
       await call('POST', '/v1/demo/agents/5000/calls', { number: '1', pad: 'x'.repeat(50_000) }),

@@ -3,6 +3,8 @@ import type { Coordination } from '@callgate/coordination';
 import { AgentGateway } from './agent/agent.gateway.js';
 import { AgentService } from './agent/agent.service.js';
 import type { GatewayConfig } from './config.js';
+import { VoiceRelay } from './agent/voice-relay.js';
+import { BrowserCalls } from './calls/browser-calls.js';
 import { CallEngine } from './calls/call-engine.service.js';
 import { EventBus } from './events/event-bus.js';
 import { EventsGateway } from './events/events.gateway.js';
@@ -27,6 +29,8 @@ export class GatewayModule {
         SessionService,
         AgentService,
         CallEngine,
+        BrowserCalls,
+        VoiceRelay,
         AgentGateway,
         EventsGateway,
       ],

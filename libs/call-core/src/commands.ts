@@ -1,9 +1,12 @@
 import {
+  type CallReport,
   type CommandName,
   type CommandPayload,
   type DeviceType,
   type ErrorCode,
   isDeviceType,
+  type ReportableCallEvent,
+  ReportableCallEvents,
 } from '@callgate/contracts';
 import { checkDialledNumber, checkMobileNumber } from './numbers.js';
 
@@ -118,6 +121,10 @@ export function parseCommand(name: CommandName, input: unknown): Parsed<CommandP
       }
       return { ok: true, value: { ...base, queueId: String(queueId) } };
     }
+    case 'call.report': {
+      const report = parseCallReport(record);
+      return report.ok ? { ok: true, value: { ...base, ...report.value } } : report;
+    }
     case 'transfer.respond': {
       const accept = record.accept;
       // 3C's responseTransferAgent(1|0)
@@ -137,4 +144,104 @@ export function parseDevice(type: unknown, mobile: unknown): Parsed<{ type: Devi
   const checked = checkMobileNumber(mobile);
   if (!checked.ok) return fail('INVALID_MOBILE', checked.reason);
   return { ok: true, value: { type: numeric, mobile: checked.value } };
+}
+
+const END_CAUSES = new Set([
+  'NORMAL_CLEARING',
+  'CUSTOMER_CANCELLED',
+  'AGENT_REJECTED',
+  'NO_ANSWER',
+  'BUSY',
+  'UNREACHABLE',
+  'DEVICE_UNREACHABLE',
+  'CALLOUT_FAILED',
+  'MEDIA_FAILED',
+  'TRANSFERRED',
+  'INSTANCE_LOST',
+  'SHUTDOWN',
+  'ERROR',
+]);
+
+/** A call event a voice tab reports: a known type, a call id, and exactly the data that type carries. */
+export function parseCallReport(record: Record<string, unknown>): Parsed<CallReport> {
+  const type = record.type;
+  if (typeof type !== 'string' || !(ReportableCallEvents as readonly string[]).includes(type)) {
+    return fail('INVALID_PAYLOAD', `type must be one of ${ReportableCallEvents.join(', ')}`);
+  }
+  const callId = optionalString(record, 'callId');
+  if (!callId.ok) return callId;
+  if (callId.value === undefined) return fail('INVALID_PAYLOAD', 'callId is required');
+  const transactionId = optionalString(record, 'transactionId');
+  if (!transactionId.ok) return transactionId;
+  const data = isRecord(record.data) ? record.data : {};
+  const ids = {
+    callId: callId.value,
+    ...(transactionId.value === undefined ? {} : { transactionId: transactionId.value }),
+  };
+  const t = type as ReportableCallEvent;
+  switch (t) {
+    case 'call.ringing': {
+      const phone = checkDialledNumber(data.phone);
+      if (!phone.ok) return fail('INVALID_PAYLOAD', `phone: ${phone.reason}`);
+      return { ok: true, value: { type: t, ...ids, data: { phone: phone.value } } };
+    }
+    case 'callout.started': {
+      const number = checkDialledNumber(data.number);
+      if (!number.ok) return fail('INVALID_PAYLOAD', `number: ${number.reason}`);
+      return { ok: true, value: { type: t, ...ids, data: { number: number.value } } };
+    }
+    case 'callout.failed': {
+      const code = data.errorCode;
+      const sipCode = data.sipCode;
+      if (
+        code !== 'IPCC_NOT_CONNECT_CUSTOMER' &&
+        code !== 'IPCC_NOT_CONNECT_AGENT_ID' &&
+        code !== 'ERROR_CALLOUT_CONNECT'
+      ) {
+        return fail('INVALID_PAYLOAD', 'errorCode must be a callout error code');
+      }
+      if (
+        sipCode !== undefined &&
+        (typeof sipCode !== 'number' || !Number.isInteger(sipCode) || sipCode < 100 || sipCode > 699)
+      ) {
+        return fail('INVALID_PAYLOAD', 'sipCode must be a SIP status');
+      }
+      return {
+        ok: true,
+        value: { type: t, ...ids, data: { errorCode: code, ...(sipCode === undefined ? {} : { sipCode }) } },
+      };
+    }
+    case 'call.ended': {
+      const cause = data.cause;
+      const by = data.by;
+      const duration = data.duration;
+      if (typeof cause !== 'string' || !END_CAUSES.has(cause))
+        return fail('INVALID_PAYLOAD', 'cause is not a known end cause');
+      if (by !== undefined && by !== 'customer' && by !== 'agent' && by !== 'system') {
+        return fail('INVALID_PAYLOAD', 'by must be customer, agent or system');
+      }
+      if (duration !== undefined && (typeof duration !== 'number' || duration < 0 || duration > 86_400)) {
+        return fail('INVALID_PAYLOAD', 'duration must be seconds');
+      }
+      return {
+        ok: true,
+        value: {
+          type: t,
+          ...ids,
+          data: {
+            cause,
+            ...(by === undefined ? {} : { by }),
+            ...(duration === undefined ? {} : { duration: Math.round(duration) }),
+          },
+        },
+      };
+    }
+    case 'call.accepted':
+    case 'call.customerAccepted':
+    case 'call.held':
+    case 'call.unheld':
+    case 'call.muted':
+    case 'call.unmuted':
+      return { ok: true, value: { type: t, ...ids, data: {} } };
+  }
 }

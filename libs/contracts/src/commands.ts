@@ -1,4 +1,4 @@
-import type { AgentSummary, CallStatus, DeviceType } from './events.js';
+import type { AgentSummary, CallStatus, DeviceType, EventDataMap, ReportableCallEvent } from './events.js';
 import type { ErrorCode } from './errors.js';
 
 /** Fields any command may carry. */
@@ -40,7 +40,14 @@ export interface CommandMap {
   'transfer.toAgent': { payload: CommandBase & { ipphone: string }; result: { callId: string } };
   'transfer.toQueue': { payload: CommandBase & { queueId: string }; result: { callId: string } };
   'transfer.respond': { payload: CommandBase & { accept: boolean }; result: { callId: string } };
+  /** From the voice tab of a browser-mode agent: an event of the call its in-page phone carries. */
+  'call.report': { payload: CommandBase & CallReport; result: Record<string, never> };
 }
+
+/** A call event reported by a voice tab; the gateway stamps id, time and agent, and fans it out. */
+export type CallReport = {
+  [K in ReportableCallEvent]: { type: K; callId: string; transactionId?: string; data: EventDataMap[K] };
+}[ReportableCallEvent];
 
 export type CommandName = keyof CommandMap;
 export type CommandPayload<K extends CommandName> = CommandMap[K]['payload'];
@@ -62,6 +69,7 @@ export const CommandNames = [
   'transfer.toAgent',
   'transfer.toQueue',
   'transfer.respond',
+  'call.report',
 ] as const satisfies readonly CommandName[];
 
 export function isCommandName(value: unknown): value is CommandName {

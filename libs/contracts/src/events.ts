@@ -47,6 +47,11 @@ export interface EventDataMap {
   };
   'session.error': { code: string; message: string };
   'voice.changed': { isEnable: boolean; fence: number };
+  /**
+   * To the voice tab of a browser-mode agent only (never to other tabs or backends): the SIP
+   * account its in-page phone registers with.
+   */
+  'voice.sip': { wsUri: string; sipDomain: string; user: string; password: string; displayName: string };
   'agent.callStatus': { status: CallStatus };
   'agent.device': { type: DeviceType; mobile?: string };
   'transfer.agents': { agents: AgentSummary[] };
@@ -73,6 +78,7 @@ export const EventTypes = [
   'session.ready',
   'session.error',
   'voice.changed',
+  'voice.sip',
   'agent.callStatus',
   'agent.device',
   'transfer.agents',
@@ -110,3 +116,18 @@ export interface EventEnvelope<T extends EventType = EventType> {
 
 /** Any envelope, discriminated by `type`. */
 export type AnyEventEnvelope = { [K in EventType]: EventEnvelope<K> }[EventType];
+
+/** The call events a browser-mode voice tab reports to the gateway (`call.report`). */
+export const ReportableCallEvents = [
+  'call.ringing',
+  'callout.started',
+  'callout.failed',
+  'call.accepted',
+  'call.customerAccepted',
+  'call.held',
+  'call.unheld',
+  'call.muted',
+  'call.unmuted',
+  'call.ended',
+] as const satisfies readonly EventType[];
+export type ReportableCallEvent = (typeof ReportableCallEvents)[number];

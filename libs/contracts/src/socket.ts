@@ -1,8 +1,19 @@
 import type { CommandAck, CommandName, CommandPayload } from './commands.js';
 import type { EventEnvelope, EventType } from './events.js';
 
+/** What the gateway asks of a browser-mode voice tab (its in-page phone carries the calls). */
+export interface VoiceRequests {
+  /** run a call command on the in-page phone; answered like any command */
+  'voice.command': <K extends CommandName>(
+    request: { name: K; payload: CommandPayload<K> },
+    ack: (answer: CommandAck<K>) => void,
+  ) => void;
+  /** stop the in-page phone (unregister) before another tab or device takes the extension */
+  'voice.stop': (request: { reason: string }, ack: (answer: { ok: true }) => void) => void;
+}
+
 /** Socket.IO event map, server to client: each event under its type, the envelope as the one argument. */
-export type ServerToClientEvents = { [K in EventType]: (event: EventEnvelope<K>) => void };
+export type ServerToClientEvents = { [K in EventType]: (event: EventEnvelope<K>) => void } & VoiceRequests;
 
 /** Socket.IO event map, client to server: each command with its payload and an acknowledgement. */
 export type ClientToServerEvents = {

@@ -25,6 +25,7 @@ import { SessionService } from '../session/session.service.js';
 import { GATEWAY_CONFIG } from '../tokens.js';
 import { AgentService } from './agent.service.js';
 import { originAllowed } from './origins.js';
+import { VoiceRelay } from './voice-relay.js';
 
 interface TabData {
   /** set by the handshake middleware: the agent, or why the tab is refused */
@@ -51,10 +52,12 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
     private readonly sessions: SessionService,
     private readonly agents: AgentService,
     private readonly bus: EventBus,
+    private readonly relay: VoiceRelay,
   ) {}
 
   afterInit(nsp: AgentNamespace): void {
     this.bus.attachAgentNamespace(nsp);
+    this.relay.attach(nsp);
     nsp.use((socket: TabSocket, next) => {
       this.authenticate(socket).then(
         (auth) => {
@@ -101,6 +104,8 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
       async (snapshot) => {
         const event = await this.bus.envelope(agent, 'session.ready', { ...snapshot, sessionToken });
         this.bus.deliver(event, { tab: socket.id, backends: false });
+        if (snapshot.isEnable && snapshot.deviceType === 1)
+          await this.relay.sendCredentials(agent, socket.id);
         return true;
       },
       (err: unknown) => {

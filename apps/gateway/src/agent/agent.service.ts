@@ -12,7 +12,9 @@ import type { AgentConfig } from '@callgate/auth';
 import type { CallSnapshot } from '@callgate/call-core';
 import type { AgentRef, AgentState, Coordination } from '@callgate/coordination';
 import type { GatewayConfig } from '../config.js';
+import { BrowserCalls } from '../calls/browser-calls.js';
 import { CallEngine } from '../calls/call-engine.service.js';
+import { VoiceRelay } from './voice-relay.js';
 import { EventBus } from '../events/event-bus.js';
 import { defaultAgentState } from './defaults.js';
 import { COORDINATION, GATEWAY_CONFIG } from '../tokens.js';
@@ -52,6 +54,8 @@ export class AgentService implements OnApplicationShutdown {
     @Inject(COORDINATION) private readonly coordination: Coordination,
     private readonly bus: EventBus,
     private readonly calls: CallEngine,
+    private readonly browser: BrowserCalls,
+    private readonly relay: VoiceRelay,
   ) {}
 
   agentConfig(agent: AgentRef): AgentConfig {
@@ -111,8 +115,6 @@ export class AgentService implements OnApplicationShutdown {
    * done by the server so that it also happens when the tab crashed).
    */
   private scheduleFallback(agent: AgentRef): void {
-    const config = this.agentConfig(agent);
-    if (config.defaultDevice === 1) return;
     const key = `${agent.domain}/${agent.ipphone}`;
     clearTimeout(this.fallbacks.get(key));
     const timer = setTimeout(() => {
@@ -133,7 +135,9 @@ export class AgentService implements OnApplicationShutdown {
       ]),
     );
     if (holder || state.deviceType !== 1) return;
+    await this.browser.voiceTabLost(agent);
     const defaults = this.defaults(agent);
+    if (defaults.deviceType === 1) return;
     this.logger.log(
       `${agent.domain}/${agent.ipphone}: no voice tab left, back to device ${defaults.deviceType}`,
     );
@@ -180,8 +184,23 @@ export class AgentService implements OnApplicationShutdown {
       case 'call.hangup':
       case 'call.toggleHold':
       case 'call.toggleMute':
-      case 'call.dtmf':
-        return this.calls.command(ctx.agent, name, payload);
+      case 'call.dtmf': {
+        if (name === 'call.dial' && !this.agentConfig(ctx.agent).canCallOut) {
+          throw new CallgateError('CALLOUT_PERMISSION_DENY', `agent ${ctx.agent.ipphone} may not call out`);
+        }
+        const state = await this.store(() =>
+          this.coordination.agents.get(ctx.agent, this.defaults(ctx.agent)),
+        );
+        return state.deviceType === 1 && !this.calls.line(ctx.agent)
+          ? this.browser.command(ctx.agent, name, payload)
+          : this.calls.command(ctx.agent, name, payload);
+      }
+      case 'call.report': {
+        const tabId = this.requireTab(ctx, 'call.report');
+        const { voiceFence: _fence, ...report } = payload as CommandPayload<'call.report'>;
+        await this.browser.report(ctx.agent, tabId, report);
+        return {};
+      }
       case 'transfer.toAgent':
       case 'transfer.toQueue':
       case 'transfer.respond':
@@ -209,7 +228,7 @@ export class AgentService implements OnApplicationShutdown {
       canCallOut: config.canCallOut,
       voice: holder ? { held: true, fence: holder.fence } : { held: false },
       sip: this.calls.registration(agent),
-      call: this.calls.snapshot(agent),
+      call: this.calls.snapshot(agent) ?? this.browser.snapshot(agent),
     };
   }
 
@@ -236,6 +255,15 @@ export class AgentService implements OnApplicationShutdown {
 
   private async enableVoice(ctx: CommandContext): Promise<CommandResult<'voice.enable'>> {
     const tabId = this.requireTab(ctx, 'voice.enable');
+    const [state, before] = await this.store(() =>
+      Promise.all([
+        this.coordination.agents.get(ctx.agent, this.defaults(ctx.agent)),
+        this.coordination.voice.holder(ctx.agent),
+      ]),
+    );
+    // Browser mode: the old voice tab's phone unregisters before the new one registers.
+    if (state.deviceType === 1 && before && before.tabId !== tabId)
+      await this.relay.stop(before.tabId, 'voice moved');
     const { holder, previous } = await this.store(() => this.coordination.voice.steal(ctx.agent, tabId));
     if (previous && previous.tabId !== tabId) {
       await this.bus.publish(
@@ -257,6 +285,7 @@ export class AgentService implements OnApplicationShutdown {
     this.logger.log(
       `voice of ${ctx.agent.domain}/${ctx.agent.ipphone} -> tab ${tabId} (fence ${holder.fence}${previous ? `, from ${previous.tabId}` : ''})`,
     );
+    if (state.deviceType === 1) await this.relay.sendCredentials(ctx.agent, tabId);
     return { isEnable: true, fence: holder.fence };
   }
 
@@ -296,8 +325,19 @@ export class AgentService implements OnApplicationShutdown {
         break;
     }
     const device = { deviceType: type, ...(chosenMobile ? { mobile: chosenMobile } : {}) };
+    const [before, holder] = await this.store(() =>
+      Promise.all([
+        this.coordination.agents.get(ctx.agent, this.defaults(ctx.agent)),
+        this.coordination.voice.holder(ctx.agent),
+      ]),
+    );
+    // One user agent holds the extension at a time: stop the in-page phone before the gateway registers.
+    if (before.deviceType === 1 && type !== 1 && holder)
+      await this.relay.stop(holder.tabId, 'device changed');
     await this.store(() => this.coordination.agents.setDevice(ctx.agent, device, this.defaults(ctx.agent)));
     await this.calls.reconcile(ctx.agent);
+    if (type === 1 && before.deviceType !== 1 && holder)
+      await this.relay.sendCredentials(ctx.agent, holder.tabId);
     await this.bus.publish(ctx.agent, 'agent.device', {
       type,
       ...(chosenMobile ? { mobile: chosenMobile } : {}),

@@ -105,9 +105,6 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     name: CallCommand,
     payload: CommandPayload<CallCommand>,
   ): Promise<CommandResult<CallCommand>> {
-    if (name === 'call.dial' && !this.config.domains.agent(agent.domain, agent.ipphone).canCallOut) {
-      throw new CallgateError('CALLOUT_PERMISSION_DENY', `agent ${agent.ipphone} may not call out`);
-    }
     const line = this.line(agent);
     if (!line) {
       throw new CallgateError('DEVICE_NOT_AVAILABLE', `agent ${agent.ipphone} has no call device attached`);

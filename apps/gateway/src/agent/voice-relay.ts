@@ -1,0 +1,85 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { CallgateError, type CommandAck, type CommandName, type CommandPayload } from '@callgate/contracts';
+import type { AgentRef } from '@callgate/coordination';
+import type { GatewayConfig } from '../config.js';
+import { type AgentNamespace, EventBus } from '../events/event-bus.js';
+import { GATEWAY_CONFIG } from '../tokens.js';
+
+/** How long the voice tab has to answer a relayed call command. */
+const COMMAND_TIMEOUT_MS = 10_000;
+/** How long the old voice tab has to unregister before another takes the extension. */
+const STOP_TIMEOUT_MS = 3_000;
+
+/**
+ * The gateway's side of device mode 1: the voice tab's in-page phone. It hands the SIP account to
+ * the voice tab only, asks a tab to stop its phone, and relays call commands to it (from REST or
+ * from other tabs). Works across instances: Socket.IO acks travel through the adapter.
+ */
+@Injectable()
+export class VoiceRelay {
+  private readonly logger = new Logger(VoiceRelay.name);
+  private nsp?: AgentNamespace;
+
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    private readonly bus: EventBus,
+  ) {}
+
+  attach(nsp: AgentNamespace): void {
+    this.nsp = nsp;
+  }
+
+  /** The SIP account of the agent, to its voice tab only (never to other tabs or /events). */
+  async sendCredentials(agent: AgentRef, tabId: string): Promise<void> {
+    const domain = this.config.domains.domain(agent.domain);
+    const config = this.config.domains.agent(agent.domain, agent.ipphone);
+    await this.bus.publish(
+      agent,
+      'voice.sip',
+      {
+        wsUri: domain.pbx.wsUri,
+        sipDomain: domain.pbx.sipDomain,
+        user: config.sip.user,
+        password: config.sip.password,
+        displayName: config.name,
+      },
+      { tab: tabId, backends: false },
+    );
+    this.logger.log(`${agent.domain}/${agent.ipphone}: SIP account handed to voice tab ${tabId}`);
+  }
+
+  /** Asks a tab to stop its in-page phone; resolves when it has (or after a short deadline). */
+  async stop(tabId: string, reason: string): Promise<void> {
+    if (!this.nsp) return;
+    try {
+      await this.nsp.to(tabId).timeout(STOP_TIMEOUT_MS).emitWithAck('voice.stop', { reason });
+    } catch (err) {
+      // A tab that is gone or frozen cannot answer; its registration ends with its WebSocket.
+      this.logger.warn(
+        `tab ${tabId} did not confirm stopping its phone (${reason}): ${(err as Error).message}`,
+      );
+    }
+  }
+
+  /** Runs a call command on the voice tab's phone and returns its answer. */
+  async command<K extends CommandName>(
+    tabId: string,
+    name: K,
+    payload: CommandPayload<K>,
+  ): Promise<CommandAck<K>> {
+    if (!this.nsp) throw new CallgateError('DEVICE_NOT_AVAILABLE', 'no voice tab');
+    let answers: CommandAck<K>[];
+    try {
+      answers = (await this.nsp
+        .to(tabId)
+        .timeout(COMMAND_TIMEOUT_MS)
+        .emitWithAck('voice.command', { name, payload } as never)) as CommandAck<K>[];
+    } catch (err) {
+      this.logger.warn(`voice tab ${tabId} did not answer ${name}: ${(err as Error).message}`);
+      throw new CallgateError('DEVICE_NOT_AVAILABLE', 'the voice tab did not answer');
+    }
+    const answer = answers[0];
+    if (!answer) throw new CallgateError('DEVICE_NOT_AVAILABLE', 'the voice tab is gone');
+    return answer;
+  }
+}

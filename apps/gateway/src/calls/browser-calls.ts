@@ -1,0 +1,159 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import {
+  type CallReport,
+  CallgateError,
+  type CommandName,
+  type CommandPayload,
+  type CommandResult,
+} from '@callgate/contracts';
+import { CallModel, type CallSnapshot, IllegalTransitionError } from '@callgate/call-core';
+import type { AgentRef, Coordination } from '@callgate/coordination';
+import { VoiceRelay } from '../agent/voice-relay.js';
+import { EventBus } from '../events/event-bus.js';
+import { COORDINATION } from '../tokens.js';
+
+type CallCommand = Extract<
+  CommandName,
+  'call.dial' | 'call.answer' | 'call.hangup' | 'call.toggleHold' | 'call.toggleMute' | 'call.dtmf'
+>;
+
+const key = (agent: AgentRef): string => `${agent.domain}/${agent.ipphone}`;
+
+/**
+ * Calls of browser-mode agents (device 1): the voice tab's in-page phone carries them. Commands
+ * from anywhere are checked here and relayed to the voice tab; the tab reports each call event,
+ * which is checked against the same call-core state machine as server-side calls, then fanned out
+ * to the agent's tabs and /events.
+ */
+@Injectable()
+export class BrowserCalls {
+  private readonly logger = new Logger(BrowserCalls.name);
+  private readonly current = new Map<string, CallModel>();
+
+  constructor(
+    @Inject(COORDINATION) private readonly coordination: Coordination,
+    private readonly relay: VoiceRelay,
+    private readonly bus: EventBus,
+  ) {}
+
+  snapshot(agent: AgentRef): CallSnapshot | null {
+    return this.current.get(key(agent))?.snapshot() ?? null;
+  }
+
+  async command<K extends CallCommand>(
+    agent: AgentRef,
+    name: K,
+    payload: CommandPayload<K>,
+  ): Promise<CommandResult<K>>;
+  async command(
+    agent: AgentRef,
+    name: CallCommand,
+    payload: CommandPayload<CallCommand>,
+  ): Promise<CommandResult<CallCommand>> {
+    const call = this.current.get(key(agent));
+    if (name === 'call.dial') {
+      if (call && !call.ended)
+        throw new CallgateError('CALLOUT_AGENT_BUSY', `agent ${agent.ipphone} is already in a call`);
+    } else {
+      if (!call || call.ended) throw new CallgateError('NOT_IN_A_CALL', 'the agent is not in a call');
+      const callId = (payload as { callId?: string }).callId;
+      if (callId !== undefined && callId !== call.callId) {
+        throw new CallgateError('COULD_NOT_GET_CALL_INFO', `call ${callId} is not the agent's current call`);
+      }
+    }
+    const holder = await this.coordination.voice.holder(agent);
+    if (!holder) {
+      throw new CallgateError(
+        'DEVICE_NOT_AVAILABLE',
+        `agent ${agent.ipphone} is in browser mode and has no voice tab`,
+      );
+    }
+    const answer = await this.relay.command(holder.tabId, name, {
+      ...payload,
+      ...(call ? { callId: call.callId } : {}),
+    });
+    if (!answer.ok) throw new CallgateError(answer.code, answer.message);
+    const { ok: _ok, ...result } = answer;
+    return result as CommandResult<CallCommand>;
+  }
+
+  /** A call event from the voice tab: checked (holder, state machine) and published. */
+  async report(agent: AgentRef, tabId: string, report: CallReport): Promise<void> {
+    const holder = await this.coordination.voice.holder(agent);
+    if (holder?.tabId !== tabId)
+      throw new CallgateError('NOT_VOICE_HOLDER', 'only the voice tab reports calls');
+    const k = key(agent);
+    let call = this.current.get(k);
+    try {
+      switch (report.type) {
+        case 'call.ringing':
+        case 'callout.started':
+          if (call && !call.ended)
+            throw new CallgateError('CALLOUT_AGENT_BUSY', 'a call is already in progress');
+          call = new CallModel(
+            report.callId,
+            report.type === 'call.ringing' ? 'inbound' : 'outbound',
+            report.type === 'call.ringing' ? report.data.phone : report.data.number,
+            report.transactionId,
+          );
+          // In the browser the tab is the device: an outbound call goes straight to the customer.
+          if (call.direction === 'outbound') call.transition('dialing');
+          this.current.set(k, call);
+          break;
+        default: {
+          if (!call || call.callId !== report.callId) {
+            throw new CallgateError('COULD_NOT_GET_CALL_INFO', `no call ${report.callId} for this agent`);
+          }
+          switch (report.type) {
+            case 'call.accepted':
+            case 'call.customerAccepted':
+            case 'call.unheld':
+              call.transition('active');
+              break;
+            case 'call.held':
+              call.transition('held');
+              break;
+            case 'call.muted':
+            case 'call.unmuted':
+              if ((call.toggleMute() === 'call.muted') !== (report.type === 'call.muted')) call.toggleMute();
+              break;
+            case 'call.ended':
+              call.transition('ended');
+              this.current.delete(k);
+              break;
+            case 'callout.failed':
+              break;
+          }
+        }
+      }
+    } catch (err) {
+      if (err instanceof IllegalTransitionError) {
+        throw new CallgateError('INVALID_PAYLOAD', `${report.type} is not possible now: ${err.message}`);
+      }
+      throw err;
+    }
+    await this.bus.publish(agent, report.type, report.data as never, {
+      callId: report.callId,
+      ...(call.transactionId === undefined ? {} : { transactionId: call.transactionId }),
+    });
+  }
+
+  /** The voice tab is gone: a call it carried cannot go on. */
+  async voiceTabLost(agent: AgentRef): Promise<void> {
+    const k = key(agent);
+    const call = this.current.get(k);
+    if (!call || call.ended) return;
+    call.transition('ended');
+    this.current.delete(k);
+    this.logger.warn(`${k}: the voice tab left during call ${call.callId}`);
+    await this.bus.publish(
+      agent,
+      'call.ended',
+      { cause: 'MEDIA_FAILED', by: 'system', duration: call.duration },
+      {
+        callId: call.callId,
+        ...(call.transactionId === undefined ? {} : { transactionId: call.transactionId }),
+      },
+    );
+  }
+}
