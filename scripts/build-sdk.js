@@ -12,10 +12,13 @@ import { gzipSync } from 'node:zlib';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 
-/** Budgets in bytes, gzipped. */
+/**
+ * Budgets in bytes, gzipped. Raised from 24 kB to 84 kB with the in-page phone: JsSIP alone is
+ * about 55 kB gzipped.
+ */
 const budgets = {
-  'dist/embed/callgate.js': 24 * 1024,
-  'dist/embed/callgate.mjs': 24 * 1024,
+  'dist/embed/callgate.js': 84 * 1024,
+  'dist/embed/callgate.mjs': 84 * 1024,
 };
 
 const common = {

@@ -12,6 +12,7 @@ import {
   type EventType,
   type ServerToClientEvents,
 } from '@callgate/contracts';
+import { BrowserPhone } from './browser-phone.js';
 import { TypedEmitter, type Listener } from './emitter.js';
 
 /** How long `command()` waits for the gateway's acknowledgement unless told otherwise. */
@@ -35,6 +36,8 @@ export interface ConnectOptions {
   reconnection?: boolean;
   /** First reconnection delay, doubled up to 5 s (Socket.IO's backoff); 1 s when absent. */
   reconnectionDelayMs?: number;
+  /** Run the in-page phone when this tab holds voice in browser mode (default true). */
+  phone?: boolean;
 }
 
 /**
@@ -80,6 +83,12 @@ export type EnvelopeEventMap = { [K in EventType]: EventEnvelope<K> };
 export type ClientEventMap = EnvelopeEventMap & ConnectionEventMap;
 
 type AgentSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/** What a tab's in-page phone does for the gateway (see `CallgateClient.serveVoice`). */
+export interface VoiceHandlers {
+  command(name: string, payload: Record<string, unknown>): Promise<{ ok: boolean; [key: string]: unknown }>;
+  stop(reason: string): Promise<void>;
+}
 
 /** `socket.timeout(ms).emit(...)` for one command, typed per command. */
 type TimedEmit = <K extends CommandName>(
@@ -196,6 +205,30 @@ export class CallgateClient {
     });
   }
 
+  /**
+   * Serves the gateway's requests to this tab's in-page phone (browser mode): `voice.command`
+   * (run a call command, answer like a command ack) and `voice.stop` (unregister first).
+   */
+  serveVoice(handlers: VoiceHandlers): void {
+    const on = this.socket.on.bind(this.socket) as unknown as (
+      event: string,
+      listener: (request: unknown, ack?: (answer: unknown) => void) => void,
+    ) => void;
+    on('voice.command', (request, ack) => {
+      const r = request as { name?: unknown; payload?: unknown };
+      void handlers
+        .command(
+          String(r.name),
+          typeof r.payload === 'object' && r.payload !== null ? (r.payload as Record<string, unknown>) : {},
+        )
+        .then((answer) => ack?.(answer));
+    });
+    on('voice.stop', (request, ack) => {
+      const reason = String((request as { reason?: unknown } | null)?.reason ?? 'stop');
+      void handlers.stop(reason).then(() => ack?.({ ok: true }));
+    });
+  }
+
   /** Closes the connection and stops reconnecting. Idempotent; emits `closed` once. */
   close(reason = 'CLIENT_CLOSED'): void {
     this.finish(reason);
@@ -272,7 +305,10 @@ export class CallgateClient {
 
 /** Opens a connection to the gateway's `/agent` namespace; see `CallgateClient`. */
 export function connect(options: ConnectOptions): CallgateClient {
-  return new CallgateClient(options);
+  const client = new CallgateClient(options);
+  // The in-page phone (device mode 1) starts when the gateway hands this tab the SIP account.
+  if (options.phone !== false) new BrowserPhone(client);
+  return client;
 }
 
 /** Socket.IO URL and engine path for a gateway URL that may carry a path prefix. */

@@ -1,0 +1,142 @@
+import { execFileSync } from 'node:child_process';
+import { projectRoot } from '../apps/gateway/src/config.js';
+import { launchBrowser, type TestBrowser } from './support/browser.js';
+import { login } from './support/gateway.js';
+import { rest, startLabGateway, type LabGateway } from './support/lab-gateway.js';
+import { openCrmTab, startCrmPages, type CrmPageServer, type CrmTab } from './support/pages.js';
+import { eventually } from './support/tabs.js';
+
+/**
+ * Device mode 1: the voice tab is the phone (JsSIP + WebRTC in a real headless Chromium with a fake
+ * microphone), registered on the lab PBX with the account the gateway handed to it.
+ */
+describe('browser mode: the voice tab is the phone', () => {
+  let env: LabGateway;
+  let browser: TestBrowser;
+  let pages: CrmPageServer;
+  let voice: CrmTab;
+  let other: CrmTab;
+
+  const remoteTracks = (tab: CrmTab): Promise<number> =>
+    tab.page.evaluate(() => {
+      const el = document.getElementById('callgate-remote-audio') as HTMLMediaElement | null;
+      return el?.srcObject instanceof MediaStream ? el.srcObject.getAudioTracks().length : 0;
+    });
+
+  /** A customer call that reaches the agent's in-page phone (404 from the PBX until it registered). */
+  const callUntilRinging = async (
+    from: string,
+  ): Promise<ReturnType<LabGateway['lab']['bot']>['calls'][number]> => {
+    const customer = env.lab.bot(from);
+    return eventually(
+      async () => {
+        const call = customer.call('5003');
+        const first = await Promise.race([
+          call.terminated.then(() => 'ended' as const),
+          new Promise<'ringing'>((resolve) => call.once('progress', () => resolve('ringing'))),
+        ]);
+        return first === 'ringing' ? call : undefined;
+      },
+      15_000,
+      `${from} reaching the in-page phone`,
+    );
+  };
+
+  beforeAll(async () => {
+    execFileSync(process.execPath, ['scripts/build-sdk.js'], { cwd: projectRoot(), stdio: 'ignore' });
+    env = await startLabGateway({ customers: 3 });
+    browser = await launchBrowser();
+    pages = await startCrmPages();
+    const token = await login(env.gateway.url, '5003');
+    voice = await openCrmTab(browser, pages, { gatewayUrl: env.gateway.url, token });
+    await voice.waitForCallback('csShowEnableVoice', { args: [true] });
+    other = await openCrmTab(browser, pages, { gatewayUrl: env.gateway.url, token });
+    await other.waitForCallback('csShowEnableVoice', { args: [false] });
+  });
+  afterAll(async () => {
+    await browser.close();
+    await pages.close();
+    await env.close();
+  });
+
+  it('an inbound call rings in the voice tab, is answered with onAcceptCall, audio flows both ways, hold, mute, end', async () => {
+    const after = await voice.mark();
+    const afterOther = await other.mark();
+    const call = await callUntilRinging('0901000001');
+    await voice.waitForCallback('csCallRinging', { args: ['0901000001'], after });
+    await other.waitForCallback('csCallRinging', { args: ['0901000001'], after: afterOther });
+
+    await voice.page.evaluate(() =>
+      (window as unknown as { onAcceptCall(): Promise<unknown> }).onAcceptCall(),
+    );
+    await voice.waitForCallback('csAcceptCall', { after });
+    await other.waitForCallback('csAcceptCall', { after: afterOther });
+    const customer = env.lab.bot('0901000001');
+    // The fake microphone's audio reaches the customer; the customer's tone reaches the page.
+    await eventually(
+      () => ((customer.audio(call)?.level ?? 0) > 0.005 ? true : undefined),
+      10_000,
+      'audio at the customer',
+    );
+    await eventually(
+      async () => ((await remoteTracks(voice)) === 1 ? true : undefined),
+      10_000,
+      'remote track in the page',
+    );
+    expect(await remoteTracks(other)).toBe(0);
+
+    await voice.page.evaluate(() => (window as unknown as { holdCall(): Promise<unknown> }).holdCall());
+    await other.waitForCallback('csHoldCall', { after: afterOther });
+    await other.page.evaluate(() => (window as unknown as { holdCall(): Promise<unknown> }).holdCall());
+    await voice.waitForCallback('csUnHoldCall', { after });
+    await voice.page.evaluate(() => (window as unknown as { muteCall(): Promise<unknown> }).muteCall());
+    await other.waitForCallback('csMuteCall', { after: afterOther });
+    await voice.page.evaluate(() => (window as unknown as { endCall(): Promise<unknown> }).endCall());
+    await voice.waitForCallback('csEndCall', { after });
+    await other.waitForCallback('csEndCall', { after: afterOther });
+    expect((await call.terminated).by).toBe('remote');
+    expect(voice.errors).toEqual([]);
+  });
+
+  it('csCallout from the browser: a customer who answers, and one who is busy (486)', async () => {
+    const after = await voice.mark();
+    await voice.page.evaluate(() =>
+      (window as unknown as { csCallout(n: string): Promise<unknown> }).csCallout('0901000002'),
+    );
+    await voice.waitForCallback('showCalloutInfo', { args: ['0901000002'], after });
+    await voice.waitForCallback('csCustomerAccept', { after });
+    await voice.page.evaluate(() => (window as unknown as { endCall(): Promise<unknown> }).endCall());
+    await voice.waitForCallback('csEndCall', { after });
+
+    env.lab.bot('0901000003').setBehaviour({ incoming: { action: 'reject', statusCode: 486 } });
+    const later = await voice.mark();
+    await voice.page.evaluate(() =>
+      (window as unknown as { csCallout(n: string): Promise<unknown> }).csCallout('0901000003'),
+    );
+    await voice.waitForCallback('showCalloutError', {
+      args: ['IPCC_NOT_CONNECT_CUSTOMER', 486],
+      after: later,
+    });
+    await voice.waitForCallback('csEndCall', { after: later });
+  });
+
+  it('a REST dial for the browser-mode agent is carried out by the voice tab', async () => {
+    const after = await other.mark();
+    const customer = env.lab.bot('0901000001');
+    const answered = customer.waitFor('answered');
+    const dialled = await rest(env.gateway, 'POST', '/v1/demo/agents/5003/calls', {
+      number: '0901000001',
+      transactionId: 't-7',
+    });
+    expect(dialled.status).toBe(201);
+    const { call } = await answered;
+    await other.waitForCallback('csCustomerAccept', { after });
+    expect((await rest(env.gateway, 'GET', '/v1/demo/agents/5003/call')).body).toMatchObject({
+      callId: dialled.body.callId,
+      transactionId: 't-7',
+      state: 'active',
+    });
+    await customer.hangup(call);
+    await other.waitForCallback('csEndCall', { after });
+  });
+});
