@@ -139,4 +139,28 @@ describe('browser mode: the voice tab is the phone', () => {
     await customer.hangup(call);
     await other.waitForCallback('csEndCall', { after });
   });
+
+  it('voice moves from tab A to tab B while idle: A unregisters, B registers, the next call rings only B', async () => {
+    const afterVoice = await voice.mark();
+    await other.page.evaluate(() =>
+      (window as unknown as { csEnableCall(): Promise<unknown> }).csEnableCall(),
+    );
+    await other.waitForCallback('csShowEnableVoice', { args: [true] });
+    await voice.waitForCallback('csShowEnableVoice', { args: [false], after: afterVoice });
+
+    const call = await callUntilRinging('0901000002');
+    // Only B's phone got the INVITE: answering from A is relayed to B, and B plays the audio.
+    await voice.page.evaluate(() =>
+      (window as unknown as { onAcceptCall(): Promise<unknown> }).onAcceptCall(),
+    );
+    await other.waitForCallback('csAcceptCall');
+    await eventually(
+      async () => ((await remoteTracks(other)) === 1 ? true : undefined),
+      10_000,
+      'audio in tab B',
+    );
+    expect(env.lab.bot('0901000002').calls.filter((c) => !c.isTerminated)).toHaveLength(1);
+    await env.lab.bot('0901000002').hangup(call);
+    await other.waitForCallback('csEndCall');
+  });
 });
