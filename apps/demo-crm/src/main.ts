@@ -30,12 +30,14 @@ async function main(): Promise<void> {
     gateway    ${gateway.url}   (coordination: ${gateway.coordination.kind})
     lab PBX    ${lab.pbx.wsUri}  (Kamailio; simulated customers 0901000001-3, desk phones 5000-desk, 5001-desk, 5003-desk)
 
-  1. Open ${crm.url} and sign in as agent 5000.
-  2. Set Device to "4 · IP phone (always)": the lab's desk phone 5000-desk takes your calls
-     (the in-browser WebRTC phone, device 1, is not built yet).
-  3. Press "Simulate a customer call": the customer card pops up, the desk phone answers after 2.5 s;
-     then try Hold, Mute and Hang up. "Call" dials a customer (0901000001-3; the third is busy).
-  4. Open ${crm.url}/desk in a second tab and press "Take voice here": the voice lock moves.
+  1. Open ${crm.url} and sign in as agent 5000. This tab holds voice: it is the phone (device 1,
+     WebRTC in the page; allow the microphone).
+  2. Press "Simulate a customer call": the customer card pops up; press Answer and you hear the
+     lab customer's tone; try Hold, Mute and Hang up. "Call" dials 0901000001-3 (the third is busy).
+  3. Set Device to "4 · IP phone (always)": calls now ring the lab's desk phone 5000-desk instead
+     (it answers after 2.5 s), with no tab needed.
+  4. Open ${crm.url}/desk in a second tab and press "Take voice here": the voice lock (and the
+     phone) move to that tab.
   Ctrl-C stops everything.
 `);
   const stop = (): void => {
