@@ -73,5 +73,50 @@ describe('the demo CRM', () => {
     await page.waitForFunction(() => document.getElementById('call-state')?.textContent === 'Idle');
     expect(errors).toEqual([]);
     await page.selectOption('#device-select', '1');
+    await page.waitForFunction(
+      () =>
+        [...document.querySelectorAll('#event-log .name')].filter(
+          (el) => el.textContent === 'csShowDeviceType',
+        ).length >= 3,
+    );
+    await page.close();
+  });
+
+  it('in browser mode the desk itself answers: the customer card pops up, Answer, the page plays the customer', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    await page.goto(`${demo.crm.url}/desk`);
+    await page.waitForFunction(() => document.getElementById('conn')?.textContent === 'connected');
+    if ((await page.textContent('#voice-label')) !== 'Voice in this tab') await page.click('#voice-btn');
+    await page.waitForFunction(
+      () => document.getElementById('voice-label')?.textContent === 'Voice in this tab',
+    );
+    expect(await page.inputValue('#device-select')).toBe('1');
+
+    // The simulated customer reaches the in-page phone once it has registered (the PBX says 404 before).
+    await eventually(
+      async () => {
+        await page.selectOption('#simulate-from', '0901000002');
+        await page.click('#simulate-btn');
+        const rang = await page
+          .waitForSelector('#customer-card.ringing h3', { timeout: 1500 })
+          .then(() => true)
+          .catch(() => undefined);
+        return rang;
+      },
+      15_000,
+      'the customer card after a simulated call',
+    );
+    expect(await page.textContent('#customer-card h3')).toContain('Trần Văn Minh');
+    await page.click('#answer-btn');
+    await page.waitForFunction(() => document.getElementById('call-state')?.textContent === 'In call');
+    await page.waitForFunction(() => {
+      const el = document.getElementById('peer-video') as HTMLMediaElement | null;
+      return el?.srcObject instanceof MediaStream && el.srcObject.getAudioTracks().length === 1;
+    });
+    await page.click('#hangup-btn');
+    await page.waitForFunction(() => document.getElementById('call-state')?.textContent === 'Idle');
+    expect(errors).toEqual([]);
   });
 });
