@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { io } from 'socket.io-client';
-import type { AnyEventEnvelope } from '@callgate/contracts';
+import { type AnyEventEnvelope, compareEventIds } from '@callgate/contracts';
 import type { RunningGateway } from '../apps/gateway/src/app.js';
 import { projectRoot } from '../apps/gateway/src/config.js';
 import { crmToken, login, startGateway } from './support/gateway.js';
@@ -47,7 +47,7 @@ describe('/agent namespace (single instance, in-memory coordination)', () => {
       otherTabs: 0,
     });
     expect(typeof ready?.data.voiceFence).toBe('number');
-    expect(ready?.id).toMatch(/^\d+/);
+    expect(ready?.id).toMatch(/^\d+-\d+$/);
   });
 
   it('a tab with the CRM token that was logged in is accepted; one never logged in is refused', async () => {
@@ -273,7 +273,7 @@ describe('/agent namespace (single instance, in-memory coordination)', () => {
       ['agent.callStatus', '5000', { status: 'off' }],
       ['agent.callStatus', '5000', { status: 'on' }],
     ]);
-    expect(Number(seen[1]?.id)).toBeGreaterThan(Number(seen[0]?.id));
+    expect(compareEventIds(seen[1]?.id ?? '', seen[0]?.id ?? '')).toBeGreaterThan(0);
     backend.disconnect();
 
     const refused = await Tab.open(

@@ -4,6 +4,8 @@
 // gateway instances sharing one Redis are.
 import { Redis } from 'ioredis';
 import {
+  compareEventIds,
+  EVENT_ID_PATTERN,
   MemoryBackend,
   createCoordination,
   type AgentRef,
@@ -350,17 +352,47 @@ describe.each(['memory', 'redis'] as const)('%s coordination store', (kind) => {
     });
   });
 
-  describe('event ids', () => {
-    it('strictly increase per domain: 100 concurrent next() on two instances get 1..100', async () => {
+  describe('event log', () => {
+    it('ids strictly increase per domain: 100 concurrent appends on two instances', async () => {
       const instances = [await instance('gw-a'), await instance('gw-b')];
       const ids = await Promise.all(
-        Array.from({ length: 100 }, (_, i) => instances[i % 2]!.eventIds.next(agent.domain)),
+        Array.from({ length: 100 }, (_, i) => instances[i % 2]!.events.append(agent.domain, `{"n":${i}}`)),
       );
-      expect(ids.every((id) => /^[1-9][0-9]*$/.test(id))).toBe(true);
-      expect(ids.map(Number).sort((x, y) => x - y)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
-      const after = Number(await instances[1]!.eventIds.next(agent.domain));
-      expect(after).toBe(101);
-      await expect(instances[0]!.eventIds.next('other.example')).resolves.toBe('1');
+      expect(ids.every((id) => EVENT_ID_PATTERN.test(id))).toBe(true);
+      expect(new Set(ids).size).toBe(100);
+      const later = await instances[1]!.events.append(agent.domain, '{"n":100}');
+      expect(ids.every((id) => compareEventIds(id, later) < 0)).toBe(true);
+    });
+
+    it('since() returns what followed an id, in order, from any instance', async () => {
+      const a = await instance('gw-a');
+      const b = await instance('gw-b');
+      const first = await a.events.append(agent.domain, 'one');
+      await b.events.append(agent.domain, 'two');
+      await a.events.append(agent.domain, 'three');
+      const missed = await b.events.since(agent.domain, first, 100);
+      expect(missed).toEqual({
+        gap: false,
+        events: [expect.objectContaining({ body: 'two' }), expect.objectContaining({ body: 'three' })],
+      });
+      expect((await a.events.since(agent.domain, first, 1)).events.map((e) => e.body)).toEqual(['two']);
+      expect(await a.events.since('other.example', '0-0', 10)).toEqual({ events: [], gap: false });
+    });
+
+    it('reports a gap when what followed an id was trimmed, or the id is unknown or malformed', async () => {
+      const a = await instance('gw-a', { eventLogMaxLen: 5 });
+      const first = await a.events.append(agent.domain, 'e0');
+      for (let i = 1; i < 300; i++) await a.events.append(agent.domain, `e${i}`);
+      const old = await a.events.since(agent.domain, first, 10);
+      expect(old.gap).toBe(true);
+      const recent = await a.events.since(
+        agent.domain,
+        (await a.events.since(agent.domain, first, 1000)).events.at(-2)!.id,
+        10,
+      );
+      expect(recent).toMatchObject({ gap: false, events: [{ body: 'e299' }] });
+      expect((await a.events.since(agent.domain, 'not-an-id', 10)).gap).toBe(true);
+      expect((await a.events.since(agent.domain, '99999999999999-0', 10)).gap).toBe(true);
     });
   });
 

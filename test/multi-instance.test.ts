@@ -1,3 +1,4 @@
+import { compareEventIds } from '@callgate/contracts';
 import type { RunningGateway } from '../apps/gateway/src/app.js';
 import { login, startGateway } from './support/gateway.js';
 import { startRedis, type RedisServer } from './support/redis-server.js';
@@ -117,9 +118,9 @@ describe('two gateway instances on one Redis', () => {
       await (i % 2 ? onA : onB).command('agent.toggleCallStatus', {});
     }
     const seen = await onA.nth('agent.callStatus', 10);
-    const ids = onA.of('agent.callStatus').map((e) => BigInt(e.id));
+    const ids = onA.of('agent.callStatus').map((e) => e.id);
     expect(seen.data.status).toBe('on');
-    expect(ids).toEqual([...ids].sort((x, y) => (x < y ? -1 : 1)));
+    expect(ids).toEqual([...ids].sort(compareEventIds));
     expect(new Set(ids).size).toBe(10);
   });
 });

@@ -36,6 +36,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
     keyPrefix: config.redisKeyPrefix,
     leaseMs: config.leaseMs,
+    eventLogMaxLen: config.eventLogMaxLen,
     logger: new Logger('Coordination'),
   });
   // The Socket.IO adapter needs its own connection (it blocks on stream reads).

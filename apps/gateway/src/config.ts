@@ -25,6 +25,8 @@ export interface GatewayConfig {
   ringTimeoutMs: number;
   /** audio codecs of server-side calls, preferred first; unset: JsSIP's default order (Opus first) */
   audioCodecs?: string[];
+  /** how many events each domain's log keeps for clients that resume */
+  eventLogMaxLen: number;
   /** after a browser-mode agent's voice tab left, how long before it falls back to its default device */
   voiceFallbackMs: number;
   /** where the built SDK (callgate.js, callgate.mjs) is served from */
@@ -86,6 +88,7 @@ const envSchema = z.object({
   LEASE_MS: intFrom(200, 600_000).default(15_000),
   RING_TIMEOUT_MS: intFrom(1000, 600_000).default(30_000),
   VOICE_FALLBACK_MS: intFrom(0, 3_600_000).default(10_000),
+  EVENT_LOG_MAX_LEN: intFrom(10, 10_000_000).default(10_000),
   AUDIO_CODECS: z
     .string()
     .transform((list) => list.split(',').map((name) => name.trim()))
@@ -153,6 +156,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     leaseMs: e.LEASE_MS,
     ringTimeoutMs: e.RING_TIMEOUT_MS,
     voiceFallbackMs: e.VOICE_FALLBACK_MS,
+    eventLogMaxLen: e.EVENT_LOG_MAX_LEN,
     ...(e.AUDIO_CODECS ? { audioCodecs: e.AUDIO_CODECS } : {}),
     embedDir: join(root, 'dist', 'embed'),
     domains,

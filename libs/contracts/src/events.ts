@@ -44,7 +44,14 @@ export interface EventDataMap {
     otherTabs: number;
     /** a session token to reconnect with (when the tab connected with a CRM token) */
     sessionToken: string;
+    /**
+     * Reconnecting with `lastEventId`: how many missed events were sent just before this snapshot,
+     * or `resync` when the log no longer holds them all (rely on this snapshot alone).
+     */
+    resumed?: { replayed: number } | { resync: true };
   };
+  /** To a CRM backend on /events that resumed too late: events were lost to it; fetch state afresh. */
+  'events.resync': { afterId: string };
   'session.error': { code: string; message: string };
   'voice.changed': { isEnable: boolean; fence: number };
   /**
@@ -77,6 +84,7 @@ export type EventType = keyof EventDataMap;
 export const EventTypes = [
   'session.ready',
   'session.error',
+  'events.resync',
   'voice.changed',
   'voice.sip',
   'agent.callStatus',
@@ -131,3 +139,12 @@ export const ReportableCallEvents = [
   'call.ended',
 ] as const satisfies readonly EventType[];
 export type ReportableCallEvent = (typeof ReportableCallEvents)[number];
+
+/** Orders two event ids (`<ms>-<seq>`): negative, 0 or positive. */
+export function compareEventIds(a: string, b: string): number {
+  const [am = 0n, as = 0n] = a.split('-').map((x) => BigInt(x));
+  const [bm = 0n, bs = 0n] = b.split('-').map((x) => BigInt(x));
+  return am === bm ? (as === bs ? 0 : as < bs ? -1 : 1) : am < bm ? -1 : 1;
+}
+
+export const EVENT_ID_PATTERN = /^\d{1,20}-\d{1,20}$/;

@@ -13,6 +13,7 @@ export interface ResolvedOptions {
   leaseMs: number;
   /** how often an instance renews its locks and presence entries: a third of the lease */
   renewEveryMs: number;
+  eventLogMaxLen: number;
   logger: CoordinationLogger;
 }
 
@@ -33,6 +34,7 @@ export function resolveOptions(options: CoordinationOptions): ResolvedOptions {
     keyPrefix: options.keyPrefix ?? DEFAULT_KEY_PREFIX,
     leaseMs,
     renewEveryMs: Math.floor(leaseMs / 3),
+    eventLogMaxLen: options.eventLogMaxLen ?? 10_000,
     logger: options.logger ?? consoleLogger,
   };
 }

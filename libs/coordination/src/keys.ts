@@ -5,7 +5,7 @@
 //   {prefix}voice:fence:{domain}:{ipphone}   integer counter, never expires (fences only grow)
 //   {prefix}presence:{domain}:{ipphone}      sorted set, member tabId, score expiry (server ms)
 //   {prefix}agent:{domain}:{ipphone}         hash {deviceType, mobile, callStatus}
-//   {prefix}events:seq:{domain}              integer counter of event ids
+//   {prefix}events:{domain}                  stream of the domain's events, capped (MAXLEN ~)
 //   {prefix}login:{domain}:{tokenDigest}     string '1', PX the token's remaining life
 //
 // Segments are percent-encoded so a ':' inside a domain or extension cannot make two agents share
@@ -20,7 +20,7 @@ export interface CoordinationKeys {
   voiceFence(agent: AgentRef): string;
   presence(agent: AgentRef): string;
   agentState(agent: AgentRef): string;
-  eventSeq(domain: string): string;
+  eventLog(domain: string): string;
   login(domain: string, tokenDigest: string): string;
 }
 
@@ -30,7 +30,7 @@ export function coordinationKeys(prefix: string): CoordinationKeys {
     voiceFence: (agent) => `${prefix}voice:fence:${agentPart(agent)}`,
     presence: (agent) => `${prefix}presence:${agentPart(agent)}`,
     agentState: (agent) => `${prefix}agent:${agentPart(agent)}`,
-    eventSeq: (domain) => `${prefix}events:seq:${seg(domain)}`,
+    eventLog: (domain) => `${prefix}events:${seg(domain)}`,
     login: (domain, tokenDigest) => `${prefix}login:${seg(domain)}:${seg(tokenDigest)}`,
   };
 }

@@ -13,13 +13,15 @@ import {
   type StoredAgentFields,
 } from './common.js';
 import { coordinationKeys, type CoordinationKeys } from './keys.js';
+import { compareEventIds, EVENT_ID_PATTERN } from '@callgate/contracts';
 import type {
   AgentRef,
   AgentState,
   AgentStateStore,
   Coordination,
   CoordinationOptions,
-  EventIds,
+  EventLog,
+  LoggedEvent,
   LoginRegistry,
   Presence,
   VoiceHolder,
@@ -40,6 +42,7 @@ interface Expiring<T> {
 export class MemoryBackend {
   private readonly locks = new Map<string, Expiring<VoiceHolder>>();
   private readonly counters = new Map<string, number>();
+  private readonly logs = new Map<string, { entries: LoggedEvent[]; seq: number; maxDeleted: string }>();
   private readonly presence = new Map<string, Map<string, number>>();
   private readonly agents = new Map<string, StoredAgentFields>();
   private readonly logins = new Map<string, number>();
@@ -99,6 +102,25 @@ export class MemoryBackend {
     const next = (this.counters.get(key) ?? 0) + 1;
     this.counters.set(key, next);
     return next;
+  }
+
+  /** Appends to a capped log; ids are `<seq>-0`, like Redis stream ids and ordered the same way. */
+  logAppend(key: string, body: string, maxLen: number): string {
+    const log = this.logs.get(key) ?? { entries: [] as LoggedEvent[], seq: 0, maxDeleted: '0-0' };
+    this.logs.set(key, log);
+    log.seq += 1;
+    const id = `${log.seq}-0`;
+    log.entries.push({ id, body });
+    while (log.entries.length > maxLen) log.maxDeleted = log.entries.shift()?.id ?? log.maxDeleted;
+    return id;
+  }
+
+  logSince(key: string, afterId: string, limit: number): { events: LoggedEvent[]; gap: boolean } {
+    const log = this.logs.get(key);
+    if (!log) return { events: [], gap: afterId !== '0-0' && afterId !== '0' };
+    const gap = compareEventIds(log.maxDeleted, afterId) > 0 || compareEventIds(afterId, `${log.seq}-0`) > 0;
+    const events = log.entries.filter((e) => compareEventIds(e.id, afterId) > 0).slice(0, limit);
+    return { events, gap };
   }
 
   /** Add or refresh a live tab; returns the live count. */
@@ -192,7 +214,7 @@ class MemoryCoordination implements Coordination {
   readonly voice: VoiceLock;
   readonly presence: Presence;
   readonly agents: AgentStateStore;
-  readonly eventIds: EventIds;
+  readonly events: EventLog;
   readonly logins: LoginRegistry;
 
   private readonly keys: CoordinationKeys;
@@ -290,7 +312,16 @@ class MemoryCoordination implements Coordination {
         this.op(() => backend.toggleCallStatus(keys.agentState(agent), defaults.callStatus)),
     };
 
-    this.eventIds = { next: (domain) => this.op(() => String(backend.incr(keys.eventSeq(domain)))) };
+    this.events = {
+      append: (domain, body) =>
+        this.op(() => backend.logAppend(keys.eventLog(domain), body, options.eventLogMaxLen)),
+      since: (domain, afterId, limit) =>
+        this.op(() =>
+          EVENT_ID_PATTERN.test(afterId)
+            ? backend.logSince(keys.eventLog(domain), afterId, limit)
+            : { events: [], gap: true },
+        ),
+    };
 
     this.logins = {
       remember: (domain, tokenDigest, ttlMs) =>

@@ -27,13 +27,15 @@ import {
   type StoredAgentFields,
 } from './common.js';
 import { coordinationKeys, type CoordinationKeys } from './keys.js';
+import { compareEventIds, EVENT_ID_PATTERN } from '@callgate/contracts';
 import { scripts, type ScriptName } from './redis-scripts.js';
 import type {
   AgentState,
   AgentStateStore,
   Coordination,
   CoordinationOptions,
-  EventIds,
+  EventLog,
+  LoggedEvent,
   LoginRegistry,
   Presence,
   VoiceHolder,
@@ -98,7 +100,7 @@ class RedisCoordination implements Coordination {
   readonly voice: VoiceLock;
   readonly presence: Presence;
   readonly agents: AgentStateStore;
-  readonly eventIds: EventIds;
+  readonly events: EventLog;
   readonly logins: LoginRegistry;
 
   private readonly keys: CoordinationKeys;
@@ -259,9 +261,45 @@ class RedisCoordination implements Coordination {
       },
     };
 
-    this.eventIds = {
-      next: async (domain) =>
-        String(await this.call('eventIds.next', () => client.incr(keys.eventSeq(domain)))),
+    this.events = {
+      append: async (domain, body) => {
+        const id = await this.call('events.append', () =>
+          client.xadd(keys.eventLog(domain), 'MAXLEN', '~', String(options.eventLogMaxLen), '*', 'e', body),
+        );
+        if (typeof id !== 'string') throw unavailable('coordination: XADD returned no id');
+        return id;
+      },
+      since: async (domain, afterId, limit) => {
+        if (!EVENT_ID_PATTERN.test(afterId)) return { events: [], gap: true };
+        const key = keys.eventLog(domain);
+        // One round trip: the log's bounds, whether afterId is still in it, and what follows it.
+        // (MAXLEN trimming does not move Redis 7's max-deleted-entry-id, so the bounds decide.)
+        const [info, self, range] = await this.pipelined('events.since', (p) => {
+          p.xinfo('STREAM', key);
+          p.xrange(key, afterId, afterId);
+          p.xrange(key, `(${afterId}`, '+', 'COUNT', limit);
+        }).catch((error: unknown) => {
+          // XINFO on a stream that does not exist yet: nothing was ever logged.
+          if (error instanceof Error && /no such key/i.test(error.message)) return [null, [], []];
+          throw error;
+        });
+        const fields = Array.isArray(info) ? (info as unknown[]) : [];
+        const field = (name: string): unknown => fields[fields.indexOf(name) + 1];
+        const lastId =
+          typeof field('last-generated-id') === 'string' ? (field('last-generated-id') as string) : '0-0';
+        const trimmed = Number(field('entries-added') ?? 0) > Number(field('length') ?? 0);
+        const events: LoggedEvent[] = (range as [string, string[]][]).map(([id, kv]) => ({
+          id,
+          body: kv[1] ?? '',
+        }));
+        const present = (self as unknown[]).length > 0;
+        // An id still in the log, or the very start of an untrimmed log: nothing was lost after it.
+        // Otherwise it was trimmed (so may what followed), or it never was one of ours.
+        const gap =
+          compareEventIds(afterId, lastId) > 0 ||
+          !(present || (compareEventIds(afterId, '0-0') === 0 && !trimmed));
+        return { events, gap };
+      },
     };
 
     this.logins = {

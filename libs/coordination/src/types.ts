@@ -1,4 +1,5 @@
 import type { CallStatus, DeviceType } from '@callgate/contracts';
+export { compareEventIds, EVENT_ID_PATTERN } from '@callgate/contracts';
 import type { MemoryBackend } from './memory.js';
 
 /** An agent across the whole deployment. */
@@ -69,9 +70,26 @@ export interface AgentStateStore {
   toggleCallStatus(agent: AgentRef, defaults: AgentState): Promise<CallStatus>;
 }
 
-/** Ids for event envelopes: strictly increasing per domain, across instances. */
-export interface EventIds {
-  next(domain: string): Promise<string>;
+/** One event in a domain's log: its id and what was stored (an opaque JSON string). */
+export interface LoggedEvent {
+  id: string;
+  body: string;
+}
+
+/**
+ * A capped log of each domain's events, shared by all instances (a Redis stream). Its ids only
+ * grow within a domain (`<ms>-<seq>`, Redis stream ids), so a client that lost its connection
+ * resumes after the last id it saw.
+ */
+export interface EventLog {
+  /** Stores an event of `domain`; resolves with its id. */
+  append(domain: string, body: string): Promise<string>;
+  /**
+   * The events stored after `afterId`, oldest first, at most `limit`. `gap` is true when events
+   * after `afterId` have already been trimmed from the log (or the id is unknown or malformed):
+   * the client missed something it can no longer get and must resync.
+   */
+  since(domain: string, afterId: string, limit: number): Promise<{ events: LoggedEvent[]; gap: boolean }>;
 }
 
 /** CRM tokens that went through login, so `csInit` can accept them until they expire. */
@@ -87,7 +105,7 @@ export interface Coordination {
   readonly voice: VoiceLock;
   readonly presence: Presence;
   readonly agents: AgentStateStore;
-  readonly eventIds: EventIds;
+  readonly events: EventLog;
   readonly logins: LoginRegistry;
   /** Resolves when the store answers a ping. */
   ping(): Promise<void>;
@@ -111,6 +129,8 @@ export interface CoordinationOptions {
   keyPrefix?: string;
   /** lifetime of a voice lock or presence entry not renewed; renewed every third of it (default 15000) */
   leaseMs?: number;
+  /** how many events each domain's log keeps (approximately, in Redis); default 10 000 */
+  eventLogMaxLen?: number;
   /** background failures (renewal, connection loss); default: `console.warn` with a `[coordination]` tag */
   logger?: CoordinationLogger;
   /**

@@ -1,6 +1,8 @@
 import { io, type Socket } from 'socket.io-client';
 import {
   AGENT_NAMESPACE,
+  compareEventIds,
+  EVENT_ID_PATTERN,
   EventTypes,
   isErrorCode,
   type AgentHandshake,
@@ -253,6 +255,14 @@ export class CallgateClient {
     if (this.closed) return;
     if (typeof envelope !== 'object' || envelope === null || typeof envelope.id !== 'string') {
       console.error(`[callgate] dropped a malformed "${type}" event`, envelope);
+      return;
+    }
+    // A resumed connection may get an event both replayed and live: the first one counts.
+    if (
+      this.lastId !== undefined &&
+      EVENT_ID_PATTERN.test(this.lastId) &&
+      compareEventIds(envelope.id, this.lastId) <= 0
+    ) {
       return;
     }
     this.lastId = envelope.id;

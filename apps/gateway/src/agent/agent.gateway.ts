@@ -102,7 +102,13 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
     void socket.join(rooms.agent(agent.domain, agent.ipphone));
     const ready = this.agents.connectTab(agent, socket.id).then(
       async (snapshot) => {
-        const event = await this.bus.envelope(agent, 'session.ready', { ...snapshot, sessionToken });
+        const resumed = await this.resume(socket, agent);
+        const event = await this.bus.envelope(
+          agent,
+          'session.ready',
+          { ...snapshot, sessionToken, ...(resumed ? { resumed } : {}) },
+          { tab: socket.id },
+        );
         this.bus.deliver(event, { tab: socket.id, backends: false });
         if (snapshot.isEnable && snapshot.deviceType === 1)
           await this.relay.sendCredentials(agent, socket.id);
@@ -144,6 +150,29 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
           );
         }),
     );
+  }
+
+  /**
+   * A tab that reconnects with `lastEventId` first gets the agent's events it missed, in order,
+   * then the fresh snapshot. When the log no longer holds them all, only the snapshot (resync).
+   */
+  private async resume(
+    socket: TabSocket,
+    agent: AgentRef,
+  ): Promise<{ replayed: number } | { resync: true } | undefined> {
+    const raw: unknown = socket.handshake.auth;
+    const lastEventId =
+      typeof raw === 'object' && raw !== null ? (raw as { lastEventId?: unknown }).lastEventId : undefined;
+    if (typeof lastEventId !== 'string' || lastEventId === '') return undefined;
+    const { events, gap } = await this.bus.replay(agent.domain, lastEventId, agent.ipphone);
+    if (gap) {
+      this.logger.log(
+        `tab ${socket.id} of ${agent.domain}/${agent.ipphone} resumes too late after ${lastEventId}: resync`,
+      );
+      return { resync: true };
+    }
+    this.bus.replayTo('agent', socket.id, events);
+    return { replayed: events.length };
   }
 
   /** Waits for every connect, command and disconnect in flight (graceful shutdown). */

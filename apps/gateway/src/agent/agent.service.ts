@@ -58,6 +58,11 @@ export class AgentService implements OnApplicationShutdown {
     private readonly relay: VoiceRelay,
   ) {}
 
+  /** The domain's configuration; DOMAIN_NOT_FOUND for an unknown one. */
+  domain(name: string): void {
+    this.config.domains.domain(name);
+  }
+
   agentConfig(agent: AgentRef): AgentConfig {
     return this.config.domains.agent(agent.domain, agent.ipphone);
   }

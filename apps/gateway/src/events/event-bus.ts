@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Namespace } from 'socket.io';
 import type {
+  AnyEventEnvelope,
   ClientToServerEvents,
   EventDataMap,
   EventEnvelope,
@@ -13,6 +14,19 @@ import { rooms } from './rooms.js';
 
 export type AgentNamespace = Namespace<ClientToServerEvents, ServerToClientEvents>;
 export type EventsNamespace = Namespace<Record<string, never>, ServerToClientEvents>;
+
+/** Most events one reconnecting client is sent; past that it resyncs from a snapshot. */
+const REPLAY_LIMIT = 1000;
+
+/** An event as the log keeps it: the envelope less its id, and who it was for. */
+interface StoredEvent {
+  t: EventType;
+  /** for one tab only: never replayed, and stored without its data */
+  tab?: true;
+  e?: Omit<AnyEventEnvelope, 'id'>;
+  /** also for /events */
+  b?: boolean;
+}
 
 export interface PublishOptions {
   callId?: string;
@@ -45,23 +59,57 @@ export class EventBus {
     this.eventsNsp = nsp;
   }
 
+  /**
+   * Builds an envelope whose id comes from the domain's event log. Events for one tab are logged
+   * without their data (a session token or a SIP password never reaches the log) and are never
+   * replayed; everything else can be replayed to a client that reconnects.
+   */
   async envelope<T extends EventType>(
     agent: AgentRef,
     type: T,
     data: EventDataMap[T],
-    call: Pick<PublishOptions, 'callId' | 'transactionId'> = {},
+    options: PublishOptions = {},
   ): Promise<EventEnvelope<T>> {
-    const id = await this.coordination.eventIds.next(agent.domain);
-    return {
-      id,
+    const partial: Omit<EventEnvelope<T>, 'id'> = {
       type,
       domain: agent.domain,
       ipphone: agent.ipphone,
-      ...(call.callId === undefined ? {} : { callId: call.callId }),
-      ...(call.transactionId === undefined ? {} : { transactionId: call.transactionId }),
+      ...(options.callId === undefined ? {} : { callId: options.callId }),
+      ...(options.transactionId === undefined ? {} : { transactionId: options.transactionId }),
       at: new Date().toISOString(),
       data,
     };
+    const stored: StoredEvent = options.tab
+      ? { t: type, tab: true }
+      : { t: type, e: partial, b: options.backends !== false };
+    const id = await this.coordination.events.append(agent.domain, JSON.stringify(stored));
+    return { id, ...partial } as EventEnvelope<T>;
+  }
+
+  /**
+   * What a reconnecting client missed after `afterId`: the agent's events (for a tab) or every
+   * event meant for backends (for /events), oldest first. `gap` when the log no longer has them all.
+   */
+  async replay(
+    domain: string,
+    afterId: string,
+    forAgent?: string,
+  ): Promise<{ events: AnyEventEnvelope[]; gap: boolean }> {
+    const { events, gap } = await this.coordination.events.since(domain, afterId, REPLAY_LIMIT);
+    if (gap || events.length >= REPLAY_LIMIT) return { events: [], gap: true };
+    const out: AnyEventEnvelope[] = [];
+    for (const { id, body } of events) {
+      const stored = JSON.parse(body) as StoredEvent;
+      if (stored.tab || !stored.e) continue;
+      if (forAgent === undefined ? !stored.b : stored.e.ipphone !== forAgent) continue;
+      out.push({ id, ...stored.e } as AnyEventEnvelope);
+    }
+    return { events: out, gap: false };
+  }
+
+  /** Sends replayed events to one socket of a namespace, in order. */
+  replayTo(nsp: 'agent' | 'events', socketId: string, events: readonly AnyEventEnvelope[]): void {
+    for (const event of events) this.emit(nsp === 'agent' ? this.agentNsp : this.eventsNsp, socketId, event);
   }
 
   async publish<T extends EventType>(

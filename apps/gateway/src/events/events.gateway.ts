@@ -50,5 +50,26 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection {
     }
     void socket.join(rooms.domain(domain));
     this.logger.log(`backend ${socket.id} subscribed to ${domain}`);
+    const lastEventId = auth.lastEventId;
+    if (typeof lastEventId === 'string' && lastEventId !== '') {
+      this.bus.replay(domain, lastEventId).then(
+        ({ events, gap }) => {
+          if (gap) {
+            socket.emit('events.resync', {
+              id: lastEventId,
+              type: 'events.resync',
+              domain,
+              ipphone: '',
+              at: new Date().toISOString(),
+              data: { afterId: lastEventId },
+            });
+          } else this.bus.replayTo('events', socket.id, events);
+        },
+        (err: unknown) => {
+          this.logger.error(`backend ${socket.id}: replay after ${lastEventId} failed: ${String(err)}`);
+          socket.disconnect(true);
+        },
+      );
+    }
   }
 }

@@ -1,7 +1,14 @@
-import { Body, Controller, Get, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
-import { type AgentSummary, CallgateError, type CommandName, type CommandResult } from '@callgate/contracts';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
+import {
+  type AgentSummary,
+  type AnyEventEnvelope,
+  CallgateError,
+  type CommandName,
+  type CommandResult,
+} from '@callgate/contracts';
 import { parseCommand } from '@callgate/call-core';
 import { AgentService, type AgentView } from '../agent/agent.service.js';
+import { EventBus } from '../events/event-bus.js';
 import { ApiKeyGuard } from './api-key.guard.js';
 
 type Json = Record<string, unknown>;
@@ -15,11 +22,24 @@ const asRecord = (body: unknown): Json => (typeof body === 'object' && body !== 
 @Controller('v1/:domain')
 @UseGuards(ApiKeyGuard)
 export class RestController {
-  constructor(private readonly agents: AgentService) {}
+  constructor(
+    private readonly agents: AgentService,
+    private readonly bus: EventBus,
+  ) {}
 
   @Get('agents')
   async list(@Param('domain') domain: string): Promise<{ agents: AgentSummary[] }> {
     return { agents: await this.agents.listAgents(domain) };
+  }
+
+  /** The domain's events after an id (for backends that poll or resume); `gap`: resync. */
+  @Get('events')
+  async events(
+    @Param('domain') domain: string,
+    @Query('after') after: string | undefined,
+  ): Promise<{ events: AnyEventEnvelope[]; gap: boolean }> {
+    this.agents.domain(domain);
+    return this.bus.replay(domain, after ?? '0-0');
   }
 
   @Get('agents/:ipphone')
