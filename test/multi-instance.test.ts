@@ -92,6 +92,11 @@ describe('two gateway instances on one Redis', () => {
           : tab.waitFor((e) => e.type === 'voice.changed' && !e.data.isEnable),
       ),
     );
+    // With the Redis adapter a room emit is delivered after its Redis round trip, so an ack can
+    // overtake its own voice.changed: wait for the winner's grant as well.
+    await racers[fences.indexOf(last)]!.waitFor(
+      (e) => e.type === 'voice.changed' && e.data.isEnable && e.data.fence === last,
+    );
     // Replay every voice.changed of every tab in fence order: at most one holder at each step.
     const changes = racers.flatMap((tab, i) =>
       tab.of('voice.changed').map((e) => ({ tab: i, fence: e.data.fence, isEnable: e.data.isEnable })),
