@@ -89,6 +89,16 @@ export const OPENAPI_DOCUMENT = {
         responses: { '200': ok('agents'), ...errors(401, 404) },
       },
     },
+    '/v1/{domain}/events': {
+      get: {
+        summary: 'The domain’s events after an id, from its log (`gap`: resync)',
+        parameters: [
+          domain,
+          { name: 'after', in: 'query', required: false, schema: { type: 'string', example: '0-0' } },
+        ],
+        responses: { '200': ok('{events, gap}'), ...errors(401, 404) },
+      },
+    },
     '/v1/{domain}/agents/{ipphone}': {
       get: {
         summary: 'One agent: state, device, voice holder, current call',
