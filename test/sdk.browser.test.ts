@@ -197,7 +197,11 @@ describe('embed SDK in Chromium: the 3C functions against a live gateway', () =>
     expect(await tab.call('changeDevice', 4)).toMatchObject({ ok: true, type: 4 });
     expect(await tab.call('reConfigDeviceType')).toMatchObject({ ok: true, type: 1 });
     expect(await tab.call('getTransferAgent')).toMatchObject({ ok: true });
-    expect(tab.console.filter((line) => line.startsWith('error:'))).toEqual([]);
+    // The in-page phone of this browser-mode agent tries the demo config's PBX, which this test
+    // does not run: that connection error is expected; anything else is not.
+    expect(
+      tab.console.filter((line) => line.startsWith('error:') && !line.includes('ws://127.0.0.1:5066')),
+    ).toEqual([]);
   });
 
   it('the ESM API from another origin: connect(), typed events, and a refused command resolves with its code', async () => {

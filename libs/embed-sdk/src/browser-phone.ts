@@ -161,7 +161,7 @@ export class BrowserPhone {
         type: 'callout.failed',
         callId: call.callId,
         ...tx,
-        data: calloutError('customer', sipCode) as EventDataMap['callout.failed'],
+        data: calloutError('customer', sipCode),
       });
       this.finish(call, causeOfStatus(sipCode), 'customer');
     });

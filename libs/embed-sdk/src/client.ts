@@ -226,7 +226,8 @@ export class CallgateClient {
         .then((answer) => ack?.(answer));
     });
     on('voice.stop', (request, ack) => {
-      const reason = String((request as { reason?: unknown } | null)?.reason ?? 'stop');
+      const asked = (request as { reason?: unknown } | null)?.reason;
+      const reason = typeof asked === 'string' ? asked : 'stop';
       void handlers.stop(reason).then(() => ack?.({ ok: true }));
     });
   }

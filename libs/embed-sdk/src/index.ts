@@ -8,8 +8,14 @@
  * const answer = await client.command('call.dial', { number: '0912345678' });
  * ```
  *
- * The classic script (`/embed/callgate.js`) installs the same `connect` as `window.callgate`
- * and the 3C global functions.
+ * The classic script (`/embed/callgate.js`) installs the same `connect` as `window.callgate`,
+ * the 3C global functions and the JS-PHONE ones. A module page can install a facade itself:
+ *
+ * ```ts
+ * import { installJsPhone } from 'https://gateway.example.com/embed/callgate.mjs';
+ * const phone = installJsPhone(window, { gatewayUrl, credentials: () => ({ domain: 'demo', token }) });
+ * await onRegister();
+ * ```
  */
 export {
   CallgateClient,
@@ -27,6 +33,18 @@ export {
 export { TypedEmitter, type Listener } from './emitter.js';
 export { gatewayUrlFromScriptSrc } from './gateway-url.js';
 export {
+  JS_PHONE_ELEMENT_IDS,
+  JS_PHONE_FUNCTION_NAMES,
+  JS_PHONE_STORAGE_KEY,
+  JsPhoneFacade,
+  installJsPhone,
+  type JsPhoneClient,
+  type JsPhoneFunctions,
+  type JsPhoneOptions,
+  type JsPhoneSettings,
+  type RegisterResult,
+} from './js-phone.js';
+export {
   THREE_C_CALLBACK_NAMES,
   ThreeCFacade,
   installThreeC,
@@ -37,6 +55,17 @@ export {
   type ThreeCOptions,
   type ThreeCVoice,
 } from './three-c.js';
+export {
+  AudioElementTone,
+  TONE_CADENCES,
+  TONE_SAMPLE_RATE,
+  toneUrl,
+  toneWav,
+  type AudioElementToneOptions,
+  type ToneElement,
+  type ToneKind,
+  type TonePlayer,
+} from './tones.js';
 export { VERSION } from './version.js';
 export type {
   AgentSummary,
