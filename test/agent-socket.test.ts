@@ -204,10 +204,10 @@ describe('/agent namespace (single instance, in-memory coordination)', () => {
         'INVALID_PAYLOAD',
       ],
       [
-        'a call report of a call that does not exist',
+        'a call report with a cause nobody knows',
         'call.report',
-        [{ type: 'call.held', callId: 'x', data: {} }],
-        'COULD_NOT_GET_CALL_INFO',
+        [{ type: 'call.ended', callId: 'x', data: { cause: 'EXPLODED' } }],
+        'INVALID_PAYLOAD',
       ],
     ])('%s', async (_name, command, args, code) => {
       const tab = await open('5000');

@@ -12,6 +12,31 @@ import { VoiceRelay } from '../agent/voice-relay.js';
 import { EventBus } from '../events/event-bus.js';
 import { COORDINATION } from '../tokens.js';
 
+/** A call first heard of in the middle: its model, in the state that makes this report legal. */
+function adopt(report: CallReport): CallModel {
+  const call = new CallModel(report.callId, 'inbound', '', report.transactionId);
+  switch (report.type) {
+    case 'call.accepted':
+    case 'call.customerAccepted':
+    case 'callout.failed':
+    case 'call.ended':
+      break;
+    case 'call.held':
+    case 'call.muted':
+    case 'call.unmuted':
+      call.transition('active');
+      break;
+    case 'call.unheld':
+      call.transition('active');
+      call.transition('held');
+      break;
+    case 'call.ringing':
+    case 'callout.started':
+      break;
+  }
+  return call;
+}
+
 type CallCommand = Extract<
   CommandName,
   'call.dial' | 'call.answer' | 'call.hangup' | 'call.toggleHold' | 'call.toggleMute' | 'call.dtmf'
@@ -101,8 +126,18 @@ export class BrowserCalls {
           this.current.set(k, call);
           break;
         default: {
+          if (call && call.callId !== report.callId && !call.ended) {
+            throw new CallgateError(
+              'COULD_NOT_GET_CALL_INFO',
+              `call ${report.callId} is not the agent's current call`,
+            );
+          }
           if (!call || call.callId !== report.callId) {
-            throw new CallgateError('COULD_NOT_GET_CALL_INFO', `no call ${report.callId} for this agent`);
+            // A call this instance has not seen start (the gateway restarted, or the voice tab moved
+            // to this instance mid-call): the voice holder's word is taken, and the call adopted.
+            call = adopt(report);
+            this.current.set(k, call);
+            this.logger.warn(`${k}: adopted call ${report.callId} from the voice tab (${report.type})`);
           }
           switch (report.type) {
             case 'call.accepted':
