@@ -1,6 +1,6 @@
 import { labTone } from '../apps/lab/src/lab.js';
 import { login } from './support/gateway.js';
-import { API_KEY, rest, startLabGateway, type LabGateway } from './support/lab-gateway.js';
+import { API_KEY, rest, startLabGateway, waitRegistered, type LabGateway } from './support/lab-gateway.js';
 import { eventually, Tab } from './support/tabs.js';
 
 /** The 3C ringback the agent hears while the customer's phone rings. */
@@ -27,10 +27,7 @@ describe('callout and in-call control through the lab PBX', () => {
       { gateway: { env: { RING_TIMEOUT_MS: '3000' } } },
     );
     backend = await Tab.open(env.gateway.url, { domain: 'demo', apiKey: API_KEY }, { namespace: '/events' });
-    await eventually(async () => {
-      const view = await rest(env.gateway, 'GET', '/v1/demo/agents/5000');
-      return (view.body.sip as { registered: boolean } | null)?.registered ? true : undefined;
-    }, 10_000);
+    await waitRegistered(env.gateway, '5000');
   });
   afterEach(async () => {
     for (const tab of tabs.splice(0)) {

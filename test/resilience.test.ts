@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { labTone } from '../apps/lab/src/lab.js';
 import { projectRoot } from '../apps/gateway/src/config.js';
 import { login } from './support/gateway.js';
-import { rest, startLabGateway, type LabGateway } from './support/lab-gateway.js';
+import { rest, startLabGateway, waitRegistered, type LabGateway } from './support/lab-gateway.js';
 import { eventually, Tab } from './support/tabs.js';
 
 const BOT_CLI = join(projectRoot(), 'dist', 'apps', 'lab', 'src', 'bot-cli.js');
@@ -44,11 +44,7 @@ function botProcess(args: string[]): {
 describe('resilience of server-side calls', () => {
   let env: LabGateway;
   let tab: Tab;
-  const registered = (): Promise<true> =>
-    eventually(async () => {
-      const view = await rest(env.gateway, 'GET', '/v1/demo/agents/5000');
-      return (view.body.sip as { registered: boolean } | null)?.registered ? true : undefined;
-    }, 15_000);
+  const registered = (): Promise<true> => waitRegistered(env.gateway, '5000');
 
   beforeAll(async () => {
     env = await startLabGateway({ customers: 1, ipPhones: ['5000'] });

@@ -1,7 +1,7 @@
 import type { AnyEventEnvelope } from '@callgate/contracts';
 import { labTone } from '../apps/lab/src/lab.js';
 import { login } from './support/gateway.js';
-import { API_KEY, rest, startLabGateway, type LabGateway } from './support/lab-gateway.js';
+import { API_KEY, rest, startLabGateway, waitRegistered, type LabGateway } from './support/lab-gateway.js';
 import { eventually, Tab } from './support/tabs.js';
 
 /** The call events of one call, as [type, data] pairs (ids and times vary). */
@@ -21,15 +21,7 @@ describe('server-side calls through the lab PBX (device modes 2, 3, 4)', () => {
     return tab;
   };
   const registered = (ipphone: string, want = true): Promise<true> =>
-    eventually(
-      async () => {
-        const view = await rest(env.gateway, 'GET', `/v1/demo/agents/${ipphone}`);
-        const sip = view.body.sip as { registered: boolean } | null;
-        return (sip?.registered ?? false) === want ? true : undefined;
-      },
-      10_000,
-      `${ipphone} registered=${String(want)}`,
-    );
+    waitRegistered(env.gateway, ipphone, want);
 
   beforeAll(async () => {
     env = await startLabGateway(

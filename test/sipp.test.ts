@@ -1,8 +1,8 @@
 import { freeUdpPort } from '../apps/lab/src/ports.js';
 import { runSipp } from '../apps/lab/src/sipp.js';
 import { login } from './support/gateway.js';
-import { rest, startLabGateway, type LabGateway } from './support/lab-gateway.js';
-import { eventually, Tab } from './support/tabs.js';
+import { startLabGateway, waitRegistered, type LabGateway } from './support/lab-gateway.js';
+import { Tab } from './support/tabs.js';
 
 /** sipp (Debian sip-tester) as an independent, classic SIP peer over UDP: no JsSIP on its side. */
 describe('sipp against the gateway through the lab PBX', () => {
@@ -11,10 +11,7 @@ describe('sipp against the gateway through the lab PBX', () => {
 
   beforeAll(async () => {
     env = await startLabGateway({ ipPhones: ['5000'] });
-    await eventually(async () => {
-      const view = await rest(env.gateway, 'GET', '/v1/demo/agents/5000');
-      return (view.body.sip as { registered: boolean } | null)?.registered ? true : undefined;
-    }, 10_000);
+    await waitRegistered(env.gateway, '5000');
     tab = await Tab.open(env.gateway.url, { domain: 'demo', token: await login(env.gateway.url, '5000') });
   });
   afterAll(async () => {

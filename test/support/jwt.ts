@@ -23,17 +23,4 @@ export function rs256Token(payload: Record<string, unknown>): string {
 }
 
 /** "YYYY-MM-DD HH:mm:ss" of a moment as seen in a timezone (the 3C `expired` format). */
-export function localTime(date: Date, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', {
-    timeZone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    hourCycle: 'h23',
-  }).formatToParts(date);
-  const get = (type: string): string => parts.find((p) => p.type === type)?.value ?? '';
-  return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}:${get('second')}`;
-}
+export { formatLocalDateTime as localTime } from '@callgate/auth';

@@ -5,6 +5,7 @@ import type { RunningGateway } from '../../apps/gateway/src/app.js';
 import { startLab, type Lab, type LabOptions } from '../../apps/lab/src/lab.js';
 import { accessKey } from './gateway.js';
 import { startGateway, type GatewayOptions } from './gateway.js';
+import { eventually } from './tabs.js';
 
 export const API_KEY = 'demo-api-key-change-me-0123456789';
 export const MOBILE_PREFIX = '9';
@@ -84,4 +85,22 @@ export async function rest(
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** Waits until the gateway's SIP registration of an agent is (or is no longer) up, as REST reports it. */
+export function waitRegistered(
+  gateway: RunningGateway,
+  ipphone: string,
+  want = true,
+  timeoutMs = 15_000,
+): Promise<true> {
+  return eventually(
+    async () => {
+      const view = await rest(gateway, 'GET', `/v1/demo/agents/${ipphone}`);
+      const sip = view.body.sip as { registered: boolean } | null;
+      return (sip?.registered ?? false) === want ? true : undefined;
+    },
+    timeoutMs,
+    `${ipphone} registered=${String(want)}`,
+  );
 }

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
-import type { DomainConfig } from '@callgate/auth';
+import { type DomainConfig, formatLocalDateTime } from '@callgate/auth';
 import type { LoginResponse } from '@callgate/contracts';
 
 export interface DemoCrmOptions {
@@ -29,22 +29,6 @@ export interface RunningCrm {
 }
 
 const MAX_FORM = 4 * 1024;
-
-/** "YYYY-MM-DD HH:mm:ss" in a timezone: the 3C `expired` claim. */
-function localTime(date: Date, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', {
-    timeZone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    hourCycle: 'h23',
-  }).formatToParts(date);
-  const get = (type: string): string => parts.find((p) => p.type === type)?.value ?? '';
-  return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}:${get('second')}`;
-}
 
 const escapeHtml = (s: string): string =>
   s.replace(
@@ -91,7 +75,7 @@ export async function startDemoCrm(options: DemoCrmOptions): Promise<RunningCrm>
       // What the CRM's server does (3C "Bước 1"): sign {ipphone, expired} with the access key...
       const crmToken = await new SignJWT({
         ipphone,
-        expired: localTime(new Date(Date.now() + 8 * 3600_000), options.domainConfig.timezone),
+        expired: formatLocalDateTime(new Date(Date.now() + 8 * 3600_000), options.domainConfig.timezone),
       })
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .sign(key);

@@ -100,3 +100,19 @@ export function localTimeToInstant(time: LocalDateTime, timeZone: string): Date 
   if (candidates.length > 0) return new Date(Math.min(...candidates));
   return new Date(wallClock - before);
 }
+
+/** "YYYY-MM-DD HH:mm:ss" of an instant as seen in a timezone: how a CRM writes the 3C `expired` claim. */
+export function formatLocalDateTime(date: Date, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-CA', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+  }).formatToParts(date);
+  const get = (type: string): string => parts.find((p) => p.type === type)?.value ?? '';
+  return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}:${get('second')}`;
+}
