@@ -2,7 +2,7 @@
 import { build } from 'esbuild';
 
 await build({
-  entryPoints: { desk: 'apps/demo-crm/web/desk.ts' },
+  entryPoints: { desk: 'apps/demo-crm/web/desk.ts', jsphone: 'apps/demo-crm/web/jsphone.ts' },
   outdir: 'dist/demo-crm',
   bundle: true,
   format: 'iife',

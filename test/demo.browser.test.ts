@@ -119,4 +119,34 @@ describe('the demo CRM', () => {
     await page.waitForFunction(() => document.getElementById('call-state')?.textContent === 'Idle');
     expect(errors).toEqual([]);
   });
+
+  it('the JS-PHONE page registers and calls a customer with the seed’s markup and functions', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    await page.goto(`${demo.crm.url}/jsphone`);
+    await page.waitForFunction(() => document.getElementById('jp-status')?.textContent === 'registered');
+    const customer = demo.lab.bot('0901000001');
+    const answered = customer.waitFor('answered', { timeoutMs: 15_000 });
+    // onRegister() took voice: this page's in-page phone places the call once it has registered.
+    await eventually(
+      async () => {
+        await page.fill('#alohub_call_dial', '0901000001');
+        await page.click('#alohub_shipjs_container button.primary');
+        return page
+          .waitForFunction(() => document.getElementById('jp-call')?.textContent === 'In call', undefined, {
+            timeout: 3000,
+          })
+          .then(() => true)
+          .catch(() => undefined);
+      },
+      20_000,
+      'a call from the JS-PHONE page',
+    );
+    const { call } = await answered;
+    await page.click('#alohub_shipjs_container button.danger');
+    expect((await call.terminated).by).toBe('remote');
+    await page.waitForFunction(() => document.getElementById('jp-call')?.textContent === 'Idle');
+    expect(errors).toEqual([]);
+  });
 });

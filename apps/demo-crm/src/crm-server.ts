@@ -126,6 +126,20 @@ export async function startDemoCrm(options: DemoCrmOptions): Promise<RunningCrm>
       options.simulateCall(from, to);
       return send(res, 201, 'application/json', JSON.stringify({ ok: true, from, to }));
     }
+    if (req.method === 'GET' && url.pathname === '/jsphone') {
+      const token = /(?:^|;\s*)crm_session=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
+      if (!token) return redirect(res, '/');
+      return send(
+        res,
+        200,
+        'text/html',
+        await page('jsphone.html', {
+          gatewayUrl: escapeHtml(options.gatewayUrl),
+          domain: escapeHtml(options.domain),
+          token: escapeHtml(token),
+        }),
+      );
+    }
     if (req.method === 'POST' && url.pathname === '/logout') {
       res.setHeader('set-cookie', 'crm_session=; Max-Age=0; Path=/');
       return redirect(res, '/');
