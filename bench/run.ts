@@ -18,6 +18,8 @@ const BENCHES: Record<string, () => Promise<{ default: Bench }>> = {
   login: () => import('./login.js'),
   'voice-lock': () => import('./voice-lock.js'),
   'sdk-size': () => import('./sdk-size.js'),
+  'browser-ringing': () => import('./browser-ringing.js'),
+  calls: () => import('./calls.js'),
 };
 
 function machine(): string {

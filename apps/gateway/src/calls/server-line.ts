@@ -3,7 +3,7 @@ import type { Logger } from '@nestjs/common';
 import type { EventDataMap, EventType } from '@callgate/contracts';
 import type { AgentConfig, PbxConfig } from '@callgate/auth';
 import type { AgentRef, AgentState } from '@callgate/coordination';
-import { type SipCall, SipUserAgent } from '@callgate/sip';
+import { type SipCall, SipCallState, SipUserAgent } from '@callgate/sip';
 import { ServerCall, type ServerCallDeps } from './server-call.js';
 
 export interface ServerLineDeps {
@@ -49,7 +49,7 @@ export class ServerLine {
     this.ua.on('incomingCall', ({ call }) => {
       this.onIncoming(call).catch((err: unknown) => {
         deps.logger.error(`${this.name}: incoming call failed: ${String(err)}`);
-        if (!call.isTerminated && call.state === 'ringing') call.reject(500);
+        if (!call.isTerminated && call.state === SipCallState.Ringing) call.reject(500);
       });
     });
     this.ua.on('registered', () => deps.logger.log(`${this.name}: registered`));
