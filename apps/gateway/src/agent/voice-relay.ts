@@ -70,10 +70,10 @@ export class VoiceRelay {
     if (!this.nsp) throw new CallgateError('DEVICE_NOT_AVAILABLE', 'no voice tab');
     let answers: CommandAck<K>[];
     try {
-      answers = (await this.nsp
+      answers = await this.nsp
         .to(tabId)
         .timeout(COMMAND_TIMEOUT_MS)
-        .emitWithAck('voice.command', { name, payload } as never)) as CommandAck<K>[];
+        .emitWithAck('voice.command', { name, payload });
     } catch (err) {
       this.logger.warn(`voice tab ${tabId} did not answer ${name}: ${(err as Error).message}`);
       throw new CallgateError('DEVICE_NOT_AVAILABLE', 'the voice tab did not answer');

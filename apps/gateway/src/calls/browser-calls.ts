@@ -99,7 +99,7 @@ export class BrowserCalls {
     });
     if (!answer.ok) throw new CallgateError(answer.code, answer.message);
     const { ok: _ok, ...result } = answer;
-    return result as CommandResult<CallCommand>;
+    return result;
   }
 
   /** A call event from the voice tab: checked (holder, state machine) and published. */
@@ -167,7 +167,7 @@ export class BrowserCalls {
       }
       throw err;
     }
-    await this.bus.publish(agent, report.type, report.data as never, {
+    await this.bus.publish(agent, report.type, report.data, {
       callId: report.callId,
       ...(call.transactionId === undefined ? {} : { transactionId: call.transactionId }),
     });

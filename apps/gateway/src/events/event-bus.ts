@@ -83,7 +83,7 @@ export class EventBus {
       ? { t: type, tab: true }
       : { t: type, e: partial, b: options.backends !== false };
     const id = await this.coordination.events.append(agent.domain, JSON.stringify(stored));
-    return { id, ...partial } as EventEnvelope<T>;
+    return { id, ...partial };
   }
 
   /**
