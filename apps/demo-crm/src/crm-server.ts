@@ -92,14 +92,17 @@ export async function startDemoCrm(options: DemoCrmOptions): Promise<RunningCrm>
       res.setHeader('set-cookie', `crm_session=${body.user.token}; HttpOnly; SameSite=Lax; Path=/`);
       return redirect(res, '/desk');
     }
-    if (req.method === 'GET' && url.pathname === '/desk') {
+    // The signed-in agent's pages: the 3C desk and the JS-PHONE page, with the session token.
+    const agentPages: Record<string, string> = { '/desk': 'desk.html', '/jsphone': 'jsphone.html' };
+    const agentPage = req.method === 'GET' ? agentPages[url.pathname] : undefined;
+    if (agentPage) {
       const token = /(?:^|;\s*)crm_session=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
       if (!token) return redirect(res, '/');
       return send(
         res,
         200,
         'text/html',
-        await page('desk.html', {
+        await page(agentPage, {
           gatewayUrl: escapeHtml(options.gatewayUrl),
           domain: escapeHtml(options.domain),
           token: escapeHtml(token),
@@ -125,20 +128,6 @@ export async function startDemoCrm(options: DemoCrmOptions): Promise<RunningCrm>
       }
       options.simulateCall(from, to);
       return send(res, 201, 'application/json', JSON.stringify({ ok: true, from, to }));
-    }
-    if (req.method === 'GET' && url.pathname === '/jsphone') {
-      const token = /(?:^|;\s*)crm_session=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
-      if (!token) return redirect(res, '/');
-      return send(
-        res,
-        200,
-        'text/html',
-        await page('jsphone.html', {
-          gatewayUrl: escapeHtml(options.gatewayUrl),
-          domain: escapeHtml(options.domain),
-          token: escapeHtml(token),
-        }),
-      );
     }
     if (req.method === 'POST' && url.pathname === '/logout') {
       res.setHeader('set-cookie', 'crm_session=; Max-Age=0; Path=/');

@@ -4,6 +4,7 @@
  */
 import type { AgentSummary, CallStatus, DeviceType } from '@callgate/contracts';
 import type { ThreeCCallbacks, ThreeCFunctions, ThreeCVoice } from '../../../libs/embed-sdk/src/three-c.js';
+import { $, log, showCallState } from './page.js';
 
 declare global {
   interface Window extends Partial<ThreeCCallbacks> {
@@ -13,31 +14,8 @@ declare global {
 }
 const cs = window as unknown as Window & ThreeCFunctions;
 
-const $ = <T extends HTMLElement>(id: string): T => {
-  const el = document.getElementById(id);
-  if (!el) throw new Error(`#${id} is missing`);
-  return el as T;
-};
-
-function log(name: string, detail = '', error = false): void {
-  const li = document.createElement('li');
-  if (error) li.className = 'err';
-  const time = document.createElement('time');
-  time.textContent = new Date().toLocaleTimeString();
-  const label = document.createElement('span');
-  label.className = 'name';
-  label.textContent = name;
-  const text = document.createElement('span');
-  text.textContent = detail;
-  li.append(time, label, text);
-  $('event-log').prepend(li);
-}
-
-function setCallState(text: string, kind: 'idle' | 'ringing' | 'active'): void {
-  const el = $('call-state');
-  el.textContent = text;
-  el.className = `call-state ${kind}`;
-}
+const setCallState = (text: string, kind: 'idle' | 'ringing' | 'active'): void =>
+  showCallState('call-state', text, kind);
 
 function renderAgents(list: AgentSummary[]): void {
   const ul = $('agent-list');

@@ -3,6 +3,7 @@
  * documentation (the seed's element ids and functions), with the session token from the CRM server.
  */
 import type { AnyEventEnvelope, EventType } from '@callgate/contracts';
+import { $, log, showCallState } from './page.js';
 
 interface CallgateGlobal {
   configure(options: { domain: string; token: string }): void;
@@ -15,29 +16,8 @@ interface JsPhoneWindow {
 }
 const w = window as unknown as JsPhoneWindow;
 
-const $ = (id: string): HTMLElement => {
-  const el = document.getElementById(id);
-  if (!el) throw new Error(`#${id} is missing`);
-  return el;
-};
-
-function log(name: string, detail: string): void {
-  const li = document.createElement('li');
-  const time = document.createElement('time');
-  time.textContent = new Date().toLocaleTimeString();
-  const label = document.createElement('span');
-  label.className = 'name';
-  label.textContent = name;
-  const text = document.createElement('span');
-  text.textContent = detail;
-  li.append(time, label, text);
-  $('event-log').prepend(li);
-}
-
-const state = (text: string, kind: 'idle' | 'ringing' | 'active'): void => {
-  $('jp-call').textContent = text;
-  $('jp-call').className = `call-state ${kind}`;
-};
+const state = (text: string, kind: 'idle' | 'ringing' | 'active'): void =>
+  showCallState('jp-call', text, kind);
 
 w.callgate.configure({ domain: w.DEMO.domain, token: w.DEMO.token });
 const shown: EventType[] = [
