@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import {
   type AgentSummary,
   CallgateError,
@@ -44,10 +50,11 @@ export type TabSnapshot = Omit<EventDataMap['session.ready'], 'sessionToken'>;
  * through the coordination store, so all gateway instances agree, and is announced as an event.
  */
 @Injectable()
-export class AgentService implements OnApplicationShutdown {
+export class AgentService implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger(AgentService.name);
   /** per agent, the pending move back to the default device after its voice tab left */
   private readonly fallbacks = new Map<string, NodeJS.Timeout>();
+  private stopping = false;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
@@ -120,6 +127,8 @@ export class AgentService implements OnApplicationShutdown {
    * done by the server so that it also happens when the tab crashed).
    */
   private scheduleFallback(agent: AgentRef): void {
+    // Our own shutdown disconnects every tab: they reconnect elsewhere, nothing falls back.
+    if (this.stopping) return;
     const key = `${agent.domain}/${agent.ipphone}`;
     clearTimeout(this.fallbacks.get(key));
     const timer = setTimeout(() => {
@@ -149,7 +158,12 @@ export class AgentService implements OnApplicationShutdown {
     await this.setDevice({ agent }, defaults.deviceType, defaults.mobile);
   }
 
+  beforeApplicationShutdown(): void {
+    this.stopping = true;
+  }
+
   onApplicationShutdown(): void {
+    this.stopping = true;
     for (const timer of this.fallbacks.values()) clearTimeout(timer);
     this.fallbacks.clear();
   }
