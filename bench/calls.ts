@@ -39,7 +39,7 @@ import { projectRoot } from '../apps/gateway/src/config.js';
 import type { Bot } from '../apps/lab/src/bots.js';
 import type { Kamailio } from '../apps/lab/src/kamailio.js';
 import { labTone, labUsers, startLab, type Lab } from '../apps/lab/src/lab.js';
-import { sdpAudioCodecs } from '../libs/sip/src/codecs.js';
+import { sdpAudioCodecs } from '@callgate/sip';
 import { eventually, Tab } from '../test/support/tabs.js';
 
 const DOMAIN = 'bench';

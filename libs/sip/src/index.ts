@@ -51,3 +51,10 @@ export {
 } from './emitter.js';
 export { SipError, type SipErrorCode } from './errors.js';
 export { consoleLogger, prefixedLogger, silentLogger, type SipLogLevel, type SipLogger } from './logger.js';
+export {
+  AUDIO_CODECS,
+  audioCodecName,
+  restrictAudioCodecs,
+  sdpAudioCodecs,
+  type AudioCodec,
+} from './codecs.js';
