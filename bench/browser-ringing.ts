@@ -9,12 +9,9 @@ import { login } from '../test/support/gateway.js';
 import { startLabGateway } from '../test/support/lab-gateway.js';
 import { openCrmTab, startCrmPages } from '../test/support/pages.js';
 import type { BenchSection } from './run.js';
+import { percentile } from './stats.js';
 
 const CALLS = 100;
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
-}
 
 export default async function browserRingingBench(): Promise<BenchSection> {
   execFileSync(process.execPath, ['scripts/build-sdk.js'], { cwd: projectRoot(), stdio: 'ignore' });

@@ -41,6 +41,7 @@ import type { Kamailio } from '../apps/lab/src/kamailio.js';
 import { labTone, labUsers, startLab, type Lab } from '../apps/lab/src/lab.js';
 import { sdpAudioCodecs } from '@callgate/sip';
 import { eventually, Tab } from '../test/support/tabs.js';
+import { percentile } from './stats.js';
 
 const DOMAIN = 'bench';
 const ACCESS_KEY = 'bench-calls-access-key-0123456789abcdef';
@@ -1024,8 +1025,7 @@ function percentOfCore(cpuSeconds: number, elapsedMs: number): number {
 /** Nearest-rank percentiles, mean and max of samples (ms). */
 function percentiles(samples: readonly number[]): Percentiles {
   const sorted = [...samples].sort((a, b) => a - b);
-  const at = (p: number): number =>
-    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
+  const at = (p: number): number => percentile(sorted, p);
   const mean = sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length);
   return { p50: at(50), p99: at(99), mean, max: sorted[sorted.length - 1] ?? Number.NaN };
 }

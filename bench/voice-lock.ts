@@ -4,6 +4,7 @@
 import { Redis, type Command } from 'ioredis';
 import { createCoordination, type AgentRef, type Coordination } from '@callgate/coordination';
 import { startRedis, type RedisServer } from '../test/support/redis-server.js';
+import { percentile } from './stats.js';
 
 const OPS = 2_000;
 const WARM_UP_OPS = 200;
@@ -105,12 +106,6 @@ async function timeCalls(count: number, call: (i: number) => Promise<unknown>): 
   const elapsedSec = Number(process.hrtime.bigint() - started) / 1e9;
   samples.sort((a, b) => a - b);
   return { p50: percentile(samples, 50), p99: percentile(samples, 99), opsPerSec: count / elapsedSec };
-}
-
-/** Nearest-rank percentile of sorted samples. */
-function percentile(sorted: readonly number[], p: number): number {
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[index] ?? Number.NaN;
 }
 
 function medianRun(latencies: readonly Latency[]): Latency {

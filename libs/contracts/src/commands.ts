@@ -50,6 +50,11 @@ export type CallReport = {
 }[ReportableCallEvent];
 
 export type CommandName = keyof CommandMap;
+/** The commands that act on a call (carried by the gateway or by the voice tab's phone). */
+export type CallCommandName = Extract<
+  CommandName,
+  'call.dial' | 'call.answer' | 'call.hangup' | 'call.toggleHold' | 'call.toggleMute' | 'call.dtmf'
+>;
 export type CommandPayload<K extends CommandName> = CommandMap[K]['payload'];
 export type CommandResult<K extends CommandName> = CommandMap[K]['result'];
 

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   type CallReport,
   CallgateError,
-  type CommandName,
+  type CallCommandName,
   type CommandPayload,
   type CommandResult,
 } from '@callgate/contracts';
@@ -37,11 +37,6 @@ function adopt(report: CallReport): CallModel {
   return call;
 }
 
-type CallCommand = Extract<
-  CommandName,
-  'call.dial' | 'call.answer' | 'call.hangup' | 'call.toggleHold' | 'call.toggleMute' | 'call.dtmf'
->;
-
 const key = (agent: AgentRef): string => `${agent.domain}/${agent.ipphone}`;
 
 /**
@@ -65,16 +60,16 @@ export class BrowserCalls {
     return this.current.get(key(agent))?.snapshot() ?? null;
   }
 
-  async command<K extends CallCommand>(
+  async command<K extends CallCommandName>(
     agent: AgentRef,
     name: K,
     payload: CommandPayload<K>,
   ): Promise<CommandResult<K>>;
   async command(
     agent: AgentRef,
-    name: CallCommand,
-    payload: CommandPayload<CallCommand>,
-  ): Promise<CommandResult<CallCommand>> {
+    name: CallCommandName,
+    payload: CommandPayload<CallCommandName>,
+  ): Promise<CommandResult<CallCommandName>> {
     const call = this.current.get(key(agent));
     if (name === 'call.dial') {
       if (call && !call.ended)

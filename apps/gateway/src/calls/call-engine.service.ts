@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import {
   CallgateError,
-  type CommandName,
+  type CallCommandName,
   type CommandPayload,
   type CommandResult,
 } from '@callgate/contracts';
@@ -19,11 +19,6 @@ import { EventBus } from '../events/event-bus.js';
 import { COORDINATION, GATEWAY_CONFIG } from '../tokens.js';
 import { CallNotAnsweredError, type ServerCall } from './server-call.js';
 import { LineBusyError, ServerLine } from './server-line.js';
-
-type CallCommand = Extract<
-  CommandName,
-  'call.dial' | 'call.answer' | 'call.hangup' | 'call.toggleHold' | 'call.toggleMute' | 'call.dtmf'
->;
 
 const key = (agent: AgentRef): string => `${agent.domain}/${agent.ipphone}`;
 
@@ -95,16 +90,16 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   /** Runs a call command for an agent whose device is server-side. */
-  async command<K extends CallCommand>(
+  async command<K extends CallCommandName>(
     agent: AgentRef,
     name: K,
     payload: CommandPayload<K>,
   ): Promise<CommandResult<K>>;
   async command(
     agent: AgentRef,
-    name: CallCommand,
-    payload: CommandPayload<CallCommand>,
-  ): Promise<CommandResult<CallCommand>> {
+    name: CallCommandName,
+    payload: CommandPayload<CallCommandName>,
+  ): Promise<CommandResult<CallCommandName>> {
     const line = this.line(agent);
     if (!line) {
       throw new CallgateError('DEVICE_NOT_AVAILABLE', `agent ${agent.ipphone} has no call device attached`);
