@@ -3,6 +3,7 @@
 // memory, its own backend); "instances" are separate Coordination handles on the same state, as
 // gateway instances sharing one Redis are.
 import { Redis } from 'ioredis';
+import { CallgateError } from '@callgate/contracts';
 import {
   compareEventIds,
   EVENT_ID_PATTERN,
@@ -417,6 +418,124 @@ describe.each(['memory', 'redis'] as const)('%s coordination store', (kind) => {
     });
   });
 
+  describe('agent leases', () => {
+    it('the first claim wins, with epoch 1; the holder claims again as it is; others are refused', async () => {
+      const a = await instance('gw-a');
+      const b = await instance('gw-b');
+      await expect(a.leases.claim(agent)).resolves.toEqual({
+        granted: true,
+        lease: { owner: 'gw-a', epoch: 1 },
+        lostCall: null,
+      });
+      await expect(a.leases.claim(agent)).resolves.toMatchObject({ granted: true, lease: { epoch: 1 } });
+      await expect(b.leases.claim(agent)).resolves.toEqual({
+        granted: false,
+        lease: { owner: 'gw-a', epoch: 1 },
+        lostCall: null,
+      });
+      const owners = await b.leases.owners(agent.domain, [agent.ipphone, '1002']);
+      expect([...owners]).toEqual([[agent.ipphone, { owner: 'gw-a', epoch: 1 }]]);
+    });
+
+    it('a lease not renewed expires; the adopter gets a new epoch and the call left behind, once', async () => {
+      const a = await instance('gw-a', { leaseMs: SHORT_LEASE_MS });
+      const b = await instance('gw-b', { leaseMs: SHORT_LEASE_MS });
+      const { lease } = await a.leases.claim(agent);
+      await expect(a.leases.recordCall(agent, lease.epoch, '{"callId":"c-1"}')).resolves.toBe(true);
+      await expect(b.leases.recordCall(agent, lease.epoch, '{"callId":"forged"}')).resolves.toBe(false);
+      const adopted = await waitFor(
+        () => b.leases.claim(agent),
+        (claim) => claim.granted,
+        10 * SHORT_LEASE_MS,
+      );
+      expect(adopted).toEqual({
+        granted: true,
+        lease: { owner: 'gw-b', epoch: 2 },
+        lostCall: '{"callId":"c-1"}',
+      });
+      // The old owner's renewal learns it lost; its release and records are refused.
+      await expect(a.leases.renew([{ agent, epoch: 1 }])).resolves.toEqual(['lost']);
+      await expect(a.leases.release(agent, 1)).resolves.toBe(false);
+      await expect(a.leases.recordCall(agent, 1, '{"callId":"late"}')).resolves.toBe(false);
+      await expect(b.leases.release(agent, 2)).resolves.toBe(true);
+      await expect(a.leases.claim(agent)).resolves.toMatchObject({
+        granted: true,
+        lease: { epoch: 3 },
+        lostCall: null,
+      });
+    });
+
+    it('renew extends a current lease, and writes back one the store lost while nobody took it', async () => {
+      const a = await instance('gw-a', { leaseMs: SHORT_LEASE_MS });
+      const other = { ...agent, ipphone: '1002' };
+      const first = await a.leases.claim(agent);
+      const second = await a.leases.claim(other);
+      await expect(
+        a.leases.renew([
+          { agent, epoch: first.lease.epoch },
+          { agent: other, epoch: second.lease.epoch },
+        ]),
+      ).resolves.toEqual(['renewed', 'renewed']);
+      await waitFor(
+        () => a.leases.owners(agent.domain, [agent.ipphone]),
+        (owners) => owners.size === 0,
+        10 * SHORT_LEASE_MS,
+      );
+      await expect(a.leases.renew([{ agent, epoch: first.lease.epoch }])).resolves.toEqual(['reasserted']);
+      const owners = await a.leases.owners(agent.domain, [agent.ipphone]);
+      expect(owners.get(agent.ipphone)).toEqual({ owner: 'gw-a', epoch: first.lease.epoch });
+    });
+  });
+
+  describe('cluster', () => {
+    it('heartbeat lists the live instances; one that leaves or stops beating drops out', async () => {
+      const a = await instance('gw-a', { leaseMs: SHORT_LEASE_MS });
+      const b = await instance('gw-b', { leaseMs: SHORT_LEASE_MS });
+      const c = await instance('gw-c', { leaseMs: SHORT_LEASE_MS });
+      await a.cluster.heartbeat();
+      await c.cluster.heartbeat();
+      await expect(b.cluster.heartbeat()).resolves.toEqual(['gw-a', 'gw-b', 'gw-c']);
+      await c.cluster.leave();
+      await expect(b.cluster.heartbeat()).resolves.toEqual(['gw-a', 'gw-b']);
+      await waitFor(
+        () => b.cluster.heartbeat(),
+        (ids) => ids.length === 1,
+        10 * SHORT_LEASE_MS,
+      );
+      await expect(b.cluster.heartbeat()).resolves.toEqual(['gw-b']);
+    });
+
+    it('a request reaches the named instance and its answer or error comes back', async () => {
+      const a = await instance('gw-a');
+      const b = await instance('gw-b');
+      b.cluster.serve((body) => {
+        if (body === 'boom') return Promise.reject(new CallgateError('NOT_IN_A_CALL', 'no call here'));
+        return Promise.resolve(`b got ${body}`);
+      });
+      await expect(a.cluster.request('gw-b', 'hello', 2_000)).resolves.toBe('b got hello');
+      await expect(a.cluster.request('gw-b', 'boom', 2_000)).rejects.toMatchObject({
+        code: 'NOT_IN_A_CALL',
+        message: 'no call here',
+      });
+    });
+
+    it('a request to an instance that does not listen fails at once; one not answered, after its timeout', async () => {
+      const a = await instance('gw-a');
+      const b = await instance('gw-b');
+      b.cluster.serve(() => new Promise<string>(() => undefined));
+      let started = Date.now();
+      await expect(a.cluster.request('gw-nobody', 'x', 5_000)).rejects.toMatchObject({
+        code: 'INSTANCE_UNREACHABLE',
+      });
+      expect(Date.now() - started).toBeLessThan(1_000);
+      started = Date.now();
+      await expect(a.cluster.request('gw-b', 'x', 300)).rejects.toMatchObject({
+        code: 'INSTANCE_UNREACHABLE',
+      });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    });
+  });
+
   describe('lifecycle', () => {
     it('close() is idempotent and later calls reject with COORDINATION_UNAVAILABLE', async () => {
       const a = await instance('gw-a');
@@ -567,9 +686,15 @@ describe('redis store: round trips and outages', () => {
           ),
         (up) => up,
       );
-      // The restarted server is empty: the lock is free again and the script is reloaded.
-      const granted = await a.voice.acquireIfFree(agent, 'tab-B');
-      expect(granted.granted).toBe(true);
+      // The restarted server is empty: the holder's renewal writes its lock back (with its fence)
+      // rather than the lock being taken as free, and a later grant gets a larger fence.
+      const held = await waitFor(
+        () => a.voice.holder(agent),
+        (holder) => holder !== null,
+      );
+      expect(held).toMatchObject({ tabId: 'tab-A', fence: 1 });
+      await expect(a.voice.acquireIfFree(agent, 'tab-B')).resolves.toMatchObject({ granted: false });
+      await expect(a.voice.steal(agent, 'tab-B')).resolves.toMatchObject({ holder: { fence: 2 } });
       expect(warnings.map((warning) => warning.msg)).toEqual(
         expect.arrayContaining(['redis connection lost', 'redis connection restored']),
       );

@@ -33,6 +33,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   ERROR_CALLOUT_CONNECT: 502,
   TRANSFER_CALL_FAILED: 502,
   COORDINATION_UNAVAILABLE: 503,
+  INSTANCE_UNREACHABLE: 503,
   // SDK-side codes never come from the gateway; listed so the table stays exhaustive.
   CONNECT_FAILED: 503,
   NOT_CONNECTED: 503,

@@ -1,3 +1,4 @@
 export * from './types.js';
 export { createCoordination } from './create.js';
 export { MemoryBackend } from './memory.js';
+export { preferredInstance } from './placement.js';

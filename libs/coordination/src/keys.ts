@@ -7,6 +7,11 @@
 //   {prefix}agent:{domain}:{ipphone}         hash {deviceType, mobile, callStatus}
 //   {prefix}events:{domain}                  stream of the domain's events, capped (MAXLEN ~)
 //   {prefix}login:{domain}:{tokenDigest}     string '1', PX the token's remaining life
+//   {prefix}lease:{domain}:{ipphone}         hash {owner, epoch}, PX lease: who registers the agent
+//   {prefix}lease:epoch:{domain}:{ipphone}   integer counter, never expires (epochs only grow)
+//   {prefix}lease:call:{domain}:{ipphone}    string, the owner's call in progress (opaque JSON)
+//   {prefix}instances                        sorted set, member instanceId, score expiry (server ms)
+//   {prefix}rpc:{instanceId}                 pub/sub channel of requests to (and answers for) an instance
 //
 // Segments are percent-encoded so a ':' inside a domain or extension cannot make two agents share
 // a key; ordinary host names, extensions and hex digests are left as they are.
@@ -22,6 +27,11 @@ export interface CoordinationKeys {
   agentState(agent: AgentRef): string;
   eventLog(domain: string): string;
   login(domain: string, tokenDigest: string): string;
+  lease(agent: AgentRef): string;
+  leaseEpoch(agent: AgentRef): string;
+  leaseCall(agent: AgentRef): string;
+  instances(): string;
+  rpc(instanceId: string): string;
 }
 
 export function coordinationKeys(prefix: string): CoordinationKeys {
@@ -32,5 +42,10 @@ export function coordinationKeys(prefix: string): CoordinationKeys {
     agentState: (agent) => `${prefix}agent:${agentPart(agent)}`,
     eventLog: (domain) => `${prefix}events:${seg(domain)}`,
     login: (domain, tokenDigest) => `${prefix}login:${seg(domain)}:${seg(tokenDigest)}`,
+    lease: (agent) => `${prefix}lease:${agentPart(agent)}`,
+    leaseEpoch: (agent) => `${prefix}lease:epoch:${agentPart(agent)}`,
+    leaseCall: (agent) => `${prefix}lease:call:${agentPart(agent)}`,
+    instances: () => `${prefix}instances`,
+    rpc: (instanceId) => `${prefix}rpc:${seg(instanceId)}`,
   };
 }

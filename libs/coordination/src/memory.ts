@@ -14,13 +14,18 @@ import {
 } from './common.js';
 import { coordinationKeys, type CoordinationKeys } from './keys.js';
 import { compareEventIds, EVENT_ID_PATTERN } from '@callgate/contracts';
+import { RpcPeer } from './rpc.js';
 import type {
+  AgentLeases,
   AgentRef,
   AgentState,
   AgentStateStore,
+  Cluster,
   Coordination,
   CoordinationOptions,
   EventLog,
+  Lease,
+  LeaseRenewal,
   LoggedEvent,
   LoginRegistry,
   Presence,
@@ -46,6 +51,11 @@ export class MemoryBackend {
   private readonly presence = new Map<string, Map<string, number>>();
   private readonly agents = new Map<string, StoredAgentFields>();
   private readonly logins = new Map<string, number>();
+  private readonly leases = new Map<string, Expiring<Lease>>();
+  private readonly calls = new Map<string, string>();
+  private readonly instances = new Map<string, number>();
+  /** the request handlers of the instances using this backend, by instance id */
+  readonly peers = new Map<string, RpcPeer>();
 
   private now(): number {
     return performance.now();
@@ -90,12 +100,78 @@ export class MemoryBackend {
     return true;
   }
 
-  /** Extend the lock when `expected` (same grant, same fence) still holds it. */
+  /** Extend the lock when `expected` (same grant) still holds it, or write it back when nobody does. */
   renewLock(lockKey: string, expected: VoiceHolder, leaseMs: number): boolean {
     const current = this.holder(lockKey);
-    if (current === null || !sameGrant(current, expected)) return false;
-    this.locks.set(lockKey, { value: current, expiresAt: this.now() + leaseMs });
+    if (current !== null && !sameGrant(current, expected)) return false;
+    this.locks.set(lockKey, { value: current ?? { ...expected }, expiresAt: this.now() + leaseMs });
     return true;
+  }
+
+  lease(key: string): Lease | null {
+    const entry = this.leases.get(key);
+    if (entry === undefined) return null;
+    if (entry.expiresAt > this.now()) return { ...entry.value };
+    this.leases.delete(key);
+    return null;
+  }
+
+  claimLease(
+    key: string,
+    epochKey: string,
+    callKey: string,
+    instanceId: string,
+    leaseMs: number,
+  ): { granted: boolean; lease: Lease; lostCall: string | null } {
+    const current = this.lease(key);
+    if (current !== null && current.owner !== instanceId)
+      return { granted: false, lease: current, lostCall: null };
+    const lease = current ?? { owner: instanceId, epoch: this.incr(epochKey) };
+    this.leases.set(key, { value: lease, expiresAt: this.now() + leaseMs });
+    const lostCall = current === null ? (this.calls.get(callKey) ?? null) : null;
+    if (current === null) this.calls.delete(callKey);
+    return { granted: true, lease: { ...lease }, lostCall };
+  }
+
+  renewLease(key: string, instanceId: string, epoch: number, leaseMs: number): LeaseRenewal {
+    const current = this.lease(key);
+    if (current !== null && (current.owner !== instanceId || current.epoch !== epoch)) return 'lost';
+    this.leases.set(key, { value: { owner: instanceId, epoch }, expiresAt: this.now() + leaseMs });
+    return current === null ? 'reasserted' : 'renewed';
+  }
+
+  releaseLease(key: string, callKey: string, instanceId: string, epoch: number): boolean {
+    const current = this.lease(key);
+    if (current?.owner !== instanceId || current.epoch !== epoch) return false;
+    this.leases.delete(key);
+    this.calls.delete(callKey);
+    return true;
+  }
+
+  recordCall(
+    key: string,
+    callKey: string,
+    instanceId: string,
+    epoch: number,
+    record: string | null,
+  ): boolean {
+    const current = this.lease(key);
+    if (current?.owner !== instanceId || current.epoch !== epoch) return false;
+    if (record === null) this.calls.delete(callKey);
+    else this.calls.set(callKey, record);
+    return true;
+  }
+
+  /** Marks an instance alive for `leaseMs`; returns the live ones, sorted. */
+  heartbeat(instanceId: string, leaseMs: number): string[] {
+    const now = this.now();
+    this.instances.set(instanceId, now + leaseMs);
+    for (const [id, expiresAt] of this.instances) if (expiresAt <= now) this.instances.delete(id);
+    return [...this.instances.keys()].sort();
+  }
+
+  leave(instanceId: string): void {
+    this.instances.delete(instanceId);
   }
 
   incr(key: string): number {
@@ -216,8 +292,12 @@ class MemoryCoordination implements Coordination {
   readonly agents: AgentStateStore;
   readonly events: EventLog;
   readonly logins: LoginRegistry;
+  readonly leases: AgentLeases;
+  readonly cluster: Cluster;
+  readonly leaseMs: number;
 
   private readonly keys: CoordinationKeys;
+  private readonly rpc: RpcPeer;
   /** locks granted through this instance, by lock key: renewed until lost, released or closed */
   private readonly held = new Map<string, VoiceHolder>();
   /** tabs joined through this instance, by presence key */
@@ -230,9 +310,23 @@ class MemoryCoordination implements Coordination {
     private readonly backend: MemoryBackend,
   ) {
     this.instanceId = options.instanceId;
+    this.leaseMs = options.leaseMs;
     this.keys = coordinationKeys(options.keyPrefix);
     const { keys } = this;
     const { leaseMs, instanceId } = options;
+    this.rpc = new RpcPeer(
+      instanceId,
+      (to, message) =>
+        this.op(() => {
+          const peer = backend.peers.get(to);
+          if (!peer) return 0;
+          // Delivered later, as over a network: never inside the sender's call stack.
+          setImmediate(() => peer.receive(message));
+          return 1;
+        }),
+      options.logger,
+    );
+    backend.peers.set(instanceId, this.rpc);
 
     this.voice = {
       acquireIfFree: (agent, tabId) =>
@@ -332,6 +426,45 @@ class MemoryCoordination implements Coordination {
       isRemembered: (domain, tokenDigest) => this.op(() => backend.hasLogin(keys.login(domain, tokenDigest))),
     };
 
+    this.leases = {
+      claim: (agent) =>
+        this.op(() =>
+          backend.claimLease(
+            keys.lease(agent),
+            keys.leaseEpoch(agent),
+            keys.leaseCall(agent),
+            instanceId,
+            leaseMs,
+          ),
+        ),
+      renew: (held) =>
+        this.op(() =>
+          held.map(({ agent, epoch }) => backend.renewLease(keys.lease(agent), instanceId, epoch, leaseMs)),
+        ),
+      release: (agent, epoch) =>
+        this.op(() => backend.releaseLease(keys.lease(agent), keys.leaseCall(agent), instanceId, epoch)),
+      owners: (domain, ipphones) =>
+        this.op(() => {
+          const owners = new Map<string, Lease>();
+          for (const ipphone of ipphones) {
+            const lease = backend.lease(keys.lease({ domain, ipphone }));
+            if (lease) owners.set(ipphone, lease);
+          }
+          return owners;
+        }),
+      recordCall: (agent, epoch, record) =>
+        this.op(() =>
+          backend.recordCall(keys.lease(agent), keys.leaseCall(agent), instanceId, epoch, record),
+        ),
+    };
+
+    this.cluster = {
+      heartbeat: () => this.op(() => backend.heartbeat(instanceId, leaseMs)),
+      leave: () => this.op(() => backend.leave(instanceId)),
+      serve: (handler) => this.rpc.serve(handler),
+      request: (to, body, timeoutMs) => this.rpc.request(to, body, timeoutMs),
+    };
+
     this.schedule();
   }
 
@@ -340,6 +473,8 @@ class MemoryCoordination implements Coordination {
   }
 
   close(): Promise<void> {
+    if (this.backend.peers.get(this.instanceId) === this.rpc) this.backend.peers.delete(this.instanceId);
+    this.rpc.close();
     this.closed = true;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;

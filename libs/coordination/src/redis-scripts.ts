@@ -65,14 +65,104 @@ return 0
 `,
   },
 
-  /** KEYS lock; ARGV exact value held, leaseMs → 1 renewed | 0 not ours any more */
+  /**
+   * KEYS lock, fence; ARGV exact value held, leaseMs, fence held → 1 renewed | 2 written back (the
+   * key was gone: Redis restarted or the lease ran out while nobody took it) | 0 another holder.
+   * A written-back grant also lifts the fence counter to it, so no later grant reuses its token.
+   */
   cgVoiceRenew: {
-    numberOfKeys: 1,
+    numberOfKeys: 2,
     lua: `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local current = redis.call('GET', KEYS[1])
+if current == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if current then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[3]) then redis.call('SET', KEYS[2], ARGV[3]) end
+return 2
+`,
+  },
+
+  /**
+   * KEYS lease, epoch, call; ARGV instanceId, leaseMs → {granted 1|0, owner, epoch, lost call or nil}.
+   * Free: a new grant (next epoch), handing over and deleting the call record left behind.
+   * Already ours: extended as it is. Another's: refused.
+   */
+  cgLeaseClaim: {
+    numberOfKeys: 3,
+    lua: `
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if owner then
+  local epoch = tonumber(redis.call('HGET', KEYS[1], 'epoch'))
+  if owner ~= ARGV[1] then return { 0, owner, epoch } end
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return { 1, owner, epoch }
+end
+local epoch = redis.call('INCR', KEYS[2])
+redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'epoch', epoch)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local call = redis.call('GET', KEYS[3])
+redis.call('DEL', KEYS[3])
+return { 1, ARGV[1], epoch, call }
+`,
+  },
+
+  /**
+   * KEYS lease, epoch; ARGV instanceId, epoch, leaseMs → 1 renewed | 2 written back (the key was
+   * gone) | 0 another instance holds it (or a later grant of ours).
+   */
+  cgLeaseRenew: {
+    numberOfKeys: 2,
+    lua: `
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if owner == ARGV[1] and redis.call('HGET', KEYS[1], 'epoch') == ARGV[2] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return 1
+end
+if owner then return 0 end
+redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'epoch', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[2]) then redis.call('SET', KEYS[2], ARGV[2]) end
+return 2
+`,
+  },
+
+  /** KEYS lease, call; ARGV instanceId, epoch → 1 released (and its call record) | 0 not this grant */
+  cgLeaseRelease: {
+    numberOfKeys: 2,
+    lua: `
+if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] and redis.call('HGET', KEYS[1], 'epoch') == ARGV[2] then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  return 1
 end
 return 0
+`,
+  },
+
+  /** KEYS lease, call; ARGV instanceId, epoch, record ('' clears) → 1 written | 0 not this grant */
+  cgLeaseRecordCall: {
+    numberOfKeys: 2,
+    lua: `
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[2] then
+  return 0
+end
+if ARGV[3] == '' then redis.call('DEL', KEYS[2]) else redis.call('SET', KEYS[2], ARGV[3]) end
+return 1
+`,
+  },
+
+  /** KEYS instances; ARGV instanceId, leaseMs → live instance ids (this one refreshed), sorted */
+  cgClusterBeat: {
+    numberOfKeys: 1,
+    lua: `
+${NOW_MS}
+${PRUNE}
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
+table.sort(ids)
+return ids
 `,
   },
 

@@ -30,17 +30,22 @@ import { coordinationKeys, type CoordinationKeys } from './keys.js';
 import { compareEventIds, EVENT_ID_PATTERN } from '@callgate/contracts';
 import { scripts, type ScriptName } from './redis-scripts.js';
 import type {
+  AgentLeases,
   AgentState,
   AgentStateStore,
+  Cluster,
   Coordination,
   CoordinationOptions,
   EventLog,
   LoggedEvent,
+  Lease,
+  LeaseRenewal,
   LoginRegistry,
   Presence,
   VoiceHolder,
   VoiceLock,
 } from './types.js';
+import { RpcPeer } from './rpc.js';
 
 const CONNECT_TIMEOUT_MS = 2_000;
 
@@ -60,6 +65,7 @@ function queueScript(pipeline: ChainableCommander, name: ScriptName, ...args: Sc
 interface HeldLock {
   raw: string;
   holder: VoiceHolder;
+  fenceKey: string;
 }
 
 /** The Redis store; resolves once connected, rejects with COORDINATION_UNAVAILABLE if it cannot. */
@@ -90,6 +96,15 @@ export async function createRedisCoordination(
     const reason = coordination.connectionError() ?? messageOf(error);
     throw unavailable(`coordination: cannot reach Redis at ${redactUrl(options.redisUrl)}: ${reason}`, error);
   }
+  try {
+    await coordination.listen();
+  } catch (error) {
+    await coordination.close();
+    throw unavailable(
+      `coordination: cannot subscribe at ${redactUrl(options.redisUrl)}: ${messageOf(error)}`,
+      error,
+    );
+  }
   coordination.start();
   return coordination;
 }
@@ -102,10 +117,16 @@ class RedisCoordination implements Coordination {
   readonly agents: AgentStateStore;
   readonly events: EventLog;
   readonly logins: LoginRegistry;
+  readonly leases: AgentLeases;
+  readonly cluster: Cluster;
+  readonly leaseMs: number;
 
   private readonly keys: CoordinationKeys;
   /** locks granted through this instance, by lock key: renewed until lost, released or closed */
   private readonly held = new Map<string, HeldLock>();
+  /** the pub/sub connection of requests between instances (a subscribed client can do nothing else) */
+  private readonly subscriber: Redis;
+  private readonly rpc: RpcPeer;
   /** tabs joined through this instance, by presence key */
   private readonly tabs = new Map<string, Set<string>>();
   private timer: NodeJS.Timeout | null = null;
@@ -120,9 +141,21 @@ class RedisCoordination implements Coordination {
     private readonly client: Redis,
   ) {
     this.instanceId = options.instanceId;
+    this.leaseMs = options.leaseMs;
     this.keys = coordinationKeys(options.keyPrefix);
     const { keys } = this;
     const { leaseMs, instanceId, logger } = options;
+    this.subscriber = client.duplicate({
+      enableOfflineQueue: true,
+      connectionName: `callgate:${instanceId.replace(/\s/g, '_')}:rpc`,
+    });
+    this.subscriber.on('error', () => undefined); // the main client logs connection trouble
+    this.rpc = new RpcPeer(
+      instanceId,
+      (to, message) => this.call('cluster.request', () => client.publish(keys.rpc(to), message)),
+      logger,
+    );
+    this.subscriber.on('message', (_channel: string, message: string) => this.rpc.receive(message));
 
     // Connection changes are logged once per outage, not once per reconnect attempt.
     client.on('error', (error: Error) => {
@@ -151,7 +184,8 @@ class RedisCoordination implements Coordination {
         const [flag, raw] = tuple(reply, 2, key);
         const holder = parseHolder(raw, key);
         const granted = flag === 1;
-        if (granted) this.held.set(key, { raw: asString(raw, key), holder });
+        if (granted)
+          this.held.set(key, { raw: asString(raw, key), holder, fenceKey: keys.voiceFence(agent) });
         return { granted, holder };
       },
       steal: async (agent, tabId) => {
@@ -161,7 +195,7 @@ class RedisCoordination implements Coordination {
         );
         const [raw, previousRaw] = tuple(reply, 2, key);
         const holder = parseHolder(raw, key);
-        this.held.set(key, { raw: asString(raw, key), holder });
+        this.held.set(key, { raw: asString(raw, key), holder, fenceKey: keys.voiceFence(agent) });
         return { holder, previous: previousRaw === null ? null : parseHolder(previousRaw, key) };
       },
       release: async (agent, tabId) => {
@@ -313,6 +347,94 @@ class RedisCoordination implements Coordination {
         return (await this.call('logins.isRemembered', () => client.exists(key))) === 1;
       },
     };
+
+    this.leases = {
+      claim: async (agent) => {
+        const key = keys.lease(agent);
+        const reply = await this.call('leases.claim', () =>
+          runScript(
+            client,
+            'cgLeaseClaim',
+            key,
+            keys.leaseEpoch(agent),
+            keys.leaseCall(agent),
+            instanceId,
+            leaseMs,
+          ),
+        );
+        const [granted, owner, epoch, lostCall] = tuple(reply, 4, key);
+        return {
+          granted: granted === 1,
+          lease: { owner: asString(owner, key), epoch: asEpoch(epoch, key) },
+          lostCall: typeof lostCall === 'string' ? lostCall : null,
+        };
+      },
+      renew: async (held) => {
+        if (held.length === 0) return [];
+        const replies = await this.pipelined('leases.renew', (pipeline) => {
+          for (const { agent, epoch } of held)
+            queueScript(
+              pipeline,
+              'cgLeaseRenew',
+              keys.lease(agent),
+              keys.leaseEpoch(agent),
+              instanceId,
+              epoch,
+              leaseMs,
+            );
+        });
+        return replies.map((reply): LeaseRenewal =>
+          reply === 1 ? 'renewed' : reply === 2 ? 'reasserted' : 'lost',
+        );
+      },
+      release: async (agent, epoch) => {
+        const reply = await this.call('leases.release', () =>
+          runScript(client, 'cgLeaseRelease', keys.lease(agent), keys.leaseCall(agent), instanceId, epoch),
+        );
+        return reply === 1;
+      },
+      owners: async (domain, ipphones) => {
+        const owners = new Map<string, Lease>();
+        if (ipphones.length === 0) return owners;
+        const replies = await this.pipelined('leases.owners', (pipeline) => {
+          for (const ipphone of ipphones) pipeline.hmget(keys.lease({ domain, ipphone }), 'owner', 'epoch');
+        });
+        ipphones.forEach((ipphone, i) => {
+          const [owner, epoch] = (replies[i] as (string | null)[] | undefined) ?? [];
+          if (typeof owner === 'string') owners.set(ipphone, { owner, epoch: Number(epoch) });
+        });
+        return owners;
+      },
+      recordCall: async (agent, epoch, record) => {
+        const reply = await this.call('leases.recordCall', () =>
+          runScript(
+            client,
+            'cgLeaseRecordCall',
+            keys.lease(agent),
+            keys.leaseCall(agent),
+            instanceId,
+            epoch,
+            record ?? '',
+          ),
+        );
+        return reply === 1;
+      },
+    };
+
+    this.cluster = {
+      heartbeat: async () => {
+        const reply = await this.call('cluster.heartbeat', () =>
+          runScript(client, 'cgClusterBeat', keys.instances(), instanceId, leaseMs),
+        );
+        if (!Array.isArray(reply)) throw malformed('instance list', keys.instances());
+        return reply.map((id) => asString(id, keys.instances()));
+      },
+      leave: async () => {
+        await this.call('cluster.leave', () => client.zrem(keys.instances(), instanceId));
+      },
+      serve: (handler) => this.rpc.serve(handler),
+      request: (to, body, timeoutMs) => this.rpc.request(to, body, timeoutMs),
+    };
   }
 
   async ping(): Promise<void> {
@@ -328,6 +450,11 @@ class RedisCoordination implements Coordination {
   /** The last connection error seen since the last successful connection, if any. */
   connectionError(): string | null {
     return this.lastConnectionError;
+  }
+
+  /** Listen for requests from other instances; resolves once subscribed. */
+  async listen(): Promise<void> {
+    await this.subscriber.subscribe(this.keys.rpc(this.instanceId));
   }
 
   /** Begin renewing; called once connected. */
@@ -354,6 +481,8 @@ class RedisCoordination implements Coordination {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     if (this.renewal !== null) await this.renewal;
+    this.rpc.close();
+    await quitOrDisconnect(this.subscriber);
     const { client } = this;
     switch (client.status) {
       case 'ready': {
@@ -419,7 +548,8 @@ class RedisCoordination implements Coordination {
     const tabs = [...this.tabs].flatMap(([key, ids]) => [...ids].map((tabId) => [key, tabId] as const));
     if (locks.length === 0 && tabs.length === 0) return;
     const pipeline = this.client.pipeline();
-    for (const [key, lock] of locks) queueScript(pipeline, 'cgVoiceRenew', key, lock.raw, leaseMs);
+    for (const [key, lock] of locks)
+      queueScript(pipeline, 'cgVoiceRenew', key, lock.fenceKey, lock.raw, leaseMs, lock.holder.fence);
     for (const [key, tabId] of tabs) queueScript(pipeline, 'cgPresenceTouch', key, tabId, leaseMs);
     let results: [error: Error | null, reply: unknown][] | null;
     try {
@@ -443,6 +573,9 @@ class RedisCoordination implements Coordination {
         const [key, mine] = lock;
         if (this.held.get(key) === mine) this.held.delete(key);
       }
+      if (lock !== undefined && reply === 2) {
+        logger.warn('voice lock was gone from Redis; written back', { instanceId, lock: lock[0] });
+      }
     });
     if (failures.length > 0) {
       logger.warn('renewal failed; retrying next tick', {
@@ -453,6 +586,27 @@ class RedisCoordination implements Coordination {
       });
     }
   }
+}
+
+async function quitOrDisconnect(client: Redis): Promise<void> {
+  if (client.status === 'end') return;
+  if (client.status !== 'ready') {
+    client.disconnect();
+    return;
+  }
+  const ended = once(client, 'end');
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  }
+  await ended;
+}
+
+function asEpoch(value: unknown, where: string): number {
+  const epoch = typeof value === 'string' ? Number(value) : value;
+  if (typeof epoch !== 'number' || !Number.isSafeInteger(epoch)) throw malformed('lease epoch', where);
+  return epoch;
 }
 
 function storeError(what: string, error: unknown): Error {

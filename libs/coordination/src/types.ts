@@ -98,6 +98,55 @@ export interface LoginRegistry {
   isRemembered(domain: string, tokenDigest: string): Promise<boolean>;
 }
 
+/** Who holds an agent's ownership lease: the instance whose SIP user agent registers the agent. */
+export interface Lease {
+  owner: string;
+  /** grows by one on every new grant for the agent (fencing token) */
+  epoch: number;
+}
+
+/** What a renewal found: still ours; gone and written back (the store lost it); taken by another. */
+export type LeaseRenewal = 'renewed' | 'reasserted' | 'lost';
+
+/**
+ * Ownership of server-side agents (device modes 2, 3, 4): one instance at a time registers an
+ * agent, under a lease it renews (`renew`, every third of `leaseMs`). When the owner stops renewing,
+ * the lease expires and another instance may `claim` it. The owner records its call in progress
+ * with the lease, so that an instance adopting the agent learns which call died with the owner.
+ */
+export interface AgentLeases {
+  /**
+   * Take the lease when nobody holds it (or this instance already does). `lease` is the holder
+   * after the attempt. `lostCall` is the call record another owner left behind (handed to the new
+   * owner once, then removed).
+   */
+  claim(agent: AgentRef): Promise<{ granted: boolean; lease: Lease; lostCall: string | null }>;
+  /** Extend these leases of this instance in one round trip. */
+  renew(held: readonly { agent: AgentRef; epoch: number }[]): Promise<LeaseRenewal[]>;
+  /** Give the lease up (when it is still this grant); true when it was. */
+  release(agent: AgentRef, epoch: number): Promise<boolean>;
+  /** Current holders of the given agents of one domain (absent: nobody). */
+  owners(domain: string, ipphones: readonly string[]): Promise<Map<string, Lease>>;
+  /** Record (or clear, with null) the owner's call in progress; false when the grant is not current. */
+  recordCall(agent: AgentRef, epoch: number, record: string | null): Promise<boolean>;
+}
+
+/** The gateway instances alive, and requests from one instance to another. */
+export interface Cluster {
+  /** Marks this instance alive for `leaseMs`; returns the ids of every live instance, sorted. */
+  heartbeat(): Promise<string[]>;
+  /** Removes this instance from the live set at once (graceful stop). */
+  leave(): Promise<void>;
+  /** Answers requests addressed to this instance (one handler; a later call replaces it). */
+  serve(handler: (body: string) => Promise<string>): void;
+  /**
+   * Sends a request to another instance and resolves with its answer. Rejects with the
+   * CallgateError the handler threw, or `INSTANCE_UNREACHABLE` when no such instance listens or
+   * it did not answer within `timeoutMs`.
+   */
+  request(instanceId: string, body: string, timeoutMs: number): Promise<string>;
+}
+
 /** Everything the gateway coordinates with other instances, behind one handle. */
 export interface Coordination {
   readonly kind: 'redis' | 'memory';
@@ -107,6 +156,10 @@ export interface Coordination {
   readonly agents: AgentStateStore;
   readonly events: EventLog;
   readonly logins: LoginRegistry;
+  readonly leases: AgentLeases;
+  readonly cluster: Cluster;
+  /** lifetime of locks, presence entries and leases not renewed (ms) */
+  readonly leaseMs: number;
   /** Resolves when the store answers a ping. */
   ping(): Promise<void>;
   /**
