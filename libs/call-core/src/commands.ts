@@ -9,6 +9,7 @@ import {
   ReportableCallEvents,
 } from '@callgate/contracts';
 import { checkDialledNumber, checkMobileNumber } from './numbers.js';
+import { isTransferId } from './transfer.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; code: ErrorCode; message: string };
 
@@ -109,7 +110,16 @@ export function parseCommand(name: CommandName, input: unknown): Parsed<CommandP
       ) {
         return fail('INVALID_PAYLOAD', 'ipphone must be the target agent extension (digits)');
       }
-      return { ok: true, value: { ...base, ipphone: String(ipphone) } };
+      const callId = optionalString(record, 'callId');
+      if (!callId.ok) return callId;
+      return {
+        ok: true,
+        value: {
+          ...base,
+          ipphone: String(ipphone),
+          ...(callId.value === undefined ? {} : { callId: callId.value }),
+        },
+      };
     }
     case 'transfer.toQueue': {
       const queueId = record.queueId;
@@ -119,7 +129,16 @@ export function parseCommand(name: CommandName, input: unknown): Parsed<CommandP
       if ((typeof queueId !== 'string' && typeof queueId !== 'number') || String(queueId).length > 64) {
         return fail('INVALID_PAYLOAD', 'queueId must be a string');
       }
-      return { ok: true, value: { ...base, queueId: String(queueId) } };
+      const callId = optionalString(record, 'callId');
+      if (!callId.ok) return callId;
+      return {
+        ok: true,
+        value: {
+          ...base,
+          queueId: String(queueId),
+          ...(callId.value === undefined ? {} : { callId: callId.value }),
+        },
+      };
     }
     case 'call.report': {
       const report = parseCallReport(record);
@@ -131,7 +150,18 @@ export function parseCommand(name: CommandName, input: unknown): Parsed<CommandP
       if (accept !== true && accept !== false && accept !== 1 && accept !== 0) {
         return fail('INVALID_PAYLOAD', 'accept must be true/false (or 1/0)');
       }
-      return { ok: true, value: { ...base, accept: accept === true || accept === 1 } };
+      const transferId = record.transferId;
+      if (transferId !== undefined && transferId !== null && !isTransferId(transferId)) {
+        return fail('INVALID_PAYLOAD', 'transferId must be the id of a transfer.request');
+      }
+      return {
+        ok: true,
+        value: {
+          ...base,
+          accept: accept === true || accept === 1,
+          ...(isTransferId(transferId) ? { transferId } : {}),
+        },
+      };
     }
   }
 }
@@ -183,7 +213,10 @@ export function parseCallReport(record: Record<string, unknown>): Parsed<CallRep
     case 'call.ringing': {
       const phone = checkDialledNumber(data.phone);
       if (!phone.ok) return fail('INVALID_PAYLOAD', `phone: ${phone.reason}`);
-      return { ok: true, value: { type: t, ...ids, data: { phone: phone.value } } };
+      // The voice tab tells which transfer brought the call (from the INVITE's header); the
+      // gateway checks it against its own transfers and adds what it knows.
+      const transferId = isTransferId(data.transferId) ? { transferId: data.transferId } : {};
+      return { ok: true, value: { type: t, ...ids, data: { phone: phone.value, ...transferId } } };
     }
     case 'callout.started': {
       const number = checkDialledNumber(data.number);

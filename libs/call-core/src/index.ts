@@ -1,3 +1,4 @@
 export * from './numbers.js';
 export * from './commands.js';
 export * from './call.js';
+export * from './transfer.js';

@@ -37,9 +37,21 @@ export interface CommandMap {
     result: { callId: string; muted: boolean };
   };
   'call.dtmf': { payload: CommandBase & { callId?: string; digits: string }; result: { callId: string } };
-  'transfer.toAgent': { payload: CommandBase & { ipphone: string }; result: { callId: string } };
-  'transfer.toQueue': { payload: CommandBase & { queueId: string }; result: { callId: string } };
-  'transfer.respond': { payload: CommandBase & { accept: boolean }; result: { callId: string } };
+  /** Asks `ipphone` to take the current call; answered once the request is on its way. */
+  'transfer.toAgent': {
+    payload: CommandBase & { ipphone: string; callId?: string };
+    result: { callId: string; transferId: string };
+  };
+  /** Moves the current call to an ACD queue; answered once the move started (outcome: events). */
+  'transfer.toQueue': {
+    payload: CommandBase & { queueId: string; callId?: string };
+    result: { callId: string; transferId: string };
+  };
+  /** The target's answer to its pending `transfer.request` (3C `responseTransferAgent(1|0)`). */
+  'transfer.respond': {
+    payload: CommandBase & { accept: boolean; transferId?: string };
+    result: { callId: string; transferId: string };
+  };
   /** From the voice tab of a browser-mode agent: an event of the call its in-page phone carries. */
   'call.report': { payload: CommandBase & CallReport; result: Record<string, never> };
 }

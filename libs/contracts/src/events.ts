@@ -27,6 +27,39 @@ export interface AgentSummary {
   tabs: number;
 }
 
+/**
+ * What every transfer event carries so a CRM can follow the customer across agents: the transfer,
+ * the customer call's id (kept through every transfer: the first agent's `callId`), the source
+ * agent and the target (an agent's extension, or `queue:<id>`). Transfer events are published to
+ * the source agent (and /events); the target agent's tabs receive `transfer.request`, and copies of
+ * `transfer.response` / `transfer.failed` without /events, so their UI can follow (`from` tells
+ * the two sides apart: the source is the agent whose `ipphone` equals `from`).
+ */
+export interface TransferIds {
+  transferId: string;
+  customerCallId: string;
+  from: string;
+  to: string;
+}
+
+/** Why a transfer failed, beyond its 3C code. */
+export const TransferFailureReasons = [
+  'TARGET_UNKNOWN',
+  'TARGET_IS_SOURCE',
+  'TARGET_OFFLINE',
+  'TARGET_OFF',
+  'TARGET_BUSY',
+  'TARGET_UNAVAILABLE',
+  'UNKNOWN_QUEUE',
+  'ALREADY_TRANSFERRING',
+  'REJECTED',
+  'TIMEOUT',
+  'CALL_ENDED',
+  'NOT_ANSWERED',
+  'SIP_FAILED',
+] as const;
+export type TransferFailureReason = (typeof TransferFailureReasons)[number];
+
 /** The `data` of each event type. */
 export interface EventDataMap {
   'session.ready': {
@@ -62,7 +95,17 @@ export interface EventDataMap {
   'agent.callStatus': { status: CallStatus };
   'agent.device': { type: DeviceType; mobile?: string };
   'transfer.agents': { agents: AgentSummary[] };
-  'call.ringing': { phone: string };
+  'call.ringing': {
+    phone: string;
+    /**
+     * A call transferred to this agent: the id the customer's call has kept since its first agent
+     * (that agent's `callId`), and who transferred it. Absent on an ordinary inbound call, whose
+     * own `callId` is the customer call's id.
+     */
+    customerCallId?: string;
+    transferId?: string;
+    transferredFrom?: string;
+  };
   'call.agentRinging': Record<string, never>;
   'callout.started': { number: string; transactionId?: string };
   'callout.failed': { errorCode: string; sipCode?: number; transactionId?: string };
@@ -73,10 +116,34 @@ export interface EventDataMap {
   'call.muted': Record<string, never>;
   'call.unmuted': Record<string, never>;
   'call.ended': { cause: string; by?: 'customer' | 'agent' | 'system'; duration?: number };
-  'transfer.request': { callId: string; phone: string; dropAgentId: string };
-  'transfer.response': { status: 'OK' | 'NOK' };
-  'transfer.succeeded': { agent?: AgentSummary; queueId?: string };
-  'transfer.failed': { error: string; agent?: AgentSummary };
+  /** To the target's tabs: a colleague asks to hand over a call (`csNewCallTransferRequest`). */
+  'transfer.request': TransferIds & {
+    /** the transferring agent's call */
+    callId: string;
+    /** the customer's number */
+    phone: string;
+    /** the transferring agent (3C's name) */
+    dropAgentId: string;
+    /** when the request lapses unanswered (ISO-8601) */
+    expiresAt: string;
+  };
+  /** The target accepted (`OK`) or refused (`NOK`) (`csTransferCallResponse`, on the source's side). */
+  'transfer.response': TransferIds & { status: 'OK' | 'NOK'; callId: string };
+  /** The customer now talks to the target agent or the queue (`csTransferCallSuccess`). */
+  'transfer.succeeded': TransferIds & { callId: string; agent?: AgentSummary; queueId?: string };
+  /**
+   * The transfer did not happen (`csTransferCallError(error, agent)`); the customer stays with the
+   * source agent. `error` is a 3C transfer code, `reason` says why in more detail.
+   */
+  'transfer.failed': Partial<TransferIds> & {
+    error: string;
+    reason?: TransferFailureReason;
+    callId?: string;
+    agent?: AgentSummary;
+    queueId?: string;
+    /** the final SIP status of the failed move, when there was one */
+    sipCode?: number;
+  };
 }
 
 export type EventType = keyof EventDataMap;

@@ -8,9 +8,29 @@ export interface VoiceRequests {
     request: { name: K; payload: CommandPayload<K> },
     ack: (answer: CommandAck<K>) => void,
   ) => void;
+  /**
+   * blind-transfer the in-page phone's call: REFER the customer to `target` (a SIP URI whose URI
+   * headers the customer's side copies into its new INVITE); answered with the REFER's outcome
+   */
+  'voice.transfer': (request: VoiceTransferRequest, ack: (answer: VoiceTransferAnswer) => void) => void;
   /** stop the in-page phone (unregister) before another tab or device takes the extension */
   'voice.stop': (request: { reason: string }, ack: (answer: { ok: true }) => void) => void;
 }
+
+export interface VoiceTransferRequest {
+  callId: string;
+  /** e.g. `sip:5001@pbx?X-Callgate-Transfer=…` */
+  target: string;
+}
+
+export type VoiceTransferAnswer =
+  | { ok: true; callId: string }
+  | {
+      ok: false;
+      code: 'NOT_IN_A_CALL' | 'COULD_NOT_GET_CALL_INFO' | 'TRANSFER_CALL_FAILED';
+      message: string;
+      sipCode?: number;
+    };
 
 /** Socket.IO event map, server to client: each event under its type, the envelope as the one argument. */
 export type ServerToClientEvents = { [K in EventType]: (event: EventEnvelope<K>) => void } & VoiceRequests;

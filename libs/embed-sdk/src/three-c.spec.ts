@@ -311,10 +311,23 @@ describe('3C facade', () => {
     c.event('call.muted', {});
     c.event('call.unmuted', {});
     c.event('call.ended', { cause: 'NORMAL' });
-    c.event('transfer.request', { callId: 'call-3', phone: '0912', dropAgentId: '5001' });
-    c.event('transfer.response', { status: 'NOK' });
-    c.event('transfer.succeeded', { agent });
-    c.event('transfer.succeeded', { queueId: '1' });
+    // this agent (5000) transfers to 5001: the source's events
+    const out = { transferId: 't-1', customerCallId: 'call-3', from: '5000', to: '5001', callId: 'call-3' };
+    // 5001 transfers to this agent: its request, and the copies this side gets (no source callbacks)
+    const inbound = {
+      transferId: 't-2',
+      customerCallId: 'call-9',
+      from: '5001',
+      to: '5000',
+      callId: 'call-9',
+    };
+    const request = { ...inbound, phone: '0912', dropAgentId: '5001', expiresAt: '2026-01-01T00:00:30Z' };
+    c.event('transfer.request', request);
+    c.event('transfer.response', { ...inbound, status: 'OK' });
+    c.event('transfer.failed', { ...inbound, error: 'TRANSFER_CALL_FAILED', reason: 'TIMEOUT' });
+    c.event('transfer.response', { ...out, status: 'NOK' });
+    c.event('transfer.succeeded', { ...out, agent });
+    c.event('transfer.succeeded', { ...out, to: 'queue:1', queueId: '1' });
     c.event('transfer.failed', { error: 'TRANSFER_CALL_FAILED' });
     expect(page.calls).toEqual([
       ['csShowCallStatus', 'off'],
@@ -333,7 +346,7 @@ describe('3C facade', () => {
       ['csMuteCall'],
       ['csUnMuteCall'],
       ['csEndCall'],
-      ['csNewCallTransferRequest', { callId: 'call-3', phone: '0912', dropAgentId: '5001' }],
+      ['csNewCallTransferRequest', request],
       ['csTransferCallResponse', 'NOK'],
       ['csTransferCallSuccess', agent],
       ['csTransferCallSuccess', { queueId: '1' }],
@@ -368,6 +381,27 @@ describe('3C facade', () => {
     client().event('voice.changed', { isEnable: false, fence: 6 });
     await page.csCallout('0912000111');
     expect(client().sent.at(-1)).toEqual({ name: 'call.dial', payload: { number: '0912000111' } });
+  });
+
+  it('a refused transfer reaches csTransferCallError(code, null), once; TRANSFER_CALL_FAILED waits for its event', async () => {
+    const { page, client } = setUp();
+    void page.csInit('t', 'demo');
+    client().event('session.ready', READY);
+    client().answers.set('transfer.toAgent', () => ({
+      ok: false,
+      code: 'NOT_IN_A_CALL',
+      message: 'no call',
+    }));
+    client().answers.set('transfer.toQueue', () => ({
+      ok: false,
+      code: 'TRANSFER_CALL_FAILED',
+      message: 'no such queue',
+    }));
+    expect(await page.csTransferCallAgent('5001')).toMatchObject({ ok: false, code: 'NOT_IN_A_CALL' });
+    expect(await page.csTransferCallAcd('9')).toMatchObject({ ok: false, code: 'TRANSFER_CALL_FAILED' });
+    expect(page.calls.filter(([name]) => name === 'csTransferCallError')).toEqual([
+      ['csTransferCallError', 'NOT_IN_A_CALL', null],
+    ]);
   });
 
   it('csUnregister() lets the 3C unload snippet reset the device first, keeps csVoice until then, and closes', async () => {

@@ -162,9 +162,17 @@ export class ThreeCFacade {
       holdCall: () => this.sendFenced('holdCall', 'call.toggleHold', {}),
       muteCall: () => this.sendFenced('muteCall', 'call.toggleMute', {}),
       csTransferCallAgent: (ipphone) =>
-        this.sendFenced('csTransferCallAgent', 'transfer.toAgent', { ipphone: String(ipphone) }),
+        this.transferCommand(
+          this.sendFenced('csTransferCallAgent', 'transfer.toAgent', {
+            ipphone: ipphone === undefined || ipphone === null ? '' : String(ipphone),
+          }),
+        ),
       csTransferCallAcd: (queueId) =>
-        this.sendFenced('csTransferCallAcd', 'transfer.toQueue', { queueId: String(queueId) }),
+        this.transferCommand(
+          this.sendFenced('csTransferCallAcd', 'transfer.toQueue', {
+            queueId: queueId === undefined || queueId === null ? '' : String(queueId),
+          }),
+        ),
       responseTransferAgent: (action) =>
         this.send('responseTransferAgent', 'transfer.respond', {
           accept: action === true || action === 1 || action === '1',
@@ -295,16 +303,21 @@ export class ThreeCFacade {
     client.on('transfer.request', ({ data }) => {
       if (current()) this.callback('csNewCallTransferRequest', data);
     });
-    client.on('transfer.response', ({ data }) => {
-      if (current()) this.callback('csTransferCallResponse', data.status);
+    // The target's tabs get copies of transfer.response / transfer.failed (to close their own
+    // request); 3C's callbacks for them belong to the transferring agent's side only.
+    const mine = (e: { ipphone: string; data: { from?: string } }): boolean =>
+      e.data.from === undefined || e.data.from === e.ipphone;
+    client.on('transfer.response', (e) => {
+      if (current() && mine(e)) this.callback('csTransferCallResponse', e.data.status);
     });
-    client.on('transfer.succeeded', ({ data }) => {
-      if (!current()) return;
+    client.on('transfer.succeeded', (e) => {
+      if (!current() || !mine(e)) return;
+      const { data } = e;
       const info = data.agent ?? (data.queueId !== undefined ? { queueId: data.queueId } : null);
       this.callback('csTransferCallSuccess', info);
     });
-    client.on('transfer.failed', ({ data }) => {
-      if (current()) this.callback('csTransferCallError', data.error, data.agent ?? null);
+    client.on('transfer.failed', (e) => {
+      if (current() && mine(e)) this.callback('csTransferCallError', e.data.error, e.data.agent ?? null);
     });
   }
 
@@ -338,6 +351,20 @@ export class ThreeCFacade {
     const payload: CommandPayload<'agent.setDevice'> = { type: deviceType };
     if (mobile !== undefined && mobile !== null) payload.mobile = String(mobile);
     return this.send('changeDevice', 'agent.setDevice', payload);
+  }
+
+  /**
+   * A refused transfer command reaches the page as `csTransferCallError(code, null)`, except
+   * TRANSFER_CALL_FAILED: the gateway announces that one as `transfer.failed` (with the target's
+   * info), which every tab of the agent turns into the callback.
+   */
+  private async transferCommand<K extends 'transfer.toAgent' | 'transfer.toQueue'>(
+    sent: Promise<CommandAnswer<K>>,
+  ): Promise<CommandAnswer<K>> {
+    const answer = await sent;
+    if (!answer.ok && answer.code !== 'TRANSFER_CALL_FAILED')
+      this.callback('csTransferCallError', answer.code, null);
+    return answer;
   }
 
   private async getTransferAgent(): Promise<CommandAnswer<'transfer.listAgents'>> {
