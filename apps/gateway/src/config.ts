@@ -25,6 +25,8 @@ export interface GatewayConfig {
   ringTimeoutMs: number;
   /** audio codecs of server-side calls, preferred first; unset: JsSIP's default order (Opus first) */
   audioCodecs?: string[];
+  /** a transfer request the target neither accepts nor refuses within this lapses (TIMEOUT) */
+  transferTimeoutMs: number;
   /** how many events each domain's log keeps for clients that resume */
   eventLogMaxLen: number;
   /** after a browser-mode agent's voice tab left, how long before it falls back to its default device */
@@ -90,6 +92,7 @@ const envSchema = z.object({
   VOICE_FALLBACK_MS: intFrom(0, 3_600_000).default(10_000),
   EVENT_LOG_MAX_LEN: intFrom(10, 10_000_000).default(10_000),
   AUDIO_CODECS: z
+  TRANSFER_TIMEOUT_MS: intFrom(1000, 600_000).default(30_000),
     .string()
     .transform((list) => list.split(',').map((name) => name.trim()))
     .transform((names, ctx) =>
@@ -159,6 +162,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     eventLogMaxLen: e.EVENT_LOG_MAX_LEN,
     ...(e.AUDIO_CODECS ? { audioCodecs: e.AUDIO_CODECS } : {}),
     embedDir: join(root, 'dist', 'embed'),
+    transferTimeoutMs: e.TRANSFER_TIMEOUT_MS,
     domains,
   };
 }

@@ -6,6 +6,7 @@ import type { GatewayConfig } from './config.js';
 import { VoiceRelay } from './agent/voice-relay.js';
 import { BrowserCalls } from './calls/browser-calls.js';
 import { CallEngine } from './calls/call-engine.service.js';
+import { TransferService } from './calls/transfers.js';
 import { EventBus } from './events/event-bus.js';
 import { EventsGateway } from './events/events.gateway.js';
 import { EmbedController } from './http/embed.controller.js';
@@ -30,6 +31,7 @@ export class GatewayModule {
         AgentService,
         CallEngine,
         BrowserCalls,
+        TransferService,
         VoiceRelay,
         AgentGateway,
         EventsGateway,

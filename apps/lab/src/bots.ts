@@ -86,6 +86,9 @@ export interface BotEvents {
   referred: { call: SipCall; target: string; newCall: SipCall | undefined };
 }
 
+/** Refer-To URI headers a bot copies onto the call it places for a REFER. */
+const REFER_COPIED_HEADERS = ['X-Callgate-Transfer'] as const;
+
 const DEFAULT_TONES: Record<BotKind, number> = { customer: 440, ipPhone: 880, mobile: 1200, queue: 660 };
 
 /** The behaviour of a bot nobody configured: answers at once, plays its kind's tone, follows REFERs. */
@@ -306,8 +309,15 @@ export class Bot extends TypedEmitter<BotEvents> {
       }
       const tone = new ToneSource({ frequency: this.current.tone });
       try {
-        const newCall = refer.accept({ mediaStream: tone.stream });
+        // RFC 3515: headers of the Refer-To URI go on the new INVITE (the callgate transfer id).
+        const extraHeaders = REFER_COPIED_HEADERS.flatMap((name) => {
+          const value = refer.uriHeader(name);
+          return value === undefined ? [] : [`${name}: ${value}`];
+        });
+        const newCall = refer.accept({ mediaStream: tone.stream, extraHeaders });
         this.track(newCall, tone);
+        // Once the new call is up, the old one is over (the referrer may also hang it up first).
+        newCall.once('accepted', () => void call.hangup());
         this.safeEmit('referred', { call, target: refer.target, newCall });
       } catch (error) {
         tone.stop();

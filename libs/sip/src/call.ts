@@ -10,6 +10,7 @@ import { SipError } from './errors.js';
 import {
   isResponse,
   type JsSipCallOptions,
+  type JsSipIncomingRequest,
   type JsSipEndEvent,
   type JsSipSession,
   type JsSipSessionEvents,
@@ -105,6 +106,12 @@ export interface SipCallContext {
 export interface SipMediaOptions {
   mediaStream: MediaStream;
   extraHeaders?: string[];
+  /**
+   * Outgoing calls only: the user part of the From URI, e.g. the customer's number on a leg that
+   * brings a transferred customer to another agent (the UA's own user otherwise). JsSIP then adds
+   * a P-Preferred-Identity with the UA's real address.
+   */
+  fromUser?: string;
 }
 
 export interface SipDtmfOptions {
@@ -137,6 +144,7 @@ export class SipCall extends TypedEmitter<SipCallEvents> {
     private readonly session: JsSipSession,
     private readonly context: SipCallContext,
     mediaStream?: MediaStream,
+    private readonly request?: JsSipIncomingRequest,
   ) {
     super();
     this.localStream = mediaStream;
@@ -180,6 +188,11 @@ export class SipCall extends TypedEmitter<SipCallEvents> {
   /** The stream we send (given to answer() or to the outgoing call). */
   get localMediaStream(): MediaStream | undefined {
     return this.localStream;
+  }
+
+  /** Incoming calls: a header of the INVITE that started the call (first value); undefined otherwise. */
+  requestHeader(name: string): string | undefined {
+    return this.request?.getHeader(name) ?? undefined;
   }
 
   /** The audio track received from the peer, once the peer connection has one. */
@@ -327,6 +340,7 @@ export class SipCall extends TypedEmitter<SipCallEvents> {
       mediaConstraints: { audio: true, video: false },
       pcConfig: this.context.pcConfig,
       extraHeaders: options.extraHeaders,
+      ...(options.fromUser === undefined ? {} : { fromUserName: options.fromUser }),
     };
   }
 
@@ -462,6 +476,7 @@ export class SipCall extends TypedEmitter<SipCallEvents> {
       const refer = new SipIncomingRefer(
         uri ? stripUriHeaders(uri.toString()) : '',
         uri?.user ?? undefined,
+        (name) => uri?.getHeader(name)?.[0],
         (options) => {
           let created: SipCall | undefined;
           e.accept((session) => {
@@ -517,12 +532,22 @@ export class SipIncomingRefer {
     readonly target: string,
     /** The user part of the Refer-To URI. */
     readonly targetUser: string | undefined,
+    private readonly uriHeaderFn: (name: string) => string | undefined,
     private readonly acceptFn: (options: SipMediaOptions) => SipCall,
     private readonly rejectFn: () => void,
   ) {}
 
   get isHandled(): boolean {
     return this.handled;
+  }
+
+  /**
+   * A header the referrer put in the Refer-To URI (`sip:u@h?Name=value`): RFC 3515 asks the
+   * referred party to include it in the request it sends; pass it on in `accept`'s extraHeaders.
+   */
+  uriHeader(name: string): string | undefined {
+    const value = this.uriHeaderFn(name);
+    return value === undefined ? undefined : decodeURIComponent(value);
   }
 
   /** Calls the refer target; the referrer hears the new call's progress by NOTIFY. */

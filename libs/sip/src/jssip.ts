@@ -40,6 +40,8 @@ export interface JsSipUri {
   readonly user: string | null | undefined;
   readonly host: string;
   readonly port: number | null | undefined;
+  /** the values of a URI header (`sip:u@h?Name=value`), by name in any case */
+  getHeader(name: string): string[] | undefined;
   toString(): string;
 }
 
@@ -76,6 +78,8 @@ export interface JsSipCallOptions {
   mediaStream: MediaStream;
   pcConfig?: RTCConfiguration;
   extraHeaders?: string[];
+  /** outgoing calls: the user part of the From URI (the UA's own AOR otherwise) */
+  fromUserName?: string;
   mediaConstraints?: { audio: boolean; video: boolean };
 }
 

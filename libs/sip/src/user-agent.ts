@@ -4,7 +4,13 @@ import { audioCodecName, restrictAudioCodecs, type AudioCodec } from './codecs.j
 import { TypedEmitter, waitForEvent } from './emitter.js';
 import { SipError } from './errors.js';
 import { installNodeWebRtcGlobals } from './globals.js';
-import { JsSip, type JsSipSession, type JsSipUa, type JsSipUaEvents } from './jssip.js';
+import {
+  JsSip,
+  type JsSipIncomingRequest,
+  type JsSipSession,
+  type JsSipUa,
+  type JsSipUaEvents,
+} from './jssip.js';
 import { prefixedLogger, silentLogger, type SipLogger } from './logger.js';
 import { NodeWsSocket } from './ws-socket.js';
 
@@ -221,6 +227,7 @@ export class SipUserAgent extends TypedEmitter<SipUserAgentEvents> {
   }
 
   /** Closes the agent (idempotent); resolves when its WebSocket is closed. */
+        ...(options.fromUser === undefined ? {} : { fromUserName: options.fromUser }),
   close(reason = 'closed'): Promise<void> {
     this.closePromise ??= this.shutdown(reason);
     return this.closePromise;
@@ -283,7 +290,7 @@ export class SipUserAgent extends TypedEmitter<SipUserAgentEvents> {
     return `sip:${target}@${this.options.sipDomain}`;
   }
 
-  private wrap(session: JsSipSession, mediaStream?: MediaStream): SipCall {
+  private wrap(session: JsSipSession, mediaStream?: MediaStream, request?: JsSipIncomingRequest): SipCall {
     const existing = this.wrapped.get(session);
     if (existing) return existing;
     const call = new SipCall(
@@ -301,6 +308,7 @@ export class SipUserAgent extends TypedEmitter<SipUserAgentEvents> {
     const on = <K extends keyof JsSipUaEvents>(event: K, handler: (e: JsSipUaEvents[K]) => void): void => {
       this.ua.on(event, (e: JsSipUaEvents[K]) => {
         try {
+      request,
           handler(e);
         } catch (error) {
           this.logger.error(`handling JsSIP '${event}' failed`, { error: String(error) });
@@ -350,7 +358,7 @@ export class SipUserAgent extends TypedEmitter<SipUserAgentEvents> {
         e.session.terminate({ status_code: 480 });
         return;
       }
-      const call = this.wrap(e.session);
+      const call = this.wrap(e.session, undefined, e.request);
       this.logger.info(`incoming call from ${call.remote.uri}`);
       this.safeEmit('incomingCall', { call });
     });

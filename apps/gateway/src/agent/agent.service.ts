@@ -20,6 +20,7 @@ import type { AgentRef, AgentState, Coordination } from '@callgate/coordination'
 import type { GatewayConfig } from '../config.js';
 import { BrowserCalls } from '../calls/browser-calls.js';
 import { CallEngine } from '../calls/call-engine.service.js';
+import { TransferService } from '../calls/transfers.js';
 import { VoiceRelay } from './voice-relay.js';
 import { EventBus } from '../events/event-bus.js';
 import { defaultAgentState } from './defaults.js';
@@ -63,6 +64,7 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
     private readonly calls: CallEngine,
     private readonly browser: BrowserCalls,
     private readonly relay: VoiceRelay,
+    private readonly transfers: TransferService,
   ) {}
 
   /** The domain's configuration; DOMAIN_NOT_FOUND for an unknown one. */
@@ -221,9 +223,11 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
         return {};
       }
       case 'transfer.toAgent':
+        return this.transfers.toAgent(ctx.agent, payload as CommandPayload<'transfer.toAgent'>);
       case 'transfer.toQueue':
+        return this.transfers.toQueue(ctx.agent, payload as CommandPayload<'transfer.toQueue'>);
       case 'transfer.respond':
-        throw new CallgateError('NOT_IMPLEMENTED', `${name}: transfers are not available yet`);
+        return this.transfers.respond(ctx.agent, payload as CommandPayload<'transfer.respond'>);
     }
   }
 

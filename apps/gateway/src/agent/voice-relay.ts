@@ -1,5 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { CallgateError, type CommandAck, type CommandName, type CommandPayload } from '@callgate/contracts';
+import {
+  CallgateError,
+  type CommandAck,
+  type CommandName,
+  type CommandPayload,
+  type VoiceTransferAnswer,
+  type VoiceTransferRequest,
+} from '@callgate/contracts';
 import type { AgentRef } from '@callgate/coordination';
 import type { GatewayConfig } from '../config.js';
 import { type AgentNamespace, EventBus } from '../events/event-bus.js';
@@ -81,5 +88,25 @@ export class VoiceRelay {
     const answer = answers[0];
     if (!answer) throw new CallgateError('DEVICE_NOT_AVAILABLE', 'the voice tab is gone');
     return answer;
+  }
+
+  /**
+   * Asks the voice tab's phone to REFER its customer to `request.target`; resolves with the
+   * REFER's outcome (the customer's new call answered, or failed), waiting at most `timeoutMs`.
+   */
+  async transfer(
+    tabId: string,
+    request: VoiceTransferRequest,
+    timeoutMs: number,
+  ): Promise<VoiceTransferAnswer> {
+    if (!this.nsp) throw new CallgateError('DEVICE_NOT_AVAILABLE', 'no voice tab');
+    let answers: VoiceTransferAnswer[];
+    try {
+      answers = await this.nsp.to(tabId).timeout(timeoutMs).emitWithAck('voice.transfer', request);
+    } catch (err) {
+      this.logger.warn(`voice tab ${tabId} did not answer the transfer: ${(err as Error).message}`);
+      return { ok: false, code: 'TRANSFER_CALL_FAILED', message: 'the voice tab did not answer' };
+    }
+    return answers[0] ?? { ok: false, code: 'TRANSFER_CALL_FAILED', message: 'the voice tab is gone' };
   }
 }

@@ -11,6 +11,7 @@ import type { AgentRef, Coordination } from '@callgate/coordination';
 import { VoiceRelay } from '../agent/voice-relay.js';
 import { EventBus } from '../events/event-bus.js';
 import { COORDINATION } from '../tokens.js';
+import { transferLedger } from './transfer-ledger.js';
 
 /** A call first heard of in the middle: its model, in the state that makes this report legal. */
 function adopt(report: CallReport): CallModel {
@@ -49,6 +50,8 @@ const key = (agent: AgentRef): string => `${agent.domain}/${agent.ipphone}`;
 export class BrowserCalls {
   private readonly logger = new Logger(BrowserCalls.name);
   private readonly current = new Map<string, CallModel>();
+  /** per agent, the customer call id of a call transferred to it (else the call's own id) */
+  private readonly customerIds = new Map<string, { callId: string; customerCallId: string }>();
 
   constructor(
     @Inject(COORDINATION) private readonly coordination: Coordination,
@@ -58,6 +61,14 @@ export class BrowserCalls {
 
   snapshot(agent: AgentRef): CallSnapshot | null {
     return this.current.get(key(agent))?.snapshot() ?? null;
+  }
+
+  /** The id the customer's call keeps across agents, for the agent's current call. */
+  customerCallId(agent: AgentRef): string | undefined {
+    const call = this.current.get(key(agent));
+    if (!call || call.ended) return undefined;
+    const ids = this.customerIds.get(key(agent));
+    return ids?.callId === call.callId ? ids.customerCallId : call.callId;
   }
 
   async command<K extends CallCommandName>(
@@ -119,6 +130,24 @@ export class BrowserCalls {
           // In the browser the tab is the device: an outbound call goes straight to the customer.
           if (call.direction === 'outbound') call.transition('dialing');
           this.current.set(k, call);
+          this.customerIds.delete(k);
+          if (report.type === 'call.ringing') {
+            // The tab read the INVITE's transfer header: honoured only for a transfer of ours to this agent.
+            const { transferId, ...plain } = report.data;
+            const leg = transferLedger.lookupForAgent(transferId, agent.ipphone);
+            report = {
+              ...report,
+              data: leg
+                ? {
+                    ...plain,
+                    customerCallId: leg.customerCallId,
+                    transferId: leg.transferId,
+                    transferredFrom: leg.from,
+                  }
+                : plain,
+            };
+            if (leg) this.customerIds.set(k, { callId: report.callId, customerCallId: leg.customerCallId });
+          }
           break;
         default: {
           if (call && call.callId !== report.callId && !call.ended) {
@@ -150,6 +179,7 @@ export class BrowserCalls {
             case 'call.ended':
               call.transition('ended');
               this.current.delete(k);
+              this.customerIds.delete(k);
               break;
             case 'callout.failed':
               break;

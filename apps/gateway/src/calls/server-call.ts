@@ -1,6 +1,13 @@
 import type { Logger } from '@nestjs/common';
 import type { EventDataMap, EventType } from '@callgate/contracts';
-import { CallModel, calloutError, causeOfStatus, type EndCause, type EndedBy } from '@callgate/call-core';
+import {
+  CallModel,
+  calloutError,
+  causeOfStatus,
+  type EndCause,
+  type EndedBy,
+  TRANSFER_HEADER,
+} from '@callgate/call-core';
 import {
   AudioBridge,
   type SipCall,
@@ -10,6 +17,7 @@ import {
   type SipUserAgent,
   ToneSource,
 } from '@callgate/sip';
+import { transferLedger } from './transfer-ledger.js';
 
 /** How the call reports what happens: one event of the call's agent, with the call's ids. */
 export type CallPublisher = <T extends EventType>(type: T, data: EventDataMap[T]) => Promise<void>;
@@ -24,6 +32,19 @@ export interface ServerCallDeps {
   ringTimeoutMs: number;
   onEnded: (call: ServerCall) => void;
 }
+
+/** Where a transfer sends the customer, and how long it may ring there. */
+export interface HandOverOptions {
+  /** the target's SIP user or URI (an agent's extension, a queue's URI) */
+  target: string;
+  transferId: string;
+  /** the new leg gives up after this long without an answer */
+  timeoutMs: number;
+}
+
+/** The outcome of {@link ServerCall.handOver}. */
+export type HandOverResult =
+  { ok: true } | { ok: false; reason: 'NOT_ANSWERED' | 'SIP_FAILED' | 'CALL_ENDED'; sipCode?: number };
 
 /** Ends of a leg that mean its party vanished rather than hung up. */
 const LOST_LEG_CAUSES: ReadonlySet<SipEndCause> = new Set([
@@ -52,6 +73,13 @@ export class ServerCall {
   private ringTimer: NodeJS.Timeout | undefined;
   private deviceTimedOut = false;
   private finishing: Promise<void> | undefined;
+  /** a transfer's leg towards the target, while it rings */
+  private moving: SipCall | undefined;
+  /** after a transfer: the customer leg and the target's leg, bridged, outliving the agent's call */
+  private relay: { customer: SipCall; target: SipCall; closing?: Promise<void> } | undefined;
+  private transferIn: { transferId: string; customerCallId: string; from: string } | undefined;
+  private readonly endedSignal: Promise<void>;
+  private signalEnded!: () => void;
 
   private constructor(
     private readonly deps: ServerCallDeps,
@@ -59,15 +87,37 @@ export class ServerCall {
   ) {
     this.model = model;
     this.bridge = new AudioBridge();
+    this.endedSignal = new Promise((resolve) => {
+      this.signalEnded = resolve;
+    });
   }
 
   get callId(): string {
     return this.model.callId;
   }
 
+  /** The id the customer's call keeps across agents: the first agent's call id. */
+  get customerCallId(): string {
+    return this.transferIn?.customerCallId ?? this.callId;
+  }
+
+  /** Resolves once the agent's call is over (ended, or handed over by a transfer). */
+  get ended(): Promise<void> {
+    return this.endedSignal;
+  }
+
+  /** Whether a transfer's leg is ringing now. */
+  get transferring(): boolean {
+    return this.moving !== undefined;
+  }
+
   /** A customer called the agent's extension: ring the device; bridge when it answers. */
   static inbound(deps: ServerCallDeps, callId: string, customer: SipCall): ServerCall {
     const call = new ServerCall(deps, new CallModel(callId, 'inbound', customer.remote.user));
+    // A customer a colleague transferred here: trusted only when this gateway started that transfer.
+    const leg = transferLedger.lookup(customer.requestHeader(TRANSFER_HEADER), deps.ua.user);
+    if (leg)
+      call.transferIn = { transferId: leg.transferId, customerCallId: leg.customerCallId, from: leg.from };
     call.startInbound(customer);
     return call;
   }
@@ -109,9 +159,112 @@ export class ServerCall {
     return this.finish(cause, by);
   }
 
+  /**
+   * Transfer: calls `target` from this line (presenting the customer's number) with the customer's
+   * audio; when it answers, the customer hears the target instead of the agent's device, the device
+   * leg is hung up, and this agent's call ends with TRANSFERRED (the line takes new calls). The
+   * customer leg and the target's leg live on as a relay until either side hangs up. If the target
+   * does not answer, nothing changed: the customer still talks to the agent (on hold if it was).
+   */
+  async handOver(options: HandOverOptions): Promise<HandOverResult> {
+    const customer = this.answeredCustomer();
+    if (this.moving) return { ok: false, reason: 'SIP_FAILED' };
+    let leg: SipCall;
+    try {
+      leg = this.deps.ua.call(options.target, {
+        mediaStream: this.bridge.streamToA,
+        extraHeaders: [`${TRANSFER_HEADER}: ${options.transferId}`],
+        fromUser: this.model.phone,
+      });
+    } catch (err) {
+      this.deps.logger.warn(`call ${this.callId}: cannot call ${options.target}: ${(err as Error).message}`);
+      return { ok: false, reason: 'SIP_FAILED' };
+    }
+    this.moving = leg;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      void leg.hangup();
+    }, options.timeoutMs);
+    const outcome = await new Promise<'accepted' | SipCallEnd>((resolve) => {
+      leg.once('accepted', () => resolve('accepted'));
+      leg.once('failed', (e) => resolve(e));
+      leg.once('ended', (e) => resolve(e));
+    });
+    clearTimeout(timer);
+    this.moving = undefined;
+    if (outcome !== 'accepted') {
+      const sipCode = outcome.statusCode;
+      const notAnswered = timedOut || sipCode === 408 || sipCode === 480 || sipCode === 487;
+      if (this.model.ended) return { ok: false, reason: 'CALL_ENDED' };
+      return {
+        ok: false,
+        reason: notAnswered ? 'NOT_ANSWERED' : 'SIP_FAILED',
+        ...(sipCode === undefined ? {} : { sipCode }),
+      };
+    }
+    if (this.model.ended || customer.isTerminated) {
+      void leg.hangup();
+      return { ok: false, reason: 'CALL_ENDED' };
+    }
+    try {
+      this.bridge.setTrackFromA(await remoteTrack(leg));
+    } catch (err) {
+      this.deps.logger.warn(`call ${this.callId}: the target's leg has no audio: ${(err as Error).message}`);
+      void leg.hangup();
+      return { ok: false, reason: 'SIP_FAILED' };
+    }
+    if (this.model.ended || customer.isTerminated) {
+      void leg.hangup();
+      return { ok: false, reason: 'CALL_ENDED' };
+    }
+    this.becomeRelay(customer, leg);
+    if (customer.onHold.local) {
+      await customer.unhold().catch((err: unknown) => {
+        this.deps.logger.warn(`call ${this.callId}: taking the customer off hold failed: ${String(err)}`);
+      });
+    }
+    return { ok: true };
+  }
+
+  /** The agent's part ends (TRANSFERRED); the customer and the target stay bridged. */
+  private becomeRelay(customer: SipCall, target: SipCall): void {
+    this.relay = { customer, target };
+    this.bridge.mute('aToB', false);
+    this.clearRingTimer();
+    this.stopRingback();
+    const event = this.model.transition('ended');
+    void this.device?.hangup();
+    this.announce(event, { cause: 'TRANSFERRED', by: 'agent', duration: this.model.duration });
+    this.deps.logger.log(`call ${this.callId}: ${this.model.phone} transferred, relayed to the target`);
+    this.signalEnded();
+    this.deps.onEnded(this);
+    target.once('ended', () => void this.closeRelay());
+    target.once('failed', () => void this.closeRelay());
+  }
+
+  /** Either side of a relay hung up: the other goes too, and the bridge closes. */
+  private closeRelay(): Promise<void> {
+    const relay = this.relay;
+    if (!relay) return Promise.resolve();
+    relay.closing ??= (async () => {
+      await Promise.allSettled([relay.customer.hangup(), relay.target.hangup()]);
+      this.bridge.close();
+      this.deps.logger.log(`call ${this.callId}: the transferred call is over`);
+    })();
+    return relay.closing;
+  }
+
   private startInbound(customer: SipCall): void {
     this.customer = customer;
-    this.announce('call.ringing', { phone: this.model.phone });
+    const transfer = this.transferIn
+      ? {
+          customerCallId: this.transferIn.customerCallId,
+          transferId: this.transferIn.transferId,
+          transferredFrom: this.transferIn.from,
+        }
+      : {};
+    this.announce('call.ringing', { phone: this.model.phone, ...transfer });
     customer.once(
       'failed',
       (e) =>
@@ -240,6 +393,8 @@ export class ServerCall {
    * blamed on that leg's party. Any other local end is ours: the other party's doing.
    */
   private legEnded(leg: 'customer' | 'device', end: SipCallEnd): Promise<void> {
+    // After a transfer the device leg was ours to end; the customer's end closes the relay.
+    if (this.relay) return leg === 'customer' ? this.closeRelay() : Promise.resolve();
     const party: EndedBy = leg === 'customer' ? 'customer' : 'agent';
     this.deps.logger.debug(`call ${this.callId}: ${leg} leg ended (${end.cause}, by ${end.by})`);
     if (end.by === 'remote') return this.finish('NORMAL_CLEARING', party);
@@ -249,6 +404,7 @@ export class ServerCall {
 
   /** Ends the call once, whoever asks first: both legs, the bridge and tones; then `call.ended`. */
   private finish(cause: EndCause, by: EndedBy): Promise<void> {
+    if (this.relay) return this.closeRelay();
     // Assigned before any leg is touched: hanging one up fires the other's events synchronously.
     this.finishing ??= Promise.resolve().then(() => this.end(cause, by));
     return this.finishing;
@@ -257,11 +413,12 @@ export class ServerCall {
   private async end(cause: EndCause, by: EndedBy): Promise<void> {
     this.clearRingTimer();
     const event = this.model.transition('ended');
-    await Promise.allSettled([this.customer?.hangup(), this.device?.hangup()]);
+    await Promise.allSettled([this.customer?.hangup(), this.device?.hangup(), this.moving?.hangup()]);
     this.stopRingback();
     this.bridge.close();
     this.announce(event, { cause, by, duration: this.model.duration });
     this.deps.logger.log(`call ${this.callId} ended: ${cause} by ${by} after ${this.model.duration} s`);
+    this.signalEnded();
     this.deps.onEnded(this);
   }
 

@@ -113,6 +113,37 @@ export class RestController {
     return this.run(d, i, 'call.dtmf', { ...asRecord(body), callId });
   }
 
+  /** Asks another agent to take the call (`{ipphone}`); the outcome comes as transfer events. */
+  @Post('agents/:ipphone/calls/:callId/transfer/agent')
+  @HttpCode(200)
+  transferToAgent(
+    @Param('domain') d: string,
+    @Param('ipphone') i: string,
+    @Param('callId') callId: string,
+    @Body() body: unknown,
+  ) {
+    return this.run(d, i, 'transfer.toAgent', { ...asRecord(body), callId });
+  }
+
+  /** Sends the call to an ACD queue (`{queueId}`). */
+  @Post('agents/:ipphone/calls/:callId/transfer/queue')
+  @HttpCode(200)
+  transferToQueue(
+    @Param('domain') d: string,
+    @Param('ipphone') i: string,
+    @Param('callId') callId: string,
+    @Body() body: unknown,
+  ) {
+    return this.run(d, i, 'transfer.toQueue', { ...asRecord(body), callId });
+  }
+
+  /** The target agent's answer to its pending transfer request (`{accept, transferId?}`). */
+  @Post('agents/:ipphone/transfer/respond')
+  @HttpCode(200)
+  respondToTransfer(@Param('domain') d: string, @Param('ipphone') i: string, @Body() body: unknown) {
+    return this.run(d, i, 'transfer.respond', body);
+  }
+
   @Post('agents/:ipphone/status')
   @HttpCode(200)
   toggleStatus(@Param('domain') d: string, @Param('ipphone') i: string) {

@@ -1,0 +1,546 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  type AgentSummary,
+  CallgateError,
+  type CommandPayload,
+  type CommandResult,
+  type ErrorCode,
+  type EventDataMap,
+  type TransferFailureReason,
+  type TransferIds,
+} from '@callgate/contracts';
+import {
+  checkTransferTarget,
+  TransferModel,
+  transferFailure,
+  transferTargetUri,
+  withTransferHeader,
+} from '@callgate/call-core';
+import type { AgentRef, Coordination } from '@callgate/coordination';
+import type { GatewayConfig } from '../config.js';
+import { defaultAgentState } from '../agent/defaults.js';
+import { VoiceRelay } from '../agent/voice-relay.js';
+import { EventBus } from '../events/event-bus.js';
+import { COORDINATION, GATEWAY_CONFIG } from '../tokens.js';
+import { BrowserCalls } from './browser-calls.js';
+import { CallEngine } from './call-engine.service.js';
+import type { HandOverResult } from './server-call.js';
+import { transferLedger } from './transfer-ledger.js';
+
+/** The source agent's call a transfer moves: carried by the gateway (modes 2-4) or by its voice tab. */
+interface SourceCall {
+  side: 'server' | 'browser';
+  callId: string;
+  customerCallId: string;
+  phone: string;
+}
+
+/** One transfer, from its request to its outcome. */
+interface Transfer extends TransferIds {
+  model: TransferModel;
+  domain: string;
+  source: SourceCall;
+  /** the SIP user the customer is sent to (the target's extension, the queue's user) */
+  targetUser: string;
+  /** agent transfers: the target's extension; queue transfers: the queue's id and URI */
+  targetAgent?: string;
+  queue?: { id: string; uri: string };
+  timer?: NodeJS.Timeout;
+}
+
+/** How long the ledger remembers a finished transfer, for reports of its INVITE still in flight. */
+const LEDGER_GRACE_MS = 10_000;
+/** Over the target's own ring timeout: how long the move towards it may take. */
+const MOVE_MARGIN_MS = 5_000;
+
+/**
+ * Transfers (3C `csTransferCallAgent`, `csTransferCallAcd`, `responseTransferAgent`).
+ *
+ * To an agent: the target must qualify (call-core's `checkTransferTarget`); its tabs get
+ * `transfer.request`; it answers with `transfer.respond`, or the request lapses after
+ * `TRANSFER_TIMEOUT_MS`. On accept the customer is moved: where the gateway holds the customer leg
+ * (source in mode 2, 3, 4) it calls the target's extension from the source's line and re-bridges
+ * the customer to that leg; where the source's voice tab holds it (mode 1) the tab REFERs the
+ * customer to the target's extension. Either way the INVITE carries `X-Callgate-Transfer: <id>`,
+ * so the target's call events carry the customer call's id. To a queue: the same move, to the
+ * queue's URI, without consent.
+ *
+ * Single instance: pending transfers, their timers and the ledger live in this process.
+ */
+@Injectable()
+export class TransferService implements OnApplicationShutdown {
+  private readonly logger = new Logger(TransferService.name);
+  private readonly transfers = new Map<string, Transfer>();
+  private readonly ledgerTimers = new Set<NodeJS.Timeout>();
+
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    @Inject(COORDINATION) private readonly coordination: Coordination,
+    private readonly bus: EventBus,
+    private readonly calls: CallEngine,
+    private readonly browser: BrowserCalls,
+    private readonly relay: VoiceRelay,
+  ) {}
+
+  onApplicationShutdown(): void {
+    for (const t of this.transfers.values()) clearTimeout(t.timer);
+    for (const timer of this.ledgerTimers) {
+      clearTimeout(timer);
+    }
+    for (const t of this.transfers.values()) transferLedger.forget(t.transferId);
+    this.transfers.clear();
+    this.ledgerTimers.clear();
+  }
+
+  /** `transfer.toAgent`: asks the target; answered once the request is on its way. */
+  async toAgent(
+    source: AgentRef,
+    payload: CommandPayload<'transfer.toAgent'>,
+  ): Promise<CommandResult<'transfer.toAgent'>> {
+    const call = this.sourceCall(source, payload.callId);
+    this.refuseSecondTransfer(source, call);
+    const target: AgentRef = { domain: source.domain, ipphone: payload.ipphone };
+    const reason = await this.targetProblem(source, target);
+    if (reason) {
+      const agent = reason === 'TARGET_UNKNOWN' ? undefined : await this.summary(target);
+      await this.bus.publish(
+        source,
+        'transfer.failed',
+        {
+          error: 'TRANSFER_CALL_FAILED',
+          reason,
+          callId: call.callId,
+          customerCallId: call.customerCallId,
+          from: source.ipphone,
+          to: target.ipphone,
+          ...(agent ? { agent } : {}),
+        },
+        { callId: call.callId },
+      );
+      throw new CallgateError(
+        'TRANSFER_CALL_FAILED',
+        `agent ${target.ipphone} cannot take the call: ${reason}`,
+      );
+    }
+    const transferId = randomUUID();
+    const t: Transfer = {
+      model: new TransferModel(transferId, 'agent'),
+      transferId,
+      customerCallId: call.customerCallId,
+      from: source.ipphone,
+      to: target.ipphone,
+      domain: source.domain,
+      source: call,
+      targetUser: this.config.domains.agent(target.domain, target.ipphone).sip.user,
+      targetAgent: target.ipphone,
+    };
+    this.transfers.set(transferId, t);
+    const expiresAt = new Date(Date.now() + this.config.transferTimeoutMs).toISOString();
+    t.timer = setTimeout(() => {
+      t.timer = undefined;
+      this.lapse(t).catch((err: unknown) => this.logger.error(`transfer ${transferId}: ${String(err)}`));
+    }, this.config.transferTimeoutMs);
+    // The customer hangs up while the target thinks: the request is withdrawn at once.
+    void this.calls
+      .line(source)
+      ?.call?.ended.then(() => this.withdraw(t))
+      .catch((err: unknown) => this.logger.error(`transfer ${transferId}: ${String(err)}`));
+    this.logger.log(
+      `transfer ${transferId}: ${source.ipphone} asks ${target.ipphone} to take call ${call.callId} (${call.phone})`,
+    );
+    await this.bus.publish(
+      target,
+      'transfer.request',
+      {
+        ...this.ids(t),
+        callId: call.callId,
+        phone: call.phone,
+        dropAgentId: source.ipphone,
+        expiresAt,
+      },
+      { callId: call.callId },
+    );
+    return { callId: call.callId, transferId };
+  }
+
+  /** `transfer.toQueue`: moves the customer to the queue's URI; answered once the move started. */
+  async toQueue(
+    source: AgentRef,
+    payload: CommandPayload<'transfer.toQueue'>,
+  ): Promise<CommandResult<'transfer.toQueue'>> {
+    const call = this.sourceCall(source, payload.callId);
+    this.refuseSecondTransfer(source, call);
+    const uri = this.config.domains.queue(source.domain, payload.queueId);
+    if (uri === undefined) {
+      await this.bus.publish(
+        source,
+        'transfer.failed',
+        {
+          error: 'TRANSFER_CALL_FAILED',
+          reason: 'UNKNOWN_QUEUE',
+          callId: call.callId,
+          customerCallId: call.customerCallId,
+          from: source.ipphone,
+          to: `queue:${payload.queueId}`,
+          queueId: payload.queueId,
+        },
+        { callId: call.callId },
+      );
+      throw new CallgateError(
+        'TRANSFER_CALL_FAILED',
+        `domain ${source.domain} has no queue ${payload.queueId}`,
+      );
+    }
+    const transferId = randomUUID();
+    const t: Transfer = {
+      model: new TransferModel(transferId, 'queue'),
+      transferId,
+      customerCallId: call.customerCallId,
+      from: source.ipphone,
+      to: `queue:${payload.queueId}`,
+      domain: source.domain,
+      source: call,
+      targetUser: /^sips?:([^@;?]+)@/i.exec(uri)?.[1] ?? uri,
+      queue: { id: payload.queueId, uri },
+    };
+    this.transfers.set(transferId, t);
+    this.logger.log(
+      `transfer ${transferId}: ${source.ipphone} sends call ${call.callId} to queue ${payload.queueId}`,
+    );
+    this.moveSoon(t);
+    return { callId: call.callId, transferId };
+  }
+
+  /** `transfer.respond`: the target's answer to its pending request. */
+  async respond(
+    target: AgentRef,
+    payload: CommandPayload<'transfer.respond'>,
+  ): Promise<CommandResult<'transfer.respond'>> {
+    const t = [...this.transfers.values()].find(
+      (x) =>
+        x.domain === target.domain &&
+        x.targetAgent === target.ipphone &&
+        x.model.state === 'pending' &&
+        (payload.transferId === undefined || x.transferId === payload.transferId),
+    );
+    if (!t) {
+      throw new CallgateError(
+        'COULD_NOT_GET_CALL_INFO',
+        payload.transferId === undefined
+          ? `agent ${target.ipphone} has no transfer request to answer`
+          : `transfer ${payload.transferId} is not waiting for agent ${target.ipphone}`,
+      );
+    }
+    clearTimeout(t.timer);
+    t.timer = undefined;
+    const result = { callId: t.source.callId, transferId: t.transferId };
+    if (!payload.accept) {
+      t.model.transition('rejected');
+      this.logger.log(`transfer ${t.transferId}: ${target.ipphone} refused`);
+      await this.publishBoth(t, 'transfer.response', {
+        ...this.ids(t),
+        status: 'NOK',
+        callId: t.source.callId,
+      });
+      await this.failed(t, 'rejected');
+      return result;
+    }
+    t.model.transition('accepted');
+    this.logger.log(`transfer ${t.transferId}: ${target.ipphone} accepted`);
+    await this.publishBoth(t, 'transfer.response', { ...this.ids(t), status: 'OK', callId: t.source.callId });
+    this.moveSoon(t);
+    return result;
+  }
+
+  /** The source's current answered call (NOT_IN_A_CALL, COULD_NOT_GET_CALL_INFO otherwise). */
+  private sourceCall(agent: AgentRef, callId: string | undefined): SourceCall {
+    const server = this.calls.line(agent)?.call;
+    const snapshot = server && !server.model.ended ? server.model.snapshot() : this.browser.snapshot(agent);
+    if (!snapshot || snapshot.state === 'ended') {
+      throw new CallgateError('NOT_IN_A_CALL', `agent ${agent.ipphone} is not in a call`);
+    }
+    if (callId !== undefined && callId !== snapshot.callId) {
+      throw new CallgateError('COULD_NOT_GET_CALL_INFO', `call ${callId} is not the agent's current call`);
+    }
+    if (snapshot.state !== 'active' && snapshot.state !== 'held') {
+      throw new CallgateError(
+        'NOT_IN_A_CALL',
+        `the call is ${snapshot.state}: only an answered call is transferred`,
+      );
+    }
+    const side = server && !server.model.ended ? 'server' : 'browser';
+    return {
+      side,
+      callId: snapshot.callId,
+      customerCallId:
+        (side === 'server' ? server?.customerCallId : this.browser.customerCallId(agent)) ?? snapshot.callId,
+      phone: snapshot.phone,
+    };
+  }
+
+  private refuseSecondTransfer(source: AgentRef, call: SourceCall): void {
+    const busy = [...this.transfers.values()].some(
+      (t) => t.domain === source.domain && t.from === source.ipphone && !t.model.final,
+    );
+    if (busy) {
+      throw new CallgateError('TRANSFER_CALL_FAILED', `call ${call.callId} is already being transferred`);
+    }
+  }
+
+  private async targetProblem(
+    source: AgentRef,
+    target: AgentRef,
+  ): Promise<TransferFailureReason | undefined> {
+    const known = this.config.domains.agentIds(source.domain).includes(target.ipphone);
+    if (!known || target.ipphone === source.ipphone) {
+      return checkTransferTarget({ ...this.unknownFacts(source, target), known });
+    }
+    const defaults = defaultAgentState(this.config.domains.agent(target.domain, target.ipphone));
+    const [tabs, state, holder] = await Promise.all([
+      this.coordination.presence.count(target),
+      this.coordination.agents.get(target, defaults),
+      this.coordination.voice.holder(target),
+    ]);
+    const line = this.calls.line(target);
+    const inCall =
+      (line?.call !== undefined && !line.call.model.ended) || this.browser.snapshot(target) !== null;
+    const reachable = state.deviceType === 1 && !line ? holder !== null : (line?.registered ?? false);
+    return checkTransferTarget({
+      source: source.ipphone,
+      target: target.ipphone,
+      known,
+      tabs,
+      callStatus: state.callStatus,
+      deviceType: state.deviceType,
+      inCall,
+      pendingRequest: [...this.transfers.values()].some(
+        (t) => t.domain === target.domain && t.targetAgent === target.ipphone && !t.model.final,
+      ),
+      reachable,
+    });
+  }
+
+  private unknownFacts(source: AgentRef, target: AgentRef): Parameters<typeof checkTransferTarget>[0] {
+    return {
+      source: source.ipphone,
+      target: target.ipphone,
+      known: false,
+      tabs: 0,
+      callStatus: 'off',
+      deviceType: 1,
+      inCall: false,
+      pendingRequest: false,
+      reachable: false,
+    };
+  }
+
+  /** The source's call ended while the target had not answered yet. */
+  private async withdraw(t: Transfer): Promise<void> {
+    if (t.model.state !== 'pending') return;
+    clearTimeout(t.timer);
+    t.timer = undefined;
+    t.model.transition('cancelled');
+    this.logger.log(`transfer ${t.transferId}: call ${t.source.callId} ended before ${t.to} answered`);
+    await this.failed(t, 'cancelled');
+  }
+
+  /** The request lapsed unanswered. */
+  private async lapse(t: Transfer): Promise<void> {
+    if (t.model.state !== 'pending') return;
+    t.model.transition('timedOut');
+    this.logger.log(
+      `transfer ${t.transferId}: ${t.to} did not answer in ${this.config.transferTimeoutMs} ms`,
+    );
+    await this.failed(t, 'timedOut');
+  }
+
+  private moveSoon(t: Transfer): void {
+    this.move(t).catch(async (err: unknown) => {
+      this.logger.error(`transfer ${t.transferId}: the move failed: ${String(err)}`);
+      if (t.model.can('failed')) {
+        t.model.transition('failed');
+        await this.failed(t, 'failed', { reason: 'SIP_FAILED' }).catch(() => undefined);
+      }
+    });
+  }
+
+  /** Sends the customer to the target (accepted agent transfer, or queue transfer). */
+  private async move(t: Transfer): Promise<void> {
+    const source: AgentRef = { domain: t.domain, ipphone: t.from };
+    const current = this.currentCallId(source, t.source.side);
+    if (current !== t.source.callId) {
+      t.model.transition('cancelled');
+      await this.failed(t, 'cancelled');
+      return;
+    }
+    transferLedger.expect({
+      transferId: t.transferId,
+      customerCallId: t.customerCallId,
+      from: t.from,
+      targetUser: t.targetUser,
+      ...(t.targetAgent === undefined ? {} : { targetAgent: t.targetAgent }),
+    });
+    let outcome: HandOverResult;
+    try {
+      outcome =
+        t.source.side === 'server' ? await this.moveServerSide(t, source) : await this.moveBrowser(t, source);
+    } finally {
+      this.forgetLater(t.transferId);
+    }
+    if (outcome.ok) {
+      t.model.transition('succeeded');
+      this.logger.log(`transfer ${t.transferId}: call ${t.source.callId} is now with ${t.to}`);
+      const agent =
+        t.targetAgent === undefined
+          ? undefined
+          : await this.summary({ domain: t.domain, ipphone: t.targetAgent });
+      await this.bus.publish(
+        source,
+        'transfer.succeeded',
+        {
+          ...this.ids(t),
+          callId: t.source.callId,
+          ...(agent ? { agent } : {}),
+          ...(t.queue ? { queueId: t.queue.id } : {}),
+        },
+        { callId: t.source.callId },
+      );
+      this.transfers.delete(t.transferId);
+      return;
+    }
+    if (outcome.reason === 'CALL_ENDED') {
+      t.model.transition('cancelled');
+      await this.failed(t, 'cancelled');
+      return;
+    }
+    t.model.transition('failed');
+    this.logger.log(
+      `transfer ${t.transferId}: moving call ${t.source.callId} to ${t.to} failed (${outcome.reason}${outcome.sipCode ? ` ${outcome.sipCode}` : ''})`,
+    );
+    await this.failed(t, 'failed', {
+      reason: outcome.reason,
+      ...(outcome.sipCode === undefined ? {} : { sipCode: outcome.sipCode }),
+    });
+  }
+
+  private async moveServerSide(t: Transfer, source: AgentRef): Promise<HandOverResult> {
+    const call = this.calls.line(source)?.call;
+    if (!call || call.callId !== t.source.callId || call.model.ended)
+      return { ok: false, reason: 'CALL_ENDED' };
+    return call.handOver({
+      target: t.queue ? t.queue.uri : t.targetUser,
+      transferId: t.transferId,
+      timeoutMs: this.config.ringTimeoutMs + MOVE_MARGIN_MS,
+    });
+  }
+
+  private async moveBrowser(t: Transfer, source: AgentRef): Promise<HandOverResult> {
+    const holder = await this.coordination.voice.holder(source);
+    if (!holder) return { ok: false, reason: 'CALL_ENDED' };
+    const target = t.queue
+      ? withTransferHeader(t.queue.uri, t.transferId)
+      : transferTargetUri(t.targetUser, this.config.domains.domain(t.domain).pbx.sipDomain, t.transferId);
+    const answer = await this.relay.transfer(
+      holder.tabId,
+      { callId: t.source.callId, target },
+      this.config.ringTimeoutMs + 2 * MOVE_MARGIN_MS,
+    );
+    if (answer.ok) return { ok: true };
+    if (answer.code !== 'TRANSFER_CALL_FAILED') return { ok: false, reason: 'CALL_ENDED' };
+    const sipCode = answer.sipCode;
+    const notAnswered = sipCode === 408 || sipCode === 480 || sipCode === 487;
+    return {
+      ok: false,
+      reason: notAnswered ? 'NOT_ANSWERED' : 'SIP_FAILED',
+      ...(sipCode === undefined ? {} : { sipCode }),
+    };
+  }
+
+  private currentCallId(agent: AgentRef, side: SourceCall['side']): string | undefined {
+    if (side === 'server') {
+      const call = this.calls.line(agent)?.call;
+      return call && !call.model.ended ? call.callId : undefined;
+    }
+    return this.browser.snapshot(agent)?.callId;
+  }
+
+  /** Announces a failed end: to the source (and /events), and to the target's tabs when it was asked. */
+  private async failed(
+    t: Transfer,
+    state: 'rejected' | 'timedOut' | 'cancelled' | 'failed',
+    detail: { reason?: 'NOT_ANSWERED' | 'SIP_FAILED'; sipCode?: number } = {},
+  ): Promise<void> {
+    this.transfers.delete(t.transferId);
+    const { error, reason } = transferFailure(
+      state,
+      detail.reason === 'NOT_ANSWERED' || detail.reason === 'SIP_FAILED' ? detail.reason : undefined,
+    );
+    const agent =
+      t.targetAgent === undefined
+        ? undefined
+        : await this.summary({ domain: t.domain, ipphone: t.targetAgent });
+    const data: EventDataMap['transfer.failed'] = {
+      ...this.ids(t),
+      error: error satisfies ErrorCode,
+      reason,
+      callId: t.source.callId,
+      ...(agent ? { agent } : {}),
+      ...(t.queue ? { queueId: t.queue.id } : {}),
+      ...(detail.sipCode === undefined ? {} : { sipCode: detail.sipCode }),
+    };
+    await this.bus.publish({ domain: t.domain, ipphone: t.from }, 'transfer.failed', data, {
+      callId: t.source.callId,
+    });
+    if (t.targetAgent !== undefined) {
+      await this.bus.publish({ domain: t.domain, ipphone: t.targetAgent }, 'transfer.failed', data, {
+        callId: t.source.callId,
+        backends: false,
+      });
+    }
+  }
+
+  /** An event of the transfer to the source (and /events), and a copy to the target agent's tabs. */
+  private async publishBoth<T extends 'transfer.response'>(
+    t: Transfer,
+    type: T,
+    data: EventDataMap[T],
+  ): Promise<void> {
+    await this.bus.publish({ domain: t.domain, ipphone: t.from }, type, data, { callId: t.source.callId });
+    if (t.targetAgent !== undefined) {
+      await this.bus.publish({ domain: t.domain, ipphone: t.targetAgent }, type, data, {
+        callId: t.source.callId,
+        backends: false,
+      });
+    }
+  }
+
+  private ids(t: Transfer): TransferIds {
+    return { transferId: t.transferId, customerCallId: t.customerCallId, from: t.from, to: t.to };
+  }
+
+  /** The target as `csTransferCallSuccess` / `csTransferCallError` show it. */
+  private async summary(agent: AgentRef): Promise<AgentSummary> {
+    const config = this.config.domains.agent(agent.domain, agent.ipphone);
+    const [tabs, state] = await Promise.all([
+      this.coordination.presence.count(agent),
+      this.coordination.agents.get(agent, defaultAgentState(config)),
+    ]);
+    return {
+      ipphone: agent.ipphone,
+      name: config.name,
+      online: tabs > 0,
+      callStatus: state.callStatus,
+      tabs,
+    };
+  }
+
+  private forgetLater(transferId: string): void {
+    const timer = setTimeout(() => {
+      this.ledgerTimers.delete(timer);
+      transferLedger.forget(transferId);
+    }, LEDGER_GRACE_MS);
+    timer.unref();
+    this.ledgerTimers.add(timer);
+  }
+}
