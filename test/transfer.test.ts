@@ -172,7 +172,7 @@ describe('transfers between server-side agents through the lab PBX', () => {
     expect(await source.command('transfer.toAgent', { ipphone: '5001' })).toMatchObject({ ok: true });
     await target.waitFor((e) => e.type === 'transfer.request');
     expect(await target.command('transfer.respond', { accept: false })).toMatchObject({ ok: true, callId });
-    const failed = await source.waitFor((e) => e.type === 'transfer.failed');
+    const failed = await source.nth('transfer.failed', 1);
     expect(failed.data).toMatchObject({
       error: 'TRANSFER_CALL_FAILED',
       reason: 'REJECTED',
@@ -184,9 +184,7 @@ describe('transfers between server-side agents through the lab PBX', () => {
     // the target's tabs learn it too (to close their request), without /events duplicates
     await target.waitFor((e) => e.type === 'transfer.failed');
     expect(
-      backend.events.filter(
-        (e) => e.type === 'transfer.failed' && e.data.transferId === failed.data.transferId,
-      ),
+      backend.of('transfer.failed').filter((e) => e.data.transferId === failed.data.transferId),
     ).toHaveLength(1);
     await customer(1).hears({ call: leg, frequency: DESK_5000 });
     expect(source.of('call.ended')).toHaveLength(0);

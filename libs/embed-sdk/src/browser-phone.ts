@@ -1,6 +1,19 @@
 import JsSIP from 'jssip';
-import type { CallReport, EventDataMap } from '@callgate/contracts';
-import { CallModel, calloutError, causeOfStatus, type EndCause, type EndedBy } from '@callgate/call-core';
+import type {
+  CallReport,
+  EventDataMap,
+  VoiceTransferAnswer,
+  VoiceTransferRequest,
+} from '@callgate/contracts';
+import {
+  CallModel,
+  calloutError,
+  causeOfStatus,
+  type EndCause,
+  type EndedBy,
+  isTransferId,
+  TRANSFER_HEADER,
+} from '@callgate/call-core';
 import type { CallgateClient } from './client.js';
 
 /** The part of a JsSIP RTCSession the phone uses (JsSIP ships no types worth trusting). */
@@ -17,8 +30,16 @@ interface Session {
   unmute(options: { audio: boolean }): void;
   isMuted(): { audio: boolean };
   sendDTMF(tones: string, options: { transportType: 'INFO' | 'RFC2833' }): void;
+  refer(target: string, options: { eventHandlers: ReferHandlers }): unknown;
   isEnded(): boolean;
   on(event: string, listener: (e: SessionEvent) => void): void;
+}
+
+/** What JsSIP tells about a REFER we sent (its 202, then the NOTIFYs of the customer's new call). */
+interface ReferHandlers {
+  requestFailed?: (e: { response?: { status_code?: number } | null }) => void;
+  accepted?: () => void;
+  failed?: (e: { status_line?: { status_code?: number } }) => void;
 }
 
 interface SessionEvent {
@@ -39,7 +60,11 @@ interface UserAgent {
   ): Session;
   on(
     event: 'newRTCSession',
-    listener: (e: { session: Session; originator: 'local' | 'remote' }) => void,
+    listener: (e: {
+      session: Session;
+      originator: 'local' | 'remote';
+      request?: { getHeader(name: string): string | undefined };
+    }) => void,
   ): void;
   on(event: 'registered' | 'unregistered' | 'disconnected', listener: () => void): void;
   on(event: 'registrationFailed', listener: (e: { cause?: string }) => void): void;
@@ -63,6 +88,10 @@ export class BrowserPhone {
   private session: Session | undefined;
   private call: CallModel | undefined;
   private audioElement: HTMLMediaElement | undefined;
+  /** transfers this agent accepted: a call they bring is answered at once (consent was given) */
+  private readonly acceptedTransfers = new Set<string>();
+  /** the call whose customer is being REFERred elsewhere */
+  private referring: CallModel | undefined;
 
   constructor(private readonly client: CallgateClient) {
     client.on('voice.sip', (e) => this.start(e.data));
@@ -70,9 +99,14 @@ export class BrowserPhone {
       if (!e.data.isEnable) void this.stop('voice moved to another tab');
     });
     client.on('closed', () => void this.stop('client closed'));
+    client.on('transfer.response', (e) => {
+      // the copy this agent gets as the target of a transfer it (or another of its tabs) accepted
+      if (e.data.status === 'OK' && e.data.to === e.ipphone) this.acceptedTransfers.add(e.data.transferId);
+    });
     client.serveVoice({
       command: (name, payload) => this.command(name, payload),
       stop: (reason) => this.stop(reason),
+      transfer: (request) => this.transfer(request),
     });
   }
 
@@ -95,8 +129,8 @@ export class BrowserPhone {
       session_timers: false,
       user_agent: 'callgate-sdk (JsSIP)',
     }) as unknown as UserAgent;
-    ua.on('newRTCSession', ({ session, originator }) => {
-      if (originator === 'remote') this.incoming(session);
+    ua.on('newRTCSession', ({ session, originator, request }) => {
+      if (originator === 'remote') this.incoming(session, request?.getHeader(TRANSFER_HEADER));
     });
     ua.on('registrationFailed', (e) =>
       console.warn('[callgate] the in-page phone could not register:', e.cause),
@@ -126,7 +160,7 @@ export class BrowserPhone {
     console.info(`[callgate] in-page phone stopped (${reason})`);
   }
 
-  private incoming(session: Session): void {
+  private incoming(session: Session, transferHeader: string | undefined): void {
     if (this.call && !this.call.ended) {
       session.terminate({ status_code: 486 });
       return;
@@ -134,7 +168,16 @@ export class BrowserPhone {
     const phone = session.remote_identity.uri.user ?? '';
     const call = new CallModel(crypto.randomUUID(), 'inbound', phone);
     this.track(session, call);
-    this.report({ type: 'call.ringing', callId: call.callId, data: { phone } });
+    const transferId = isTransferId(transferHeader) ? transferHeader : undefined;
+    this.report({
+      type: 'call.ringing',
+      callId: call.callId,
+      data: { phone, ...(transferId ? { transferId } : {}) },
+    });
+    if (transferId && this.acceptedTransfers.delete(transferId)) {
+      // A transfer this agent already accepted: no second consent, the phone answers by itself.
+      session.answer({ mediaConstraints: AUDIO });
+    }
     session.on('failed', (e) => {
       this.finish(
         call,
@@ -182,7 +225,9 @@ export class BrowserPhone {
       }
     });
     session.on('ended', (e) => {
-      this.finish(call, 'NORMAL_CLEARING', e.originator === 'remote' ? 'customer' : 'agent');
+      // The customer left for the transfer's target (it may hang up before we do).
+      if (this.referring === call) this.finish(call, 'TRANSFERRED', 'agent');
+      else this.finish(call, 'NORMAL_CLEARING', e.originator === 'remote' ? 'customer' : 'agent');
     });
   }
 
@@ -194,6 +239,59 @@ export class BrowserPhone {
       this.call = undefined;
       this.session = undefined;
     }
+    if (this.referring === call) this.referring = undefined;
+  }
+
+  /**
+   * Transfer (browser mode): REFERs the customer to the target; the customer's side calls it.
+   * When that call is answered (NOTIFY 200) this call ends with TRANSFERRED; when it fails, the
+   * customer stays on this call. Real trunks must accept REFER for this (see the README).
+   */
+  private transfer(request: VoiceTransferRequest): Promise<VoiceTransferAnswer> {
+    const call = this.call;
+    const session = this.session;
+    if (!call || !session || call.ended)
+      return Promise.resolve({ ok: false, code: 'NOT_IN_A_CALL', message: 'no call' });
+    if (call.callId !== request.callId)
+      return Promise.resolve({
+        ok: false,
+        code: 'COULD_NOT_GET_CALL_INFO',
+        message: `call ${request.callId} is not this phone's call`,
+      });
+    return new Promise((resolve) => {
+      let settled = false;
+      const settle = (answer: VoiceTransferAnswer): void => {
+        if (settled) return;
+        settled = true;
+        resolve(answer);
+      };
+      const failed = (sipCode: number | undefined): void => {
+        if (this.referring === call) this.referring = undefined;
+        settle({
+          ok: false,
+          code: 'TRANSFER_CALL_FAILED',
+          message: `the customer's call to the target failed${sipCode ? ` (${sipCode})` : ''}`,
+          ...(sipCode ? { sipCode } : {}),
+        });
+      };
+      this.referring = call;
+      try {
+        session.refer(request.target, {
+          eventHandlers: {
+            requestFailed: (e) => failed(e.response?.status_code ?? undefined),
+            failed: (e) => failed(e.status_line?.status_code),
+            accepted: () => {
+              if (!session.isEnded()) session.terminate();
+              this.finish(call, 'TRANSFERRED', 'agent');
+              settle({ ok: true, callId: call.callId });
+            },
+          },
+        });
+      } catch (err) {
+        this.referring = undefined;
+        settle({ ok: false, code: 'TRANSFER_CALL_FAILED', message: (err as Error).message });
+      }
+    });
   }
 
   /** A call command relayed by the gateway (from this tab, another tab, or REST). */

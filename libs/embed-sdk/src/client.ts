@@ -13,6 +13,8 @@ import {
   type EventEnvelope,
   type EventType,
   type ServerToClientEvents,
+  type VoiceTransferAnswer,
+  type VoiceTransferRequest,
 } from '@callgate/contracts';
 import { BrowserPhone } from './browser-phone.js';
 import { TypedEmitter, type Listener } from './emitter.js';
@@ -90,6 +92,8 @@ type AgentSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 export interface VoiceHandlers {
   command(name: string, payload: Record<string, unknown>): Promise<{ ok: boolean; [key: string]: unknown }>;
   stop(reason: string): Promise<void>;
+  /** REFER the call's customer to `target` (a transfer); resolves with the outcome. */
+  transfer(request: VoiceTransferRequest): Promise<VoiceTransferAnswer>;
 }
 
 /** `socket.timeout(ms).emit(...)` for one command, typed per command. */
@@ -224,6 +228,14 @@ export class CallgateClient {
           typeof r.payload === 'object' && r.payload !== null ? (r.payload as Record<string, unknown>) : {},
         )
         .then((answer) => ack?.(answer));
+    });
+    on('voice.transfer', (request, ack) => {
+      const r = (request ?? {}) as { callId?: unknown; target?: unknown };
+      if (typeof r.callId !== 'string' || typeof r.target !== 'string' || !/^sips?:/i.test(r.target)) {
+        ack?.({ ok: false, code: 'TRANSFER_CALL_FAILED', message: 'malformed transfer request' });
+        return;
+      }
+      void handlers.transfer({ callId: r.callId, target: r.target }).then((answer) => ack?.(answer));
     });
     on('voice.stop', (request, ack) => {
       const asked = (request as { reason?: unknown } | null)?.reason;
