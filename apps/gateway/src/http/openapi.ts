@@ -171,6 +171,70 @@ export const OPENAPI_DOCUMENT = {
         responses: { '200': ok('sent'), ...errors(400, 401, 404, 409) },
       },
     },
+    '/v1/{domain}/agents/{ipphone}/calls/{callId}/transfer/agent': {
+      post: {
+        summary: 'Ask another agent to take the call (transfer.toAgent, 3C csTransferCallAgent)',
+        description:
+          'Answers once the target’s tabs got `transfer.request`; the outcome follows as events: `transfer.response`, then `transfer.succeeded` or `transfer.failed {error, reason}`. A target that is offline, busy, Off or unreachable answers 502 `TRANSFER_CALL_FAILED` (and `transfer.failed` says why).',
+        parameters: [domain, ipphone, callId],
+        requestBody: {
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['ipphone'],
+                properties: { ipphone: { type: 'string', pattern: '^[0-9]{1,16}$' } },
+              },
+            },
+          },
+        },
+        responses: {
+          '200': ok('{ok, callId, transferId}'),
+          ...errors(400, 401, 404, 409, 502, 503),
+        },
+      },
+    },
+    '/v1/{domain}/agents/{ipphone}/calls/{callId}/transfer/queue': {
+      post: {
+        summary: 'Send the call to an ACD queue of the domain (transfer.toQueue, 3C csTransferCallAcd)',
+        description:
+          'Answers once the move started; `transfer.succeeded {queueId}` or `transfer.failed` follows. An unknown queue answers 502 `TRANSFER_CALL_FAILED` (`reason: UNKNOWN_QUEUE`).',
+        parameters: [domain, ipphone, callId],
+        requestBody: {
+          content: {
+            'application/json': {
+              schema: { type: 'object', required: ['queueId'], properties: { queueId: { type: 'string' } } },
+            },
+          },
+        },
+        responses: {
+          '200': ok('{ok, callId, transferId}'),
+          ...errors(400, 401, 404, 409, 502, 503),
+        },
+      },
+    },
+    '/v1/{domain}/agents/{ipphone}/transfer/respond': {
+      post: {
+        summary:
+          'The target agent accepts or refuses its pending transfer request (3C responseTransferAgent)',
+        parameters: [domain, ipphone],
+        requestBody: {
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['accept'],
+                properties: {
+                  accept: { type: 'boolean' },
+                  transferId: { type: 'string', description: 'the request’s id; default: the one pending' },
+                },
+              },
+            },
+          },
+        },
+        responses: { '200': ok('{ok, callId, transferId}'), ...errors(400, 401, 404) },
+      },
+    },
     '/v1/{domain}/agents/{ipphone}/status': {
       post: {
         summary: 'Toggle the agent’s call status On/Off',
