@@ -183,7 +183,10 @@ describe('server-side calls through the lab PBX (device modes 2, 3, 4)', () => {
       const customer = env.lab.bot('0901000003');
       const refused = customer.call('5000');
       expect(await refused.terminated).toMatchObject({ established: false, statusCode: 480 });
-      expect((await rest(env.gateway, 'GET', '/v1/demo/agents/5000')).body.sip).toEqual({ registered: true });
+      expect((await rest(env.gateway, 'GET', '/v1/demo/agents/5000')).body.sip).toEqual({
+        registered: true,
+        owner: env.gateway.config.instanceId,
+      });
       expect(tab.of('call.ringing')).toHaveLength(0);
     } finally {
       await tab.command('agent.toggleCallStatus', {});

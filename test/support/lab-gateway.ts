@@ -71,7 +71,7 @@ export async function startLabGateway(
 
 /** REST helper with the lab's API key. */
 export async function rest(
-  gateway: RunningGateway,
+  gateway: { url: string },
   method: string,
   path: string,
   body?: unknown,
@@ -89,7 +89,7 @@ export async function rest(
 
 /** Waits until the gateway's SIP registration of an agent is (or is no longer) up, as REST reports it. */
 export function waitRegistered(
-  gateway: RunningGateway,
+  gateway: { url: string },
   ipphone: string,
   want = true,
   timeoutMs = 15_000,

@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import type { AddressInfo } from 'node:net';
 import { createCoordination, type Coordination } from '@callgate/coordination';
 import { AgentGateway } from './agent/agent.gateway.js';
+import { CallEngine } from './calls/call-engine.service.js';
 import { originAllowedByAnyDomain } from './agent/origins.js';
 import { type GatewayConfig, type LogLevel, LogLevels } from './config.js';
 import { GatewayModule } from './gateway.module.js';
@@ -20,7 +21,13 @@ export interface RunningGateway {
   readonly port: number;
   readonly config: GatewayConfig;
   readonly coordination: Coordination;
-  /** Graceful stop: closes every socket (tabs free their voice locks), then the stores. Idempotent. */
+  /**
+   * Graceful shutdown's first part: /ready answers 503, idle server-side agents are handed to other
+   * instances at once, calls in progress may finish until `drainTimeoutMs`, then end (SHUTDOWN)
+   * and their agents are handed over too. Follow with `close()`.
+   */
+  drain(): Promise<void>;
+  /** Stop: closes every socket (tabs free their voice locks), then the stores. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -85,5 +92,6 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     })();
     return closing;
   };
-  return { url, port: address.port, config, coordination, close };
+  const drain = (): Promise<void> => app.get(CallEngine).drain(config.drainTimeoutMs);
+  return { url, port: address.port, config, coordination, drain, close };
 }

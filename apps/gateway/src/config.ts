@@ -19,14 +19,16 @@ export interface GatewayConfig {
   publicUrl?: string;
   sessionSecret: string;
   sessionTtlSeconds: number;
-  /** lifetime of a voice lock or presence entry that its instance stops renewing */
+  /** lifetime of a voice lock, presence entry or agent lease that its instance stops renewing */
   leaseMs: number;
+  /** graceful shutdown: how long calls in progress may go on before they are ended (SHUTDOWN) */
+  drainTimeoutMs: number;
   /** a server-side device that does not answer within this is given up (NO_ANSWER) */
   ringTimeoutMs: number;
-  /** audio codecs of server-side calls, preferred first; unset: JsSIP's default order (Opus first) */
-  audioCodecs?: string[];
   /** a transfer request the target neither accepts nor refuses within this lapses (TIMEOUT) */
   transferTimeoutMs: number;
+  /** audio codecs of server-side calls, preferred first; unset: JsSIP's default order (Opus first) */
+  audioCodecs?: string[];
   /** how many events each domain's log keeps for clients that resume */
   eventLogMaxLen: number;
   /** after a browser-mode agent's voice tab left, how long before it falls back to its default device */
@@ -88,11 +90,12 @@ const envSchema = z.object({
   SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   SESSION_TTL_SECONDS: intFrom(60, 7 * 24 * 3600).default(8 * 3600),
   LEASE_MS: intFrom(200, 600_000).default(15_000),
+  DRAIN_TIMEOUT_MS: intFrom(0, 3_600_000).default(30_000),
   RING_TIMEOUT_MS: intFrom(1000, 600_000).default(30_000),
+  TRANSFER_TIMEOUT_MS: intFrom(1000, 600_000).default(30_000),
   VOICE_FALLBACK_MS: intFrom(0, 3_600_000).default(10_000),
   EVENT_LOG_MAX_LEN: intFrom(10, 10_000_000).default(10_000),
   AUDIO_CODECS: z
-  TRANSFER_TIMEOUT_MS: intFrom(1000, 600_000).default(30_000),
     .string()
     .transform((list) => list.split(',').map((name) => name.trim()))
     .transform((names, ctx) =>
@@ -157,12 +160,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     sessionSecret: e.SESSION_SECRET ?? randomBytes(32).toString('base64url'),
     sessionTtlSeconds: e.SESSION_TTL_SECONDS,
     leaseMs: e.LEASE_MS,
+    drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
     ringTimeoutMs: e.RING_TIMEOUT_MS,
+    transferTimeoutMs: e.TRANSFER_TIMEOUT_MS,
     voiceFallbackMs: e.VOICE_FALLBACK_MS,
     eventLogMaxLen: e.EVENT_LOG_MAX_LEN,
     ...(e.AUDIO_CODECS ? { audioCodecs: e.AUDIO_CODECS } : {}),
     embedDir: join(root, 'dist', 'embed'),
-    transferTimeoutMs: e.TRANSFER_TIMEOUT_MS,
     domains,
   };
 }

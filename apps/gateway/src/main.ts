@@ -18,14 +18,17 @@ async function main(): Promise<void> {
   }
   const gateway = await startGateway(config);
   const stop = (signal: string): void => {
-    console.log(`callgate: ${signal}, stopping`);
-    gateway.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        console.error('callgate: unclean stop', err);
-        process.exit(1);
-      },
-    );
+    console.log(`callgate: ${signal}, draining then stopping`);
+    gateway
+      .drain()
+      .then(() => gateway.close())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          console.error('callgate: unclean stop', err);
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));

@@ -72,6 +72,8 @@ export interface JsSipUaEvents {
   unregistered: { response?: JsSipIncomingResponse | null; cause?: string | null };
   registrationFailed: { response?: JsSipIncomingResponse | null; cause?: string | null };
   newRTCSession: { originator: 'local' | 'remote'; session: JsSipSession; request: JsSipIncomingRequest };
+  /** with a listener, JsSIP leaves refreshing the registration to it */
+  registrationExpiring: undefined;
 }
 
 export interface JsSipCallOptions {

@@ -46,6 +46,11 @@ export interface SipUserAgentOptions {
    * these (see `restrictAudioCodecs`). Default: wrtc's own list and order (Opus first).
    */
   codecs?: readonly string[];
+  /**
+   * Asked before each refresh of the registration: false leaves it to run out (the agent is
+   * fenced: another user agent now holds the extension). Default: always refresh.
+   */
+  mayRefreshRegistration?: () => boolean;
 }
 
 export interface SipUserAgentEvents {
@@ -187,6 +192,12 @@ export class SipUserAgent extends TypedEmitter<SipUserAgentEvents> {
     await done;
   }
 
+  /** Sends a REGISTER now (a refresh), unless closing or unregistered on purpose. */
+  refreshRegistration(): void {
+    if (this.closing || !this.wantRegistered || !this.ua.isConnected()) return;
+    this.ua.register();
+  }
+
   /** Unregisters and stays unregistered (also across reconnections) until {@link register}. */
   async unregister(timeoutMs = 5_000): Promise<void> {
     this.wantRegistered = false;
@@ -216,6 +227,7 @@ export class SipUserAgent extends TypedEmitter<SipUserAgentEvents> {
         mediaConstraints: { audio: true, video: false },
         pcConfig: this.pcConfig,
         extraHeaders: options.extraHeaders,
+        ...(options.fromUser === undefined ? {} : { fromUserName: options.fromUser }),
       });
     } catch (error) {
       throw toSipError(error, `call(${target})`);
@@ -227,7 +239,6 @@ export class SipUserAgent extends TypedEmitter<SipUserAgentEvents> {
   }
 
   /** Closes the agent (idempotent); resolves when its WebSocket is closed. */
-        ...(options.fromUser === undefined ? {} : { fromUserName: options.fromUser }),
   close(reason = 'closed'): Promise<void> {
     this.closePromise ??= this.shutdown(reason);
     return this.closePromise;
@@ -297,6 +308,7 @@ export class SipUserAgent extends TypedEmitter<SipUserAgentEvents> {
       session,
       { logger: this.logger, pcConfig: this.pcConfig, wrap: (s) => this.wrap(s) },
       mediaStream,
+      request,
     );
     this.wrapped.set(session, call);
     this.calls.add(call);
@@ -308,7 +320,6 @@ export class SipUserAgent extends TypedEmitter<SipUserAgentEvents> {
     const on = <K extends keyof JsSipUaEvents>(event: K, handler: (e: JsSipUaEvents[K]) => void): void => {
       this.ua.on(event, (e: JsSipUaEvents[K]) => {
         try {
-      request,
           handler(e);
         } catch (error) {
           this.logger.error(`handling JsSIP '${event}' failed`, { error: String(error) });
@@ -341,6 +352,14 @@ export class SipUserAgent extends TypedEmitter<SipUserAgentEvents> {
       this.logger.info('unregistered');
       this.safeEmit('unregistered', e.cause ? { cause: translateCause(e.cause) } : {});
     });
+    const mayRefresh = this.options.mayRefreshRegistration;
+    if (mayRefresh) {
+      on('registrationExpiring', () => {
+        if (this.closing) return;
+        if (mayRefresh()) this.ua.register();
+        else this.logger.warn('registration left to expire (refresh refused)');
+      });
+    }
     on('registrationFailed', (e) => {
       const payload: SipUserAgentEvents['registrationFailed'] = { cause: translateCause(e.cause) };
       if (e.response) payload.statusCode = e.response.status_code;

@@ -38,8 +38,8 @@ export interface AgentView extends AgentSummary {
   mobile?: string;
   canCallOut: boolean;
   voice: { held: boolean; fence?: number };
-  /** the gateway's SIP registration of the agent's extension (server-side devices), or null */
-  sip: { registered: boolean } | null;
+  /** the gateway's SIP registration of the agent's extension (server-side devices) and the instance holding it, or null */
+  sip: { registered: boolean; owner: string } | null;
   call: CallSnapshot | null;
 }
 
@@ -212,7 +212,7 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
         const state = await this.store(() =>
           this.coordination.agents.get(ctx.agent, this.defaults(ctx.agent)),
         );
-        return state.deviceType === 1 && !this.calls.line(ctx.agent)
+        return state.deviceType === 1 && !(await this.calls.serving(ctx.agent))
           ? this.browser.command(ctx.agent, name, payload)
           : this.calls.command(ctx.agent, name, payload);
       }
@@ -233,11 +233,12 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
 
   async view(agent: AgentRef): Promise<AgentView> {
     const config = this.agentConfig(agent);
-    const [tabs, state, holder] = await this.store(() =>
+    const [tabs, state, holder, line] = await this.store(() =>
       Promise.all([
         this.coordination.presence.count(agent),
         this.coordination.agents.get(agent, this.defaults(agent)),
         this.coordination.voice.holder(agent),
+        this.calls.status(agent),
       ]),
     );
     return {
@@ -250,8 +251,8 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
       ...(state.mobile ? { mobile: state.mobile } : {}),
       canCallOut: config.canCallOut,
       voice: holder ? { held: true, fence: holder.fence } : { held: false },
-      sip: this.calls.registration(agent),
-      call: this.calls.snapshot(agent) ?? this.browser.snapshot(agent),
+      sip: line ? { registered: line.registered, owner: line.owner } : null,
+      call: line?.call ?? this.browser.snapshot(agent),
     };
   }
 

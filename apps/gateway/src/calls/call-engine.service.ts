@@ -12,7 +12,13 @@ import {
   type CommandResult,
 } from '@callgate/contracts';
 import type { CallSnapshot } from '@callgate/call-core';
-import type { AgentRef, AgentState, Coordination } from '@callgate/coordination';
+import {
+  preferredInstance,
+  type AgentRef,
+  type AgentState,
+  type Coordination,
+  type Lease,
+} from '@callgate/coordination';
 import type { GatewayConfig } from '../config.js';
 import { defaultAgentState } from '../agent/defaults.js';
 import { EventBus } from '../events/event-bus.js';
@@ -22,20 +28,77 @@ import { LineBusyError, ServerLine } from './server-line.js';
 
 const key = (agent: AgentRef): string => `${agent.domain}/${agent.ipphone}`;
 
+/** How long a request to the instance that owns an agent may take. */
+const PEER_TIMEOUT_MS = 5_000;
+/** At most this many idle agents are handed to a newly joined instance per tick. */
+const HANDOVERS_PER_TICK = 4;
+
+/** This instance's lease on an agent, and until when it may act on it without a renewal. */
+interface HeldLease {
+  agent: AgentRef;
+  epoch: number;
+  /** `performance.now()` time the lease surely lasts to: last renewal sent + leaseMs */
+  validUntil: number;
+  /** it ran out before a renewal came back: the line takes no new calls until one does */
+  fenced: boolean;
+}
+
+/** The owner's call in progress, recorded with its lease for an instance that adopts the agent. */
+interface CallRecord {
+  callId: string;
+  startedAt: number;
+  transactionId?: string;
+}
+
+/** Requests between instances about the agents they own. */
+type PeerRequest =
+  | { op: 'command'; agent: AgentRef; name: CallCommandName; payload: CommandPayload<CallCommandName> }
+  | { op: 'status'; agent: AgentRef }
+  | { op: 'reconcile'; agent: AgentRef };
+
+/** The server-side line of an agent as any instance reports it. */
+export interface LineStatus {
+  registered: boolean;
+  /** the instance whose user agent registers the agent */
+  owner: string;
+  call: CallSnapshot | null;
+}
+
 /**
- * Server-side calls (device modes 2, 3, 4): one registered line per agent that needs one.
+ * Server-side calls (device modes 2, 3, 4): one registered line per agent that needs one, on
+ * exactly one gateway instance, the holder of the agent's lease.
  * - modes 3 and 4: registered whether or not the agent has a tab;
  * - mode 2: registered while the agent has at least one live tab;
- * - mode 1: no line here (the voice tab is the phone).
- * `reconcile(agent)` applies these rules after any change; calls in progress finish first.
+ * - mode 1: no line (the voice tab is the phone).
+ *
+ * Every third of the lease, each instance renews its leases, marks itself alive, and claims the
+ * agents that need a line, have no owner and hash to it among the live instances (rendezvous
+ * hashing spreads agents; an instance that joins receives its share of idle agents). A command for
+ * an agent owned elsewhere is sent to the owner and answered as if local. An owner that cannot
+ * renew in time fences itself (refuses new calls, lets its registration lapse) before its lease
+ * can expire; one that learns another took its lease drops the line without a word.
  */
 @Injectable()
 export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(CallEngine.name);
   private readonly lines = new Map<string, ServerLine>();
+  private readonly held = new Map<string, HeldLease>();
+  /** lines whose lease was lost: their events are no longer ours to publish */
+  private readonly silenced = new WeakSet<ServerLine>();
+  /** the call each line recorded with its lease */
+  private readonly recorded = new Map<string, string>();
   /** per agent, the reconcile in progress: reconciles of one agent never overlap */
   private readonly queue = new Map<string, Promise<void>>();
+  /** live instances at the last heartbeat, and how many heartbeats each has been seen in a row */
+  private members: string[] = [];
+  private readonly seenFor = new Map<string, number>();
+  /** resolved (and cleared) whenever a call of a line of ours ends */
+  private callEndWaiters: (() => void)[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+  private storeDown = false;
   private stopping = false;
+  private drainingFlag = false;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
@@ -43,17 +106,73 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     private readonly bus: EventBus,
   ) {}
 
-  onApplicationBootstrap(): void {
-    for (const domain of this.config.domains.domainNames()) {
-      for (const ipphone of this.config.domains.agentIds(domain)) this.reconcileSoon({ domain, ipphone });
-    }
+  get instanceId(): string {
+    return this.coordination.instanceId;
+  }
+
+  /** True from the start of a graceful shutdown: no new agents, idle ones handed over. */
+  get draining(): boolean {
+    return this.drainingFlag;
+  }
+
+  /** Lines this instance registers now. */
+  get lineCount(): number {
+    return this.lines.size;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.coordination.cluster.serve((body) => this.onPeerRequest(body));
+    await this.tick();
+    this.schedule();
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.stopping = true;
+    clearTimeout(this.timer);
+    await this.ticking;
     await Promise.allSettled([...this.queue.values()]);
-    await Promise.allSettled([...this.lines.values()].map((line) => line.close('gateway shutdown')));
-    this.lines.clear();
+    await Promise.allSettled([...this.lines.keys()].map((k) => this.dropLine(k, 'gateway shutdown')));
+    await this.coordination.cluster.leave().catch((err: unknown) => {
+      this.logger.warn(`leaving the live instances failed: ${(err as Error).message}`);
+    });
+  }
+
+  /**
+   * Graceful shutdown, first part: stop taking agents, hand idle ones to other instances at once,
+   * let calls in progress finish until `deadlineMs`, then end the rest (cause SHUTDOWN) and hand
+   * those agents over too.
+   */
+  async drain(deadlineMs: number): Promise<void> {
+    if (this.drainingFlag) return;
+    this.drainingFlag = true;
+    this.logger.log(`draining ${this.lines.size} line(s), deadline ${deadlineMs} ms`);
+    await this.coordination.cluster.leave().catch((err: unknown) => {
+      this.logger.warn(`leaving the live instances failed: ${(err as Error).message}`);
+    });
+    this.members = this.members.filter((id) => id !== this.instanceId);
+    const deadline = performance.now() + deadlineMs;
+    for (;;) {
+      const keys = [...this.lines.keys()];
+      await Promise.allSettled(
+        keys.filter((k) => !this.lines.get(k)?.call).map((k) => this.handOver(k, 'draining')),
+      );
+      if (this.lines.size === 0) break;
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) {
+        this.logger.warn(`drain deadline reached: ending ${this.lines.size} call(s)`);
+        await Promise.allSettled([...this.lines.keys()].map((k) => this.handOver(k, 'drain deadline')));
+        break;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => this.callEndWaiters.push(resolve)),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, remaining);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    this.logger.log('drained');
   }
 
   /** Re-applies the registration rules for an agent in the background (errors are logged). */
@@ -63,33 +182,45 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     });
   }
 
-  /** Re-applies the registration rules for an agent; resolves when its line is up or gone. */
-  reconcile(agent: AgentRef): Promise<void> {
+  /**
+   * Re-applies the registration rules for an agent on the instance that owns it (or should);
+   * resolves when its line is up or gone there.
+   */
+  async reconcile(agent: AgentRef): Promise<void> {
     const k = key(agent);
-    const previous = this.queue.get(k) ?? Promise.resolve();
-    const next = previous
-      .then(() => this.apply(agent))
-      .finally(() => {
-        if (this.queue.get(k) === next) this.queue.delete(k);
-      });
-    this.queue.set(k, next);
-    return next;
+    if (this.lines.has(k) || this.held.has(k)) return this.reconcileHere(agent);
+    const lease = await this.owner(agent);
+    const target = lease?.owner ?? preferredInstance(agent, this.members);
+    if (target === undefined || target === this.instanceId) return this.reconcileHere(agent);
+    try {
+      await this.ask(target, { op: 'reconcile', agent });
+    } catch (err) {
+      if (lease) throw err;
+      // The preferred instance is gone or stuck and nobody owns the agent: take it here.
+      this.logger.warn(`${k}: ${target} did not take the agent (${(err as Error).message}); taking it here`);
+      await this.reconcileHere(agent);
+    }
   }
 
   line(agent: AgentRef): ServerLine | undefined {
     return this.lines.get(key(agent));
   }
 
-  registration(agent: AgentRef): { registered: boolean } | null {
+  /** True when some instance runs a server-side line for the agent. */
+  async serving(agent: AgentRef): Promise<boolean> {
+    return this.lines.has(key(agent)) || (await this.owner(agent)) !== null;
+  }
+
+  /** The agent's server-side line wherever it runs, or null when it has none. */
+  async status(agent: AgentRef): Promise<LineStatus | null> {
     const line = this.line(agent);
-    return line ? { registered: line.registered } : null;
+    if (line) return this.localStatus(line);
+    const lease = await this.owner(agent);
+    if (!lease) return null;
+    return JSON.parse(await this.ask(lease.owner, { op: 'status', agent })) as LineStatus | null;
   }
 
-  snapshot(agent: AgentRef): CallSnapshot | null {
-    return this.line(agent)?.call?.model.snapshot() ?? null;
-  }
-
-  /** Runs a call command for an agent whose device is server-side. */
+  /** Runs a call command for an agent whose device is server-side, on the instance that owns it. */
   async command<K extends CallCommandName>(
     agent: AgentRef,
     name: K,
@@ -101,14 +232,26 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     payload: CommandPayload<CallCommandName>,
   ): Promise<CommandResult<CallCommandName>> {
     const line = this.line(agent);
-    if (!line) {
+    if (line) return this.commandHere(line, agent, name, payload);
+    const lease = await this.owner(agent);
+    if (!lease || lease.owner === this.instanceId) {
       throw new CallgateError('DEVICE_NOT_AVAILABLE', `agent ${agent.ipphone} has no call device attached`);
     }
+    const answer = await this.ask(lease.owner, { op: 'command', agent, name, payload });
+    return JSON.parse(answer) as CommandResult<CallCommandName>;
+  }
+
+  private async commandHere(
+    line: ServerLine,
+    agent: AgentRef,
+    name: CallCommandName,
+    payload: CommandPayload<CallCommandName>,
+  ): Promise<CommandResult<CallCommandName>> {
     if (name === 'call.dial') {
       const { number, transactionId } = payload as CommandPayload<'call.dial'>;
       if (line.call)
         throw new CallgateError('CALLOUT_AGENT_BUSY', `agent ${agent.ipphone} is already in a call`);
-      if (!line.ua.isConnected) {
+      if (!line.ua.isConnected || !this.mayServe(key(agent))) {
         throw new CallgateError(
           'IPCC_NOT_CONNECT_AGENT_ID',
           `the PBX connection of agent ${agent.ipphone} is down`,
@@ -161,15 +304,78 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     return call;
   }
 
+  private localStatus(line: ServerLine): LineStatus {
+    return {
+      registered: line.registered,
+      owner: this.instanceId,
+      call: line.call?.model.snapshot() ?? null,
+    };
+  }
+
+  // ---- requests from other instances ----
+
+  private async onPeerRequest(body: string): Promise<string> {
+    const request = JSON.parse(body) as PeerRequest;
+    const line = this.line(request.agent);
+    switch (request.op) {
+      case 'command':
+        if (!line)
+          throw new CallgateError('DEVICE_NOT_AVAILABLE', `${key(request.agent)} is not served here`);
+        return JSON.stringify(await this.commandHere(line, request.agent, request.name, request.payload));
+      case 'status':
+        return JSON.stringify(line ? this.localStatus(line) : null);
+      case 'reconcile':
+        await this.reconcileHere(request.agent);
+        return '{}';
+    }
+  }
+
+  private ask(instanceId: string, request: PeerRequest): Promise<string> {
+    return this.coordination.cluster.request(instanceId, JSON.stringify(request), PEER_TIMEOUT_MS);
+  }
+
+  private async owner(agent: AgentRef): Promise<Lease | null> {
+    const owners = await this.coordination.leases.owners(agent.domain, [agent.ipphone]);
+    return owners.get(agent.ipphone) ?? null;
+  }
+
+  // ---- the lines of this instance ----
+
+  private reconcileHere(agent: AgentRef): Promise<void> {
+    const k = key(agent);
+    const previous = this.queue.get(k) ?? Promise.resolve();
+    const next = previous
+      .then(() => this.apply(agent))
+      .finally(() => {
+        if (this.queue.get(k) === next) this.queue.delete(k);
+      });
+    this.queue.set(k, next);
+    return next;
+  }
+
   private async apply(agent: AgentRef): Promise<void> {
     const k = key(agent);
     const state = await this.state(agent);
-    const wanted = !this.stopping && (await this.wantsLine(agent, state));
+    const wanted = !this.stopping && !this.drainingFlag && (await this.wantsLine(agent, state));
     const line = this.lines.get(k);
     if (wanted && !line) {
+      const claim = await this.coordination.leases.claim(agent);
+      if (!claim.granted) {
+        this.logger.debug(`${k}: owned by ${claim.lease.owner}`);
+        return;
+      }
+      this.held.set(k, {
+        agent,
+        epoch: claim.lease.epoch,
+        validUntil: performance.now() + this.coordination.leaseMs,
+        fenced: false,
+      });
+      if (claim.lostCall) await this.announceLostCall(agent, claim.lostCall);
       const created = this.createLine(agent);
       this.lines.set(k, created);
-      this.logger.log(`${k}: registering for device type ${state.deviceType}`);
+      this.logger.log(
+        `${k}: registering for device type ${state.deviceType} (lease epoch ${claim.lease.epoch})`,
+      );
       created.start().catch((err: unknown) => {
         // The user agent keeps trying; calls reach the agent once it registers.
         this.logger.warn(`${k}: first registration failed: ${(err as Error).message}`);
@@ -179,9 +385,228 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
         this.logger.log(`${k}: line no longer needed; it closes after the current call`);
         return;
       }
-      this.lines.delete(k);
       this.logger.log(`${k}: unregistering (device type ${state.deviceType})`);
-      await line.close('device changed');
+      await this.dropLine(k, 'device changed');
+    }
+  }
+
+  /** Closes a line of ours (ending its call, if any) and gives its lease up. */
+  private async dropLine(k: string, reason: string): Promise<void> {
+    const line = this.lines.get(k);
+    this.lines.delete(k);
+    const lease = this.held.get(k);
+    this.held.delete(k);
+    await line?.close(reason);
+    this.recorded.delete(k);
+    if (lease) {
+      await this.coordination.leases.release(lease.agent, lease.epoch).catch((err: unknown) => {
+        this.logger.warn(`${k}: releasing the lease failed (it will expire): ${(err as Error).message}`);
+      });
+    }
+  }
+
+  /** Gives an agent to the instance it hashes to among the others, which takes it at once. */
+  private async handOver(k: string, reason: string): Promise<void> {
+    const lease = this.held.get(k);
+    await this.dropLine(k, reason);
+    if (!lease) return;
+    const others = this.members.filter((id) => id !== this.instanceId);
+    const target = preferredInstance(lease.agent, others);
+    if (target === undefined) return;
+    this.logger.log(`${k}: handed over to ${target} (${reason})`);
+    await this.ask(target, { op: 'reconcile', agent: lease.agent }).catch((err: unknown) => {
+      this.logger.warn(
+        `${k}: ${target} did not take it now (${(err as Error).message}); it will at its next tick`,
+      );
+    });
+  }
+
+  /** The lease was taken by another instance: stop at once, without announcing anything. */
+  private async lost(k: string): Promise<void> {
+    const line = this.lines.get(k);
+    this.held.delete(k);
+    if (!line) return;
+    this.lines.delete(k);
+    this.silenced.add(line);
+    this.logger.warn(`${k}: lease taken by another instance; dropping the line`);
+    await line.close('lease lost');
+  }
+
+  private mayServe(k: string): boolean {
+    const lease = this.held.get(k);
+    return lease !== undefined && performance.now() < lease.validUntil;
+  }
+
+  private async announceLostCall(agent: AgentRef, raw: string): Promise<void> {
+    let record: CallRecord;
+    try {
+      record = JSON.parse(raw) as CallRecord;
+    } catch {
+      this.logger.warn(`${key(agent)}: unreadable call record left by the previous owner: ${raw}`);
+      return;
+    }
+    this.logger.warn(`${key(agent)}: call ${record.callId} was lost with its instance`);
+    await this.bus.publish(
+      agent,
+      'call.ended',
+      {
+        cause: 'INSTANCE_LOST',
+        by: 'system',
+        duration: Math.max(0, Math.round((Date.now() - record.startedAt) / 1000)),
+      },
+      {
+        callId: record.callId,
+        ...(record.transactionId === undefined ? {} : { transactionId: record.transactionId }),
+      },
+    );
+  }
+
+  /** Records the line's call with its lease when it starts, and clears it when it ends. */
+  private async recordCall(
+    agent: AgentRef,
+    type: string,
+    call: { callId: string; transactionId?: string },
+  ): Promise<void> {
+    const k = key(agent);
+    const lease = this.held.get(k);
+    if (!lease) return;
+    if (type === 'call.ended') {
+      if (this.recorded.get(k) !== call.callId) return;
+      this.recorded.delete(k);
+      await this.coordination.leases.recordCall(agent, lease.epoch, null);
+      return;
+    }
+    if (this.recorded.get(k) === call.callId) return;
+    this.recorded.set(k, call.callId);
+    const record: CallRecord = { startedAt: Date.now(), ...call };
+    await this.coordination.leases.recordCall(agent, lease.epoch, JSON.stringify(record));
+  }
+
+  // ---- the tick: heartbeat, renewals, fencing, claims, rebalancing ----
+
+  private schedule(): void {
+    if (this.stopping) return;
+    this.timer = setTimeout(
+      () => {
+        this.ticking = this.tick().finally(() => {
+          this.ticking = undefined;
+          this.schedule();
+        });
+      },
+      Math.max(1, Math.floor(this.coordination.leaseMs / 3)),
+    );
+    this.timer.unref();
+  }
+
+  private notifyCallEnded(): void {
+    const waiters = this.callEndWaiters;
+    this.callEndWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      await this.renew();
+      this.fence();
+      if (!this.drainingFlag) {
+        this.members = await this.coordination.cluster.heartbeat();
+        for (const id of [...this.seenFor.keys()]) if (!this.members.includes(id)) this.seenFor.delete(id);
+        for (const id of this.members) this.seenFor.set(id, (this.seenFor.get(id) ?? 0) + 1);
+        await this.sweep();
+      }
+      if (this.storeDown) this.logger.log('coordination store reachable again');
+      this.storeDown = false;
+    } catch (err) {
+      this.fence();
+      if (!this.storeDown) this.logger.warn(`ownership tick failed: ${(err as Error).message}`);
+      this.storeDown = true;
+    }
+  }
+
+  private async renew(): Promise<void> {
+    const held = [...this.held.entries()];
+    if (held.length === 0) return;
+    const sentAt = performance.now();
+    const results = await this.coordination.leases.renew(held.map(([, lease]) => lease));
+    for (const [i, result] of results.entries()) {
+      const [k, lease] = held[i] ?? [];
+      if (k === undefined || lease === undefined || this.held.get(k) !== lease) continue;
+      switch (result) {
+        case 'renewed':
+        case 'reasserted':
+          lease.validUntil = sentAt + this.coordination.leaseMs;
+          if (result === 'reasserted') this.logger.warn(`${k}: lease was gone from the store; written back`);
+          if (lease.fenced) {
+            lease.fenced = false;
+            this.logger.log(`${k}: lease renewed; serving again`);
+            this.lines.get(k)?.ua.refreshRegistration();
+          }
+          break;
+        case 'lost':
+          await this.lost(k);
+          break;
+      }
+    }
+  }
+
+  /** Lines whose lease may have run out by now stop taking calls (see mayServe); logged once. */
+  private fence(): void {
+    const now = performance.now();
+    for (const [k, lease] of this.held) {
+      if (lease.fenced || now < lease.validUntil) continue;
+      lease.fenced = true;
+      this.logger.warn(
+        `${k}: lease not renewed in time; fenced (no new calls, no re-registration) until it is`,
+      );
+    }
+  }
+
+  /** Claims the agents that need a line, have no owner and hash here; hands idle ones to joiners. */
+  private async sweep(): Promise<void> {
+    let handovers = 0;
+    for (const domain of this.config.domains.domainNames()) {
+      const ids = this.config.domains.agentIds(domain);
+      const defaults = new Map(
+        ids.map((ipphone) => [ipphone, defaultAgentState(this.config.domains.agent(domain, ipphone))]),
+      );
+      const [states, counts, owners] = await Promise.all([
+        this.coordination.agents.getMany(domain, defaults),
+        this.coordination.presence.counts(domain, ids),
+        this.coordination.leases.owners(domain, ids),
+      ]);
+      for (const ipphone of ids) {
+        const agent = { domain, ipphone };
+        const k = key(agent);
+        const state = states.get(ipphone);
+        const wanted =
+          state !== undefined &&
+          (state.deviceType === 3 ||
+            state.deviceType === 4 ||
+            (state.deviceType === 2 && (counts.get(ipphone) ?? 0) > 0));
+        const owner = owners.get(ipphone)?.owner;
+        const preferred = preferredInstance(agent, this.members);
+        const line = this.lines.get(k);
+        if (
+          wanted &&
+          !line &&
+          (owner === this.instanceId || (owner === undefined && preferred === this.instanceId))
+        ) {
+          this.reconcileSoon(agent);
+        } else if (!wanted && line) {
+          this.reconcileSoon(agent);
+        } else if (
+          line &&
+          !line.call &&
+          !this.queue.has(k) &&
+          preferred !== undefined &&
+          preferred !== this.instanceId &&
+          (this.seenFor.get(preferred) ?? 0) >= 2 &&
+          handovers < HANDOVERS_PER_TICK
+        ) {
+          handovers += 1;
+          await this.handOver(k, `rebalancing to ${preferred}`);
+        }
+      }
     }
   }
 
@@ -205,8 +630,9 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   private createLine(agent: AgentRef): ServerLine {
+    const k = key(agent);
     const domain = this.config.domains.domain(agent.domain);
-    const line = new ServerLine({
+    const line: ServerLine = new ServerLine({
       agent,
       config: this.config.domains.agent(agent.domain, agent.ipphone),
       pbx: domain.pbx,
@@ -214,9 +640,19 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
       logger: this.logger,
       ringTimeoutMs: this.config.ringTimeoutMs,
       ...(this.config.audioCodecs ? { codecs: this.config.audioCodecs } : {}),
+      mayServe: () => this.mayServe(k),
       publish: async (type, data, call) => {
+        if (this.silenced.has(line)) return;
+        await this.recordCall(agent, type, call).catch((err: unknown) => {
+          this.logger.warn(
+            `${k}: recording call ${call.callId} with the lease failed: ${(err as Error).message}`,
+          );
+        });
         await this.bus.publish(agent, type, data, call);
-        if (type === 'call.ended') this.reconcileSoon(agent);
+        if (type === 'call.ended') {
+          this.notifyCallEnded();
+          this.reconcileSoon(agent);
+        }
       },
     });
     return line;

@@ -22,6 +22,11 @@ export interface ServerLineDeps {
   ringTimeoutMs: number;
   /** audio codecs of the line's calls, preferred first; unset: JsSIP's default order */
   codecs?: string[];
+  /**
+   * True while this instance may act for the agent (it holds the agent's lease). When false the
+   * line is fenced: new calls are refused and the registration is not refreshed.
+   */
+  mayServe: () => boolean;
 }
 
 /**
@@ -45,6 +50,7 @@ export class ServerLine {
       reconnect: { minIntervalSec: 1, maxIntervalSec: 10 },
       registrationRetryMs: 2000,
       ...(deps.codecs ? { codecs: deps.codecs } : {}),
+      mayRefreshRegistration: deps.mayServe,
     });
     this.ua.on('incomingCall', ({ call }) => {
       this.onIncoming(call).catch((err: unknown) => {
@@ -103,6 +109,12 @@ export class ServerLine {
   }
 
   private async onIncoming(customer: SipCall): Promise<void> {
+    if (!this.deps.mayServe()) {
+      // Another instance may hold the agent now: answering here could ring the agent twice.
+      this.deps.logger.warn(`${this.name}: fenced (lease not current), ${customer.remote.user} refused 480`);
+      customer.reject(480);
+      return;
+    }
     if (this.active) {
       this.deps.logger.log(`${this.name}: busy, ${customer.remote.user} refused 486`);
       customer.reject(486);

@@ -1,0 +1,142 @@
+// A gateway instance as its own process (`node dist/apps/gateway/src/main.js`), as operators run
+// it: for the tests that kill, freeze and drain instances. Its output is kept for the assertions
+// and for the failure message; readiness is its "listening on" log line.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { projectRoot } from '../../apps/gateway/src/config.js';
+import { TEST_SESSION_SECRET } from './gateway.js';
+import { freePort } from './ports.js';
+
+const MAIN = join(projectRoot(), 'dist', 'apps', 'gateway', 'src', 'main.js');
+
+export interface GatewayProcessOptions {
+  instanceId: string;
+  configPath: string;
+  redisUrl: string;
+  keyPrefix?: string;
+  leaseMs?: number;
+  env?: Record<string, string>;
+  /** how long the process may take to listen (default 20 s) */
+  startTimeoutMs?: number;
+}
+
+export interface GatewayProcess {
+  readonly instanceId: string;
+  readonly url: string;
+  readonly pid: number;
+  /** everything the process printed so far */
+  output(): string;
+  /** Resolves with the first output line that matches (already printed or to come). */
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  signal(signal: NodeJS.Signals): void;
+  /** resolves with the exit code (or signal name) once the process is gone */
+  readonly exited: Promise<number | string>;
+  /** SIGCONT (in case it was frozen), SIGTERM, SIGKILL after `graceMs`; resolves once gone. Idempotent. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export async function spawnGateway(options: GatewayProcessOptions): Promise<GatewayProcess> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(process.execPath, [MAIN], {
+    env: {
+      // eslint-disable-next-line no-restricted-syntax -- the child needs PATH to find its tools
+      PATH: process.env.PATH ?? '',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'log',
+      SESSION_SECRET: TEST_SESSION_SECRET,
+      CALLGATE_CONFIG: options.configPath,
+      REDIS_URL: options.redisUrl,
+      INSTANCE_ID: options.instanceId,
+      ...(options.keyPrefix ? { REDIS_KEY_PREFIX: options.keyPrefix } : {}),
+      ...(options.leaseMs ? { LEASE_MS: String(options.leaseMs) } : {}),
+      ...options.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  let waiters: Array<() => void> = [];
+  let partial = '';
+  const onData = (chunk: Buffer): void => {
+    const text = partial + chunk.toString('utf8');
+    const parts = text.split('\n');
+    partial = parts.pop() ?? '';
+    lines.push(...parts);
+    for (const wake of waiters) wake();
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const exited = new Promise<number | string>((resolve) => {
+    child.once('exit', (code, signal) => {
+      for (const wake of waiters) wake();
+      resolve(code ?? signal ?? 'unknown');
+    });
+  });
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+    for (const wake of waiters) wake();
+  });
+
+  const waitForLog = (pattern: RegExp, timeoutMs = 20_000): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        const found = lines.find((line) => pattern.test(line));
+        if (found !== undefined) {
+          cleanup();
+          resolve(found);
+        } else if (gone) {
+          cleanup();
+          reject(new Error(`${options.instanceId} exited before logging ${pattern}:\n${tail(lines)}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(
+          new Error(`${options.instanceId} did not log ${pattern} within ${timeoutMs} ms:\n${tail(lines)}`),
+        );
+      }, timeoutMs);
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        waiters = waiters.filter((w) => w !== check);
+      };
+      waiters.push(check);
+      check();
+    });
+
+  try {
+    await waitForLog(/listening on http/, options.startTimeoutMs ?? 20_000);
+  } catch (err) {
+    child.kill('SIGKILL');
+    await exited;
+    throw err;
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    instanceId: options.instanceId,
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid ?? -1,
+    output: () => lines.join('\n'),
+    waitForLog,
+    signal: (signal) => {
+      if (!gone) child.kill(signal);
+    },
+    exited,
+    stop: (graceMs = 15_000) => {
+      stopping ??= (async () => {
+        if (gone) return;
+        child.kill('SIGCONT');
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+        await exited;
+        clearTimeout(timer);
+      })();
+      return stopping;
+    },
+  };
+}
+
+function tail(lines: string[]): string {
+  return lines.slice(-30).join('\n');
+}
