@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import type { Page } from 'playwright-core';
 import { join } from 'node:path';
 import { projectRoot } from '../apps/gateway/src/config.js';
 import { type Demo, startDemo } from '../apps/demo-crm/src/demo.js';
@@ -148,5 +149,72 @@ describe('the demo CRM', () => {
     expect((await call.terminated).by).toBe('remote');
     await page.waitForFunction(() => document.getElementById('jp-call')?.textContent === 'Idle');
     expect(errors).toEqual([]);
+  });
+
+  it('two agents in two browser windows: 5001 transfers its customer to 5002, who accepts; the customer is with 5002', async () => {
+    const desk = async (ipphone: string): Promise<Page> => {
+      // one window per agent: each has its own cookie jar, as two browsers on two desks
+      const context = await browser.browser.newContext();
+      const page = await context.newPage();
+      page.on('pageerror', (err) => errors.push(`${ipphone}: ${err.message}`));
+      await page.goto(demo.crm.url);
+      await page.selectOption('#ipphone', ipphone);
+      await page.click('button[type=submit]');
+      await page.waitForURL('**/desk');
+      await page.waitForFunction(() => document.getElementById('conn')?.textContent === 'connected');
+      await page.waitForFunction(
+        () => document.getElementById('voice-label')?.textContent === 'Voice in this tab',
+      );
+      return page;
+    };
+    const errors: string[] = [];
+    const loggedName = (page: Page, name: string): Promise<unknown> =>
+      page.waitForFunction(
+        (name) => [...document.querySelectorAll('#event-log .name')].some((el) => el.textContent === name),
+        name,
+        { timeout: 15_000 },
+      );
+    const target = await desk('5002');
+    const source = await desk('5001');
+    await eventually(
+      async () => {
+        await source.selectOption('#simulate-from', '0901000001');
+        await source.click('#simulate-btn');
+        return source
+          .waitForSelector('#customer-card.ringing h3', { timeout: 1500 })
+          .then(() => true)
+          .catch(() => undefined);
+      },
+      15_000,
+      'the customer card at 5001',
+    );
+    await source.click('#answer-btn');
+    await source.waitForFunction(() => document.getElementById('call-state')?.textContent === 'In call');
+
+    await source.click('#refresh-agents');
+    await source.click('#agent-list li[data-ipphone="5002"] .transfer-btn');
+    await target.waitForSelector('#transfer-request:not([hidden])');
+    expect(await target.textContent('#transfer-text')).toContain('Nguyễn Thị Lan');
+    await target.click('#transfer-accept');
+
+    await target.waitForFunction(
+      () => document.getElementById('call-state')?.textContent === 'In call',
+      undefined,
+      {
+        timeout: 15_000,
+      },
+    );
+    expect(await target.textContent('#customer-card h3')).toContain('Nguyễn Thị Lan');
+    await target.waitForFunction(() => {
+      const el = document.getElementById('peer-video') as HTMLMediaElement | null;
+      return el?.srcObject instanceof MediaStream && el.srcObject.getAudioTracks().length === 1;
+    });
+    await loggedName(source, 'csTransferCallSuccess');
+    await source.waitForFunction(() => document.getElementById('call-state')?.textContent === 'Idle');
+    await target.click('#hangup-btn');
+    await target.waitForFunction(() => document.getElementById('call-state')?.textContent === 'Idle');
+    expect(errors).toEqual([]);
+    await source.context().close();
+    await target.context().close();
   });
 });

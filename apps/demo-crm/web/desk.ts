@@ -2,7 +2,7 @@
  * The demo CRM's agent desk: plain 3C integration code, as a CRM developer writes it against the
  * 3C documentation (global callbacks + global functions), with types from the SDK.
  */
-import type { AgentSummary, CallStatus, DeviceType } from '@callgate/contracts';
+import type { AgentSummary, CallStatus, DeviceType, EventDataMap } from '@callgate/contracts';
 import type { ThreeCCallbacks, ThreeCFunctions, ThreeCVoice } from '../../../libs/embed-sdk/src/three-c.js';
 import { $, log, showCallState } from './page.js';
 
@@ -22,15 +22,45 @@ function renderAgents(list: AgentSummary[]): void {
   ul.replaceChildren(
     ...list.map((agent) => {
       const li = document.createElement('li');
+      li.dataset.ipphone = agent.ipphone;
       const name = document.createElement('span');
       name.textContent = `${agent.ipphone} · ${agent.name}`;
+      const right = document.createElement('span');
       const state = document.createElement('span');
       state.className = `pill ${agent.online ? (agent.callStatus === 'on' ? 'pill-ok' : 'pill-wait') : 'pill-bad'}`;
       state.textContent = agent.online ? (agent.callStatus === 'on' ? 'online' : 'busy/off') : 'offline';
-      li.append(name, state);
+      right.append(state);
+      if (agent.ipphone !== myExtension) {
+        // 3C csTransferCallAgent: the colleague is asked first (csNewCallTransferRequest on their desk).
+        const transfer = document.createElement('button');
+        transfer.className = 'ghost small transfer-btn';
+        transfer.title = `csTransferCallAgent('${agent.ipphone}')`;
+        transfer.textContent = 'Transfer';
+        transfer.addEventListener(
+          'click',
+          () => void cs.csTransferCallAgent(agent.ipphone).then((a) => refused(a, 'csTransferCallAgent')),
+        );
+        right.append(transfer);
+      }
+      li.append(name, right);
       return li;
     }),
   );
+}
+
+/** A colleague's request to take over a call: Accept / Decline until it lapses. */
+let requestTimer: ReturnType<typeof setTimeout> | undefined;
+function showTransferRequest(request: EventDataMap['transfer.request']): void {
+  const record = customers[request.phone];
+  $('transfer-text').textContent =
+    `Agent ${request.dropAgentId} wants to hand you ${record ? record.name : request.phone} (${request.phone}).`;
+  $('transfer-request').hidden = false;
+  clearTimeout(requestTimer);
+  requestTimer = setTimeout(hideTransferRequest, Math.max(0, Date.parse(request.expiresAt) - Date.now()));
+}
+function hideTransferRequest(): void {
+  clearTimeout(requestTimer);
+  $('transfer-request').hidden = true;
 }
 
 interface CustomerRecord {
@@ -105,6 +135,7 @@ Object.assign(window, {
     log('csListTransferAgent', `${list.filter((a) => a.online).length} online`);
   },
   csCallRinging(phone: string): void {
+    hideTransferRequest();
     setCallState(`Incoming call · ${phone}`, 'ringing');
     showCustomer(phone);
     log('csCallRinging', phone);
@@ -140,6 +171,20 @@ Object.assign(window, {
     setCallState('Idle', 'idle');
     $('customer-card').classList.remove('ringing');
     log('csEndCall');
+  },
+  csNewCallTransferRequest(request: EventDataMap['transfer.request']): void {
+    showTransferRequest(request);
+    log('csNewCallTransferRequest', `${request.phone} from ${request.dropAgentId}`);
+  },
+  csTransferCallResponse(status: 'OK' | 'NOK'): void {
+    log('csTransferCallResponse', status, status !== 'OK');
+  },
+  csTransferCallSuccess(info: AgentSummary | { queueId: string } | null): void {
+    const to = info && 'queueId' in info ? `queue ${info.queueId}` : (info?.name ?? '');
+    log('csTransferCallSuccess', `the customer is now with ${to}`);
+  },
+  csTransferCallError(error: string, info: AgentSummary | null): void {
+    log('csTransferCallError', `${error}${info ? ` (${info.name})` : ''}`, true);
   },
   csNotifyReconnecting(): void {
     $('conn').className = 'pill pill-wait';
@@ -190,6 +235,18 @@ $('answer-btn').addEventListener(
 $('hold-btn').addEventListener('click', () => void cs.holdCall().then((a) => refused(a, 'holdCall')));
 $('mute-btn').addEventListener('click', () => void cs.muteCall().then((a) => refused(a, 'muteCall')));
 $('hangup-btn').addEventListener('click', () => void cs.endCall().then((a) => refused(a, 'endCall')));
+$('queue-btn').addEventListener(
+  'click',
+  () => void cs.csTransferCallAcd('1').then((a) => refused(a, 'csTransferCallAcd')),
+);
+$('transfer-accept').addEventListener('click', () => {
+  hideTransferRequest();
+  void cs.responseTransferAgent(1).then((a) => refused(a, 'responseTransferAgent'));
+});
+$('transfer-decline').addEventListener('click', () => {
+  hideTransferRequest();
+  void cs.responseTransferAgent(0).then((a) => refused(a, 'responseTransferAgent'));
+});
 for (const key of ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#']) {
   const button = document.createElement('button');
   button.textContent = key;
@@ -225,6 +282,7 @@ $('agent-name').textContent = `Agent · ${window.DEMO.domain}`;
 void cs.csInit(window.DEMO.token, window.DEMO.domain).then((result) => {
   if (result.ok) {
     myExtension = result.session.ipphone;
+    void cs.getTransferAgent();
     $('agent-name').textContent = `${result.session.name} (${result.session.ipphone})`;
   }
 });
