@@ -2,7 +2,7 @@
  * `npm run bench`: runs every benchmark and writes BENCHMARKS.md (median of several runs each,
  * with the machine noted). `npm run bench -- login voice` runs only the named ones.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../apps/gateway/src/config.js';
@@ -20,6 +20,8 @@ const BENCHES: Record<string, () => Promise<{ default: Bench }>> = {
   'sdk-size': () => import('./sdk-size.js'),
   'browser-ringing': () => import('./browser-ringing.js'),
   calls: () => import('./calls.js'),
+  cluster: () => import('./cluster.js'),
+  transfer: () => import('./transfer.js'),
 };
 
 function machine(): string {
@@ -30,6 +32,18 @@ function machine(): string {
     `- memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
     `- Node.js ${process.version} on ${process.platform}/${process.arch}`,
   ].join('\n');
+}
+
+/** The benchmark sections of an existing BENCHMARKS.md (everything but the machine). */
+function previousSections(markdown: string): BenchSection[] {
+  return markdown
+    .split(/^## /m)
+    .slice(1)
+    .map((chunk) => {
+      const newline = chunk.indexOf('\n');
+      return { title: chunk.slice(0, newline).trim(), markdown: chunk.slice(newline + 1) };
+    })
+    .filter((section) => section.title !== 'Machine');
 }
 
 async function main(): Promise<void> {
@@ -47,6 +61,11 @@ async function main(): Promise<void> {
     console.log(`[bench] ${name} done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     sections.push(section);
   }
+  const file = join(projectRoot(), 'BENCHMARKS.md');
+  // A partial run (`npm run bench -- name`) keeps the other sections of the last full one.
+  const kept = only.length === 0 ? [] : previousSections(await readFile(file, 'utf8').catch(() => ''));
+  const titles = new Set(sections.map((s) => s.title));
+  const merged = [...kept.filter((s) => !titles.has(s.title)), ...sections];
   const body = [
     '# callgate benchmarks',
     '',
@@ -56,9 +75,8 @@ async function main(): Promise<void> {
     '',
     machine(),
     '',
-    ...sections.flatMap((s) => [`## ${s.title}`, '', s.markdown.trim(), '']),
+    ...merged.flatMap((s) => [`## ${s.title}`, '', s.markdown.trim(), '']),
   ].join('\n');
-  const file = join(projectRoot(), 'BENCHMARKS.md');
   await writeFile(file, body);
   console.log(`[bench] wrote ${file}`);
 }
