@@ -229,12 +229,19 @@ describe('several gateway instances (real processes, one Redis, the lab PBX)', (
     expect(late.of('agent.callStatus')).toHaveLength(0);
   }, 180_000);
 
-  it('Redis restarted: commands fail fast meanwhile; afterwards locks, leases and fan-out work again with no gateway restarted', async () => {
+  it('Redis restarted: commands fail fast meanwhile, a call keeps its media; afterwards locks, leases and fan-out work again with no gateway restarted', async () => {
     const [a, b, c] = [gw['gw-a']!, gw['gw-b']!, gw['gw-c']!];
     const agent = byOwner['gw-a'][1]!;
     const voiceTab = await openTab(b, agent);
     expect(voiceTab.of('session.ready')[0]?.data.isEnable).toBe(true);
     const watcher = await openTab(c, agent);
+    const backend = await Tab.open(c.url, { domain: 'demo', apiKey: API_KEY }, { namespace: '/events' });
+    tabs.push(backend);
+    // A bridged call on B that goes on through the outage.
+    const inCall = byOwner['gw-b'][1]!;
+    const customer = lab.bot('0901000002');
+    const call = customer.call(inCall);
+    const accepted = await backend.waitFor((e) => e.type === 'call.accepted' && e.ipphone === inCall, 10_000);
 
     await redis.stop();
     const started = Date.now();
@@ -243,6 +250,9 @@ describe('several gateway instances (real processes, one Redis, the lab PBX)', (
     expect(Date.now() - started).toBeLessThan(2_000);
     const ready = await fetch(`${a.url}/ready`);
     expect(ready.status).toBe(503);
+    // Past the lease, B fences its lines (no new calls) but the call's audio still flows.
+    await b.waitForLog(new RegExp(`demo/${inCall}: lease not renewed in time; fenced`), 10_000);
+    await customer.hears({ call, frequency: labTone('ipPhone', agents.indexOf(inCall)) });
 
     await redis.restart();
     // The empty Redis gets its state back from the instances: leases and the voice lock.
@@ -262,6 +272,16 @@ describe('several gateway instances (real processes, one Redis, the lab PBX)', (
       'voice lock and presence written back',
     );
     expect(view.voice.held).toBe(true);
+    // The call went on; A's command reaches B, its owner, and ends it.
+    await b.waitForLog(new RegExp(`demo/${inCall}: lease renewed; serving again`), 10_000);
+    await customer.hears({ call, frequency: labTone('ipPhone', agents.indexOf(inCall)) });
+    const hung = await rest(a, 'POST', `/v1/demo/agents/${inCall}/calls/${accepted.callId ?? ''}/hangup`);
+    expect(hung.status).toBe(200);
+    const ended = await backend.waitFor(
+      (e) => e.type === 'call.ended' && e.callId === accepted.callId,
+      10_000,
+    );
+    expect(ended.data).toMatchObject({ cause: 'NORMAL_CLEARING', by: 'agent' });
     // Fan-out again: an event made on A reaches the tab on C.
     const before = watcher.of('agent.callStatus').length;
     await eventually(
@@ -404,6 +424,9 @@ describe('several gateway instances (real processes, one Redis, the lab PBX)', (
       lab.bot(`${ipphone}-desk`).setBehaviour({ incoming: { action: 'reject', statusCode: 486 } });
     const customer = lab.bot('0901000002');
     for (const ipphone of agents) {
+      // Earlier tests toggled some agents' call status; calls reach an agent whose status is on.
+      if ((await rest(b, 'GET', `/v1/demo/agents/${ipphone}`)).body.callStatus === 'off')
+        await toggle(b, ipphone);
       const ringing = lab.bot(`${ipphone}-desk`).waitFor('incoming', { timeoutMs: 10_000 });
       const call = customer.call(ipphone);
       await ringing.catch(async (err: Error) => {

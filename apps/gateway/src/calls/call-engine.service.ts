@@ -92,6 +92,9 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
   /** live instances at the last heartbeat, and how many heartbeats each has been seen in a row */
   private members: string[] = [];
   private readonly seenFor = new Map<string, number>();
+  /** agents needing a line that the last sweep found without an owner */
+  private unowned = new Set<string>();
+  private sweeps = 0;
   /** resolved (and cleared) whenever a call of a line of ours ends */
   private callEndWaiters: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -564,6 +567,8 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
   /** Claims the agents that need a line, have no owner and hash here; hands idle ones to joiners. */
   private async sweep(): Promise<void> {
     let handovers = 0;
+    this.sweeps += 1;
+    const seenUnowned = new Set<string>();
     for (const domain of this.config.domains.domainNames()) {
       const ids = this.config.domains.agentIds(domain);
       const defaults = new Map(
@@ -586,11 +591,13 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
         const owner = owners.get(ipphone)?.owner;
         const preferred = preferredInstance(agent, this.members);
         const line = this.lines.get(k);
-        if (
-          wanted &&
-          !line &&
-          (owner === this.instanceId || (owner === undefined && preferred === this.instanceId))
-        ) {
+        if (wanted && owner === undefined) seenUnowned.add(k);
+        // An agent without an owner is claimed on the second sweep that finds it so: its owner, if
+        // alive, writes its lease back at the start of every tick (after a Redis restart, say).
+        // The first sweep after this instance started claims at once (a cluster starting cold).
+        const claimable =
+          owner === undefined && preferred === this.instanceId && (this.sweeps === 1 || this.unowned.has(k));
+        if (wanted && !line && (owner === this.instanceId || claimable)) {
           this.reconcileSoon(agent);
         } else if (!wanted && line) {
           this.reconcileSoon(agent);
@@ -608,6 +615,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
         }
       }
     }
+    this.unowned = seenUnowned;
   }
 
   private async wantsLine(agent: AgentRef, state: AgentState): Promise<boolean> {

@@ -18,8 +18,9 @@ export class ErrorFilter implements ExceptionFilter {
   catch(err: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
     const [status, body] = this.describe(err);
-    if (status >= 500)
+    if (status === 500)
       this.logger.error(`${body.code}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    else if (status > 500) this.logger.warn(`${body.code}: ${body.message}`);
     res.status(status).json(body);
   }
 
