@@ -219,4 +219,36 @@ describe('transfers with a browser-mode agent', () => {
       env.lab.bot('5001-desk').setBehaviour({ incoming: { action: 'answer', afterMs: 0 } });
     }
   });
+
+  it('browser source, callout: the page calls a customer, then transfers it to 5001 who accepts over REST', async () => {
+    const target = await open('5001');
+    await waitRegistered(env.gateway, '5001');
+    const answered = customer(2).waitFor('answered');
+    const after = await page.mark();
+    expect(await page.call('csCallout', '0901000002')).toMatchObject({ ok: true });
+    const leg = (await answered).call;
+    await page.waitForCallback('csCustomerAccept', { after });
+    const callId = (await rest(env.gateway, 'GET', '/v1/demo/agents/5003/call')).body.callId as string;
+    const asked = await rest(env.gateway, 'POST', `/v1/demo/agents/5003/calls/${callId}/transfer/agent`, {
+      ipphone: '5001',
+    });
+    expect(asked).toMatchObject({ status: 200, body: { ok: true, callId } });
+    await target.nth('transfer.request', 1);
+    const referred = customer(2).waitFor('referred');
+    expect(
+      await rest(env.gateway, 'POST', '/v1/demo/agents/5001/transfer/respond', { accept: true }),
+    ).toMatchObject({
+      status: 200,
+    });
+    const { newCall } = await referred;
+    if (!newCall) throw new Error('the customer did not follow the REFER');
+    await customer(2).hears({ call: newCall, frequency: DESK_5001 });
+    expect((await leg.terminated).established).toBe(true);
+    await page.waitForCallback('csTransferCallSuccess', { after });
+    expect((await target.waitFor((e) => e.type === 'call.ringing')).data).toMatchObject({
+      phone: '0901000002',
+      customerCallId: callId,
+      transferredFrom: '5003',
+    });
+  });
 });
