@@ -251,4 +251,29 @@ describe('transfers with a browser-mode agent', () => {
       transferredFrom: '5003',
     });
   });
+
+  it('browser source: the customer hangs up while the target thinks: the request is withdrawn', async () => {
+    const target = await open('5001');
+    await waitRegistered(env.gateway, '5001');
+    const leg = await answeredInPage(1);
+    const after = await page.mark();
+    expect(await page.call('csTransferCallAgent', '5001')).toMatchObject({ ok: true });
+    await target.nth('transfer.request', 1);
+    await customer(1).hangup(leg);
+    expect((await target.waitFor((e) => e.type === 'transfer.failed')).data).toMatchObject({
+      error: 'NOT_IN_A_CALL',
+      reason: 'CALL_ENDED',
+    });
+    await page.waitForCallback('csTransferCallError', {
+      args: [
+        'NOT_IN_A_CALL',
+        { ipphone: '5001', name: 'Agent 5001', online: true, callStatus: 'on', tabs: 1 },
+      ],
+      after,
+    });
+    expect(await target.command('transfer.respond', { accept: true })).toMatchObject({
+      ok: false,
+      code: 'COULD_NOT_GET_CALL_INFO',
+    });
+  });
 });

@@ -201,7 +201,13 @@ describe('transfers between server-side agents through the lab PBX', () => {
     const { leg } = await inboundCall(1, source);
     expect(await source.command('transfer.toAgent', { ipphone: '5001' })).toMatchObject({ ok: true });
     await target.waitFor((e) => e.type === 'transfer.request');
-    const failed = await source.waitFor((e) => e.type === 'transfer.failed', 5000);
+    // one transfer per call at a time
+    expect(await source.command('transfer.toQueue', { queueId: '1' })).toMatchObject({
+      ok: false,
+      code: 'TRANSFER_CALL_FAILED',
+    });
+    expect((await source.nth('transfer.failed', 1)).data).toMatchObject({ reason: 'ALREADY_TRANSFERRING' });
+    const failed = await source.nth('transfer.failed', 2, 5000);
     expect(failed.data).toMatchObject({ error: 'TRANSFER_CALL_FAILED', reason: 'TIMEOUT' });
     expect(await target.command('transfer.respond', { accept: true })).toMatchObject({
       ok: false,

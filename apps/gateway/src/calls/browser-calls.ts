@@ -50,6 +50,8 @@ const key = (agent: AgentRef): string => `${agent.domain}/${agent.ipphone}`;
 export class BrowserCalls {
   private readonly logger = new Logger(BrowserCalls.name);
   private readonly current = new Map<string, CallModel>();
+  /** told of every browser-mode call that ended (agent, call id) */
+  private readonly endedListeners = new Set<(agent: AgentRef, callId: string) => void>();
   /** per agent, the customer call id of a call transferred to it (else the call's own id) */
   private readonly customerIds = new Map<string, { callId: string; customerCallId: string }>();
 
@@ -61,6 +63,22 @@ export class BrowserCalls {
 
   snapshot(agent: AgentRef): CallSnapshot | null {
     return this.current.get(key(agent))?.snapshot() ?? null;
+  }
+
+  /** Calls `listener` whenever a browser-mode call ends (reported, or its voice tab lost). */
+  onCallEnded(listener: (agent: AgentRef, callId: string) => void): () => void {
+    this.endedListeners.add(listener);
+    return () => this.endedListeners.delete(listener);
+  }
+
+  private callEnded(agent: AgentRef, callId: string): void {
+    for (const listener of this.endedListeners) {
+      try {
+        listener(agent, callId);
+      } catch (err) {
+        this.logger.error(`a call-ended listener failed: ${String(err)}`);
+      }
+    }
   }
 
   /** The id the customer's call keeps across agents, for the agent's current call. */
@@ -180,6 +198,7 @@ export class BrowserCalls {
               call.transition('ended');
               this.current.delete(k);
               this.customerIds.delete(k);
+              this.callEnded(agent, call.callId);
               break;
             case 'callout.failed':
               break;
@@ -205,6 +224,8 @@ export class BrowserCalls {
     if (!call || call.ended) return;
     call.transition('ended');
     this.current.delete(k);
+    this.customerIds.delete(k);
+    this.callEnded(agent, call.callId);
     this.logger.warn(`${k}: the voice tab left during call ${call.callId}`);
     await this.bus.publish(
       agent,

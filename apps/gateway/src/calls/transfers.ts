@@ -73,6 +73,7 @@ export class TransferService implements OnApplicationShutdown {
   private readonly logger = new Logger(TransferService.name);
   private readonly transfers = new Map<string, Transfer>();
   private readonly ledgerTimers = new Set<NodeJS.Timeout>();
+  private readonly offBrowserEnded: () => void;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
@@ -81,9 +82,21 @@ export class TransferService implements OnApplicationShutdown {
     private readonly calls: CallEngine,
     private readonly browser: BrowserCalls,
     private readonly relay: VoiceRelay,
-  ) {}
+  ) {
+    // A browser-mode source's customer hangs up while the target thinks: withdraw the request.
+    this.offBrowserEnded = browser.onCallEnded((agent, callId) => {
+      for (const t of this.transfers.values()) {
+        if (t.domain === agent.domain && t.from === agent.ipphone && t.source.callId === callId) {
+          this.withdraw(t).catch((err: unknown) =>
+            this.logger.error(`transfer ${t.transferId}: ${String(err)}`),
+          );
+        }
+      }
+    });
+  }
 
   onApplicationShutdown(): void {
+    this.offBrowserEnded();
     for (const t of this.transfers.values()) clearTimeout(t.timer);
     for (const timer of this.ledgerTimers) {
       clearTimeout(timer);
@@ -99,7 +112,7 @@ export class TransferService implements OnApplicationShutdown {
     payload: CommandPayload<'transfer.toAgent'>,
   ): Promise<CommandResult<'transfer.toAgent'>> {
     const call = this.sourceCall(source, payload.callId);
-    this.refuseSecondTransfer(source, call);
+    await this.refuseSecondTransfer(source, call, payload.ipphone);
     const target: AgentRef = { domain: source.domain, ipphone: payload.ipphone };
     const reason = await this.targetProblem(source, target);
     if (reason) {
@@ -170,7 +183,7 @@ export class TransferService implements OnApplicationShutdown {
     payload: CommandPayload<'transfer.toQueue'>,
   ): Promise<CommandResult<'transfer.toQueue'>> {
     const call = this.sourceCall(source, payload.callId);
-    this.refuseSecondTransfer(source, call);
+    await this.refuseSecondTransfer(source, call, `queue:${payload.queueId}`);
     const uri = this.config.domains.queue(source.domain, payload.queueId);
     if (uri === undefined) {
       await this.bus.publish(
@@ -279,13 +292,26 @@ export class TransferService implements OnApplicationShutdown {
     };
   }
 
-  private refuseSecondTransfer(source: AgentRef, call: SourceCall): void {
+  /** One transfer per call at a time: a second one is refused (announced, like every target refusal). */
+  private async refuseSecondTransfer(source: AgentRef, call: SourceCall, to: string): Promise<void> {
     const busy = [...this.transfers.values()].some(
       (t) => t.domain === source.domain && t.from === source.ipphone && !t.model.final,
     );
-    if (busy) {
-      throw new CallgateError('TRANSFER_CALL_FAILED', `call ${call.callId} is already being transferred`);
-    }
+    if (!busy) return;
+    await this.bus.publish(
+      source,
+      'transfer.failed',
+      {
+        error: 'TRANSFER_CALL_FAILED',
+        reason: 'ALREADY_TRANSFERRING',
+        callId: call.callId,
+        customerCallId: call.customerCallId,
+        from: source.ipphone,
+        to,
+      },
+      { callId: call.callId },
+    );
+    throw new CallgateError('TRANSFER_CALL_FAILED', `call ${call.callId} is already being transferred`);
   }
 
   private async targetProblem(
