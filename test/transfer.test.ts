@@ -46,7 +46,7 @@ describe('transfers between server-side agents through the lab PBX', () => {
 
   beforeAll(async () => {
     env = await startLabGateway(
-      { customers: 3, ipPhones: ['5000', '5001', '5002'], queues: ['1'] },
+      { customers: 3, ipPhones: ['5000', '5001', '5002'], mobiles: ['0930000004'], queues: ['1'] },
       { gateway: { env: { RING_TIMEOUT_MS: '3000', TRANSFER_TIMEOUT_MS: '1500' } } },
     );
     backend = await Tab.open(env.gateway.url, { domain: 'demo', apiKey: API_KEY }, { namespace: '/events' });
@@ -60,7 +60,7 @@ describe('transfers between server-side agents through the lab PBX', () => {
       await tab.waitForDisconnect();
     }
     // No call may leak into the next test.
-    for (const ipphone of ['5000', '5001', '5002']) {
+    for (const ipphone of ['5000', '5001', '5002', '5004']) {
       await eventually(async () =>
         (await rest(env.gateway, 'GET', `/v1/demo/agents/${ipphone}`)).body.call === null ? true : undefined,
       );
@@ -394,5 +394,29 @@ describe('transfers between server-side agents through the lab PBX', () => {
       ok: false,
       code: 'COULD_NOT_GET_CALL_INFO',
     });
+  });
+
+  it('mode 3 to mode 4: 5004’s customer (on its mobile) is handed to 5002’s always-registered desk phone', async () => {
+    const [source, target] = [await open('5004'), await open('5002')];
+    await waitRegistered(env.gateway, '5004');
+    await waitRegistered(env.gateway, '5002');
+    const leg = customer(2).call('5004');
+    await customer(2).hears({ call: leg, frequency: labTone('mobile', 0) });
+    const accepted = await source.waitFor((e) => e.type === 'call.accepted');
+    expect(await source.command('transfer.toAgent', { ipphone: '5002' })).toMatchObject({ ok: true });
+    await target.waitFor((e) => e.type === 'transfer.request');
+    expect(await target.command('transfer.respond', { accept: true })).toMatchObject({ ok: true });
+    await customer(2).hears({ call: leg, frequency: labTone('ipPhone', 2) });
+    expect((await source.waitFor((e) => e.type === 'call.ended')).data).toMatchObject({
+      cause: 'TRANSFERRED',
+    });
+    expect((await target.waitFor((e) => e.type === 'call.ringing')).data).toMatchObject({
+      phone: '0901000002',
+      customerCallId: accepted.callId,
+      transferredFrom: '5004',
+    });
+    // the mobile leg was hung up; the customer and 5002 go on
+    await eventually(() => (env.lab.bot('90930000004').calls.length === 0 ? true : undefined));
+    await desk('5002').hears({ frequency: labTone('customer', 1) });
   });
 });
