@@ -197,6 +197,8 @@ describe('transfers with a browser-mode agent', () => {
     await page.waitForCallback('csTransferCallSuccess', { args: [{ queueId: '1' }], after: held });
     await page.waitForCallback('csEndCall', { after: held });
     expect((await leg.terminated).established).toBe(true);
+    await customer(3).hangup(newCall);
+    expect((await queueLeg.terminated).by).toBe('remote');
   });
 
   it('browser source: the target agent’s desk is busy after it accepted: csTransferCallError, the customer stays with the page', async () => {
