@@ -18,7 +18,7 @@ import { startRedis, type RedisServer } from '../test/support/redis-server.js';
 import type { BenchSection } from './run.js';
 import { percentile } from './stats.js';
 
-const TABS = 1_500;
+const TABS = 3_000;
 const EVENTS = 200;
 const RUNS = 3;
 const FAILOVER_RUNS = 3;

@@ -651,7 +651,9 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
       mayServe: () => this.mayServe(k),
       publish: async (type, data, call) => {
         if (this.silenced.has(line)) return;
-        await this.recordCall(agent, type, call).catch((err: unknown) => {
+        // Not awaited: the events of a call must keep their order (the store sees the records in
+        // the same order, as each is sent before the next event comes).
+        this.recordCall(agent, type, call).catch((err: unknown) => {
           this.logger.warn(
             `${k}: recording call ${call.callId} with the lease failed: ${(err as Error).message}`,
           );
