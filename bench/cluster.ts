@@ -11,9 +11,9 @@ import { io, type Socket } from 'socket.io-client';
 import { AGENT_NAMESPACE } from '@callgate/contracts';
 import { preferredInstance } from '@callgate/coordination';
 import { startLab } from '../apps/lab/src/lab.js';
-import { accessKey, DEMO_CONFIG, login } from '../test/support/gateway.js';
+import { DEMO_CONFIG, login } from '../test/support/gateway.js';
 import { spawnGateway, type GatewayProcess } from '../test/support/gateway-process.js';
-import { API_KEY, MOBILE_PREFIX, rest } from '../test/support/lab-gateway.js';
+import { labDomainsYaml, MOBILE_PREFIX, rest } from '../test/support/lab-gateway.js';
 import { startRedis, type RedisServer } from '../test/support/redis-server.js';
 import type { BenchSection } from './run.js';
 import { percentile } from './stats.js';
@@ -108,28 +108,6 @@ function failoverAgents(): string[] {
   return agents;
 }
 
-function failoverYaml(wsUri: string, agents: readonly string[]): string {
-  return `domains:
-  demo:
-    accessKey: "${accessKey()}"
-    apiKeys: ["${API_KEY}"]
-    allowedOrigins: ["*"]
-    timezone: Asia/Ho_Chi_Minh
-    pbx: { wsUri: "${wsUri}", sipDomain: 127.0.0.1, mobilePrefix: "${MOBILE_PREFIX}" }
-    agents:${agents
-      .map(
-        (ext) => `
-      "${ext}":
-        name: "Agent ${ext}"
-        sip: { user: "${ext}", password: "lab-${ext}" }
-        devices: { ipPhone: "sip:${ext}-desk@127.0.0.1" }
-        defaultDevice: 4
-        canCallOut: true`,
-      )
-      .join('')}
-`;
-}
-
 /** Milliseconds from kill -9 of the owner to each agent's registration by the survivor. */
 async function failoverRun(redis: RedisServer, configPath: string, agents: readonly string[], run: number) {
   const spawn = (instanceId: string): Promise<GatewayProcess> =>
@@ -182,7 +160,14 @@ export default async function clusterBench(): Promise<BenchSection> {
     const agents = failoverAgents();
     const lab = await startLab({ mobilePrefix: MOBILE_PREFIX, ipPhones: agents });
     const configPath = join(dir, 'domains.yaml');
-    writeFileSync(configPath, failoverYaml(lab.pbx.wsUri, agents));
+    writeFileSync(
+      configPath,
+      labDomainsYaml(
+        lab.pbx.wsUri,
+        {},
+        agents.map((ext) => ({ ext, device: 4 })),
+      ),
+    );
     const failovers: number[] = [];
     try {
       for (let run = 0; run < FAILOVER_RUNS; run++)

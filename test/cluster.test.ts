@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { preferredInstance } from '@callgate/coordination';
 import { compareEventIds } from '@callgate/contracts';
 import { labTone, startLab, type Lab } from '../apps/lab/src/lab.js';
-import { accessKey, login } from './support/gateway.js';
+import { login } from './support/gateway.js';
 import { spawnGateway, type GatewayProcess } from './support/gateway-process.js';
-import { API_KEY, MOBILE_PREFIX, rest } from './support/lab-gateway.js';
+import { API_KEY, labDomainsYaml, MOBILE_PREFIX, rest } from './support/lab-gateway.js';
 import { startRedis, type RedisServer } from './support/redis-server.js';
 import { eventually, Tab } from './support/tabs.js';
 
@@ -28,29 +28,6 @@ function pickAgents(): Record<(typeof IDS)[number], string[]> {
     if (picked[id].length < want[id]) picked[id].push(String(ext));
   }
   return picked;
-}
-
-function domainsYaml(wsUri: string, agents: readonly string[]): string {
-  const entries = agents
-    .map(
-      (ext) => `
-      "${ext}":
-        name: "Agent ${ext}"
-        sip: { user: "${ext}", password: "lab-${ext}" }
-        devices: { ipPhone: "sip:${ext}-desk@127.0.0.1" }
-        defaultDevice: 4
-        canCallOut: true`,
-    )
-    .join('');
-  return `domains:
-  demo:
-    accessKey: "${accessKey()}"
-    apiKeys: ["${API_KEY}"]
-    allowedOrigins: ["*"]
-    timezone: Asia/Ho_Chi_Minh
-    pbx: { wsUri: "${wsUri}", sipDomain: 127.0.0.1, mobilePrefix: "${MOBILE_PREFIX}" }
-    agents:${entries}
-`;
 }
 
 interface SipView {
@@ -110,7 +87,14 @@ describe('several gateway instances (real processes, one Redis, the lab PBX)', (
     redis = await startRedis();
     lab = await startLab({ mobilePrefix: MOBILE_PREFIX, customers: 2, ipPhones: agents });
     dir = mkdtempSync(join(tmpdir(), 'callgate-cluster-'));
-    writeFileSync(join(dir, 'domains.yaml'), domainsYaml(lab.pbx.wsUri, agents));
+    writeFileSync(
+      join(dir, 'domains.yaml'),
+      labDomainsYaml(
+        lab.pbx.wsUri,
+        {},
+        agents.map((ext) => ({ ext, device: 4 })),
+      ),
+    );
     for (const id of IDS) gw[id] = await spawn(id);
   }, 120_000);
 

@@ -10,18 +10,38 @@ import { eventually } from './tabs.js';
 export const API_KEY = 'demo-api-key-change-me-0123456789';
 export const MOBILE_PREFIX = '9';
 
+/** An agent of a lab domains file: its extension, default device, and whether it may call out. */
+export interface LabAgent {
+  ext: string;
+  device: 1 | 2 | 3 | 4;
+  canCallOut?: boolean;
+}
+
 /**
  * The agents of the lab tests: each has a desk phone "<ext>-desk" in the lab; 5004's mobile is
  * reached through the prefix; 5002 may not call out.
  */
-export function labDomainsYaml(wsUri: string, defaults: Record<string, 1 | 2 | 3 | 4> = {}): string {
-  const agent = (ext: string, device: 1 | 2 | 3 | 4, extra = ''): string => `
+export const LAB_AGENTS: readonly LabAgent[] = [
+  { ext: '5000', device: 4 },
+  { ext: '5001', device: 2 },
+  { ext: '5002', device: 4, canCallOut: false },
+  { ext: '5003', device: 1 },
+  { ext: '5004', device: 3 },
+];
+
+/** The lab's domains file (domain `demo`): `agents` with `defaults` overriding their devices. */
+export function labDomainsYaml(
+  wsUri: string,
+  defaults: Record<string, 1 | 2 | 3 | 4> = {},
+  agents: readonly LabAgent[] = LAB_AGENTS,
+): string {
+  const agent = ({ ext, device, canCallOut = true }: LabAgent): string => `
       "${ext}":
         name: "Agent ${ext}"
         sip: { user: "${ext}", password: "lab-${ext}" }
         devices: { ipPhone: "sip:${ext}-desk@127.0.0.1", mobile: "09300000${ext.slice(-2)}" }
         defaultDevice: ${defaults[ext] ?? device}
-        canCallOut: ${extra === 'nocallout' ? 'false' : 'true'}`;
+        canCallOut: ${canCallOut}`;
   return `domains:
   demo:
     accessKey: "${accessKey()}"
@@ -30,7 +50,7 @@ export function labDomainsYaml(wsUri: string, defaults: Record<string, 1 | 2 | 3
     timezone: Asia/Ho_Chi_Minh
     pbx: { wsUri: "${wsUri}", sipDomain: 127.0.0.1, mobilePrefix: "${MOBILE_PREFIX}" }
     queues: { "1": "sip:queue1@127.0.0.1" }
-    agents:${agent('5000', 4)}${agent('5001', 2)}${agent('5002', 4, 'nocallout')}${agent('5003', 1)}${agent('5004', 3)}
+    agents:${agents.map(agent).join('')}
 `;
 }
 
