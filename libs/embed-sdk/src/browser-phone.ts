@@ -37,6 +37,7 @@ interface Session {
 
 /** What JsSIP tells about a REFER we sent (its 202, then the NOTIFYs of the customer's new call). */
 interface ReferHandlers {
+  requestSucceeded?: () => void;
   requestFailed?: (e: { response?: { status_code?: number } | null }) => void;
   accepted?: () => void;
   failed?: (e: { status_line?: { status_code?: number } }) => void;
@@ -90,8 +91,8 @@ export class BrowserPhone {
   private audioElement: HTMLMediaElement | undefined;
   /** transfers this agent accepted: a call they bring is answered at once (consent was given) */
   private readonly acceptedTransfers = new Set<string>();
-  /** the call whose customer is being REFERred elsewhere */
-  private referring: CallModel | undefined;
+  /** the call whose customer is being REFERred elsewhere, and what to do if it ends meanwhile */
+  private referring: { call: CallModel; requestAccepted: boolean; ended: () => void } | undefined;
 
   constructor(private readonly client: CallgateClient) {
     client.on('voice.sip', (e) => this.start(e.data));
@@ -225,9 +226,12 @@ export class BrowserPhone {
       }
     });
     session.on('ended', (e) => {
-      // The customer left for the transfer's target (it may hang up before we do).
-      if (this.referring === call) this.finish(call, 'TRANSFERRED', 'agent');
+      const referring = this.referring?.call === call ? this.referring : undefined;
+      // A customer that accepted the REFER (202) and then hangs up has left for the target (the
+      // transferee may end the old call itself, even before the NOTIFY of its new call's answer).
+      if (referring?.requestAccepted) this.finish(call, 'TRANSFERRED', 'agent');
       else this.finish(call, 'NORMAL_CLEARING', e.originator === 'remote' ? 'customer' : 'agent');
+      referring?.ended();
     });
   }
 
@@ -239,7 +243,7 @@ export class BrowserPhone {
       this.call = undefined;
       this.session = undefined;
     }
-    if (this.referring === call) this.referring = undefined;
+    if (this.referring?.call === call) this.referring = undefined;
   }
 
   /**
@@ -263,21 +267,34 @@ export class BrowserPhone {
       const settle = (answer: VoiceTransferAnswer): void => {
         if (settled) return;
         settled = true;
+        if (this.referring === referring) this.referring = undefined;
         resolve(answer);
       };
-      const failed = (sipCode: number | undefined): void => {
-        if (this.referring === call) this.referring = undefined;
+      const failed = (sipCode: number | undefined): void =>
         settle({
           ok: false,
           code: 'TRANSFER_CALL_FAILED',
           message: `the customer's call to the target failed${sipCode ? ` (${sipCode})` : ''}`,
           ...(sipCode ? { sipCode } : {}),
         });
+      const referring = {
+        call,
+        requestAccepted: false,
+        // the call ended before the outcome's NOTIFY: a success once the customer took the REFER
+        ended: (): void =>
+          settle(
+            referring.requestAccepted
+              ? { ok: true, callId: call.callId }
+              : { ok: false, code: 'NOT_IN_A_CALL', message: 'the call ended during the transfer' },
+          ),
       };
-      this.referring = call;
+      this.referring = referring;
       try {
         session.refer(request.target, {
           eventHandlers: {
+            requestSucceeded: () => {
+              referring.requestAccepted = true;
+            },
             requestFailed: (e) => failed(e.response?.status_code ?? undefined),
             failed: (e) => failed(e.status_line?.status_code),
             accepted: () => {
@@ -288,7 +305,6 @@ export class BrowserPhone {
           },
         });
       } catch (err) {
-        this.referring = undefined;
         settle({ ok: false, code: 'TRANSFER_CALL_FAILED', message: (err as Error).message });
       }
     });
