@@ -9,6 +9,7 @@ import { CallEngine } from './calls/call-engine.service.js';
 import { TransferService } from './calls/transfers.js';
 import { EventBus } from './events/event-bus.js';
 import { EventsGateway } from './events/events.gateway.js';
+import { Peers } from './infra/peers.js';
 import { EmbedController } from './http/embed.controller.js';
 import { HealthController } from './http/health.controller.js';
 import { LoginController } from './http/login.controller.js';
@@ -27,6 +28,7 @@ export class GatewayModule {
         { provide: GATEWAY_CONFIG, useValue: config },
         { provide: COORDINATION, useValue: coordination },
         EventBus,
+        Peers,
         SessionService,
         AgentService,
         CallEngine,

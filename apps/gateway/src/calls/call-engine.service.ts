@@ -22,14 +22,13 @@ import {
 import type { GatewayConfig } from '../config.js';
 import { defaultAgentState } from '../agent/defaults.js';
 import { EventBus } from '../events/event-bus.js';
+import { Peers } from '../infra/peers.js';
 import { COORDINATION, GATEWAY_CONFIG } from '../tokens.js';
 import { CallNotAnsweredError, type ServerCall } from './server-call.js';
 import { LineBusyError, ServerLine } from './server-line.js';
 
 const key = (agent: AgentRef): string => `${agent.domain}/${agent.ipphone}`;
 
-/** How long a request to the instance that owns an agent may take. */
-const PEER_TIMEOUT_MS = 5_000;
 /** At most this many idle agents are handed to a newly joined instance per tick. */
 const HANDOVERS_PER_TICK = 4;
 
@@ -50,11 +49,12 @@ interface CallRecord {
   transactionId?: string;
 }
 
-/** Requests between instances about the agents they own. */
-type PeerRequest =
-  | { op: 'command'; agent: AgentRef; name: CallCommandName; payload: CommandPayload<CallCommandName> }
-  | { op: 'status'; agent: AgentRef }
-  | { op: 'reconcile'; agent: AgentRef };
+/** A call command sent to the instance that owns the agent. */
+interface PeerCommand {
+  agent: AgentRef;
+  name: CallCommandName;
+  payload: CommandPayload<CallCommandName>;
+}
 
 /** The server-side line of an agent as any instance reports it. */
 export interface LineStatus {
@@ -107,7 +107,19 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     @Inject(COORDINATION) private readonly coordination: Coordination,
     private readonly bus: EventBus,
-  ) {}
+    private readonly peers: Peers,
+  ) {
+    peers.handle('calls.command', ({ agent, name, payload }: PeerCommand) => {
+      const line = this.line(agent);
+      if (!line) throw new CallgateError('DEVICE_NOT_AVAILABLE', `${key(agent)} is not served here`);
+      return this.commandHere(line, agent, name, payload);
+    });
+    peers.handle('calls.status', (agent: AgentRef) => {
+      const line = this.line(agent);
+      return Promise.resolve(line ? this.localStatus(line) : null);
+    });
+    peers.handle('calls.reconcile', (agent: AgentRef) => this.reconcileHere(agent));
+  }
 
   get instanceId(): string {
     return this.coordination.instanceId;
@@ -124,7 +136,6 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    this.coordination.cluster.serve((body) => this.onPeerRequest(body));
     await this.tick();
     this.schedule();
   }
@@ -196,7 +207,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     const target = lease?.owner ?? preferredInstance(agent, this.members);
     if (target === undefined || target === this.instanceId) return this.reconcileHere(agent);
     try {
-      await this.ask(target, { op: 'reconcile', agent });
+      await this.peers.ask(target, 'calls.reconcile', agent);
     } catch (err) {
       if (lease) throw err;
       // The preferred instance is gone or stuck and nobody owns the agent: take it here.
@@ -220,7 +231,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     if (line) return this.localStatus(line);
     const lease = await this.owner(agent);
     if (!lease) return null;
-    return JSON.parse(await this.ask(lease.owner, { op: 'status', agent })) as LineStatus | null;
+    return this.peers.ask<LineStatus | null>(lease.owner, 'calls.status', agent);
   }
 
   /** Runs a call command for an agent whose device is server-side, on the instance that owns it. */
@@ -240,8 +251,8 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     if (!lease || lease.owner === this.instanceId) {
       throw new CallgateError('DEVICE_NOT_AVAILABLE', `agent ${agent.ipphone} has no call device attached`);
     }
-    const answer = await this.ask(lease.owner, { op: 'command', agent, name, payload });
-    return JSON.parse(answer) as CommandResult<CallCommandName>;
+    const command: PeerCommand = { agent, name, payload };
+    return this.peers.ask<CommandResult<CallCommandName>>(lease.owner, 'calls.command', command);
   }
 
   private async commandHere(
@@ -313,28 +324,6 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
       owner: this.instanceId,
       call: line.call?.model.snapshot() ?? null,
     };
-  }
-
-  // ---- requests from other instances ----
-
-  private async onPeerRequest(body: string): Promise<string> {
-    const request = JSON.parse(body) as PeerRequest;
-    const line = this.line(request.agent);
-    switch (request.op) {
-      case 'command':
-        if (!line)
-          throw new CallgateError('DEVICE_NOT_AVAILABLE', `${key(request.agent)} is not served here`);
-        return JSON.stringify(await this.commandHere(line, request.agent, request.name, request.payload));
-      case 'status':
-        return JSON.stringify(line ? this.localStatus(line) : null);
-      case 'reconcile':
-        await this.reconcileHere(request.agent);
-        return '{}';
-    }
-  }
-
-  private ask(instanceId: string, request: PeerRequest): Promise<string> {
-    return this.coordination.cluster.request(instanceId, JSON.stringify(request), PEER_TIMEOUT_MS);
   }
 
   private async owner(agent: AgentRef): Promise<Lease | null> {
@@ -417,7 +406,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     const target = preferredInstance(lease.agent, others);
     if (target === undefined) return;
     this.logger.log(`${k}: handed over to ${target} (${reason})`);
-    await this.ask(target, { op: 'reconcile', agent: lease.agent }).catch((err: unknown) => {
+    await this.peers.ask(target, 'calls.reconcile', lease.agent).catch((err: unknown) => {
       this.logger.warn(
         `${k}: ${target} did not take it now (${(err as Error).message}); it will at its next tick`,
       );
