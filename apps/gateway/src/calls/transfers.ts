@@ -323,14 +323,16 @@ export class TransferService implements OnApplicationShutdown {
       return checkTransferTarget({ ...this.unknownFacts(source, target), known });
     }
     const defaults = defaultAgentState(this.config.domains.agent(target.domain, target.ipphone));
-    const [tabs, state, holder] = await Promise.all([
+    // The target's line may run on another instance (its owner): ask where it runs.
+    const [tabs, state, holder, line] = await Promise.all([
       this.coordination.presence.count(target),
       this.coordination.agents.get(target, defaults),
       this.coordination.voice.holder(target),
+      this.calls.status(target),
     ]);
-    const line = this.calls.line(target);
     const inCall =
-      (line?.call !== undefined && !line.call.model.ended) || this.browser.snapshot(target) !== null;
+      (line?.call !== null && line?.call !== undefined && line.call.state !== 'ended') ||
+      this.browser.snapshot(target) !== null;
     const reachable = state.deviceType === 1 && !line ? holder !== null : (line?.registered ?? false);
     return checkTransferTarget({
       source: source.ipphone,
