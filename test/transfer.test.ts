@@ -419,4 +419,39 @@ describe('transfers between server-side agents through the lab PBX', () => {
     await eventually(() => (env.lab.bot('90930000004').calls.length === 0 ? true : undefined));
     await desk('5002').hears({ frequency: labTone('customer', 1) });
   });
+
+  it('a second hop keeps the customer call id: 5000 → 5001 → 5002, the customer hears 5002’s desk', async () => {
+    const [first, second, third] = [await open('5000'), await open('5001'), await open('5002')];
+    await waitRegistered(env.gateway, '5001');
+    await waitRegistered(env.gateway, '5002');
+    const { leg, callId } = await inboundCall(1, first);
+    expect(await first.command('transfer.toAgent', { ipphone: '5001' })).toMatchObject({ ok: true });
+    await second.waitFor((e) => e.type === 'transfer.request');
+    await second.command('transfer.respond', { accept: true });
+    await customer(1).hears({ call: leg, frequency: DESK_5001 });
+    const secondCall = await second.waitFor((e) => e.type === 'call.accepted');
+
+    expect(await second.command('transfer.toAgent', { ipphone: '5002' })).toMatchObject({
+      ok: true,
+      callId: secondCall.callId,
+    });
+    const request = await third.waitFor((e) => e.type === 'transfer.request');
+    expect(request.data).toMatchObject({ customerCallId: callId, dropAgentId: '5001', phone: '0901000001' });
+    await third.command('transfer.respond', { accept: true });
+    await customer(1).hears({ call: leg, frequency: labTone('ipPhone', 2) });
+    expect((await third.waitFor((e) => e.type === 'call.ringing')).data).toMatchObject({
+      phone: '0901000001',
+      customerCallId: callId,
+      transferredFrom: '5001',
+    });
+    expect((await second.waitFor((e) => e.type === 'call.ended')).data).toMatchObject({
+      cause: 'TRANSFERRED',
+    });
+    expect((await second.waitFor((e) => e.type === 'transfer.succeeded')).data).toMatchObject({
+      customerCallId: callId,
+      agent: { ipphone: '5002' },
+    });
+    await customer(1).hangup(leg);
+    await third.waitFor((e) => e.type === 'call.ended');
+  });
 });
