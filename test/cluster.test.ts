@@ -175,6 +175,40 @@ describe('several gateway instances (real processes, one Redis, the lab PBX)', (
     expect(again).toMatchObject({ status: 409, body: { code: 'NOT_IN_A_CALL' } });
   }, 60_000);
 
+  it('a transfer between agents owned by two other instances, commanded and accepted through a third', async () => {
+    const a = gw['gw-a']!;
+    const source = byOwner['gw-b'][2]!;
+    const target = byOwner['gw-c'][2]!;
+    expect(await sipOf(a, source)).toEqual({ registered: true, owner: 'gw-b' });
+    expect(await sipOf(a, target)).toEqual({ registered: true, owner: 'gw-c' });
+    const backend = await Tab.open(a.url, { domain: 'demo', apiKey: API_KEY }, { namespace: '/events' });
+    tabs.push(backend);
+    const targetTab = await openTab(a, target);
+    const customer = lab.bot('0901000001');
+    const call = customer.call(source);
+    const accepted = await backend.waitFor((e) => e.type === 'call.accepted' && e.ipphone === source, 10_000);
+    const callId = accepted.callId ?? '';
+
+    const asked = await rest(a, 'POST', `/v1/demo/agents/${source}/calls/${callId}/transfer/agent`, {
+      ipphone: target,
+    });
+    expect(asked).toMatchObject({ status: 200, body: { callId } });
+    const request = await targetTab.waitFor((e) => e.type === 'transfer.request', 5_000);
+    expect(request.data).toMatchObject({ callId, dropAgentId: source, phone: '0901000001' });
+    // The request is held by B (the source's owner); the target answers through A.
+    expect(await targetTab.command('transfer.respond', { accept: true })).toMatchObject({ ok: true, callId });
+
+    await customer.hears({ call, frequency: labTone('ipPhone', agents.indexOf(target)) });
+    const ringing = await backend.waitFor((e) => e.type === 'call.ringing' && e.ipphone === target, 10_000);
+    // C trusted the transfer header because B handed it the ledger entry: one customer call id.
+    expect(ringing.data).toMatchObject({ customerCallId: callId, transferredFrom: source });
+    const ended = await backend.waitFor((e) => e.type === 'call.ended' && e.callId === callId, 10_000);
+    expect(ended.data).toMatchObject({ cause: 'TRANSFERRED' });
+    await backend.waitFor((e) => e.type === 'transfer.succeeded' && e.callId === callId, 10_000);
+    await customer.hangup(call);
+    await backend.waitFor((e) => e.type === 'call.ended' && e.callId === ringing.callId, 10_000);
+  }, 60_000);
+
   it('a backend away for 10 s during 500 events gets all 500 in order on another instance; one away too long is told to resync', async () => {
     const [a, b, c] = [gw['gw-a']!, gw['gw-b']!, gw['gw-c']!];
     const agent = byOwner['gw-c'][0]!;

@@ -130,6 +130,17 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     return this.drainingFlag;
   }
 
+  /** The gateway instances alive at the last heartbeat (this one included unless draining). */
+  get liveInstances(): readonly string[] {
+    return this.members;
+  }
+
+  /** The instance that registers the agent's line, or null when none does. */
+  async ownerOf(agent: AgentRef): Promise<string | null> {
+    if (this.lines.has(key(agent))) return this.instanceId;
+    return (await this.owner(agent))?.owner ?? null;
+  }
+
   /** Lines this instance registers now. */
   get lineCount(): number {
     return this.lines.size;

@@ -25,8 +25,9 @@ import { EventBus } from '../events/event-bus.js';
 import { COORDINATION, GATEWAY_CONFIG } from '../tokens.js';
 import { BrowserCalls } from './browser-calls.js';
 import { CallEngine } from './call-engine.service.js';
+import { Peers } from '../infra/peers.js';
 import type { HandOverResult } from './server-call.js';
-import { transferLedger } from './transfer-ledger.js';
+import { transferLedger, type TransferLeg } from './transfer-ledger.js';
 
 /** The source agent's call a transfer moves: carried by the gateway (modes 2-4) or by its voice tab. */
 interface SourceCall {
@@ -66,7 +67,10 @@ const MOVE_MARGIN_MS = 5_000;
  * so the target's call events carry the customer call's id. To a queue: the same move, to the
  * queue's URI, without consent.
  *
- * Single instance: pending transfers, their timers and the ledger live in this process.
+ * Several instances: a transfer runs on the source's home instance (the owner of its line, or the
+ * instance its voice tab is connected to), where its call is; commands arriving elsewhere are
+ * forwarded there. `transfer.respond` is answered by whichever instance holds the request. The
+ * ledger entry of a move is also handed to the target's home instance, which receives the INVITE.
  */
 @Injectable()
 export class TransferService implements OnApplicationShutdown {
@@ -82,7 +86,28 @@ export class TransferService implements OnApplicationShutdown {
     private readonly calls: CallEngine,
     private readonly browser: BrowserCalls,
     private readonly relay: VoiceRelay,
+    private readonly peers: Peers,
   ) {
+    peers.handle(
+      'transfers.toAgent',
+      ({ agent, payload }: { agent: AgentRef; payload: CommandPayload<'transfer.toAgent'> }) =>
+        this.toAgentHere(agent, payload),
+    );
+    peers.handle(
+      'transfers.toQueue',
+      ({ agent, payload }: { agent: AgentRef; payload: CommandPayload<'transfer.toQueue'> }) =>
+        this.toQueueHere(agent, payload),
+    );
+    peers.handle(
+      'transfers.respond',
+      ({ agent, payload }: { agent: AgentRef; payload: CommandPayload<'transfer.respond'> }) =>
+        this.respondHere(agent, payload),
+    );
+    peers.handle('transfers.expect', (leg: TransferLeg) => {
+      transferLedger.expect(leg);
+      this.forgetLater(leg.transferId);
+      return Promise.resolve(null);
+    });
     // A browser-mode source's customer hangs up while the target thinks: withdraw the request.
     this.offBrowserEnded = browser.onCallEnded((agent, callId) => {
       for (const t of this.transfers.values()) {
@@ -108,6 +133,65 @@ export class TransferService implements OnApplicationShutdown {
 
   /** `transfer.toAgent`: asks the target; answered once the request is on its way. */
   async toAgent(
+    source: AgentRef,
+    payload: CommandPayload<'transfer.toAgent'>,
+  ): Promise<CommandResult<'transfer.toAgent'>> {
+    const home = await this.homeOf(source);
+    if (home === this.peers.instanceId) return this.toAgentHere(source, payload);
+    return this.peers.ask(home, 'transfers.toAgent', { agent: source, payload });
+  }
+
+  /** `transfer.toQueue`: moves the customer to the queue's URI; answered once the move started. */
+  async toQueue(
+    source: AgentRef,
+    payload: CommandPayload<'transfer.toQueue'>,
+  ): Promise<CommandResult<'transfer.toQueue'>> {
+    const home = await this.homeOf(source);
+    if (home === this.peers.instanceId) return this.toQueueHere(source, payload);
+    return this.peers.ask(home, 'transfers.toQueue', { agent: source, payload });
+  }
+
+  /** `transfer.respond`: answered here when the request is here, else by the instance holding it. */
+  async respond(
+    target: AgentRef,
+    payload: CommandPayload<'transfer.respond'>,
+  ): Promise<CommandResult<'transfer.respond'>> {
+    const others = this.calls.liveInstances.filter((id) => id !== this.peers.instanceId);
+    if (this.pendingFor(target, payload) || others.length === 0) return this.respondHere(target, payload);
+    try {
+      return await Promise.any(
+        others.map((id) =>
+          this.peers.ask<CommandResult<'transfer.respond'>>(id, 'transfers.respond', {
+            agent: target,
+            payload,
+          }),
+        ),
+      );
+    } catch {
+      return this.respondHere(target, payload); // refuses with the reason
+    }
+  }
+
+  /** Where an agent's calls are handled: its line's owner, else the instance of its voice tab. */
+  private async homeOf(agent: AgentRef): Promise<string> {
+    const here = this.peers.instanceId;
+    if (this.calls.line(agent) || this.browser.snapshot(agent)) return here;
+    const owner = await this.calls.ownerOf(agent);
+    if (owner) return owner;
+    return (await this.coordination.voice.holder(agent))?.instanceId ?? here;
+  }
+
+  private pendingFor(target: AgentRef, payload: CommandPayload<'transfer.respond'>): Transfer | undefined {
+    return [...this.transfers.values()].find(
+      (x) =>
+        x.domain === target.domain &&
+        x.targetAgent === target.ipphone &&
+        x.model.state === 'pending' &&
+        (payload.transferId === undefined || x.transferId === payload.transferId),
+    );
+  }
+
+  private async toAgentHere(
     source: AgentRef,
     payload: CommandPayload<'transfer.toAgent'>,
   ): Promise<CommandResult<'transfer.toAgent'>> {
@@ -177,8 +261,7 @@ export class TransferService implements OnApplicationShutdown {
     return { callId: call.callId, transferId };
   }
 
-  /** `transfer.toQueue`: moves the customer to the queue's URI; answered once the move started. */
-  async toQueue(
+  private async toQueueHere(
     source: AgentRef,
     payload: CommandPayload<'transfer.toQueue'>,
   ): Promise<CommandResult<'transfer.toQueue'>> {
@@ -225,18 +308,11 @@ export class TransferService implements OnApplicationShutdown {
     return { callId: call.callId, transferId };
   }
 
-  /** `transfer.respond`: the target's answer to its pending request. */
-  async respond(
+  private async respondHere(
     target: AgentRef,
     payload: CommandPayload<'transfer.respond'>,
   ): Promise<CommandResult<'transfer.respond'>> {
-    const t = [...this.transfers.values()].find(
-      (x) =>
-        x.domain === target.domain &&
-        x.targetAgent === target.ipphone &&
-        x.model.state === 'pending' &&
-        (payload.transferId === undefined || x.transferId === payload.transferId),
-    );
+    const t = this.pendingFor(target, payload);
     if (!t) {
       throw new CallgateError(
         'COULD_NOT_GET_CALL_INFO',
@@ -402,13 +478,16 @@ export class TransferService implements OnApplicationShutdown {
       await this.failed(t, 'cancelled');
       return;
     }
-    transferLedger.expect({
+    const leg: TransferLeg = {
       transferId: t.transferId,
       customerCallId: t.customerCallId,
       from: t.from,
       targetUser: t.targetUser,
       ...(t.targetAgent === undefined ? {} : { targetAgent: t.targetAgent }),
-    });
+    };
+    transferLedger.expect(leg);
+    if (t.targetAgent !== undefined)
+      await this.announceLeg(leg, { domain: t.domain, ipphone: t.targetAgent });
     let outcome: HandOverResult;
     try {
       outcome =
@@ -449,6 +528,16 @@ export class TransferService implements OnApplicationShutdown {
     await this.failed(t, 'failed', {
       reason: outcome.reason,
       ...(outcome.sipCode === undefined ? {} : { sipCode: outcome.sipCode }),
+    });
+  }
+
+  /** Hands the move's ledger entry to the target's home instance, which receives its INVITE. */
+  private async announceLeg(leg: TransferLeg, target: AgentRef): Promise<void> {
+    const home = await this.homeOf(target);
+    if (home === this.peers.instanceId) return;
+    await this.peers.ask(home, 'transfers.expect', leg).catch((err: unknown) => {
+      // The move still works; the target's events then lack the customer call's id.
+      this.logger.warn(`transfer ${leg.transferId}: ${home} did not take the ledger entry: ${String(err)}`);
     });
   }
 
