@@ -157,6 +157,11 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     await this.ticking;
     await Promise.allSettled([...this.queue.values()]);
     await Promise.allSettled([...this.lines.keys()].map((k) => this.dropLine(k, 'gateway shutdown')));
+    await this.leaveCluster();
+  }
+
+  /** Leaves the live set now rather than when the heartbeat lapses, so others stop routing here. */
+  private async leaveCluster(): Promise<void> {
     await this.coordination.cluster.leave().catch((err: unknown) => {
       this.logger.warn(`leaving the live instances failed: ${(err as Error).message}`);
     });
@@ -171,9 +176,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     if (this.drainingFlag) return;
     this.drainingFlag = true;
     this.logger.log(`draining ${this.lines.size} line(s), deadline ${deadlineMs} ms`);
-    await this.coordination.cluster.leave().catch((err: unknown) => {
-      this.logger.warn(`leaving the live instances failed: ${(err as Error).message}`);
-    });
+    await this.leaveCluster();
     this.members = this.members.filter((id) => id !== this.instanceId);
     const deadline = performance.now() + deadlineMs;
     for (;;) {
@@ -428,6 +431,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
   private async lost(k: string): Promise<void> {
     const line = this.lines.get(k);
     this.held.delete(k);
+    this.recorded.delete(k);
     if (!line) return;
     this.lines.delete(k);
     this.silenced.add(line);
