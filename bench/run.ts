@@ -52,18 +52,25 @@ async function main(): Promise<void> {
     (name) => only.length === 0 || only.some((o) => name.includes(o)),
   );
   const sections: BenchSection[] = [];
+  const failed: string[] = [];
   for (const name of names) {
     const load = BENCHES[name];
     if (!load) continue;
     console.log(`[bench] ${name}...`);
     const started = Date.now();
-    const section = await (await load()).default();
-    console.log(`[bench] ${name} done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    sections.push(section);
+    try {
+      sections.push(await (await load()).default());
+      console.log(`[bench] ${name} done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    } catch (err) {
+      // One failed bench does not lose the others' figures; its old section stays, the run fails.
+      console.error(`[bench] ${name} FAILED`, err);
+      failed.push(name);
+    }
   }
   const file = join(projectRoot(), 'BENCHMARKS.md');
-  // A partial run (`npm run bench -- name`) keeps the other sections of the last full one.
-  const kept = only.length === 0 ? [] : previousSections(await readFile(file, 'utf8').catch(() => ''));
+  // A partial or failed run keeps the other sections of the last file.
+  const partial = only.length > 0 || failed.length > 0;
+  const kept = partial ? previousSections(await readFile(file, 'utf8').catch(() => '')) : [];
   const titles = new Set(sections.map((s) => s.title));
   const merged = [...kept.filter((s) => !titles.has(s.title)), ...sections];
   const body = [
@@ -79,6 +86,7 @@ async function main(): Promise<void> {
   ].join('\n');
   await writeFile(file, body);
   console.log(`[bench] wrote ${file}`);
+  if (failed.length > 0) throw new Error(`failed: ${failed.join(', ')} (their previous sections kept)`);
 }
 
 main().catch((err: unknown) => {
