@@ -199,7 +199,9 @@ carry a third of the sockets).
 ${FAILOVER_AGENTS} mode-4 agents → each agent registered again by the surviving instance (its
 "registered" log line), ${FAILOVER_RUNS} runs, ${failovers.length} samples: p50 **${fmt(percentile(failovers, 50))} ms**,
 max **${fmt(percentile(failovers, 100))} ms**. The lease bounds it: expiry (≤ LEASE_MS after the last
-renewal) + up to one tick + one REGISTER; with the default LEASE_MS=15000 expect about 15–20 s.`,
+renewal), then the survivor claims on the second tick that finds the agent without an owner (the
+first lets a live owner write its lease back after a Redis restart), then one REGISTER. With the
+default LEASE_MS=15000 expect about 15–25 s.`,
     };
   } finally {
     await redis.stop();
