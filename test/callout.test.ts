@@ -1,7 +1,6 @@
 import { labTone } from '../apps/lab/src/lab.js';
-import { login } from './support/gateway.js';
 import { API_KEY, rest, startLabGateway, waitRegistered, type LabGateway } from './support/lab-gateway.js';
-import { eventually, Tab } from './support/tabs.js';
+import { AgentTabs, eventually, Tab } from './support/tabs.js';
 
 /** The 3C ringback the agent hears while the customer's phone rings. */
 const RINGBACK_HZ = 425;
@@ -9,15 +8,8 @@ const RINGBACK_HZ = 425;
 describe('callout and in-call control through the lab PBX', () => {
   let env: LabGateway;
   let backend: Tab;
-  const tabs: Tab[] = [];
-  const open = async (ipphone: string): Promise<Tab> => {
-    const tab = await Tab.open(env.gateway.url, {
-      domain: 'demo',
-      token: await login(env.gateway.url, ipphone),
-    });
-    tabs.push(tab);
-    return tab;
-  };
+  const tabs = new AgentTabs(() => env.gateway.url);
+  const open = (ipphone: string): Promise<Tab> => tabs.open(ipphone);
   const customer = (n: number) => env.lab.bot(`090100000${n}`);
   const phone = () => env.lab.bot('5000-desk');
 
@@ -30,10 +22,7 @@ describe('callout and in-call control through the lab PBX', () => {
     await waitRegistered(env.gateway, '5000');
   });
   afterEach(async () => {
-    for (const tab of tabs.splice(0)) {
-      tab.close();
-      await tab.waitForDisconnect();
-    }
+    await tabs.closeAll();
     for (const bot of [customer(1), customer(2), customer(3), phone()]) {
       bot.setBehaviour({ incoming: { action: 'answer', afterMs: 0 } });
     }

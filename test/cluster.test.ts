@@ -8,11 +8,10 @@ import { join } from 'node:path';
 import { preferredInstance } from '@callgate/coordination';
 import { compareEventIds } from '@callgate/contracts';
 import { labTone, startLab, type Lab } from '../apps/lab/src/lab.js';
-import { login } from './support/gateway.js';
 import { spawnGateway, type GatewayProcess } from './support/gateway-process.js';
 import { API_KEY, labDomainsYaml, MOBILE_PREFIX, rest } from './support/lab-gateway.js';
 import { startRedis, type RedisServer } from './support/redis-server.js';
-import { eventually, Tab } from './support/tabs.js';
+import { AgentTabs, eventually, Tab } from './support/tabs.js';
 
 const LEASE_MS = 3_000;
 const IDS = ['gw-a', 'gw-b', 'gw-c'] as const;
@@ -42,7 +41,7 @@ describe('several gateway instances (real processes, one Redis, the lab PBX)', (
   let lab: Lab;
   let dir: string;
   const gw: Record<string, GatewayProcess> = {};
-  const tabs: Tab[] = [];
+  const tabs = new AgentTabs(() => gw['gw-a']?.url ?? '');
 
   const spawn = (instanceId: string, env: Record<string, string> = {}): Promise<GatewayProcess> =>
     spawnGateway({
@@ -68,15 +67,8 @@ describe('several gateway instances (real processes, one Redis, the lab PBX)', (
       timeoutMs,
       `${ipphones.length} agents registered by ${owner}`,
     );
-  const openTab = async (via: GatewayProcess, ipphone: string, lastEventId?: string): Promise<Tab> => {
-    const tab = await Tab.open(via.url, {
-      domain: 'demo',
-      token: await login(via.url, ipphone),
-      ...(lastEventId ? { lastEventId } : {}),
-    });
-    tabs.push(tab);
-    return tab;
-  };
+  const openTab = (via: GatewayProcess, ipphone: string, lastEventId?: string): Promise<Tab> =>
+    tabs.open(ipphone, { url: via.url, ...(lastEventId ? { lastEventId } : {}) });
   const toggle = async (via: GatewayProcess, ipphone: string): Promise<void> => {
     const res = await rest(via, 'POST', `/v1/demo/agents/${ipphone}/status`);
     if (res.status !== 200)
@@ -98,8 +90,8 @@ describe('several gateway instances (real processes, one Redis, the lab PBX)', (
     for (const id of IDS) gw[id] = await spawn(id);
   }, 120_000);
 
-  afterEach(() => {
-    for (const tab of tabs.splice(0)) tab.close();
+  afterEach(async () => {
+    await tabs.closeAll();
   });
 
   afterAll(async () => {
@@ -149,7 +141,7 @@ describe('several gateway instances (real processes, one Redis, the lab PBX)', (
     const agent = byOwner['gw-a'][0]!;
     expect(await sipOf(b, agent)).toEqual({ registered: true, owner: 'gw-a' });
     const backend = await Tab.open(c.url, { domain: 'demo', apiKey: API_KEY }, { namespace: '/events' });
-    tabs.push(backend);
+    tabs.add(backend);
     const customer = lab.bot('0901000001');
     const phone = lab.bot(`${agent}-desk`);
     const dialled = await rest(b, 'POST', `/v1/demo/agents/${agent}/calls`, { number: '0901000001' });
@@ -182,7 +174,7 @@ describe('several gateway instances (real processes, one Redis, the lab PBX)', (
     expect(await sipOf(a, source)).toEqual({ registered: true, owner: 'gw-b' });
     expect(await sipOf(a, target)).toEqual({ registered: true, owner: 'gw-c' });
     const backend = await Tab.open(a.url, { domain: 'demo', apiKey: API_KEY }, { namespace: '/events' });
-    tabs.push(backend);
+    tabs.add(backend);
     const targetTab = await openTab(a, target);
     const customer = lab.bot('0901000001');
     const call = customer.call(source);
@@ -226,7 +218,7 @@ describe('several gateway instances (real processes, one Redis, the lab PBX)', (
       { domain: 'demo', apiKey: API_KEY, lastEventId: seen.id },
       { namespace: '/events' },
     );
-    tabs.push(back);
+    tabs.add(back);
     await back.nth('agent.callStatus', 500, 15_000);
     const got = back.of('agent.callStatus');
     expect(got).toHaveLength(500);
@@ -242,7 +234,7 @@ describe('several gateway instances (real processes, one Redis, the lab PBX)', (
       { domain: 'demo', apiKey: API_KEY, lastEventId: last.id },
       { namespace: '/events' },
     );
-    tabs.push(late);
+    tabs.add(late);
     expect((await late.nth('events.resync', 1, 10_000)).data).toEqual({ afterId: last.id });
     expect(late.of('agent.callStatus')).toHaveLength(0);
   }, 180_000);
@@ -254,7 +246,7 @@ describe('several gateway instances (real processes, one Redis, the lab PBX)', (
     expect(voiceTab.of('session.ready')[0]?.data.isEnable).toBe(true);
     const watcher = await openTab(c, agent);
     const backend = await Tab.open(c.url, { domain: 'demo', apiKey: API_KEY }, { namespace: '/events' });
-    tabs.push(backend);
+    tabs.add(backend);
     // A bridged call on B that goes on through the outage.
     const inCall = byOwner['gw-b'][1]!;
     const customer = lab.bot('0901000002');
@@ -321,7 +313,7 @@ describe('several gateway instances (real processes, one Redis, the lab PBX)', (
     const [a, b, c] = [gw['gw-a']!, gw['gw-b']!, gw['gw-c']!];
     const [busy, ...idle] = byOwner['gw-c'];
     const backend = await Tab.open(a.url, { domain: 'demo', apiKey: API_KEY }, { namespace: '/events' });
-    tabs.push(backend);
+    tabs.add(backend);
     const customer = lab.bot('0901000002');
     const call = customer.call(busy!);
     await customer.waitFor('answered', { timeoutMs: 10_000 });
@@ -411,7 +403,7 @@ describe('several gateway instances (real processes, one Redis, the lab PBX)', (
     const seen = await tab.nth('agent.callStatus', 2, 5_000);
     // A call in progress whose media is on A.
     const backend = await Tab.open(b.url, { domain: 'demo', apiKey: API_KEY }, { namespace: '/events' });
-    tabs.push(backend);
+    tabs.add(backend);
     const inCall = byOwner['gw-a'][3]!;
     const customerOfLost = lab.bot('0901000001');
     const lostCall = customerOfLost.call(inCall);

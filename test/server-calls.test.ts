@@ -1,8 +1,7 @@
 import type { AnyEventEnvelope } from '@callgate/contracts';
 import { labTone } from '../apps/lab/src/lab.js';
-import { login } from './support/gateway.js';
 import { API_KEY, rest, startLabGateway, waitRegistered, type LabGateway } from './support/lab-gateway.js';
-import { eventually, Tab } from './support/tabs.js';
+import { AgentTabs, eventually, Tab } from './support/tabs.js';
 
 /** The call events of one call, as [type, data] pairs (ids and times vary). */
 const sequence = (events: readonly AnyEventEnvelope[], callId: string): [string, unknown][] =>
@@ -11,15 +10,8 @@ const sequence = (events: readonly AnyEventEnvelope[], callId: string): [string,
 describe('server-side calls through the lab PBX (device modes 2, 3, 4)', () => {
   let env: LabGateway;
   let backend: Tab;
-  const tabs: Tab[] = [];
-  const open = async (ipphone: string): Promise<Tab> => {
-    const tab = await Tab.open(env.gateway.url, {
-      domain: 'demo',
-      token: await login(env.gateway.url, ipphone),
-    });
-    tabs.push(tab);
-    return tab;
-  };
+  const tabs = new AgentTabs(() => env.gateway.url);
+  const open = (ipphone: string): Promise<Tab> => tabs.open(ipphone);
   const registered = (ipphone: string, want = true): Promise<true> =>
     waitRegistered(env.gateway, ipphone, want);
 
@@ -31,10 +23,7 @@ describe('server-side calls through the lab PBX (device modes 2, 3, 4)', () => {
     backend = await Tab.open(env.gateway.url, { domain: 'demo', apiKey: API_KEY }, { namespace: '/events' });
   });
   afterEach(async () => {
-    for (const tab of tabs.splice(0)) {
-      tab.close();
-      await tab.waitForDisconnect();
-    }
+    await tabs.closeAll();
   });
   afterAll(async () => {
     backend.close();

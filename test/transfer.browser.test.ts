@@ -6,7 +6,7 @@ import { launchBrowser, type TestBrowser } from './support/browser.js';
 import { login } from './support/gateway.js';
 import { API_KEY, rest, startLabGateway, waitRegistered, type LabGateway } from './support/lab-gateway.js';
 import { openCrmTab, startCrmPages, type CrmPageServer, type CrmTab } from './support/pages.js';
-import { eventually, Tab } from './support/tabs.js';
+import { AgentTabs, eventually, Tab } from './support/tabs.js';
 
 const DESK_5000 = labTone('ipPhone', 0);
 const DESK_5001 = labTone('ipPhone', 1);
@@ -23,15 +23,8 @@ describe('transfers with a browser-mode agent', () => {
   let pages: CrmPageServer;
   let page: CrmTab;
   let backend: Tab;
-  const tabs: Tab[] = [];
-  const open = async (ipphone: string): Promise<Tab> => {
-    const tab = await Tab.open(env.gateway.url, {
-      domain: 'demo',
-      token: await login(env.gateway.url, ipphone),
-    });
-    tabs.push(tab);
-    return tab;
-  };
+  const tabs = new AgentTabs(() => env.gateway.url);
+  const open = (ipphone: string): Promise<Tab> => tabs.open(ipphone);
   const customer = (n: number) => env.lab.bot(`090100000${n}`);
 
   /** A customer call answered in 5003's page (404 from the PBX until the page's phone registered). */
@@ -88,10 +81,7 @@ describe('transfers with a browser-mode agent', () => {
   });
   afterEach(async () => {
     for (const bot of env.lab.bots) await bot.hangup();
-    for (const tab of tabs.splice(0)) {
-      tab.close();
-      await tab.waitForDisconnect();
-    }
+    await tabs.closeAll();
     for (const ipphone of ['5000', '5001', '5003']) {
       await eventually(async () =>
         (await rest(env.gateway, 'GET', `/v1/demo/agents/${ipphone}`)).body.call === null ? true : undefined,

@@ -1,9 +1,8 @@
 import type { AnyEventEnvelope } from '@callgate/contracts';
 import type { SipCall } from '@callgate/sip';
 import { labTone } from '../apps/lab/src/lab.js';
-import { login } from './support/gateway.js';
 import { API_KEY, rest, startLabGateway, waitRegistered, type LabGateway } from './support/lab-gateway.js';
-import { eventually, Tab } from './support/tabs.js';
+import { AgentTabs, eventually, Tab } from './support/tabs.js';
 
 /** Event types and data of one agent's events from `index` on, for transfer and call events. */
 const story = (events: readonly AnyEventEnvelope[], from = 0): string[] =>
@@ -19,15 +18,8 @@ const QUEUE_1 = labTone('queue', 0);
 describe('transfers between server-side agents through the lab PBX', () => {
   let env: LabGateway;
   let backend: Tab;
-  const tabs: Tab[] = [];
-  const open = async (ipphone: string): Promise<Tab> => {
-    const tab = await Tab.open(env.gateway.url, {
-      domain: 'demo',
-      token: await login(env.gateway.url, ipphone),
-    });
-    tabs.push(tab);
-    return tab;
-  };
+  const tabs = new AgentTabs(() => env.gateway.url);
+  const open = (ipphone: string): Promise<Tab> => tabs.open(ipphone);
   const customer = (n: number) => env.lab.bot(`090100000${n}`);
   const desk = (ext: string) => env.lab.bot(`${ext}-desk`);
 
@@ -55,10 +47,7 @@ describe('transfers between server-side agents through the lab PBX', () => {
   afterEach(async () => {
     for (const bot of env.lab.bots) await bot.hangup();
     for (const bot of env.lab.bots) bot.setBehaviour({ incoming: { action: 'answer', afterMs: 0 } });
-    for (const tab of tabs.splice(0)) {
-      tab.close();
-      await tab.waitForDisconnect();
-    }
+    await tabs.closeAll();
     // No call may leak into the next test.
     for (const ipphone of ['5000', '5001', '5002', '5004']) {
       await eventually(async () =>

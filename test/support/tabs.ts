@@ -11,6 +11,7 @@ import {
   type EventType,
   type ServerToClientEvents,
 } from '@callgate/contracts';
+import { login } from './gateway.js';
 
 export type TabClient = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -150,5 +151,38 @@ export async function eventually<T>(
     if (value !== undefined && value !== false) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The agent tabs a test opens (logged in through the gateway), closed together afterwards. */
+export class AgentTabs {
+  private readonly opened: Tab[] = [];
+
+  /** `url`: the gateway to log in and connect to, unless `open` names another. */
+  constructor(private readonly url: () => string) {}
+
+  async open(ipphone: string, options: { url?: string; lastEventId?: string } = {}): Promise<Tab> {
+    const url = options.url ?? this.url();
+    const tab = await Tab.open(url, {
+      domain: 'demo',
+      token: await login(url, ipphone),
+      ...(options.lastEventId ? { lastEventId: options.lastEventId } : {}),
+    });
+    this.opened.push(tab);
+    return tab;
+  }
+
+  /** Keeps a tab opened otherwise (a backend on /events) to close it with the others. */
+  add(tab: Tab): Tab {
+    this.opened.push(tab);
+    return tab;
+  }
+
+  /** Closes every tab and waits until each is disconnected. */
+  async closeAll(): Promise<void> {
+    for (const tab of this.opened.splice(0)) {
+      tab.close();
+      await tab.waitForDisconnect();
+    }
   }
 }
