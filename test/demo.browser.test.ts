@@ -196,6 +196,9 @@ describe('the demo CRM', () => {
     await target.waitForSelector('#transfer-request:not([hidden])');
     expect(await target.textContent('#transfer-text')).toContain('Nguyễn Thị Lan');
     await target.click('#transfer-accept');
+    // The request closes on the target's desk through callgate's 3C addition.
+    await loggedName(target, 'csTransferRequestClosed');
+    expect(await target.isHidden('#transfer-request')).toBe(true);
 
     await target.waitForFunction(
       () => document.getElementById('call-state')?.textContent === 'In call',

@@ -186,6 +186,10 @@ Object.assign(window, {
   csTransferCallError(error: string, info: AgentSummary | null): void {
     log('csTransferCallError', `${error}${info ? ` (${info.name})` : ''}`, true);
   },
+  csTransferRequestClosed(transferId: string, outcome: string, reason?: string): void {
+    hideTransferRequest();
+    log('csTransferRequestClosed', `${outcome}${reason ? ` (${reason})` : ''}`);
+  },
   csNotifyReconnecting(): void {
     $('conn').className = 'pill pill-wait';
     $('conn').textContent = 'reconnecting';

@@ -347,6 +347,8 @@ describe('3C facade', () => {
       ['csUnMuteCall'],
       ['csEndCall'],
       ['csNewCallTransferRequest', request],
+      ['csTransferRequestClosed', 't-2', 'accepted'],
+      ['csTransferRequestClosed', 't-2', 'failed', 'TIMEOUT'],
       ['csTransferCallResponse', 'NOK'],
       ['csTransferCallSuccess', agent],
       ['csTransferCallSuccess', { queueId: '1' }],

@@ -37,6 +37,16 @@ export interface ThreeCCallbacks {
   csTransferCallResponse(status: 'OK' | 'NOK'): void;
   csTransferCallSuccess(tranferedAgentInfo: AgentSummary | { queueId: string } | null): void;
   csTransferCallError(error: string, tranferedAgentInfo: AgentSummary | null): void;
+  /**
+   * callgate's addition, on the target's side: the request of `csNewCallTransferRequest` is over
+   * (`accepted`, `rejected`, or `failed` with the reason: lapsed, withdrawn because the customer
+   * hung up, ...), so the page can close it.
+   */
+  csTransferRequestClosed(
+    transferId: string,
+    outcome: 'accepted' | 'rejected' | 'failed',
+    reason?: string,
+  ): void;
   csOndisconnected(): void;
   csNotifyReconnecting(): void;
 }
@@ -64,6 +74,7 @@ export const THREE_C_CALLBACK_NAMES = [
   'csTransferCallResponse',
   'csTransferCallSuccess',
   'csTransferCallError',
+  'csTransferRequestClosed',
   'csOndisconnected',
   'csNotifyReconnecting',
 ] as const satisfies readonly (keyof ThreeCCallbacks)[];
@@ -308,7 +319,14 @@ export class ThreeCFacade {
     const mine = (e: { ipphone: string; data: { from?: string } }): boolean =>
       e.data.from === undefined || e.data.from === e.ipphone;
     client.on('transfer.response', (e) => {
-      if (current() && mine(e)) this.callback('csTransferCallResponse', e.data.status);
+      if (!current()) return;
+      if (mine(e)) this.callback('csTransferCallResponse', e.data.status);
+      else
+        this.callback(
+          'csTransferRequestClosed',
+          e.data.transferId,
+          e.data.status === 'OK' ? 'accepted' : 'rejected',
+        );
     });
     client.on('transfer.succeeded', (e) => {
       if (!current() || !mine(e)) return;
@@ -317,7 +335,11 @@ export class ThreeCFacade {
       this.callback('csTransferCallSuccess', info);
     });
     client.on('transfer.failed', (e) => {
-      if (current() && mine(e)) this.callback('csTransferCallError', e.data.error, e.data.agent ?? null);
+      if (!current()) return;
+      if (mine(e)) this.callback('csTransferCallError', e.data.error, e.data.agent ?? null);
+      // A refusal after the answer was already announced closes nothing new.
+      else if (e.data.transferId !== undefined && e.data.reason !== 'REJECTED')
+        this.callback('csTransferRequestClosed', e.data.transferId, 'failed', e.data.reason);
     });
   }
 
