@@ -165,6 +165,58 @@ describe('server-side calls through the lab PBX (device modes 2, 3, 4)', () => {
     }
   });
 
+  it('the CRM answers a call ringing an IP phone that auto-answers: the phone is asked to pick up, audio is bridged', async () => {
+    const tab = await open('5000');
+    const phone = env.lab.bot('5000-desk');
+    // The desk phone would ring forever: only an INVITE asking it to answer gets it to pick up.
+    phone.setBehaviour({ incoming: { action: 'ignore' } });
+    try {
+      const customer = env.lab.bot('0901000001');
+      const firstRing = phone.waitFor('incoming');
+      const call = customer.call('5000');
+      const ringing = await tab.waitFor((e) => e.type === 'call.ringing');
+      const firstLeg = (await firstRing).call;
+      const secondRing = phone.waitFor('incoming', { filter: (e) => e.call !== firstLeg });
+      expect(await tab.command('call.answer', {})).toEqual({ ok: true, callId: ringing.callId });
+      const picked = (await secondRing).call;
+      expect(picked.requestHeader('Answer-Mode')).toBe('Auto');
+      await customer.hears({ call, frequency: labTone('ipPhone', 0) });
+      await phone.hears({ call: picked, frequency: labTone('customer', 0) });
+      await tab.waitFor((e) => e.type === 'call.accepted' && e.callId === ringing.callId);
+      // The first ring was cancelled; one call, no stray events.
+      expect((await firstLeg.terminated).established).toBe(false);
+      await customer.hangup(call);
+      const ended = await tab.waitFor((e) => e.type === 'call.ended' && e.callId === ringing.callId);
+      expect(ended.data).toMatchObject({ cause: 'NORMAL_CLEARING', by: 'customer' });
+      expect(sequence(tab.events, ringing.callId ?? '').map(([type]) => type)).toEqual([
+        'call.ringing',
+        'call.accepted',
+        'call.ended',
+      ]);
+    } finally {
+      phone.setBehaviour({ incoming: { action: 'answer', afterMs: 0 } });
+    }
+  });
+
+  it('the CRM cannot answer a call ringing a device without auto-answer: DEVICE_NOT_AVAILABLE, the call goes on ringing', async () => {
+    await registered('5002');
+    const tab = await open('5002');
+    const phone = env.lab.bot('5002-desk');
+    phone.setBehaviour({ incoming: { action: 'ignore' } });
+    try {
+      const customer = env.lab.bot('0901000002');
+      const call = customer.call('5002');
+      await tab.waitFor((e) => e.type === 'call.ringing');
+      expect(await tab.command('call.answer', {})).toMatchObject({ ok: false, code: 'DEVICE_NOT_AVAILABLE' });
+      await customer.hangup(call);
+      expect((await tab.waitFor((e) => e.type === 'call.ended')).data).toMatchObject({
+        cause: 'CUSTOMER_CANCELLED',
+      });
+    } finally {
+      phone.setBehaviour({ incoming: { action: 'answer', afterMs: 0 } });
+    }
+  });
+
   it('call status off: inbound calls fail with 480 and the agent stays registered; on again they ring', async () => {
     const tab = await open('5000');
     expect(await tab.command('agent.toggleCallStatus', {})).toEqual({ ok: true, status: 'off' });

@@ -15,14 +15,16 @@ export interface LabAgent {
   ext: string;
   device: 1 | 2 | 3 | 4;
   canCallOut?: boolean;
+  /** its desk phone answers by itself when asked (`devices.ipPhoneAutoAnswer`) */
+  autoAnswer?: boolean;
 }
 
 /**
  * The agents of the lab tests: each has a desk phone "<ext>-desk" in the lab; 5004's mobile is
- * reached through the prefix; 5002 may not call out.
+ * reached through the prefix; 5002 may not call out; 5000's desk phone answers when asked to.
  */
 export const LAB_AGENTS: readonly LabAgent[] = [
-  { ext: '5000', device: 4 },
+  { ext: '5000', device: 4, autoAnswer: true },
   { ext: '5001', device: 2 },
   { ext: '5002', device: 4, canCallOut: false },
   { ext: '5003', device: 1 },
@@ -35,11 +37,11 @@ export function labDomainsYaml(
   defaults: Record<string, 1 | 2 | 3 | 4> = {},
   agents: readonly LabAgent[] = LAB_AGENTS,
 ): string {
-  const agent = ({ ext, device, canCallOut = true }: LabAgent): string => `
+  const agent = ({ ext, device, canCallOut = true, autoAnswer = false }: LabAgent): string => `
       "${ext}":
         name: "Agent ${ext}"
         sip: { user: "${ext}", password: "lab-${ext}" }
-        devices: { ipPhone: "sip:${ext}-desk@127.0.0.1", mobile: "09300000${ext.slice(-2)}" }
+        devices: { ipPhone: "sip:${ext}-desk@127.0.0.1", mobile: "09300000${ext.slice(-2)}", ipPhoneAutoAnswer: ${autoAnswer} }
         defaultDevice: ${defaults[ext] ?? device}
         canCallOut: ${canCallOut}`;
   return `domains:

@@ -38,6 +38,11 @@ export interface BotBehaviour {
   tone: number | null;
   /** An incoming REFER: follow it (call the target and report by NOTIFY) or refuse it. */
   refer: 'follow' | 'reject';
+  /**
+   * Answer at once an INVITE that asks for it (`Answer-Mode: Auto`, or `Call-Info: …;answer-after=0`),
+   * whatever `incoming` says, as IP phones with auto-answer do. Default: desk phones only.
+   */
+  autoAnswer: boolean;
   /** Hang up an established call after this long (ms). Unset: never. */
   hangupAfterMs?: number;
   /** DTMF digits sent by SIP INFO as soon as a call is established. */
@@ -93,7 +98,12 @@ const DEFAULT_TONES: Record<BotKind, number> = { customer: 440, ipPhone: 880, mo
 
 /** The behaviour of a bot nobody configured: answers at once, plays its kind's tone, follows REFERs. */
 export function defaultBehaviour(kind: BotKind): BotBehaviour {
-  return { incoming: { action: 'answer', afterMs: 0 }, tone: DEFAULT_TONES[kind], refer: 'follow' };
+  return {
+    incoming: { action: 'answer', afterMs: 0 },
+    tone: DEFAULT_TONES[kind],
+    refer: 'follow',
+    autoAnswer: kind === 'ipPhone',
+  };
 }
 
 /** Per-call resources of a bot. */
@@ -257,7 +267,8 @@ export class Bot extends TypedEmitter<BotEvents> {
   private onIncoming(call: SipCall): void {
     const leg = this.track(call, undefined);
     this.safeEmit('incoming', { call });
-    const incoming = this.current.incoming;
+    const incoming: IncomingBehaviour =
+      this.current.autoAnswer && asksToAutoAnswer(call) ? { action: 'answer' } : this.current.incoming;
     switch (incoming.action) {
       case 'answer':
         this.later(leg, incoming.afterMs ?? 0, () => {
@@ -380,4 +391,12 @@ export async function startBot(options: BotOptions): Promise<Bot> {
     throw error;
   }
   return bot;
+}
+
+/** Whether an incoming INVITE asks the callee to answer by itself (RFC 5373, or the Call-Info form). */
+function asksToAutoAnswer(call: SipCall): boolean {
+  return (
+    /^\s*auto\b/i.test(call.requestHeader('Answer-Mode') ?? '') ||
+    /answer-after\s*=\s*0\b/i.test(call.requestHeader('Call-Info') ?? '')
+  );
 }

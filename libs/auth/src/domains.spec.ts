@@ -197,6 +197,11 @@ describe('parseDomainsFile()', () => {
       'domains.acme.agents.5000.devices.ipPhone: must be a SIP URI like sip:user@host',
     ],
     [
+      'ipPhone: "sip:5000-desk@pbx.acme.example"',
+      'ipPhone: "sip:5000-desk@pbx.acme.example", ipPhoneAutoAnswer: "yes"',
+      'domains.acme.agents.5000.devices.ipPhoneAutoAnswer: must be a boolean, not a string',
+    ],
+    [
       'defaultDevice: 1',
       'defaultDevice: 5',
       'domains.acme.agents.5001.defaultDevice: must be 1 (browser), 2 (IP phone while logged in), 3 (mobile) or 4 (IP phone always)',

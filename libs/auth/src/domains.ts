@@ -40,6 +40,11 @@ export interface AgentDevices {
   readonly ipPhone?: string;
   /** the agent's mobile number (device type 3), see {@link MOBILE_NUMBER_PATTERN} */
   readonly mobile?: string;
+  /**
+   * The IP phone answers by itself when asked in the INVITE (`Call-Info: ...;answer-after=0`,
+   * `Answer-Mode: Auto`), so `call.answer` from the CRM can pick up a ringing call. Default false.
+   */
+  readonly ipPhoneAutoAnswer?: boolean;
 }
 
 export interface AgentConfig {
@@ -164,7 +169,13 @@ const agentSchema = z
       user: z.string().regex(/^[^\s@:;]+$/, 'must be a SIP user name (no spaces, @, : or ;)'),
       password: z.string().min(1, 'must not be empty'),
     }),
-    devices: z.strictObject({ ipPhone: sipUri.optional(), mobile: mobileNumber.optional() }).default({}),
+    devices: z
+      .strictObject({
+        ipPhone: sipUri.optional(),
+        mobile: mobileNumber.optional(),
+        ipPhoneAutoAnswer: z.boolean().optional(),
+      })
+      .default({}),
     defaultDevice: z.literal([1, 2, 3, 4], {
       error: (issue) =>
         issue.input === undefined
@@ -338,6 +349,7 @@ function build(parsed: ParsedFile, source: string): DomainsFile {
       const devices: AgentDevices = Object.freeze({
         ...(a.devices.ipPhone !== undefined && { ipPhone: a.devices.ipPhone }),
         ...(a.devices.mobile !== undefined && { mobile: a.devices.mobile }),
+        ...(a.devices.ipPhoneAutoAnswer !== undefined && { ipPhoneAutoAnswer: a.devices.ipPhoneAutoAnswer }),
       });
       const agent: AgentConfig = {
         ipphone,

@@ -297,8 +297,12 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     try {
       switch (name) {
         case 'call.answer':
-          // The device rings and is answered on the device; answering it from a tab needs a
-          // remote-answer capability no lab or common IP phone offers over plain SIP.
+          // An IP phone configured to answer when asked picks up; any other device is answered
+          // on the device itself.
+          if (call.canAnswerOnDevice) {
+            call.answerOnDevice();
+            return { callId: call.callId };
+          }
           throw new CallgateError(
             'DEVICE_NOT_AVAILABLE',
             call.model.state === 'ringing'

@@ -30,8 +30,13 @@ export interface ServerCallDeps {
   logger: Logger;
   /** the device leg is given up after this long without an answer */
   ringTimeoutMs: number;
+  /** the device answers by itself when the INVITE asks it to (see {@link ServerCall.answerOnDevice}) */
+  autoAnswer: boolean;
   onEnded: (call: ServerCall) => void;
 }
+
+/** What asks a device to answer by itself: RFC 5373's Answer-Mode, and the Call-Info form IP phones read. */
+const AUTO_ANSWER_HEADERS = ['Answer-Mode: Auto', 'Call-Info: <sip:callgate>;answer-after=0'];
 
 /** Where a transfer sends the customer, and how long it may ring there. */
 export interface HandOverOptions {
@@ -277,15 +282,51 @@ export class ServerCall {
       customer.reject(480);
       return;
     }
-    device.once('accepted', () => void this.onInboundDeviceAnswered(customer, device));
+    this.followInboundDevice(customer, device);
+  }
+
+  /** The device leg of an inbound call; a leg replaced by {@link answerOnDevice} no longer counts. */
+  private followInboundDevice(customer: SipCall, device: SipCall): void {
+    device.once('accepted', () => {
+      if (device === this.device) void this.onInboundDeviceAnswered(customer, device);
+    });
     device.once('failed', (e) => {
+      if (device !== this.device) return;
       const cause = this.deviceTimedOut ? 'NO_ANSWER' : causeOfStatus(e.statusCode);
       // finish() first: rejecting the customer fires its own `failed` synchronously.
       void this.finish(cause === 'CUSTOMER_CANCELLED' ? 'NO_ANSWER' : cause, 'agent');
       if (!customer.isTerminated && customer.state === SipCallState.Ringing)
         customer.reject(e.statusCode === 486 ? 486 : 480);
     });
-    device.once('ended', (e) => void this.legEnded('device', e));
+    device.once('ended', (e) => {
+      if (device === this.device) void this.legEnded('device', e);
+    });
+  }
+
+  /** Whether `answerOnDevice` can pick this call up now. */
+  get canAnswerOnDevice(): boolean {
+    return this.deps.autoAnswer && this.model.state === 'ringing' && this.customer !== undefined;
+  }
+
+  /**
+   * The CRM answers an inbound call that rings the agent's IP phone: the device is rung again with
+   * a request to answer by itself, and the first ring is cancelled. The call then goes on as if the
+   * agent had picked up the phone. Only for phones configured with `ipPhoneAutoAnswer`.
+   */
+  answerOnDevice(): void {
+    const customer = this.customer;
+    if (!this.canAnswerOnDevice || !customer) throw new CallNotAnsweredError(this.model.state);
+    const previous = this.device;
+    this.clearRingTimer();
+    const device = this.ringDevice(AUTO_ANSWER_HEADERS);
+    if (!device) {
+      void this.finish('DEVICE_UNREACHABLE', 'system');
+      customer.reject(480);
+      return;
+    }
+    this.followInboundDevice(customer, device);
+    this.deps.logger.log(`call ${this.callId}: answered from the CRM; asking the device to pick up`);
+    void previous?.hangup();
   }
 
   private async onInboundDeviceAnswered(customer: SipCall, device: SipCall): Promise<void> {
@@ -359,9 +400,12 @@ export class ServerCall {
   }
 
   /** Places the device leg, or answers undefined when the PBX cannot be reached right now. */
-  private ringDevice(): SipCall | undefined {
+  private ringDevice(extraHeaders: string[] = []): SipCall | undefined {
     try {
-      const device = this.deps.ua.call(this.deps.deviceTarget, { mediaStream: this.bridge.streamToA });
+      const device = this.deps.ua.call(this.deps.deviceTarget, {
+        mediaStream: this.bridge.streamToA,
+        extraHeaders,
+      });
       this.device = device;
       this.ringTimer = setTimeout(() => {
         this.ringTimer = undefined;

@@ -140,7 +140,9 @@ export class ServerLine {
     }
     const callId = randomUUID();
     this.deps.logger.log(`${this.name}: call ${callId} from ${customer.remote.user}, ringing ${target}`);
-    this.active = ServerCall.inbound(this.callDeps(target, callId), callId, customer);
+    // An IP phone that answers when asked lets the CRM pick up the ringing call (`call.answer`).
+    const autoAnswer = state.deviceType !== 3 && this.deps.config.devices.ipPhoneAutoAnswer === true;
+    this.active = ServerCall.inbound({ ...this.callDeps(target, callId), autoAnswer }, callId, customer);
   }
 
   private callDeps(deviceTarget: string, callId: string, transactionId?: string): ServerCallDeps {
@@ -149,6 +151,7 @@ export class ServerLine {
       deviceTarget,
       logger: this.deps.logger,
       ringTimeoutMs: this.deps.ringTimeoutMs,
+      autoAnswer: false,
       publish: (type, data) =>
         this.deps.publish(type, data, { callId, ...(transactionId === undefined ? {} : { transactionId }) }),
       onEnded: (call) => {
