@@ -17,7 +17,7 @@ import { ToneSource, type SipCall } from '@callgate/sip';
 import type { JsPhoneFunctions, JsPhoneSettings } from '@callgate/embed-sdk';
 import { launchBrowser, type TestBrowser } from './support/browser.js';
 import { login } from './support/gateway.js';
-import { rest, startLabGateway, type LabGateway } from './support/lab-gateway.js';
+import { LAB_AGENTS, rest, startLabGateway, type LabGateway } from './support/lab-gateway.js';
 import { eventually } from './support/tabs.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -260,7 +260,11 @@ describe('JS-PHONE facade in Chromium against the lab PBX (5000: IP phone, mode 
 
   beforeAll(async () => {
     await ensureSdkBuilt();
-    env = await startLabGateway({ customers: 2, ipPhones: ['5000'] });
+    // 5000's desk phone without auto-answer: onAnswer is refused (answer on the device).
+    env = await startLabGateway(
+      { customers: 2, ipPhones: ['5000'] },
+      { agents: LAB_AGENTS.map((a) => ({ ...a, autoAnswer: false })) },
+    );
     browser = await launchBrowser();
     pages = await startPageServer(() => env.gateway.url);
     await eventually(

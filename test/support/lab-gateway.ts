@@ -66,12 +66,16 @@ export interface LabGateway {
 /** A lab Kamailio with bots, and a gateway whose domains file points at it. */
 export async function startLabGateway(
   labOptions: LabOptions,
-  options: { defaults?: Record<string, 1 | 2 | 3 | 4>; gateway?: GatewayOptions } = {},
+  options: {
+    defaults?: Record<string, 1 | 2 | 3 | 4>;
+    agents?: readonly LabAgent[];
+    gateway?: GatewayOptions;
+  } = {},
 ): Promise<LabGateway> {
   const lab = await startLab({ mobilePrefix: MOBILE_PREFIX, ...labOptions });
   const dir = mkdtempSync(join(tmpdir(), 'callgate-lab-'));
   const configPath = join(dir, 'domains.yaml');
-  writeFileSync(configPath, labDomainsYaml(lab.pbx.wsUri, options.defaults));
+  writeFileSync(configPath, labDomainsYaml(lab.pbx.wsUri, options.defaults, options.agents));
   let gateway: RunningGateway;
   try {
     gateway = await startGateway({ configPath, ...options.gateway });
