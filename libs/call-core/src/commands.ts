@@ -36,6 +36,16 @@ function optionalString(
   return { ok: true, value };
 }
 
+/** `fields` with the payload's optional `callId` (checked) added. */
+function withCallId<T extends object>(
+  record: Record<string, unknown>,
+  fields: T,
+): Parsed<T & { callId?: string }> {
+  const callId = optionalString(record, 'callId');
+  if (!callId.ok) return callId;
+  return { ok: true, value: { ...fields, ...(callId.value === undefined ? {} : { callId: callId.value }) } };
+}
+
 /**
  * Validates a command's payload as it arrives from a tab or a REST call. Unknown fields are
  * dropped; wrong types answer INVALID_PAYLOAD; domain rules answer their own code.
@@ -79,25 +89,16 @@ export function parseCommand(name: CommandName, input: unknown): Parsed<CommandP
     case 'call.answer':
     case 'call.hangup':
     case 'call.toggleHold':
-    case 'call.toggleMute': {
-      const callId = optionalString(record, 'callId');
-      if (!callId.ok) return callId;
-      return {
-        ok: true,
-        value: { ...base, ...(callId.value === undefined ? {} : { callId: callId.value }) },
-      };
-    }
+    case 'call.toggleMute':
+      return withCallId(record, base);
     case 'call.dtmf': {
-      const callId = optionalString(record, 'callId');
-      if (!callId.ok) return callId;
+      const withId = withCallId(record, base);
+      if (!withId.ok) return withId;
       const digits = record.digits;
       if (typeof digits !== 'string' || !/^[0-9*#A-D]{1,32}$/.test(digits)) {
         return fail('INVALID_PAYLOAD', "digits must be 1 to 32 of 0-9, '*', '#', A-D");
       }
-      return {
-        ok: true,
-        value: { ...base, digits, ...(callId.value === undefined ? {} : { callId: callId.value }) },
-      };
+      return { ok: true, value: { ...withId.value, digits } };
     }
     case 'transfer.toAgent': {
       const ipphone = record.ipphone;
@@ -110,16 +111,7 @@ export function parseCommand(name: CommandName, input: unknown): Parsed<CommandP
       ) {
         return fail('INVALID_PAYLOAD', 'ipphone must be the target agent extension (digits)');
       }
-      const callId = optionalString(record, 'callId');
-      if (!callId.ok) return callId;
-      return {
-        ok: true,
-        value: {
-          ...base,
-          ipphone: String(ipphone),
-          ...(callId.value === undefined ? {} : { callId: callId.value }),
-        },
-      };
+      return withCallId(record, { ...base, ipphone: String(ipphone) });
     }
     case 'transfer.toQueue': {
       const queueId = record.queueId;
@@ -129,16 +121,7 @@ export function parseCommand(name: CommandName, input: unknown): Parsed<CommandP
       if ((typeof queueId !== 'string' && typeof queueId !== 'number') || String(queueId).length > 64) {
         return fail('INVALID_PAYLOAD', 'queueId must be a string');
       }
-      const callId = optionalString(record, 'callId');
-      if (!callId.ok) return callId;
-      return {
-        ok: true,
-        value: {
-          ...base,
-          queueId: String(queueId),
-          ...(callId.value === undefined ? {} : { callId: callId.value }),
-        },
-      };
+      return withCallId(record, { ...base, queueId: String(queueId) });
     }
     case 'call.report': {
       const report = parseCallReport(record);

@@ -35,6 +35,7 @@ import type {
   AgentStateStore,
   Cluster,
   Coordination,
+  CoordinationLogger,
   CoordinationOptions,
   EventLog,
   LoggedEvent,
@@ -482,37 +483,8 @@ class RedisCoordination implements Coordination {
     this.timer = null;
     if (this.renewal !== null) await this.renewal;
     this.rpc.close();
-    await quitOrDisconnect(this.subscriber);
-    const { client } = this;
-    switch (client.status) {
-      case 'ready': {
-        const ended = once(client, 'end');
-        try {
-          await client.quit();
-        } catch (error) {
-          this.options.logger.warn('redis QUIT failed; disconnecting', { error: messageOf(error) });
-          client.disconnect();
-        }
-        await ended;
-        return;
-      }
-      case 'connecting':
-      case 'connect': {
-        // A socket is open or opening: close it and wait until it is gone (bounded by connectTimeout).
-        const ended = once(client, 'end');
-        client.disconnect();
-        await ended;
-        return;
-      }
-      case 'reconnecting':
-      case 'close':
-      case 'wait':
-      case 'end':
-        // No socket (Redis down, or never connected): at most a reconnect timer, which
-        // disconnect() cancels.
-        client.disconnect();
-        return;
-    }
+    await closeClient(this.subscriber, this.options.logger);
+    await closeClient(this.client, this.options.logger);
   }
 
   /** One store operation; connection failures become COORDINATION_UNAVAILABLE. */
@@ -588,19 +560,37 @@ class RedisCoordination implements Coordination {
   }
 }
 
-async function quitOrDisconnect(client: Redis): Promise<void> {
-  if (client.status === 'end') return;
-  if (client.status !== 'ready') {
-    client.disconnect();
-    return;
+/** QUIT when connected, else drop the socket or the reconnect timer; resolves once it is gone. */
+async function closeClient(client: Redis, logger: CoordinationLogger): Promise<void> {
+  switch (client.status) {
+    case 'ready': {
+      const ended = once(client, 'end');
+      try {
+        await client.quit();
+      } catch (error) {
+        logger.warn('redis QUIT failed; disconnecting', { error: messageOf(error) });
+        client.disconnect();
+      }
+      await ended;
+      return;
+    }
+    case 'connecting':
+    case 'connect': {
+      // A socket is open or opening: close it and wait until it is gone (bounded by connectTimeout).
+      const ended = once(client, 'end');
+      client.disconnect();
+      await ended;
+      return;
+    }
+    case 'reconnecting':
+    case 'close':
+    case 'wait':
+    case 'end':
+      // No socket (Redis down, or never connected): at most a reconnect timer, which
+      // disconnect() cancels.
+      client.disconnect();
+      return;
   }
-  const ended = once(client, 'end');
-  try {
-    await client.quit();
-  } catch {
-    client.disconnect();
-  }
-  await ended;
 }
 
 function asEpoch(value: unknown, where: string): number {

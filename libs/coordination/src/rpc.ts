@@ -85,13 +85,12 @@ export class RpcPeer {
         throw new CallgateError('INSTANCE_UNREACHABLE', `instance ${this.instanceId} takes no requests`);
       reply = { kind: 'res', id: request.id, ok: true, body: await this.handler(request.body) };
     } catch (error) {
-      if (!(error instanceof CallgateError)) {
+      if (error instanceof CallgateError) {
+        reply = { kind: 'res', id: request.id, ok: false, code: error.code, message: error.message };
+      } else {
         this.logger.warn('rpc: request failed', { instanceId: this.instanceId, error: String(error) });
+        reply = { kind: 'res', id: request.id, ok: false, code: 'INTERNAL_ERROR', message: 'internal error' };
       }
-      reply =
-        error instanceof CallgateError
-          ? { kind: 'res', id: request.id, ok: false, code: error.code, message: error.message }
-          : { kind: 'res', id: request.id, ok: false, code: 'INTERNAL_ERROR', message: 'internal error' };
     }
     try {
       await this.send(request.from, JSON.stringify(reply));
