@@ -6,8 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # redis-server: coordination tests; kamailio (+ its WebSocket module): the lab PBX;
-# chromium: SDK tests in a real browser; sip-tester (sipp): an independent SIP peer.
-packages=(redis-server kamailio kamailio-websocket-modules chromium sip-tester)
+# chromium: SDK tests in a real browser; sip-tester (sipp): an independent SIP peer;
+# the field lab profile: TLS and auth_ephemeral Kamailio modules, rtpengine, baresip, coturn.
+packages=(redis-server kamailio kamailio-websocket-modules kamailio-tls-modules kamailio-autheph-modules
+  chromium sip-tester rtpengine-daemon baresip-core coturn)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
@@ -24,11 +26,7 @@ fi
 stamp=node_modules/.package-lock.json
 if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
   echo "[ensure-deps] npm ci"
-  if ! npm ci --no-audit --no-fund --loglevel=error; then
-    # A registry mirror that serves only this platform's builds of optional packages (e.g. no
-    # @swc/core-darwin-*) yields a lock file npm ci calls incomplete; npm install with the same
-    # lock installs the same versions.
-    echo "[ensure-deps] npm ci refused the lock file; installing the locked versions with npm install"
-    npm install --no-save --no-audit --no-fund --loglevel=error
-  fi
+  # The lock file lists every platform's optional packages (checked by scripts/check-lock.js),
+  # so npm ci is the only install path.
+  npm ci --no-audit --no-fund --loglevel=error
 fi
