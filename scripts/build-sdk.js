@@ -6,6 +6,7 @@
 // grows past its gzip budget (raise the budget here, on purpose, when it has to grow).
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
@@ -17,9 +18,15 @@ const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url),
  * about 55 kB gzipped.
  */
 const budgets = {
-  'dist/embed/callgate.js': 84 * 1024,
-  'dist/embed/callgate.mjs': 84 * 1024,
+  'callgate.js': 84 * 1024,
+  'callgate.mjs': 84 * 1024,
 };
+
+/** `--outdir <dir>` (scripts/production-install.sh builds into its own folder); default dist/embed. */
+const at = process.argv.indexOf('--outdir');
+const outArg = at === -1 ? 'dist/embed' : process.argv[at + 1];
+if (!outArg) throw new Error('build-sdk: --outdir needs a folder');
+const outdir = resolve(root, outArg);
 
 const common = {
   absWorkingDir: root,
@@ -35,8 +42,8 @@ const common = {
 };
 
 const bundles = [
-  { entryPoints: ['libs/embed-sdk/src/global.ts'], outfile: 'dist/embed/callgate.js', format: 'iife' },
-  { entryPoints: ['libs/embed-sdk/src/index.ts'], outfile: 'dist/embed/callgate.mjs', format: 'esm' },
+  { entryPoints: ['libs/embed-sdk/src/global.ts'], outfile: join(outdir, 'callgate.js'), format: 'iife' },
+  { entryPoints: ['libs/embed-sdk/src/index.ts'], outfile: join(outdir, 'callgate.mjs'), format: 'esm' },
 ];
 
 const kB = (bytes) => `${(bytes / 1024).toFixed(1)} kB`;
@@ -44,14 +51,18 @@ const kB = (bytes) => `${(bytes / 1024).toFixed(1)} kB`;
 const results = await Promise.all(
   bundles.map(async (bundle) => {
     await build({ ...common, ...bundle });
-    const code = readFileSync(new URL(`../${bundle.outfile}`, import.meta.url));
-    return { file: bundle.outfile, raw: code.length, gzip: gzipSync(code, { level: 9 }).length };
+    const code = readFileSync(bundle.outfile);
+    return {
+      file: relative(root, bundle.outfile),
+      raw: code.length,
+      gzip: gzipSync(code, { level: 9 }).length,
+    };
   }),
 );
 
 let overBudget = false;
 for (const { file, raw, gzip } of results) {
-  const budget = budgets[file];
+  const budget = budgets[file.split('/').pop()];
   console.log(`[build-sdk] ${file}: ${kB(raw)} raw, ${kB(gzip)} gzip (budget ${kB(budget)} gzip)`);
   if (gzip > budget) {
     console.error(`[build-sdk] ${file} is over its gzip budget by ${kB(gzip - budget)}`);

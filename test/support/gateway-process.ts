@@ -18,6 +18,8 @@ export interface GatewayProcessOptions {
   env?: Record<string, string>;
   /** how long the process may take to listen (default 20 s) */
   startTimeoutMs?: number;
+  /** the gateway's main.js (default: this repository's dist; a production folder's for the install test) */
+  main?: string;
 }
 
 export interface GatewayProcess {
@@ -37,7 +39,7 @@ export interface GatewayProcess {
 
 export async function spawnGateway(options: GatewayProcessOptions): Promise<GatewayProcess> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [MAIN], {
+  const child: ChildProcess = spawn(process.execPath, [options.main ?? MAIN], {
     env: {
       // eslint-disable-next-line no-restricted-syntax -- the child needs PATH to find its tools
       PATH: process.env.PATH ?? '',
