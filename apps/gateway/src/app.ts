@@ -12,6 +12,7 @@ import { type GatewayConfig, type LogLevel, LogLevels } from './config.js';
 import { GatewayModule } from './gateway.module.js';
 import { ErrorFilter } from './http/error.filter.js';
 import { CallgateIoAdapter } from './infra/io.adapter.js';
+import { GatewayMetrics } from './infra/metrics.js';
 
 /** Largest HTTP body accepted (login and REST): larger ones answer 413 PAYLOAD_TOO_LARGE. */
 export const MAX_BODY = '16kb';
@@ -38,7 +39,9 @@ function nestLogLevels(level: LogLevel): NestLogLevel[] {
 /** Builds and starts one gateway instance from a validated config. */
 export async function startGateway(config: GatewayConfig): Promise<RunningGateway> {
   const logger = new Logger('Gateway');
+  const metrics = new GatewayMetrics(config.instanceId);
   const coordination = await createCoordination({
+    redisObserver: metrics,
     instanceId: config.instanceId,
     ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
     keyPrefix: config.redisKeyPrefix,
@@ -54,10 +57,13 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
 
   let app: NestExpressApplication;
   try {
-    app = await NestFactory.create<NestExpressApplication>(GatewayModule.forRoot(config, coordination), {
-      bodyParser: false,
-      logger: nestLogLevels(config.logLevel),
-    });
+    app = await NestFactory.create<NestExpressApplication>(
+      GatewayModule.forRoot(config, coordination, metrics),
+      {
+        bodyParser: false,
+        logger: nestLogLevels(config.logLevel),
+      },
+    );
     app.useBodyParser('json', { limit: MAX_BODY });
     app.useBodyParser('urlencoded', { limit: MAX_BODY, extended: false });
     app.enableCors({

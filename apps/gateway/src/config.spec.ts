@@ -41,3 +41,27 @@ describe('loadConfig', () => {
     expect(message).toContain('LEASE_MS');
   });
 });
+
+describe('loadConfig: operations (METRICS_TOKEN, LOG_FORMAT)', () => {
+  it('leaves /metrics open and logs as text by default', () => {
+    const config = loadConfig({});
+    expect(config.metricsToken).toBeUndefined();
+    expect(config.logFormat).toBe('text');
+  });
+
+  it('takes a metrics token and the JSON log format', () => {
+    const config = loadConfig({ METRICS_TOKEN: 'a-long-enough-token', LOG_FORMAT: 'json' });
+    expect(config).toMatchObject({ metricsToken: 'a-long-enough-token', logFormat: 'json' });
+  });
+
+  it.each([
+    [{ METRICS_TOKEN: 'short' }, 'METRICS_TOKEN: must be 16 to 256 characters without spaces'],
+    [
+      { METRICS_TOKEN: 'has a space in the middle' },
+      'METRICS_TOKEN: must be 16 to 256 characters without spaces',
+    ],
+    [{ LOG_FORMAT: 'xml' }, 'LOG_FORMAT'],
+  ])('refuses %j, naming the variable', (env, message) => {
+    expect(messageOf(env)).toContain(message);
+  });
+});

@@ -36,7 +36,13 @@ export interface GatewayConfig {
   /** where the built SDK (callgate.js, callgate.mjs) is served from */
   embedDir: string;
   domains: DomainRegistry;
+  /** set: GET /metrics answers only `Authorization: Bearer <metricsToken>` */
+  metricsToken?: string;
+  /** `text`: readable lines (default); `json`: one JSON object per line (pino) */
+  logFormat: LogFormat;
 }
+
+export type LogFormat = 'text' | 'json';
 
 export const LogLevels = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
 export type LogLevel = (typeof LogLevels)[number];
@@ -111,6 +117,11 @@ const envSchema = z.object({
     )
     .refine((codecs) => new Set(codecs).size === codecs.length, 'names a codec twice')
     .optional(),
+  METRICS_TOKEN: z
+    .string()
+    .regex(/^\S{16,256}$/, 'must be 16 to 256 characters without spaces')
+    .optional(),
+  LOG_FORMAT: z.enum(['text', 'json']).default('text'),
 });
 
 /**
@@ -168,5 +179,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     ...(e.AUDIO_CODECS ? { audioCodecs: e.AUDIO_CODECS } : {}),
     embedDir: join(root, 'dist', 'embed'),
     domains,
+    ...(e.METRICS_TOKEN ? { metricsToken: e.METRICS_TOKEN } : {}),
+    logFormat: e.LOG_FORMAT,
   };
 }

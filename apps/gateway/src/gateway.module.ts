@@ -10,6 +10,7 @@ import { TransferService } from './calls/transfers.js';
 import { EventBus } from './events/event-bus.js';
 import { EventsGateway } from './events/events.gateway.js';
 import { Peers } from './infra/peers.js';
+import { GatewayMetrics, METRICS, MetricsController } from './infra/metrics.js';
 import { EmbedController } from './http/embed.controller.js';
 import { HealthController } from './http/health.controller.js';
 import { LoginController } from './http/login.controller.js';
@@ -20,13 +21,25 @@ import { COORDINATION, GATEWAY_CONFIG } from './tokens.js';
 
 @Module({})
 export class GatewayModule {
-  static forRoot(config: GatewayConfig, coordination: Coordination): DynamicModule {
+  static forRoot(
+    config: GatewayConfig,
+    coordination: Coordination,
+    metrics: GatewayMetrics = new GatewayMetrics(config.instanceId),
+  ): DynamicModule {
     return {
       module: GatewayModule,
-      controllers: [LoginController, EmbedController, HealthController, RestController, DocsController],
+      controllers: [
+        LoginController,
+        EmbedController,
+        HealthController,
+        RestController,
+        DocsController,
+        MetricsController,
+      ],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
         { provide: COORDINATION, useValue: coordination },
+        { provide: METRICS, useValue: metrics },
         EventBus,
         Peers,
         SessionService,

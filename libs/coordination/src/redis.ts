@@ -15,7 +15,7 @@
 // Connection-level failures surface as `CallgateError('COORDINATION_UNAVAILABLE')` with the
 // ioredis error as `cause`; error replies from Redis itself are rethrown unchanged.
 import { once } from 'node:events';
-import { Redis, type ChainableCommander } from 'ioredis';
+import { Redis, type ChainableCommander, type Command } from 'ioredis';
 import {
   DEFAULT_COMMAND_TIMEOUT_MS,
   assertTtl,
@@ -43,6 +43,7 @@ import type {
   LeaseRenewal,
   LoginRegistry,
   Presence,
+  RedisCommandObserver,
   VoiceHolder,
   VoiceLock,
 } from './types.js';
@@ -60,6 +61,26 @@ function runScript(client: Redis, name: ScriptName, ...args: ScriptArg[]): Promi
 
 function queueScript(pipeline: ChainableCommander, name: ScriptName, ...args: ScriptArg[]): void {
   (pipeline as unknown as ScriptCommands<ChainableCommander>)[name](...args);
+}
+
+/**
+ * Times every command the client sends (pipelines and scripts included: both go through
+ * `sendCommand`) and tells the observer when its reply, or its failure, arrives.
+ */
+function observeCommands(client: Redis, observer: RedisCommandObserver): void {
+  const send = client.sendCommand.bind(client) as (command: Command, ...rest: unknown[]) => unknown;
+  client.sendCommand = (command: Command, ...rest: unknown[]) => {
+    // CLIENT SETNAME / SETINFO: ioredis's own connection set-up, whose failures it ignores
+    // (SETINFO is unknown before Redis 7.2), not the gateway's commands.
+    if (command.name === 'client') return send(command, ...rest);
+    const started = performance.now();
+    const result = send(command, ...rest);
+    const done = (failed: boolean) => () =>
+      observer.redisCommand(command.name, (performance.now() - started) / 1000, failed);
+    // A new promise: the caller still sees the rejection; this one is settled either way.
+    command.promise.then(done(false), done(true));
+    return result;
+  };
 }
 
 /** A grant this instance made, with the exact stored value its renewal compares against. */
@@ -89,6 +110,7 @@ export async function createRedisCoordination(
     connectionName: `callgate:${resolved.instanceId.replace(/\s/g, '_')}`,
     scripts,
   });
+  if (options.redisObserver) observeCommands(client, options.redisObserver);
   const coordination = new RedisCoordination(resolved, client);
   try {
     await client.connect();

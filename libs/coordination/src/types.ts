@@ -196,4 +196,11 @@ export interface CoordinationOptions {
    * sharing one Redis do (tests run several instances this way); default: a private one.
    */
   memoryBackend?: MemoryBackend;
+  /** Redis only: told of every command of the main client, with its latency (for metrics). */
+  redisObserver?: RedisCommandObserver;
+}
+
+/** Sees each Redis command: its name, how long until its reply, and whether it failed. */
+export interface RedisCommandObserver {
+  redisCommand(command: string, seconds: number, failed: boolean): void;
 }

@@ -23,6 +23,7 @@ import type { GatewayConfig } from '../config.js';
 import { defaultAgentState } from '../agent/defaults.js';
 import { EventBus } from '../events/event-bus.js';
 import { Peers } from '../infra/peers.js';
+import { METRICS, type Metrics } from '../infra/metrics.js';
 import { COORDINATION, GATEWAY_CONFIG } from '../tokens.js';
 import { CallNotAnsweredError, type ServerCall } from './server-call.js';
 import { LineBusyError, ServerLine } from './server-line.js';
@@ -108,7 +109,11 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     @Inject(COORDINATION) private readonly coordination: Coordination,
     private readonly bus: EventBus,
     private readonly peers: Peers,
+    @Inject(METRICS) private readonly metrics: Metrics,
   ) {
+    metrics.gauge('linesRegistered', () => [...this.lines.values()].filter((line) => line.registered).length);
+    metrics.gauge('leasesHeld', () => this.held.size);
+    metrics.setModeResolver(async (agent) => (await this.state(agent)).deviceType);
     peers.handle('calls.command', ({ agent, name, payload }: PeerCommand) => {
       const line = this.line(agent);
       if (!line) throw new CallgateError('DEVICE_NOT_AVAILABLE', `${key(agent)} is not served here`);
@@ -439,6 +444,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     if (!line) return;
     this.lines.delete(k);
     this.silenced.add(line);
+    this.metrics.leaseLost();
     this.logger.warn(`${k}: lease taken by another instance; dropping the line`);
     await line.close('lease lost');
   }
@@ -657,6 +663,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
       ringTimeoutMs: this.config.ringTimeoutMs,
       ...(this.config.audioCodecs ? { codecs: this.config.audioCodecs } : {}),
       mayServe: () => this.mayServe(k),
+      onRegistrationFailed: () => this.metrics.registrationFailed(agent.domain),
       publish: async (type, data, call) => {
         if (this.silenced.has(line)) return;
         // Not awaited: the events of a call must keep their order (the store sees the records in

@@ -27,6 +27,8 @@ export interface ServerLineDeps {
    * line is fenced: new calls are refused and the registration is not refreshed.
    */
   mayServe: () => boolean;
+  /** told of each failed registration (metrics) */
+  onRegistrationFailed?: () => void;
 }
 
 /**
@@ -59,11 +61,12 @@ export class ServerLine {
       });
     });
     this.ua.on('registered', () => deps.logger.log(`${this.name}: registered`));
-    this.ua.on('registrationFailed', (e) =>
+    this.ua.on('registrationFailed', (e) => {
+      deps.onRegistrationFailed?.();
       deps.logger.warn(
         `${this.name}: registration failed (${e.cause}${e.statusCode ? ` ${e.statusCode}` : ''})`,
-      ),
-    );
+      );
+    });
     this.ua.on('disconnected', (e) =>
       deps.logger.warn(`${this.name}: PBX connection lost${e.reason ? ` (${e.reason})` : ''}`),
     );

@@ -9,6 +9,7 @@ import type {
   ServerToClientEvents,
 } from '@callgate/contracts';
 import type { AgentRef, Coordination } from '@callgate/coordination';
+import { METRICS, type Metrics } from '../infra/metrics.js';
 import { COORDINATION } from '../tokens.js';
 import { rooms } from './rooms.js';
 
@@ -49,14 +50,19 @@ export class EventBus {
   private agentNsp?: AgentNamespace;
   private eventsNsp?: EventsNamespace;
 
-  constructor(@Inject(COORDINATION) private readonly coordination: Coordination) {}
+  constructor(
+    @Inject(COORDINATION) private readonly coordination: Coordination,
+    @Inject(METRICS) private readonly metrics: Metrics,
+  ) {}
 
   attachAgentNamespace(nsp: AgentNamespace): void {
     this.agentNsp = nsp;
+    this.metrics.gauge('tabs', () => nsp.sockets.size);
   }
 
   attachEventsNamespace(nsp: EventsNamespace): void {
     this.eventsNsp = nsp;
+    this.metrics.gauge('backends', () => nsp.sockets.size);
   }
 
   /**
@@ -83,7 +89,9 @@ export class EventBus {
       ? { t: type, tab: true }
       : { t: type, e: partial, b: options.backends !== false };
     const id = await this.coordination.events.append(agent.domain, JSON.stringify(stored));
-    return { id, ...partial };
+    const event = { id, ...partial };
+    this.metrics.eventPublished(event as AnyEventEnvelope);
+    return event;
   }
 
   /**
@@ -96,7 +104,10 @@ export class EventBus {
     forAgent?: string,
   ): Promise<{ events: AnyEventEnvelope[]; gap: boolean }> {
     const { events, gap } = await this.coordination.events.since(domain, afterId, REPLAY_LIMIT);
-    if (gap || events.length >= REPLAY_LIMIT) return { events: [], gap: true };
+    if (gap || events.length >= REPLAY_LIMIT) {
+      this.metrics.resync(forAgent === undefined ? 'events' : 'agent');
+      return { events: [], gap: true };
+    }
     const out: AnyEventEnvelope[] = [];
     for (const { id, body } of events) {
       const stored = JSON.parse(body) as StoredEvent;
@@ -110,6 +121,7 @@ export class EventBus {
   /** Sends replayed events to one socket of a namespace, in order. */
   replayTo(nsp: 'agent' | 'events', socketId: string, events: readonly AnyEventEnvelope[]): void {
     for (const event of events) this.emit(nsp === 'agent' ? this.agentNsp : this.eventsNsp, socketId, event);
+    this.metrics.eventDelivered('replay', events.length);
   }
 
   async publish<T extends EventType>(
@@ -130,7 +142,11 @@ export class EventBus {
   ): void {
     const target = options.tab ?? rooms.agent(event.domain, event.ipphone);
     this.emit(this.agentNsp, target, event);
-    if (options.backends !== false) this.emit(this.eventsNsp, rooms.domain(event.domain), event);
+    this.metrics.eventDelivered(options.tab ? 'tab' : 'agent');
+    if (options.backends !== false) {
+      this.emit(this.eventsNsp, rooms.domain(event.domain), event);
+      this.metrics.eventDelivered('events');
+    }
     this.logger.debug(
       `${event.type} #${event.id} -> ${event.domain}/${event.ipphone}${options.tab ? ` tab ${options.tab}` : ''}`,
     );

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { CallgateError } from '@callgate/contracts';
 import type { Coordination } from '@callgate/coordination';
 import { COORDINATION } from '../tokens.js';
+import { METRICS, type Metrics } from './metrics.js';
 
 /** How long another instance may take to answer a request. */
 const PEER_TIMEOUT_MS = 5_000;
@@ -17,7 +18,10 @@ type Handler = (payload: never) => Promise<unknown>;
 export class Peers {
   private readonly handlers = new Map<string, Handler>();
 
-  constructor(@Inject(COORDINATION) private readonly coordination: Coordination) {
+  constructor(
+    @Inject(COORDINATION) private readonly coordination: Coordination,
+    @Inject(METRICS) private readonly metrics: Metrics,
+  ) {
     coordination.cluster.serve((body) => this.dispatch(body));
   }
 
@@ -30,11 +34,20 @@ export class Peers {
   }
 
   async ask<R>(instanceId: string, op: string, payload: unknown): Promise<R> {
-    const answer = await this.coordination.cluster.request(
-      instanceId,
-      JSON.stringify({ op, payload }),
-      PEER_TIMEOUT_MS,
-    );
+    const started = performance.now();
+    const seconds = (): number => (performance.now() - started) / 1000;
+    let answer: string;
+    try {
+      answer = await this.coordination.cluster.request(
+        instanceId,
+        JSON.stringify({ op, payload }),
+        PEER_TIMEOUT_MS,
+      );
+    } catch (err) {
+      this.metrics.peerRequest(op, seconds(), 'error');
+      throw err;
+    }
+    this.metrics.peerRequest(op, seconds(), 'ok');
     return JSON.parse(answer) as R;
   }
 
