@@ -28,6 +28,8 @@ export interface GatewayProcess {
   readonly pid: number;
   /** everything the process printed so far */
   output(): string;
+  /** the complete lines it printed on stdout only, so far */
+  stdoutLines(): string[];
   /** Resolves with the first output line that matches (already printed or to come). */
   waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
   signal(signal: NodeJS.Signals): void;
@@ -57,17 +59,21 @@ export async function spawnGateway(options: GatewayProcessOptions): Promise<Gate
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
+  const stdoutLines: string[] = [];
   let waiters: Array<() => void> = [];
-  let partial = '';
-  const onData = (chunk: Buffer): void => {
-    const text = partial + chunk.toString('utf8');
-    const parts = text.split('\n');
-    partial = parts.pop() ?? '';
-    lines.push(...parts);
-    for (const wake of waiters) wake();
+  const reader = (also?: string[]): ((chunk: Buffer) => void) => {
+    let partial = '';
+    return (chunk) => {
+      const text = partial + chunk.toString('utf8');
+      const parts = text.split('\n');
+      partial = parts.pop() ?? '';
+      lines.push(...parts);
+      also?.push(...parts);
+      for (const wake of waiters) wake();
+    };
   };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
+  child.stdout?.on('data', reader(stdoutLines));
+  child.stderr?.on('data', reader());
   const exited = new Promise<number | string>((resolve) => {
     child.once('exit', (code, signal) => {
       for (const wake of waiters) wake();
@@ -120,6 +126,7 @@ export async function spawnGateway(options: GatewayProcessOptions): Promise<Gate
     url: `http://127.0.0.1:${port}`,
     pid: child.pid ?? -1,
     output: () => lines.join('\n'),
+    stdoutLines: () => [...stdoutLines],
     waitForLog,
     signal: (signal) => {
       if (!gone) child.kill(signal);

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Logger, type LogLevel as NestLogLevel } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Redis } from 'ioredis';
@@ -8,10 +8,11 @@ import { createCoordination, type Coordination } from '@callgate/coordination';
 import { AgentGateway } from './agent/agent.gateway.js';
 import { CallEngine } from './calls/call-engine.service.js';
 import { originAllowedByAnyDomain } from './agent/origins.js';
-import { type GatewayConfig, type LogLevel, LogLevels } from './config.js';
+import type { GatewayConfig } from './config.js';
 import { GatewayModule } from './gateway.module.js';
 import { ErrorFilter } from './http/error.filter.js';
 import { CallgateIoAdapter } from './infra/io.adapter.js';
+import { gatewayLogger } from './infra/logging.js';
 import { GatewayMetrics } from './infra/metrics.js';
 
 /** Largest HTTP body accepted (login and REST): larger ones answer 413 PAYLOAD_TOO_LARGE. */
@@ -30,10 +31,6 @@ export interface RunningGateway {
   drain(): Promise<void>;
   /** Stop: closes every socket (tabs free their voice locks), then the stores. Idempotent. */
   close(): Promise<void>;
-}
-
-function nestLogLevels(level: LogLevel): NestLogLevel[] {
-  return LogLevels.slice(0, LogLevels.indexOf(level) + 1);
 }
 
 /** Builds and starts one gateway instance from a validated config. */
@@ -61,7 +58,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       GatewayModule.forRoot(config, coordination, metrics),
       {
         bodyParser: false,
-        logger: nestLogLevels(config.logLevel),
+        logger: gatewayLogger(config),
       },
     );
     app.useBodyParser('json', { limit: MAX_BODY });

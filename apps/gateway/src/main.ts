@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { ConfigError } from '@callgate/auth';
 import { startGateway } from './app.js';
 import { loadConfig } from './config.js';
@@ -17,15 +18,16 @@ async function main(): Promise<void> {
     throw err;
   }
   const gateway = await startGateway(config);
+  const logger = new Logger('Main');
   const stop = (signal: string): void => {
-    console.log(`callgate: ${signal}, draining then stopping`);
+    logger.log(`${signal}: draining, then stopping`);
     gateway
       .drain()
       .then(() => gateway.close())
       .then(
         () => process.exit(0),
         (err: unknown) => {
-          console.error('callgate: unclean stop', err);
+          logger.error(`unclean stop: ${String(err)}`, err instanceof Error ? err.stack : undefined);
           process.exit(1);
         },
       );

@@ -41,7 +41,9 @@ export class NodeWsSocket implements JsSipSocket {
     });
     ws.on('message', (data: RawData, isBinary: boolean) => {
       if (this.ws !== ws) return;
-      this.ondata(isBinary ? rawToBuffer(data).toString('latin1') : rawToBuffer(data).toString('utf8'));
+      const text = isBinary ? rawToBuffer(data).toString('latin1') : rawToBuffer(data).toString('utf8');
+      this.logger.debug(`SIP in: ${sipSummary(text)}`);
+      this.ondata(text);
     });
     ws.on('error', (error: Error) => {
       this.logger.debug('websocket error', { url: this.url, error: error.message });
@@ -79,6 +81,7 @@ export class NodeWsSocket implements JsSipSocket {
   send(message: string): boolean {
     const ws = this.ws;
     if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    this.logger.debug(`SIP out: ${sipSummary(message)}`);
     ws.send(message);
     return true;
   }
@@ -113,4 +116,18 @@ function rawToBuffer(data: RawData): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (Array.isArray(data)) return Buffer.concat(data);
   return Buffer.from(data);
+}
+
+/**
+ * One SIP message in a log line: its start line, Call-ID and CSeq. Not the rest: headers such as
+ * Authorization carry credentials (a digest response), and bodies are long.
+ */
+export function sipSummary(message: string): string {
+  const end = message.indexOf('\r\n');
+  const startLine = (end === -1 ? message : message.slice(0, end)).slice(0, 200);
+  if (startLine === '') return '(keep-alive)';
+  const header = (name: RegExp): string | undefined => name.exec(message)?.[1]?.trim();
+  const callId = header(/^(?:Call-ID|i):([^\r\n]*)/im);
+  const cseq = header(/^CSeq:([^\r\n]*)/im);
+  return [startLine, callId && `Call-ID ${callId}`, cseq && `CSeq ${cseq}`].filter(Boolean).join(' | ');
 }

@@ -12,6 +12,7 @@ import {
   type CommandResult,
 } from '@callgate/contracts';
 import type { CallSnapshot } from '@callgate/call-core';
+import type { SipLogger } from '@callgate/sip';
 import {
   preferredInstance,
   type AgentRef,
@@ -23,6 +24,7 @@ import type { GatewayConfig } from '../config.js';
 import { defaultAgentState } from '../agent/defaults.js';
 import { EventBus } from '../events/event-bus.js';
 import { Peers } from '../infra/peers.js';
+import { sipLogger } from '../infra/logging.js';
 import { METRICS, type Metrics } from '../infra/metrics.js';
 import { COORDINATION, GATEWAY_CONFIG } from '../tokens.js';
 import { CallNotAnsweredError, type ServerCall } from './server-call.js';
@@ -82,6 +84,7 @@ export interface LineStatus {
 @Injectable()
 export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(CallEngine.name);
+  private readonly sipLog: SipLogger;
   private readonly lines = new Map<string, ServerLine>();
   private readonly held = new Map<string, HeldLease>();
   /** lines whose lease was lost: their events are no longer ours to publish */
@@ -111,6 +114,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     private readonly peers: Peers,
     @Inject(METRICS) private readonly metrics: Metrics,
   ) {
+    this.sipLog = sipLogger(config.logFormat);
     metrics.gauge('linesRegistered', () => [...this.lines.values()].filter((line) => line.registered).length);
     metrics.gauge('leasesHeld', () => this.held.size);
     metrics.setModeResolver(async (agent) => (await this.state(agent)).deviceType);
@@ -664,6 +668,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
       ...(this.config.audioCodecs ? { codecs: this.config.audioCodecs } : {}),
       mayServe: () => this.mayServe(k),
       onRegistrationFailed: () => this.metrics.registrationFailed(agent.domain),
+      sipLogger: this.sipLog,
       publish: async (type, data, call) => {
         if (this.silenced.has(line)) return;
         // Not awaited: the events of a call must keep their order (the store sees the records in

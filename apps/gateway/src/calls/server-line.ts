@@ -3,7 +3,7 @@ import type { Logger } from '@nestjs/common';
 import type { EventDataMap, EventType } from '@callgate/contracts';
 import type { AgentConfig, PbxConfig } from '@callgate/auth';
 import type { AgentRef, AgentState } from '@callgate/coordination';
-import { type SipCall, SipCallState, SipUserAgent } from '@callgate/sip';
+import { prefixedLogger, type SipCall, SipCallState, type SipLogger, SipUserAgent } from '@callgate/sip';
 import { ServerCall, type ServerCallDeps } from './server-call.js';
 
 export interface ServerLineDeps {
@@ -27,6 +27,8 @@ export interface ServerLineDeps {
    * line is fenced: new calls are refused and the registration is not refreshed.
    */
   mayServe: () => boolean;
+  /** the SIP stack's logger (SIP traffic at debug); default: silent */
+  sipLogger?: SipLogger;
   /** told of each failed registration (metrics) */
   onRegistrationFailed?: () => void;
 }
@@ -53,6 +55,9 @@ export class ServerLine {
       registrationRetryMs: 2000,
       ...(deps.codecs ? { codecs: deps.codecs } : {}),
       mayRefreshRegistration: deps.mayServe,
+      ...(deps.sipLogger
+        ? { logger: prefixedLogger(deps.sipLogger, `${deps.agent.domain}/${deps.agent.ipphone}:`) }
+        : {}),
     });
     this.ua.on('incomingCall', ({ call }) => {
       this.onIncoming(call).catch((err: unknown) => {
