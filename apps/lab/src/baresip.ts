@@ -47,6 +47,8 @@ interface BaresipResponse {
 /** What a phone heard, from its recording. */
 export interface HeardAudio extends WavWindow {
   file: string;
+  /** The whole recording's length so far (ms). */
+  total: number;
 }
 
 /**
@@ -192,39 +194,64 @@ export class BaresipPhone {
   heard(windowMs = 300): HeardAudio | undefined {
     const file = this.latestRecording();
     if (!file) return undefined;
-    return { file, ...lastWindow(readWav(file), windowMs) };
+    const pcm = readWav(file);
+    return {
+      file,
+      total: (pcm.samples.length / pcm.channels / pcm.sampleRate) * 1000,
+      ...lastWindow(pcm, windowMs),
+    };
   }
 
   /**
    * Resolves once the phone hears a tone of `frequency` (±10 %, level ≥ `minLevel`) in the last
-   * 300 ms of its newest recording; rejects after `timeoutMs` with what it heard.
+   * 300 ms of its newest recording, and the recording is still growing (fresh audio); rejects after
+   * `timeoutMs` with what it heard.
    */
   async hears(frequency: number, timeoutMs = 10_000, minLevel = 0.02): Promise<HeardAudio> {
     const deadline = performance.now() + timeoutMs;
     let last: HeardAudio | undefined;
+    let previous: { file: string; durationMs: number } | undefined;
     while (performance.now() < deadline) {
       last = this.heard();
+      const growing =
+        last !== undefined &&
+        (previous === undefined || previous.file !== last.file || last.total > previous.durationMs);
       if (
         last &&
+        growing &&
+        previous !== undefined &&
         last.level >= minLevel &&
         last.frequency !== null &&
         Math.abs(last.frequency - frequency) <= frequency * 0.1
       )
         return last;
-      await delay(100);
+      previous = last ? { file: last.file, durationMs: last.total } : undefined;
+      await delay(150);
     }
     throw new Error(
       `baresip ${this.user}: did not hear ${frequency} Hz within ${timeoutMs} ms (last: ${last ? `${last.frequency?.toFixed(0) ?? 'no'} Hz at ${last.level.toFixed(3)}` : 'no recording'})`,
     );
   }
 
-  /** Resolves once the last 300 ms of the newest recording are silent (level < `maxLevel`). */
+  /**
+   * Resolves once the phone hears nothing: the last 300 ms of its newest recording are quiet
+   * (level < `maxLevel`), or no audio has arrived for 600 ms (a held stream may stop altogether).
+   */
   async hearsSilence(timeoutMs = 10_000, maxLevel = 0.01): Promise<HeardAudio> {
     const deadline = performance.now() + timeoutMs;
     let last: HeardAudio | undefined;
+    let sameSince: { file: string; total: number; at: number } | undefined;
     while (performance.now() < deadline) {
       last = this.heard();
+      const now = performance.now();
       if (last && last.durationMs >= 250 && last.level < maxLevel) return last;
+      if (last) {
+        if (sameSince?.file === last.file && sameSince.total === last.total) {
+          if (now - sameSince.at >= 600) return { ...last, level: 0, frequency: null };
+        } else {
+          sameSince = { file: last.file, total: last.total, at: now };
+        }
+      }
       await delay(100);
     }
     throw new Error(

@@ -36,7 +36,12 @@ export interface KamailioFieldParams {
   rtpengineSocket: string;
   /** pike: requests per source address per 2 s before it is blocked. */
   pikeDensity: number;
+  /** Registrations last at most (and at least) this long (s), so that clients refresh often. Default 3600. */
+  maxExpires?: number;
 }
+
+/** Numbers the field PBX refuses with 403 (a blocked destination, as a PBX's dial plan does). */
+export const FIELD_FORBIDDEN_PREFIX = '0999';
 
 /**
  * The lab PBX: a registrar and stateful proxy, SIP over WebSocket for JsSIP and SIP
@@ -115,7 +120,7 @@ modparam("usrloc", "db_mode", 0)
 modparam("usrloc", "handle_lost_tcp", 1)
 modparam("usrloc", "close_expired_tcp", 1)
 modparam("registrar", "method_filtering", 1)
-modparam("registrar", "max_expires", 3600)
+modparam("registrar", "max_expires", ${field?.maxExpires ?? 3600})${field?.maxExpires === undefined ? '' : `\nmodparam("registrar", "min_expires", ${field.maxExpires})`}
 modparam("registrar", "gruu_enabled", 0)
 modparam("nathelper", "received_avp", "$avp(RECEIVED)")
 modparam("registrar", "received_avp", "$avp(RECEIVED)")
@@ -326,6 +331,11 @@ route[AUTH] {
 			exit;
 		}
 		consume_credentials();
+		if ($rU =~ "^${FIELD_FORBIDDEN_PREFIX}") {
+			xlog("L_NOTICE", "dialplan: $fU may not call $rU (403)\\n");
+			sl_send_reply("403", "Forbidden destination");
+			exit;
+		}
 	}
 }
 

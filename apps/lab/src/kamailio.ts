@@ -34,6 +34,8 @@ export interface KamailioFieldOptions {
   pikeDensity?: number;
   /** Name in the server certificate. Default pbx.callgate.lab. */
   serverName?: string;
+  /** Registrations last exactly this long (s): clients refresh often (tests of a changed password). Default 3600. */
+  maxExpires?: number;
 }
 
 /** What the field profile adds to a running Kamailio. */
@@ -278,6 +280,7 @@ class KamailioProcess implements Kamailio {
         tlsConfigFile,
         rtpengineSocket: fieldOptions.rtpengineSocket,
         pikeDensity: fieldOptions.pikeDensity ?? 400,
+        ...(fieldOptions.maxExpires === undefined ? {} : { maxExpires: fieldOptions.maxExpires }),
       };
       this.field = {
         wssUri: `wss://${host}:${fieldPorts.tlsPort}`,

@@ -59,6 +59,8 @@ export interface LabOptions {
    * password). Default `plain`.
    */
   profile?: LabProfile;
+  /** Field profile: how long registrations last (s; clients refresh before) and pike's density. */
+  field?: { maxExpires?: number; pikeDensity?: number };
   /** Field profile: the agents' SIP users the PBX knows (e.g. "5003") → password (tests use {@link labPasswords.agent}). */
   agents?: Readonly<Record<string, string>>;
 }
@@ -162,7 +164,7 @@ async function startFieldLab(options: LabOptions): Promise<Lab> {
     pbx = await startKamailio({
       logger,
       ...options.kamailio,
-      field: { passwords, rtpengineSocket: rtpengine.ngSocket, ...options.kamailio?.field },
+      field: { passwords, rtpengineSocket: rtpengine.ngSocket, ...options.kamailio?.field, ...options.field },
     });
   } catch (error) {
     await rtpengine.stop();
