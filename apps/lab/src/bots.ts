@@ -68,6 +68,8 @@ export interface BotOptions {
   logger?: SipLogger;
   /** JsSIP reconnection back-off (s). Default min 1, max 5: the lab restarts Kamailio. */
   reconnect?: SipUserAgentOptions['reconnect'];
+  /** Digest password (the field lab authenticates; the plain lab does not). */
+  password?: string;
 }
 
 /** A call of a bot that has ended, for assertions. */
@@ -148,6 +150,7 @@ export class Bot extends TypedEmitter<BotEvents> {
       wsUri: options.pbx.wsUri,
       sipDomain: options.pbx.sipDomain,
       user: options.user,
+      ...(options.password === undefined ? {} : { password: options.password }),
       displayName: options.displayName,
       register: options.register ?? true,
       logger: options.logger,

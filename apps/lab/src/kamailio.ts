@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import {
@@ -18,8 +18,41 @@ import { join } from 'node:path';
 import { runInThisContext } from 'node:vm';
 import { silentLogger, type SipLogger } from '@callgate/sip';
 import { WebSocket } from 'ws';
-import { kamailioConfig } from './kamailio-config.js';
-import { freeSipPorts } from './ports.js';
+import { kamailioConfig, type KamailioConfigParams } from './kamailio-config.js';
+import { freeSipPorts, freeTcpPort, freeUdpPort } from './ports.js';
+import { kamailioTlsConfig, makeLabCertificates } from './tls-ca.js';
+
+/** The field profile's PBX settings (see kamailioConfig's `field`). */
+export interface KamailioFieldOptions {
+  /** auth user → password. */
+  passwords: Readonly<Record<string, string>>;
+  /** rtpengine's ng socket, e.g. udp:127.0.0.1:2223 (see startRtpengine). */
+  rtpengineSocket: string;
+  /** Digest realm. Default the SIP domain (the host). */
+  realm?: string;
+  /** pike: requests per source address per 2 s. Default 400 (the whole lab shares 127.0.0.1). */
+  pikeDensity?: number;
+  /** Name in the server certificate. Default pbx.callgate.lab. */
+  serverName?: string;
+  /** Registrations last exactly this long (s): clients refresh often (tests of a changed password). Default 3600. */
+  maxExpires?: number;
+}
+
+/** What the field profile adds to a running Kamailio. */
+export interface KamailioField {
+  /** SIP over secure WebSocket, with the lab CA's certificate: wss://127.0.0.1:<port>. */
+  readonly wssUri: string;
+  readonly tlsPort: number;
+  /** The "carrier trunk" UDP socket: requests arriving there are not challenged. */
+  readonly trunkPort: number;
+  readonly realm: string;
+  /** The lab CA (PEM): trust it to connect to {@link wssUri}. */
+  readonly caFile: string;
+  /** The name the server certificate carries (use it as TLS server name). */
+  readonly serverName: string;
+  /** Changes (or adds) an auth user's password while Kamailio runs (kamcmd htable.sets). */
+  setPassword(authUser: string, password: string): Promise<void>;
+}
 
 export interface KamailioOptions {
   /** Loopback address to listen on; also the SIP domain. Default 127.0.0.1. */
@@ -45,6 +78,8 @@ export interface KamailioOptions {
   /** Keep the temp dir (config, log) after stop(). Default false. */
   keepFiles?: boolean;
   logger?: SipLogger;
+  /** The field profile: digest auth, rtpengine, a TLS WebSocket, pike. Default: none (the plain lab). */
+  field?: KamailioFieldOptions;
 }
 
 /** A running lab Kamailio. */
@@ -65,8 +100,12 @@ export interface Kamailio {
   /** PID of the main Kamailio process while it runs. */
   readonly pid: number | undefined;
   readonly running: boolean;
+  /** The field profile's parts, when started with `field`. */
+  readonly field: KamailioField | undefined;
   /** The last lines of the log. */
   logTail(lines?: number): string;
+  /** How many lines of the log match `pattern` (e.g. the field profile's `auth:` lines). */
+  countLog(pattern: RegExp): number;
   /** SIGTERM, SIGKILL after the deadline (also to leftover workers); resolves once it exited. Idempotent. */
   stop(): Promise<void>;
   /** Stops and starts again on the same ports; resolves once it answers again. */
@@ -150,7 +189,10 @@ export async function startKamailio(options: KamailioOptions = {}): Promise<Kama
     const ports = fixedPorts ? undefined : await freeSipPorts(host);
     const wsPort = options.wsPort ?? ports?.wsPort ?? 0;
     const udpPort = options.udpPort ?? ports?.udpPort ?? 0;
-    const kamailio = new KamailioProcess(binary, modulesDir, host, wsPort, udpPort, options);
+    const fieldPorts = options.field
+      ? { trunkPort: await freeUdpPort(host), tlsPort: await freeTcpPort(host) }
+      : undefined;
+    const kamailio = new KamailioProcess(binary, modulesDir, host, wsPort, udpPort, options, fieldPorts);
     try {
       await kamailio.launch();
       return kamailio;
@@ -201,6 +243,8 @@ class KamailioProcess implements Kamailio {
   private spawnError: NodeJS.ErrnoException | undefined;
   private stopping: Promise<void> | undefined;
   private removed = false;
+  readonly field: KamailioField | undefined;
+  private readonly ctlSocket: string;
 
   constructor(
     private readonly binary: string,
@@ -209,6 +253,7 @@ class KamailioProcess implements Kamailio {
     readonly wsPort: number,
     readonly udpPort: number,
     private readonly options: KamailioOptions,
+    fieldPorts?: { trunkPort: number; tlsPort: number },
   ) {
     this.logger = options.logger ?? silentLogger;
     this.sipDomain = host;
@@ -218,6 +263,36 @@ class KamailioProcess implements Kamailio {
     this.logFile = join(this.dir, 'kamailio.log');
     this.pidFile = join(this.dir, 'kamailio.pid');
     this.runDir = join(this.dir, 'run');
+    this.ctlSocket = join(this.runDir, 'kamailio_ctl');
+    const fieldOptions = options.field;
+    let field: KamailioConfigParams['field'];
+    if (fieldOptions && fieldPorts) {
+      const certs = makeLabCertificates(this.dir, fieldOptions.serverName);
+      const tlsConfigFile = join(this.dir, 'tls.cfg');
+      writeFileSync(tlsConfigFile, kamailioTlsConfig(certs));
+      const realm = fieldOptions.realm ?? host;
+      field = {
+        realm,
+        passwords: fieldOptions.passwords,
+        unknownPassword: randomBytes(18).toString('base64url'),
+        trunkPort: fieldPorts.trunkPort,
+        tlsPort: fieldPorts.tlsPort,
+        tlsConfigFile,
+        rtpengineSocket: fieldOptions.rtpengineSocket,
+        pikeDensity: fieldOptions.pikeDensity ?? 400,
+        ...(fieldOptions.maxExpires === undefined ? {} : { maxExpires: fieldOptions.maxExpires }),
+      };
+      this.field = {
+        wssUri: `wss://${host}:${fieldPorts.tlsPort}`,
+        tlsPort: fieldPorts.tlsPort,
+        trunkPort: fieldPorts.trunkPort,
+        realm,
+        caFile: certs.caFile,
+        serverName: certs.serverName,
+        setPassword: (authUser, password) =>
+          this.kamcmd('htable.sets', 'pw', `s:${authUser}`, `s:${password}`),
+      };
+    }
     writeFileSync(
       this.configFile,
       kamailioConfig({
@@ -225,11 +300,32 @@ class KamailioProcess implements Kamailio {
         udpPort,
         wsPort,
         modulesDir,
-        ctlSocket: join(this.runDir, 'kamailio_ctl'),
+        ctlSocket: this.ctlSocket,
         children: options.children,
         debugLevel: options.debugLevel,
+        ...(field ? { field } : {}),
       }),
     );
+  }
+
+  countLog(pattern: RegExp): number {
+    try {
+      return readFileSync(this.logFile, 'utf8')
+        .split('\n')
+        .filter((line) => pattern.test(line)).length;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Runs kamcmd against this Kamailio's ctl socket; rejects with its output on failure. */
+  private kamcmd(...args: string[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      execFile('kamcmd', ['-s', `unix:${this.ctlSocket}`, ...args], (error, stdout, stderr) => {
+        if (error) reject(new Error(`kamcmd ${args[0] ?? ''} failed: ${stderr || stdout || error.message}`));
+        else resolve();
+      });
+    });
   }
 
   get pid(): number | undefined {
@@ -273,6 +369,9 @@ class KamailioProcess implements Kamailio {
       String(this.options.sharedMemoryMb ?? 256),
       '-M',
       String(this.options.privateMemoryMb ?? 16),
+      // Its own folder as working directory: Kamailio enables core dumps (LAB-NOTES).
+      '-w',
+      this.dir,
     ];
     let child: ChildProcess;
     try {
@@ -338,10 +437,14 @@ class KamailioProcess implements Kamailio {
     const workers = this.workers.length > 0 ? this.workers : childPids(child.pid);
     if (this.running) {
       child.kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
       const stopped = await Promise.race([
         this.exited.then(() => true),
-        delay(this.options.stopTimeoutMs ?? 5_000).then(() => false),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), this.options.stopTimeoutMs ?? 5_000);
+        }),
       ]);
+      clearTimeout(timer);
       if (!stopped) {
         this.logger.warn(`kamailio (pid ${child.pid}) ignored SIGTERM; sending SIGKILL`);
         child.kill('SIGKILL');

@@ -1,6 +1,8 @@
 import { silentLogger, type SipLogger } from '@callgate/sip';
+import { BaresipPhone } from './baresip.js';
 import { Bot, type BotBehaviour, type BotKind } from './bots.js';
 import { startKamailio, type Kamailio, type KamailioOptions } from './kamailio.js';
+import { startRtpengine, type Rtpengine } from './rtpengine.js';
 
 /** How lab users are named on the PBX (DESIGN §2's demo config follows the same conventions). */
 export const labUsers = {
@@ -13,6 +15,19 @@ export const labUsers = {
   /** The n-th generated customer (1-based): 0901000001, 0901000002, ... */
   customer: (n: number): string => `09010000${String(n).padStart(2, '0')}`,
 };
+
+/** Passwords of the field lab's users (the gateway's domains file for the lab uses the same). */
+export const labPasswords = {
+  /** The agent's extension, registered by the gateway or the browser: "5003" → "lab-5003". */
+  agent: (extension: string): string => `lab-${extension}`,
+  /** The desk phone "5003-desk" → "desk-5003". */
+  ipPhone: (extension: string): string => `desk-${extension}`,
+  /** A queue "queue1" → "queue-1". */
+  queue: (id: string): string => `queue-${id}`,
+};
+
+/** Which lab: `plain` (no auth, WebRTC bots everywhere), or `field` (a PBX like the ones users run). */
+export type LabProfile = 'plain' | 'field';
 
 /** Tones of generated bots: each bot of a lab plays its own, 100 Hz apart within a kind. */
 const TONE_BASE: Record<BotKind, number> = { customer: 400, ipPhone: 1000, mobile: 1600, queue: 2200 };
@@ -37,10 +52,37 @@ export interface LabOptions {
   behaviours?: Partial<Record<BotKind, Partial<BotBehaviour>>>;
   kamailio?: KamailioOptions;
   logger?: SipLogger;
+  /**
+   * `field`: Kamailio challenges REGISTER and INVITE (passwords {@link labPasswords}), rtpengine
+   * relays media, desk phones are baresip (plain RTP/PCMU, digest auth, auto-answer), customers and
+   * mobiles are baresip on the trunk socket (plain RTP, trusted). Queues stay JsSIP bots (with a
+   * password). Default `plain`.
+   */
+  profile?: LabProfile;
+  /** Field profile: how long registrations last (s; clients refresh before) and pike's density. */
+  field?: { maxExpires?: number; pikeDensity?: number };
+  /** Field profile: the agents' SIP users the PBX knows (e.g. "5003") → password (tests use {@link labPasswords.agent}). */
+  agents?: Readonly<Record<string, string>>;
+}
+
+/** A baresip endpoint of the field lab. */
+export interface LabPhone {
+  readonly kind: BotKind;
+  readonly user: string;
+  /** The tone it plays (Hz). */
+  readonly tone: number;
+  readonly phone: BaresipPhone;
 }
 
 export interface Lab {
+  readonly profile: LabProfile;
   readonly pbx: Kamailio;
+  /** The field profile's media relay. */
+  readonly rtpengine: Rtpengine | undefined;
+  /** The field profile's baresip desk phones, customers and mobiles. */
+  readonly phones: readonly LabPhone[];
+  /** The baresip endpoint registered as `user`; throws for an unknown user. */
+  phone(user: string): LabPhone;
   readonly mobilePrefix: string;
   readonly customers: readonly Bot[];
   readonly ipPhones: readonly Bot[];
@@ -58,6 +100,7 @@ export interface Lab {
  * On failure, whatever was started is closed again.
  */
 export async function startLab(options: LabOptions = {}): Promise<Lab> {
+  if (options.profile === 'field') return startFieldLab(options);
   const logger = options.logger ?? silentLogger;
   const mobilePrefix = options.mobilePrefix ?? '9';
   const pbx = await startKamailio({ logger, ...options.kamailio });
@@ -93,7 +136,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         behaviour: { tone: labTone(kind, index), ...options.behaviours?.[kind] },
       }),
   );
-  const lab = new RunningLab(pbx, mobilePrefix, bots);
+  const lab = new RunningLab('plain', pbx, undefined, mobilePrefix, bots, []);
   try {
     await Promise.all(bots.map((bot) => bot.start()));
   } catch (error) {
@@ -103,14 +146,100 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   return lab;
 }
 
+/** The field profile: rtpengine, an authenticating Kamailio, baresip phones and customers. */
+async function startFieldLab(options: LabOptions): Promise<Lab> {
+  const logger = options.logger ?? silentLogger;
+  const mobilePrefix = options.mobilePrefix ?? '9';
+  const customerNumbers =
+    typeof options.customers === 'number'
+      ? Array.from({ length: options.customers }, (_, i) => labUsers.customer(i + 1))
+      : [...(options.customers ?? [])];
+  const passwords: Record<string, string> = {};
+  for (const [user, password] of Object.entries(options.agents ?? {})) passwords[user] = password;
+  for (const ext of options.ipPhones ?? []) passwords[labUsers.ipPhone(ext)] = labPasswords.ipPhone(ext);
+  for (const id of options.queues ?? []) passwords[labUsers.queue(id)] = labPasswords.queue(id);
+  const rtpengine = await startRtpengine({ logger });
+  let pbx: Kamailio;
+  try {
+    pbx = await startKamailio({
+      logger,
+      ...options.kamailio,
+      field: { passwords, rtpengineSocket: rtpengine.ngSocket, ...options.kamailio?.field, ...options.field },
+    });
+  } catch (error) {
+    await rtpengine.stop();
+    throw error;
+  }
+  const trunkPort = pbx.field?.trunkPort ?? pbx.udpPort;
+  const phonePlan: { kind: BotKind; user: string; tone: number; auth?: string }[] = [
+    ...customerNumbers.map((user, i) => ({ kind: 'customer' as const, user, tone: labTone('customer', i) })),
+    ...(options.ipPhones ?? []).map((ext, i) => ({
+      kind: 'ipPhone' as const,
+      user: labUsers.ipPhone(ext),
+      tone: labTone('ipPhone', i),
+      auth: labPasswords.ipPhone(ext),
+    })),
+    ...(options.mobiles ?? []).map((n, i) => ({
+      kind: 'mobile' as const,
+      user: labUsers.mobile(mobilePrefix, n),
+      tone: labTone('mobile', i),
+    })),
+  ];
+  const queues = (options.queues ?? []).map(
+    (id, index) =>
+      new Bot({
+        pbx,
+        user: labUsers.queue(id),
+        kind: 'queue',
+        logger,
+        password: labPasswords.queue(id),
+        behaviour: { tone: labTone('queue', index), ...options.behaviours?.queue },
+      }),
+  );
+  const phones: LabPhone[] = [];
+  const lab = new RunningLab('field', pbx, rtpengine, mobilePrefix, queues, phones);
+  const started = await Promise.allSettled([
+    ...queues.map((bot) => bot.start()),
+    ...phonePlan.map(async ({ kind, user, tone, auth }) => {
+      const phone = await BaresipPhone.start({
+        user,
+        domain: pbx.sipDomain,
+        proxy: { host: pbx.host, port: auth === undefined ? trunkPort : pbx.udpPort },
+        ...(auth === undefined ? {} : { authUser: user, password: auth }),
+        tone,
+        logger,
+      });
+      phones.push({ kind, user, tone, phone });
+    }),
+  ]);
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed) {
+    await lab.close();
+    throw failed.reason;
+  }
+  return lab;
+}
+
 class RunningLab implements Lab {
   private closing: Promise<void> | undefined;
 
   constructor(
+    readonly profile: LabProfile,
     readonly pbx: Kamailio,
+    readonly rtpengine: Rtpengine | undefined,
     readonly mobilePrefix: string,
     readonly bots: readonly Bot[],
+    readonly phones: LabPhone[],
   ) {}
+
+  phone(user: string): LabPhone {
+    const phone = this.phones.find((p) => p.user === user);
+    if (!phone)
+      throw new Error(
+        `no lab phone registers as '${user}' (known: ${this.phones.map((p) => p.user).join(', ')})`,
+      );
+    return phone;
+  }
 
   get customers(): readonly Bot[] {
     return this.bots.filter((b) => b.kind === 'customer');
@@ -139,8 +268,9 @@ class RunningLab implements Lab {
 
   close(): Promise<void> {
     this.closing ??= (async () => {
-      await Promise.all(this.bots.map((bot) => bot.close()));
+      await Promise.all([...this.bots.map((bot) => bot.close()), ...this.phones.map((p) => p.phone.close())]);
       await this.pbx.stop();
+      await this.rtpengine?.stop();
     })();
     return this.closing;
   }

@@ -5,11 +5,13 @@
  *                                free ports otherwise
  *   npm run lab -- --ws-port=7066 --udp-port=7060
  *   npm run lab -- --free-ports  always free ports
+ *   npm run lab -- --profile field   a PBX like the ones users run: digest auth, rtpengine, wss://,
+ *                                pike, baresip desk phones and plain-RTP customers
  */
 import { consoleLogger } from '@callgate/sip';
 import type { BotBehaviour, BotKind } from './bots.js';
 import { KamailioError } from './kamailio.js';
-import { startLab, type Lab } from './lab.js';
+import { startLab, type Lab, type LabProfile } from './lab.js';
 import { startLabControl } from './control.js';
 import { isTcpPortFree, isUdpPortFree } from './ports.js';
 
@@ -21,12 +23,16 @@ interface CliOptions {
   wsPort?: number;
   udpPort?: number;
   freePorts: boolean;
+  profile: LabProfile;
 }
 
 function parseArgs(argv: readonly string[]): CliOptions {
-  const options: CliOptions = { freePorts: false };
-  for (const arg of argv) {
-    const [name, value] = arg.split('=', 2);
+  const options: CliOptions = { freePorts: false, profile: 'plain' };
+  const args = [...argv];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? '';
+    const [name, inline] = arg.split('=', 2);
+    const value = name === '--profile' && inline === undefined ? args[++i] : inline;
     switch (name) {
       case '--ws-port':
         options.wsPort = port(name, value);
@@ -37,8 +43,14 @@ function parseArgs(argv: readonly string[]): CliOptions {
       case '--free-ports':
         options.freePorts = true;
         break;
+      case '--profile':
+        if (value !== 'plain' && value !== 'field') throw new Error("--profile is 'plain' or 'field'");
+        options.profile = value;
+        break;
       default:
-        throw new Error(`unknown argument '${arg}' (known: --ws-port=N, --udp-port=N, --free-ports)`);
+        throw new Error(
+          `unknown argument '${arg}' (known: --ws-port=N, --udp-port=N, --free-ports, --profile plain|field)`,
+        );
     }
   }
   return options;
@@ -83,15 +95,29 @@ function describeBehaviour(b: BotBehaviour): string {
 
 function printLab(lab: Lab, note: string): void {
   const { pbx } = lab;
+  const field = pbx.field;
   const lines = [
     '',
-    'callgate lab PBX (Kamailio, registrar + proxy, no authentication)',
+    field
+      ? 'callgate field lab PBX (Kamailio: digest auth, rtpengine, wss://, pike)'
+      : 'callgate lab PBX (Kamailio, registrar + proxy, no authentication)',
     `  SIP over WebSocket  ${pbx.wsUri}      (JsSIP, the gateway: pbx.wsUri)`,
     `  SIP over UDP        ${pbx.host}:${pbx.udpPort}   (sipp, softphones)`,
     `  SIP domain          ${pbx.sipDomain}`,
     `  ports               ${note}`,
     `  Kamailio log        ${pbx.logFile}`,
     `  mobile prefix       "${lab.mobilePrefix}"`,
+    ...(field
+      ? [
+          `  SIP over wss://     ${field.wssUri}   (pbx.tls: { caFile: ${field.caFile}, serverName: ${field.serverName} })`,
+          `  trunk (trusted)     udp ${pbx.host}:${field.trunkPort}   (the "PSTN" customers)`,
+          `  digest realm        ${field.realm}   (agents: demo-<ext>, desk phones: desk-<ext>)`,
+          `  rtpengine           ${lab.rtpengine?.ngSocket ?? '-'}`,
+          '',
+          'baresip endpoints (plain RTP, PCMU, auto-answer):',
+          ...lab.phones.map((p) => `  ${p.kind.padEnd(9)} ${p.user.padEnd(14)} plays ${p.tone} Hz`),
+        ]
+      : []),
     '',
     'Simulated endpoints (register as sip:<user>@' + pbx.sipDomain + '):',
     ...lab.bots.map((b) => `  ${b.kind.padEnd(9)} ${b.user.padEnd(14)} ${describeBehaviour(b.behaviour)}`),
@@ -107,7 +133,11 @@ async function main(): Promise<void> {
   const cli = parseArgs(process.argv.slice(2));
   const ports = await choosePorts(cli);
   const logger = consoleLogger('lab', 'info');
+  const demoAgents = ['5000', '5001', '5002', '5003', '5004'];
   const lab = await startLab({
+    profile: cli.profile,
+    // The demo domains file's passwords (config/demo.yaml).
+    agents: Object.fromEntries(demoAgents.map((ext) => [ext, `demo-${ext}`])),
     customers: 3,
     ipPhones: ['5000', '5003'],
     mobiles: ['0930000004'],
@@ -118,7 +148,8 @@ async function main(): Promise<void> {
     logger,
   });
   // The third customer is busy, to show a failed callout.
-  lab.bot('0901000003').setBehaviour({ incoming: { action: 'reject', statusCode: 486 } });
+  if (lab.profile === 'plain')
+    lab.bot('0901000003').setBehaviour({ incoming: { action: 'reject', statusCode: 486 } });
   for (const bot of lab.bots) {
     bot.on('incoming', ({ call }) => logger.info(`${bot.user}: incoming call from ${call.remote.user}`));
     bot.on('answered', ({ call }) => logger.info(`${bot.user}: in call with ${call.remote.user}`));

@@ -7,7 +7,9 @@
  * {@link DomainRegistry} answers lookups by domain name and ipphone through `Map`s, so names
  * such as `constructor` are plain names; `__proto__` is refused outright.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { CallgateError, type DeviceType } from '@callgate/contracts';
 import { parse as parseYaml, YAMLError } from 'yaml';
 import * as z from 'zod';
@@ -33,6 +35,28 @@ export interface PbxConfig {
   readonly sipDomain: string;
   /** digits dialled before a mobile number to route it out (device type 3); may be empty */
   readonly mobilePrefix: string;
+  /** STUN/TURN servers of the domain's WebRTC legs: the gateway's own and the voice tab's */
+  readonly iceServers?: readonly PbxIceServer[];
+  /** TLS of a `wss://` wsUri: a private CA to trust, and the name its certificate carries */
+  readonly tls?: PbxTls;
+  /** `relay`: WebRTC media only through the TURN servers of {@link iceServers} */
+  readonly iceTransportPolicy?: 'all' | 'relay';
+}
+
+/** A STUN or TURN server, as RTCPeerConnection takes it. */
+export interface PbxIceServer {
+  readonly urls: readonly string[];
+  readonly username?: string;
+  readonly credential?: string;
+}
+
+export interface PbxTls {
+  /** where the CA came from (resolved against the domains file's folder) */
+  readonly caFile?: string;
+  /** the CA certificate(s), PEM, read at boot */
+  readonly ca?: string;
+  /** the TLS server name (SNI) when the wsUri's host is an address */
+  readonly serverName?: string;
 }
 
 export interface AgentDevices {
@@ -51,8 +75,16 @@ export interface AgentConfig {
   /** the agent's id, the key it is filed under (the 3C `ipphone` claim) */
   readonly ipphone: string;
   readonly name: string;
-  /** the agent's extension on the PBX */
-  readonly sip: { readonly user: string; readonly password: string };
+  /**
+   * the agent's extension on the PBX, and its digest credentials: `authUser` when the PBX's auth
+   * ID differs from the extension, `realm` to pin the realm answered (default: the challenge's)
+   */
+  readonly sip: {
+    readonly user: string;
+    readonly password: string;
+    readonly authUser?: string;
+    readonly realm?: string;
+  };
   readonly devices: AgentDevices;
   readonly defaultDevice: DeviceType;
   readonly canCallOut: boolean;
@@ -168,6 +200,14 @@ const agentSchema = z
     sip: z.strictObject({
       user: z.string().regex(/^[^\s@:;]+$/, 'must be a SIP user name (no spaces, @, : or ;)'),
       password: z.string().min(1, 'must not be empty'),
+      authUser: z
+        .string()
+        .regex(/^[^\s@:;"]+$/, 'must be a SIP user name (no spaces, @, :, ; or ")')
+        .optional(),
+      realm: z
+        .string()
+        .regex(/^[^\s"]+$/, 'must be a realm without spaces or quotes')
+        .optional(),
     }),
     devices: z
       .strictObject({
@@ -201,6 +241,33 @@ const agentSchema = z
     }
   });
 
+const ICE_URL_PATTERN = /^(stuns?|turns?):[^\s]+$/;
+
+const iceServerSchema = z
+  .strictObject({
+    urls: z.union([
+      z.string().regex(ICE_URL_PATTERN, 'must be a stun:, stuns:, turn: or turns: URL'),
+      z
+        .array(z.string().regex(ICE_URL_PATTERN, 'must be a stun:, stuns:, turn: or turns: URL'))
+        .min(1, 'must list at least one URL'),
+    ]),
+    username: z.string().min(1, 'must not be empty').optional(),
+    credential: z.string().min(1, 'must not be empty').optional(),
+  })
+  .superRefine((server, ctx) => {
+    const urls = typeof server.urls === 'string' ? [server.urls] : server.urls;
+    if (
+      urls.some((url) => url.startsWith('turn')) &&
+      (server.username === undefined || server.credential === undefined)
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [server.username === undefined ? 'username' : 'credential'],
+        message: 'is required for a TURN server',
+      });
+    }
+  });
+
 const domainSchema = z
   .strictObject({
     accessKey: z.string().min(32, 'must be at least 32 characters'),
@@ -219,6 +286,14 @@ const domainSchema = z
       wsUri: z.string().refine(isWebSocketUri, 'must be a ws:// or wss:// URI'),
       sipDomain: z.string().regex(HOST_PATTERN, 'must be a host name or IP address'),
       mobilePrefix: z.string().regex(/^[0-9]*$/, 'must be digits (or "")'),
+      iceServers: z.array(iceServerSchema).optional(),
+      tls: z
+        .strictObject({
+          caFile: z.string().min(1, 'must not be empty').optional(),
+          serverName: z.string().regex(HOST_PATTERN, 'must be a host name').optional(),
+        })
+        .optional(),
+      iceTransportPolicy: z.literal(['all', 'relay'], { error: "must be 'all' or 'relay'" }).optional(),
     }),
     queues: namedRecord(
       QUEUE_ID_PATTERN,
@@ -228,6 +303,19 @@ const domainSchema = z
     agents: namedRecord(IPPHONE_PATTERN, 'is not a valid ipphone: use digits only', agentSchema),
   })
   .superRefine((domain, ctx) => {
+    const turn = (domain.pbx.iceServers ?? []).some((server) =>
+      (typeof server.urls === 'string' ? [server.urls] : server.urls).some((url) => url.startsWith('turn')),
+    );
+    if (domain.pbx.iceTransportPolicy === 'relay' && !turn) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['pbx', 'iceTransportPolicy'],
+        message: "'relay' needs a TURN server in pbx.iceServers",
+      });
+    }
+    if (domain.pbx.tls !== undefined && !domain.pbx.wsUri.startsWith('wss:')) {
+      ctx.addIssue({ code: 'custom', path: ['pbx', 'tls'], message: 'needs a wss:// wsUri' });
+    }
     const sipUsers = new Map<string, string>();
     for (const [ipphone, agent] of Object.entries(domain.agents)) {
       const other = sipUsers.get(agent.sip.user);
@@ -343,6 +431,32 @@ function nullPrototypeRecord<V>(entries: Iterable<readonly [string, V]>): Record
   return Object.freeze(record);
 }
 
+/**
+ * The PEM of a domain's CA file, read once at boot (relative paths from the domains file's folder).
+ * @throws ConfigError when it cannot be read or holds no certificate
+ */
+function tlsOf(tls: { caFile?: string; serverName?: string }, source: string, domain: string): PbxTls {
+  const out: { caFile?: string; ca?: string; serverName?: string } = {};
+  if (tls.serverName !== undefined) out.serverName = tls.serverName;
+  if (tls.caFile !== undefined) {
+    const path = isAbsolute(tls.caFile) ? tls.caFile : resolve(dirname(source), tls.caFile);
+    const where = `domains.${domain}.pbx.tls.caFile`;
+    let pem: string;
+    try {
+      pem = readFileSync(path, 'utf8');
+    } catch (error) {
+      const reason =
+        typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : String(error);
+      throw new ConfigError(source, [`${where}: cannot be read (${path}: ${reason})`]);
+    }
+    if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+      throw new ConfigError(source, [`${where}: holds no PEM certificate (${path})`]);
+    out.caFile = path;
+    out.ca = pem;
+  }
+  return out;
+}
+
 function build(parsed: ParsedFile, source: string): DomainsFile {
   const domains = Object.entries(parsed.domains).map(([name, d]): [string, DomainConfig] => {
     const agents = Object.entries(d.agents).map(([ipphone, a]): [string, AgentConfig] => {
@@ -354,7 +468,12 @@ function build(parsed: ParsedFile, source: string): DomainsFile {
       const agent: AgentConfig = {
         ipphone,
         name: a.name,
-        sip: Object.freeze({ user: a.sip.user, password: a.sip.password }),
+        sip: Object.freeze({
+          user: a.sip.user,
+          password: a.sip.password,
+          ...(a.sip.authUser !== undefined && { authUser: a.sip.authUser }),
+          ...(a.sip.realm !== undefined && { realm: a.sip.realm }),
+        }),
         devices,
         defaultDevice: a.defaultDevice,
         canCallOut: a.canCallOut,
@@ -368,7 +487,24 @@ function build(parsed: ParsedFile, source: string): DomainsFile {
       allowedOrigins: Object.freeze([...d.allowedOrigins]),
       timezone: d.timezone,
       tokenLifetimeSeconds: d.tokenLifetimeSeconds,
-      pbx: Object.freeze({ ...d.pbx }),
+      pbx: Object.freeze({
+        wsUri: d.pbx.wsUri,
+        sipDomain: d.pbx.sipDomain,
+        mobilePrefix: d.pbx.mobilePrefix,
+        ...(d.pbx.iceServers !== undefined && {
+          iceServers: Object.freeze(
+            d.pbx.iceServers.map((server) =>
+              Object.freeze({
+                urls: Object.freeze(typeof server.urls === 'string' ? [server.urls] : [...server.urls]),
+                ...(server.username !== undefined && { username: server.username }),
+                ...(server.credential !== undefined && { credential: server.credential }),
+              }),
+            ),
+          ),
+        }),
+        ...(d.pbx.tls !== undefined && { tls: Object.freeze(tlsOf(d.pbx.tls, source, name)) }),
+        ...(d.pbx.iceTransportPolicy !== undefined && { iceTransportPolicy: d.pbx.iceTransportPolicy }),
+      }),
       queues: nullPrototypeRecord(Object.entries(d.queues)),
       agents: nullPrototypeRecord(agents),
     };

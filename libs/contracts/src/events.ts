@@ -91,7 +91,21 @@ export interface EventDataMap {
    * To the voice tab of a browser-mode agent only (never to other tabs or backends): the SIP
    * account its in-page phone registers with.
    */
-  'voice.sip': { wsUri: string; sipDomain: string; user: string; password: string; displayName: string };
+  'voice.sip': {
+    wsUri: string;
+    sipDomain: string;
+    user: string;
+    password: string;
+    displayName: string;
+    /** the digest user name, when the PBX's auth ID is not `user` */
+    authUser?: string;
+    /** the digest realm to answer, when pinned in the domains file */
+    realm?: string;
+    /** STUN/TURN servers for the in-page phone's peer connections (`pbx.iceServers`) */
+    iceServers?: SipIceServer[];
+    /** `relay`: media only through TURN (`pbx.iceTransportPolicy`) */
+    iceTransportPolicy?: 'all' | 'relay';
+  };
   'agent.callStatus': { status: CallStatus };
   'agent.device': { type: DeviceType; mobile?: string };
   'transfer.agents': { agents: AgentSummary[] };
@@ -144,6 +158,35 @@ export interface EventDataMap {
     /** the final SIP status of the failed move, when there was one */
     sipCode?: number;
   };
+  /**
+   * The agent's SIP registration with the PBX changed (the gateway's line in device modes 2-4):
+   * `failed` carries why (`reason`, e.g. a 401 for a wrong password) and when the gateway tries
+   * again (`retryInMs`, growing after each failure); `registered` once it works again.
+   */
+  'agent.sip': SipRegistrationView;
+}
+
+/** A STUN or TURN server, as RTCPeerConnection takes it. */
+export interface SipIceServer {
+  urls: string[];
+  username?: string;
+  credential?: string;
+}
+
+/** The states of an agent's SIP registration as the gateway reports them. */
+export type SipRegistrationState = 'registering' | 'registered' | 'failed' | 'disconnected';
+
+/** An agent's SIP registration (`agent.sip`, and `sip` of GET /v1/{domain}/agents/{ipphone}). */
+export interface SipRegistrationView {
+  state: SipRegistrationState;
+  /** why it is not registered, for people (e.g. `authentication failed (401): check the password`) */
+  reason?: string;
+  /** the PBX's answer to the last REGISTER, when it answered */
+  statusCode?: number;
+  /** REGISTERs that failed in a row */
+  failures?: number;
+  /** when the gateway sends the next REGISTER by itself */
+  retryInMs?: number;
 }
 
 export type EventType = keyof EventDataMap;
@@ -172,6 +215,7 @@ export const EventTypes = [
   'transfer.response',
   'transfer.succeeded',
   'transfer.failed',
+  'agent.sip',
 ] as const satisfies readonly EventType[];
 
 /** Every event travels in this envelope; `id` only grows within a domain. */

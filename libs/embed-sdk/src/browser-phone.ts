@@ -21,7 +21,7 @@ interface Session {
   direction: 'incoming' | 'outgoing';
   remote_identity: { uri: { user: string | null } };
   connection: RTCPeerConnection | null | undefined;
-  answer(options: { mediaConstraints: MediaStreamConstraints }): void;
+  answer(options: { mediaConstraints: MediaStreamConstraints; pcConfig?: RTCConfiguration }): void;
   terminate(options?: { status_code?: number }): void;
   hold(): boolean;
   unhold(): boolean;
@@ -125,6 +125,8 @@ export class BrowserPhone {
       sockets: [socket],
       uri: `sip:${account.user}@${account.sipDomain}`,
       password: account.password,
+      ...(account.authUser === undefined ? {} : { authorization_user: account.authUser }),
+      ...(account.realm === undefined ? {} : { realm: account.realm }),
       display_name: account.displayName,
       register: true,
       session_timers: false,
@@ -138,6 +140,20 @@ export class BrowserPhone {
     );
     this.ua = ua;
     ua.start();
+  }
+
+  /** The microphone, and the ICE servers and policy of the account (`pbx.iceServers`). */
+  private media(): { mediaConstraints: MediaStreamConstraints; pcConfig: RTCConfiguration } {
+    const account = this.account;
+    return {
+      mediaConstraints: AUDIO,
+      pcConfig: {
+        iceServers: account?.iceServers ?? [],
+        ...(account?.iceTransportPolicy === undefined
+          ? {}
+          : { iceTransportPolicy: account.iceTransportPolicy }),
+      },
+    };
   }
 
   /** Unregisters and stops the user agent; a call in progress ends. Resolves once unregistered. */
@@ -177,7 +193,7 @@ export class BrowserPhone {
     });
     if (transferId && this.acceptedTransfers.delete(transferId)) {
       // A transfer this agent already accepted: no second consent, the phone answers by itself.
-      session.answer({ mediaConstraints: AUDIO });
+      session.answer(this.media());
     }
     session.on('failed', (e) => {
       this.finish(
@@ -197,7 +213,7 @@ export class BrowserPhone {
     call.transition('dialing');
     const tx = transactionId === undefined ? {} : { transactionId };
     this.report({ type: 'callout.started', callId: call.callId, ...tx, data: { number } });
-    const session = this.ua.call(`sip:${number}@${this.account.sipDomain}`, { mediaConstraints: AUDIO });
+    const session = this.ua.call(`sip:${number}@${this.account.sipDomain}`, this.media());
     this.track(session, call);
     session.on('failed', (e) => {
       const sipCode = e.message?.status_code;
@@ -331,7 +347,7 @@ export class BrowserPhone {
               code: 'NOT_IN_A_CALL',
               message: `the call is ${call.state}`,
             });
-          session.answer({ mediaConstraints: AUDIO });
+          session.answer(this.media());
           return done();
         case 'call.hangup':
           session.terminate();

@@ -58,3 +58,5 @@ export {
   sdpAudioCodecs,
   type AudioCodec,
 } from './codecs.js';
+export { backoffDelay, type BackoffOptions } from './backoff.js';
+export { type WsTlsOptions } from './ws-socket.js';

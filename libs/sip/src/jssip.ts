@@ -25,6 +25,9 @@ export interface JsSipUaConfiguration {
   sockets: JsSipSocket[];
   uri: string;
   password?: string;
+  /** the digest user name, when not the URI's user */
+  authorization_user?: string;
+  realm?: string;
   display_name?: string;
   register: boolean;
   register_expires?: number;

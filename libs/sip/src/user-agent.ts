@@ -1,4 +1,5 @@
 import { SipCall, toSipError, type SipEmpty, type SipMediaOptions } from './call.js';
+import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { translateCause, type SipEndCause } from './causes.js';
 import { audioCodecName, restrictAudioCodecs, type AudioCodec } from './codecs.js';
 import { TypedEmitter, waitForEvent } from './emitter.js';
@@ -12,7 +13,7 @@ import {
   type JsSipUaEvents,
 } from './jssip.js';
 import { prefixedLogger, silentLogger, type SipLogger } from './logger.js';
-import { NodeWsSocket } from './ws-socket.js';
+import { NodeWsSocket, type WsTlsOptions } from './ws-socket.js';
 
 export interface SipUserAgentOptions {
   /** SIP over WebSocket URI of the PBX, e.g. ws://127.0.0.1:5066. */
@@ -32,8 +33,12 @@ export interface SipUserAgentOptions {
   registerExpiresSec?: number;
   /** Bounds of JsSIP's reconnection back-off (s). Defaults 2 and 30 (JsSIP's). */
   reconnect?: { minIntervalSec?: number; maxIntervalSec?: number };
-  /** After a failed REGISTER while connected, try again after this long. Default 5000 ms. */
-  registrationRetryMs?: number;
+  /**
+   * After a failed REGISTER while connected, try again after this long (ms), or after an
+   * exponential back-off with jitter (a PBX with flood protection bans a client that hammers it).
+   * Default 5000 ms.
+   */
+  registrationRetryMs?: number | BackoffOptions;
   /** ICE configuration of the calls' peer connections. Default: no ICE servers. */
   pcConfig?: RTCConfiguration;
   /** An incoming call not answered by then is answered 408 by JsSIP. Default 60 s. */
@@ -51,15 +56,23 @@ export interface SipUserAgentOptions {
    * fenced: another user agent now holds the extension). Default: always refresh.
    */
   mayRefreshRegistration?: () => boolean;
+  /** The digest user name when it is not `user` (many PBXs give phones an auth ID of their own). */
+  authUser?: string;
+  /** The digest realm to answer; default: whatever the PBX's challenge names. */
+  realm?: string;
+  /** TLS of a wss:// connection: a private CA to trust, the name the certificate carries. */
+  tls?: WsTlsOptions;
 }
 
 export interface SipUserAgentEvents {
   connecting: { attempt: number };
   connected: SipEmpty;
-  disconnected: { error: boolean; code?: number; reason?: string };
+  /** `transportError`: why the last connection attempt failed (e.g. the certificate was refused). */
+  disconnected: { error: boolean; code?: number; reason?: string; transportError?: string };
   registered: SipEmpty;
   unregistered: { cause?: SipEndCause };
-  registrationFailed: { cause: SipEndCause; statusCode?: number };
+  /** `retryInMs`: when the user agent sends the next REGISTER by itself. */
+  registrationFailed: { cause: SipEndCause; statusCode?: number; retryInMs?: number };
   incomingCall: { call: SipCall };
   closed: { reason: string };
 }
@@ -97,6 +110,7 @@ export class SipUserAgent extends TypedEmitter<SipUserAgentEvents> {
   private closedFlag = false;
   private wantRegistered: boolean;
   private retryTimer: NodeJS.Timeout | undefined;
+  private failures = 0;
 
   constructor(options: SipUserAgentOptions) {
     super();
@@ -111,11 +125,13 @@ export class SipUserAgent extends TypedEmitter<SipUserAgentEvents> {
     this.pcConfig = options.pcConfig ?? { iceServers: [] };
     this.codecs = options.codecs === undefined ? undefined : validCodecs(options.codecs);
     try {
-      this.socket = new NodeWsSocket(options.wsUri, this.logger);
+      this.socket = new NodeWsSocket(options.wsUri, this.logger, options.tls);
       this.ua = new JsSip.UA({
         sockets: [this.socket],
         uri: this.uri,
         password: options.password,
+        ...(options.authUser === undefined ? {} : { authorization_user: options.authUser }),
+        ...(options.realm === undefined ? {} : { realm: options.realm }),
         display_name: options.displayName,
         register: options.register,
         register_expires: options.registerExpiresSec ?? 600,
@@ -141,6 +157,11 @@ export class SipUserAgent extends TypedEmitter<SipUserAgentEvents> {
 
   get isClosed(): boolean {
     return this.closedFlag;
+  }
+
+  /** REGISTERs that failed in a row (0 once registered). */
+  get registrationFailures(): number {
+    return this.failures;
   }
 
   /** Calls that have not terminated yet. */
@@ -341,10 +362,13 @@ export class SipUserAgent extends TypedEmitter<SipUserAgentEvents> {
       const payload: SipUserAgentEvents['disconnected'] = { error: e.error };
       if (e.code !== undefined) payload.code = e.code;
       if (e.reason) payload.reason = e.reason;
+      const transportError = this.socket.lastError;
+      if (transportError) payload.transportError = transportError;
       this.safeEmit('disconnected', payload);
     });
     on('registered', () => {
       this.clearRetry();
+      this.failures = 0;
       this.logger.info('registered');
       this.safeEmit('registered', {});
     });
@@ -363,9 +387,11 @@ export class SipUserAgent extends TypedEmitter<SipUserAgentEvents> {
     on('registrationFailed', (e) => {
       const payload: SipUserAgentEvents['registrationFailed'] = { cause: translateCause(e.cause) };
       if (e.response) payload.statusCode = e.response.status_code;
+      this.failures++;
+      const retryInMs = this.scheduleRetry();
+      if (retryInMs !== undefined) payload.retryInMs = retryInMs;
       this.logger.warn('registration failed', { ...payload });
       this.safeEmit('registrationFailed', payload);
-      this.scheduleRetry();
     });
     on('newRTCSession', (e) => {
       this.restrictCodecs(e.session);
@@ -397,15 +423,19 @@ export class SipUserAgent extends TypedEmitter<SipUserAgentEvents> {
     });
   }
 
-  private scheduleRetry(): void {
-    if (this.closing || !this.wantRegistered || this.retryTimer) return;
+  /** Schedules the next REGISTER after a failure; returns its delay, or undefined when none is due. */
+  private scheduleRetry(): number | undefined {
+    if (this.closing || !this.wantRegistered || this.retryTimer) return undefined;
+    const retry = this.options.registrationRetryMs ?? 5_000;
+    const delayMs = typeof retry === 'number' ? retry : backoffDelay(this.failures, retry);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       if (!this.closing && this.wantRegistered && this.ua.isConnected() && !this.ua.isRegistered()) {
         this.logger.debug('retrying REGISTER');
         this.ua.register();
       }
-    }, this.options.registrationRetryMs ?? 5_000);
+    }, delayMs);
+    return delayMs;
   }
 
   private clearRetry(): void {

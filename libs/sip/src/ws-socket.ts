@@ -2,6 +2,14 @@ import { WebSocket, type RawData } from 'ws';
 import type { JsSipSocket } from './jssip.js';
 import { silentLogger, type SipLogger } from './logger.js';
 
+/** TLS settings of a wss:// connection (the `ws` package passes them to Node's tls.connect). */
+export interface WsTlsOptions {
+  /** PEM certificate(s) of the CA(s) to trust instead of Node's default list (a private PBX CA). */
+  ca?: string;
+  /** The name the server certificate must carry (SNI), when the URI's host is an address. */
+  servername?: string;
+}
+
 /**
  * JsSIP's Socket over the `ws` package. Unlike JsSIP's WebSocketInterface it knows
  * when every connection it opened has really closed ({@link whenClosed}), and can drop
@@ -18,10 +26,12 @@ export class NodeWsSocket implements JsSipSocket {
   private ws: WebSocket | undefined;
   private readonly open = new Set<WebSocket>();
   private readonly closeWaiters = new Set<() => void>();
+  private lastErrorMessage: string | undefined;
 
   constructor(
     readonly url: string,
     private readonly logger: SipLogger = silentLogger,
+    private readonly tls: WsTlsOptions = {},
   ) {
     const parsed = new URL(url);
     if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
@@ -33,10 +43,14 @@ export class NodeWsSocket implements JsSipSocket {
 
   connect(): void {
     if (this.isConnected() || this.isConnecting()) return;
-    const ws = new WebSocket(this.url, 'sip');
+    const ws = new WebSocket(this.url, 'sip', {
+      ...(this.tls.ca === undefined ? {} : { ca: this.tls.ca }),
+      ...(this.tls.servername === undefined ? {} : { servername: this.tls.servername }),
+    });
     this.ws = ws;
     this.open.add(ws);
     ws.on('open', () => {
+      this.lastErrorMessage = undefined;
       if (this.ws === ws) this.onconnect();
     });
     ws.on('message', (data: RawData, isBinary: boolean) => {
@@ -45,8 +59,9 @@ export class NodeWsSocket implements JsSipSocket {
       this.logger.debug(`SIP in: ${sipSummary(text)}`);
       this.ondata(text);
     });
-    ws.on('error', (error: Error) => {
-      this.logger.debug('websocket error', { url: this.url, error: error.message });
+    ws.on('error', (error: Error & { code?: string }) => {
+      this.lastErrorMessage = error.code ? `${error.code}: ${error.message}` : error.message;
+      this.logger.debug('websocket error', { url: this.url, error: this.lastErrorMessage });
     });
     ws.on('close', (code: number, reason: Buffer) => {
       this.open.delete(ws);
@@ -84,6 +99,11 @@ export class NodeWsSocket implements JsSipSocket {
     this.logger.debug(`SIP out: ${sipSummary(message)}`);
     ws.send(message);
     return true;
+  }
+
+  /** Why the last connection failed (e.g. `SELF_SIGNED_CERT_IN_CHAIN: …`); cleared once one opens. */
+  get lastError(): string | undefined {
+    return this.lastErrorMessage;
   }
 
   isConnected(): boolean {

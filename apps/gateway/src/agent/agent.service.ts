@@ -13,6 +13,7 @@ import {
   type CommandResult,
   type DeviceType,
   type EventDataMap,
+  type SipRegistrationState,
 } from '@callgate/contracts';
 import type { AgentConfig } from '@callgate/auth';
 import type { CallSnapshot } from '@callgate/call-core';
@@ -39,7 +40,16 @@ export interface AgentView extends AgentSummary {
   canCallOut: boolean;
   voice: { held: boolean; fence?: number };
   /** the gateway's SIP registration of the agent's extension (server-side devices) and the instance holding it, or null */
-  sip: { registered: boolean; owner: string } | null;
+  sip: {
+    registered: boolean;
+    owner: string;
+    /** `registering`, `registered`, `failed` or `disconnected` */
+    state?: SipRegistrationState;
+    /** why it is not registered (e.g. a 401: wrong password) */
+    reason?: string;
+    statusCode?: number;
+    failures?: number;
+  } | null;
   call: CallSnapshot | null;
 }
 
@@ -251,7 +261,24 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
       ...(state.mobile ? { mobile: state.mobile } : {}),
       canCallOut: config.canCallOut,
       voice: holder ? { held: true, fence: holder.fence } : { held: false },
-      sip: line ? { registered: line.registered, owner: line.owner } : null,
+      sip: line
+        ? {
+            registered: line.registered,
+            owner: line.owner,
+            ...(line.registration === undefined
+              ? {}
+              : {
+                  state: line.registration.state,
+                  ...(line.registration.reason === undefined ? {} : { reason: line.registration.reason }),
+                  ...(line.registration.statusCode === undefined
+                    ? {}
+                    : { statusCode: line.registration.statusCode }),
+                  ...(line.registration.failures === undefined
+                    ? {}
+                    : { failures: line.registration.failures }),
+                }),
+          }
+        : null,
       call: line?.call ?? this.browser.snapshot(agent),
     };
   }

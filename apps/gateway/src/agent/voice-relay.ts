@@ -49,6 +49,14 @@ export class VoiceRelay {
         user: config.sip.user,
         password: config.sip.password,
         displayName: config.name,
+        ...(config.sip.authUser === undefined ? {} : { authUser: config.sip.authUser }),
+        ...(config.sip.realm === undefined ? {} : { realm: config.sip.realm }),
+        ...(domain.pbx.iceServers === undefined
+          ? {}
+          : { iceServers: domain.pbx.iceServers.map((server) => ({ ...server, urls: [...server.urls] })) }),
+        ...(domain.pbx.iceTransportPolicy === undefined
+          ? {}
+          : { iceTransportPolicy: domain.pbx.iceTransportPolicy }),
       },
       { tab: tabId, backends: false },
     );

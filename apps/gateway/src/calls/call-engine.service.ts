@@ -10,6 +10,7 @@ import {
   type CallCommandName,
   type CommandPayload,
   type CommandResult,
+  type SipRegistrationView,
 } from '@callgate/contracts';
 import type { CallSnapshot } from '@callgate/call-core';
 import type { SipLogger } from '@callgate/sip';
@@ -62,6 +63,8 @@ interface PeerCommand {
 /** The server-side line of an agent as any instance reports it. */
 export interface LineStatus {
   registered: boolean;
+  /** the registration's state and, when not registered, why */
+  registration?: SipRegistrationView;
   /** the instance whose user agent registers the agent */
   owner: string;
   call: CallSnapshot | null;
@@ -294,6 +297,13 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
           `the PBX connection of agent ${agent.ipphone} is down`,
         );
       }
+      if (!line.registered) {
+        const why = line.registration.reason;
+        throw new CallgateError(
+          'IPCC_NOT_CONNECT_AGENT_ID',
+          `agent ${agent.ipphone} is not registered with the PBX${why ? `: ${why}` : ''}`,
+        );
+      }
       try {
         const call = await line.dial(number, transactionId);
         return { callId: call.callId };
@@ -348,6 +358,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
   private localStatus(line: ServerLine): LineStatus {
     return {
       registered: line.registered,
+      registration: line.registration,
       owner: this.instanceId,
       call: line.call?.model.snapshot() ?? null,
     };
@@ -669,6 +680,10 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
       mayServe: () => this.mayServe(k),
       onRegistrationFailed: () => this.metrics.registrationFailed(agent.domain),
       sipLogger: this.sipLog,
+      publishSip: async (view) => {
+        if (this.silenced.has(line)) return;
+        await this.bus.publish(agent, 'agent.sip', view);
+      },
       publish: async (type, data, call) => {
         if (this.silenced.has(line)) return;
         // Not awaited: the events of a call must keep their order (the store sees the records in

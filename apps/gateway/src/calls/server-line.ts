@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@nestjs/common';
-import type { EventDataMap, EventType } from '@callgate/contracts';
+import type { EventDataMap, EventType, SipRegistrationView } from '@callgate/contracts';
 import type { AgentConfig, PbxConfig } from '@callgate/auth';
 import type { AgentRef, AgentState } from '@callgate/coordination';
 import { prefixedLogger, type SipCall, SipCallState, type SipLogger, SipUserAgent } from '@callgate/sip';
@@ -31,6 +31,30 @@ export interface ServerLineDeps {
   sipLogger?: SipLogger;
   /** told of each failed registration (metrics) */
   onRegistrationFailed?: () => void;
+  /** publishes a change of the line's registration (`agent.sip`) to the agent's tabs and /events */
+  publishSip: (view: SipRegistrationView) => Promise<void>;
+}
+
+/** REGISTER retries after a failure: 2 s, doubling, at most 5 min, ±20 % (a PBX with pike or fail2ban bans a client that hammers it). */
+export const REGISTER_BACKOFF = { initialMs: 2_000, maxMs: 300_000, factor: 2, jitter: 0.2 } as const;
+
+/** Why a REGISTER failed, in words an administrator acts on. */
+export function registrationReason(statusCode: number | undefined, cause: string): string {
+  switch (statusCode) {
+    case 401:
+    case 407:
+      return `authentication failed (${statusCode}): check the agent's SIP user, auth user and password`;
+    case 403:
+      return 'forbidden (403): the PBX refuses this account';
+    case 404:
+      return 'not found (404): the PBX does not know this user or domain';
+    case undefined:
+      return cause === 'requestTimeout'
+        ? 'the PBX did not answer the REGISTER'
+        : `registration failed (${cause})`;
+    default:
+      return `registration refused (${statusCode})`;
+  }
 }
 
 /**
@@ -42,6 +66,7 @@ export class ServerLine {
   readonly ua: SipUserAgent;
   private active: ServerCall | undefined;
   private closed = false;
+  private view: SipRegistrationView = { state: 'registering' };
 
   constructor(private readonly deps: ServerLineDeps) {
     this.ua = new SipUserAgent({
@@ -49,10 +74,26 @@ export class ServerLine {
       sipDomain: deps.pbx.sipDomain,
       user: deps.config.sip.user,
       password: deps.config.sip.password,
+      ...(deps.config.sip.authUser === undefined ? {} : { authUser: deps.config.sip.authUser }),
+      ...(deps.config.sip.realm === undefined ? {} : { realm: deps.config.sip.realm }),
+      ...(deps.pbx.tls === undefined
+        ? {}
+        : {
+            tls: {
+              ...(deps.pbx.tls.ca === undefined ? {} : { ca: deps.pbx.tls.ca }),
+              ...(deps.pbx.tls.serverName === undefined ? {} : { servername: deps.pbx.tls.serverName }),
+            },
+          }),
+      pcConfig: {
+        iceServers: (deps.pbx.iceServers ?? []).map((server) => ({ ...server, urls: [...server.urls] })),
+        ...(deps.pbx.iceTransportPolicy === undefined
+          ? {}
+          : { iceTransportPolicy: deps.pbx.iceTransportPolicy }),
+      },
       displayName: deps.config.name,
       register: true,
       reconnect: { minIntervalSec: 1, maxIntervalSec: 10 },
-      registrationRetryMs: 2000,
+      registrationRetryMs: REGISTER_BACKOFF,
       ...(deps.codecs ? { codecs: deps.codecs } : {}),
       mayRefreshRegistration: deps.mayServe,
       ...(deps.sipLogger
@@ -65,16 +106,34 @@ export class ServerLine {
         if (!call.isTerminated && call.state === SipCallState.Ringing) call.reject(500);
       });
     });
-    this.ua.on('registered', () => deps.logger.log(`${this.name}: registered`));
+    this.ua.on('registered', () => {
+      deps.logger.log(`${this.name}: registered`);
+      this.setView({ state: 'registered' });
+    });
     this.ua.on('registrationFailed', (e) => {
       deps.onRegistrationFailed?.();
+      const reason = registrationReason(e.statusCode, e.cause);
       deps.logger.warn(
-        `${this.name}: registration failed (${e.cause}${e.statusCode ? ` ${e.statusCode}` : ''})`,
+        `${this.name}: registration failed: ${reason}${e.retryInMs === undefined ? '' : `; next REGISTER in ${Math.round(e.retryInMs / 1000)} s`}`,
       );
+      this.setView({
+        state: 'failed',
+        reason,
+        ...(e.statusCode === undefined ? {} : { statusCode: e.statusCode }),
+        failures: this.ua.registrationFailures,
+        ...(e.retryInMs === undefined ? {} : { retryInMs: e.retryInMs }),
+      });
     });
-    this.ua.on('disconnected', (e) =>
-      deps.logger.warn(`${this.name}: PBX connection lost${e.reason ? ` (${e.reason})` : ''}`),
-    );
+    this.ua.on('disconnected', (e) => {
+      const why = e.transportError ?? e.reason;
+      deps.logger.warn(`${this.name}: PBX connection lost${why ? ` (${why})` : ''}`);
+      this.setView({
+        state: 'disconnected',
+        reason: e.transportError
+          ? `cannot connect to the PBX (${deps.pbx.wsUri}): ${e.transportError}`
+          : `the PBX connection (${deps.pbx.wsUri}) is down${e.reason ? `: ${e.reason}` : ''}`,
+      });
+    });
   }
 
   get name(): string {
@@ -87,6 +146,21 @@ export class ServerLine {
 
   get registered(): boolean {
     return this.ua.isRegistered;
+  }
+
+  /** The registration as the agent's tabs, /events and REST see it. */
+  get registration(): SipRegistrationView {
+    return this.view;
+  }
+
+  /** Records a new registration view and publishes it when its state or reason changed. */
+  private setView(view: SipRegistrationView): void {
+    const changed = view.state !== this.view.state || view.reason !== this.view.reason;
+    this.view = view;
+    if (!changed || this.closed) return;
+    this.deps.publishSip(view).catch((err: unknown) => {
+      this.deps.logger.warn(`${this.name}: publishing agent.sip failed: ${String(err)}`);
+    });
   }
 
   /** Connects and registers; resolves when registered (the user agent keeps retrying after a failure). */
