@@ -2,3 +2,4 @@ export * from './numbers.js';
 export * from './commands.js';
 export * from './call.js';
 export * from './transfer.js';
+export * from './untrusted.js';

@@ -13,7 +13,7 @@ import {
   type StoredAgentFields,
 } from './common.js';
 import { coordinationKeys, type CoordinationKeys } from './keys.js';
-import { compareEventIds, EVENT_ID_PATTERN } from '@callgate/contracts';
+import { compareEventIds, parseEventId } from '@callgate/contracts';
 import { RpcPeer } from './rpc.js';
 import type {
   AgentLeases,
@@ -410,11 +410,12 @@ class MemoryCoordination implements Coordination {
       append: (domain, body) =>
         this.op(() => backend.logAppend(keys.eventLog(domain), body, options.eventLogMaxLen)),
       since: (domain, afterId, limit) =>
-        this.op(() =>
-          EVENT_ID_PATTERN.test(afterId)
-            ? backend.logSince(keys.eventLog(domain), afterId, limit)
-            : { events: [], gap: true },
-        ),
+        this.op(() => {
+          const from = parseEventId(afterId);
+          return from === undefined
+            ? { events: [], gap: true }
+            : backend.logSince(keys.eventLog(domain), from, limit);
+        }),
     };
 
     this.logins = {

@@ -27,7 +27,7 @@ import {
   type StoredAgentFields,
 } from './common.js';
 import { coordinationKeys, type CoordinationKeys } from './keys.js';
-import { compareEventIds, EVENT_ID_PATTERN } from '@callgate/contracts';
+import { compareEventIds, parseEventId } from '@callgate/contracts';
 import { scripts, type ScriptName } from './redis-scripts.js';
 import type {
   AgentLeases,
@@ -304,8 +304,10 @@ class RedisCoordination implements Coordination {
         if (typeof id !== 'string') throw unavailable('coordination: XADD returned no id');
         return id;
       },
-      since: async (domain, afterId, limit) => {
-        if (!EVENT_ID_PATTERN.test(afterId)) return { events: [], gap: true };
+      since: async (domain, rawAfterId, limit) => {
+        // Bounded before XRANGE sees it: Redis refuses a part past 64 bits and `(` before the max id.
+        const afterId = parseEventId(rawAfterId);
+        if (afterId === undefined) return { events: [], gap: true };
         const key = keys.eventLog(domain);
         // One round trip: the log's bounds, whether afterId is still in it, and what follows it.
         // (MAXLEN trimming does not move Redis 7's max-deleted-entry-id, so the bounds decide.)

@@ -13,9 +13,10 @@ import {
   type CommandFailure,
   type ErrorBody,
   isCommandName,
+  parseEventId,
   type ServerToClientEvents,
 } from '@callgate/contracts';
-import { parseCommand } from '@callgate/call-core';
+import { logText, parseCommand } from '@callgate/call-core';
 import type { AgentRef } from '@callgate/coordination';
 import type { GatewayConfig } from '../config.js';
 import { toErrorBody } from '../errors.js';
@@ -73,7 +74,9 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
     const auth = socket.data.auth;
     if (!auth?.ok) {
       const error = auth?.error ?? { code: 'INVALID_REQUEST' as const, message: 'no handshake' };
-      this.logger.warn(`tab refused (${auth?.domain ?? '?'}): ${error.code} ${error.message}`);
+      this.logger.warn(
+        `tab refused (${logText(auth?.domain ?? '?')}): ${error.code} ${logText(error.message)}`,
+      );
       socket.emit('session.error', {
         id: '0',
         type: 'session.error',
@@ -89,19 +92,26 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
     // Listen before any await, so a command sent right after connecting is not lost: it waits for `ready`.
     const commands = new Set<Promise<void>>();
     socket.onAny((name: unknown, ...args: unknown[]) => {
-      const command: Promise<void> = this.onCommand(socket, agent, name, args).then(async (closeTab) => {
-        if (!closeTab) return;
-        // Answer the tab's other commands in flight (e.g. the 3C unload's reConfigDeviceType) first.
-        await Promise.allSettled([...commands].filter((other) => other !== command));
-        socket.disconnect(true);
-      });
+      const command: Promise<void> = this.onCommand(socket, agent, name, args)
+        .then(async (closeTab) => {
+          if (!closeTab) return;
+          // Answer the tab's other commands in flight (e.g. the 3C unload's reConfigDeviceType) first.
+          await Promise.allSettled([...commands].filter((other) => other !== command));
+          socket.disconnect(true);
+        })
+        .catch((err: unknown) => {
+          this.logger.error(`tab ${socket.id}: command ${logText(name)} broke: ${logText(String(err), 400)}`);
+        });
       commands.add(command);
       void command.finally(() => commands.delete(command));
       this.track(command);
     });
     void socket.join(rooms.agent(agent.domain, agent.ipphone));
-    const ready = this.agents.connectTab(agent, socket.id).then(
-      async (snapshot) => {
+    // One chain with one catch: a store or SIP error anywhere in the start (snapshot, replay,
+    // credentials) is answered with a code and closes this tab; it never escapes the handler.
+    const ready = this.agents
+      .connectTab(agent, socket.id)
+      .then(async (snapshot) => {
         const resumed = await this.resume(socket, agent);
         const event = await this.bus.envelope(
           agent,
@@ -113,11 +123,11 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
         if (snapshot.isEnable && snapshot.deviceType === 1)
           await this.relay.sendCredentials(agent, socket.id);
         return true;
-      },
-      (err: unknown) => {
+      })
+      .catch((err: unknown) => {
         const error = toErrorBody(err);
         this.logger.error(
-          `tab ${socket.id} of ${agent.domain}/${agent.ipphone} could not start: ${String(err)}`,
+          `tab ${socket.id} of ${logText(agent.domain)}/${logText(agent.ipphone)} could not start: ${logText(String(err))}`,
         );
         socket.emit('session.error', {
           id: '0',
@@ -129,8 +139,7 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
         });
         socket.disconnect(true);
         return false;
-      },
-    );
+      });
     socket.data.ready = ready;
     this.track(ready);
   }
@@ -161,9 +170,17 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
     agent: AgentRef,
   ): Promise<{ replayed: number } | { resync: true } | undefined> {
     const raw: unknown = socket.handshake.auth;
-    const lastEventId =
+    const given =
       typeof raw === 'object' && raw !== null ? (raw as { lastEventId?: unknown }).lastEventId : undefined;
-    if (typeof lastEventId !== 'string' || lastEventId === '') return undefined;
+    if (given === undefined || given === '') return undefined;
+    const lastEventId = parseEventId(given);
+    if (lastEventId === undefined) {
+      // Not an id the log can hold (20 nines, the max id, a number): the tab starts from the snapshot.
+      this.logger.log(
+        `tab ${socket.id} of ${agent.domain}/${agent.ipphone} resumes after no valid id: resync`,
+      );
+      return { resync: true };
+    }
     const { events, gap } = await this.bus.replay(agent.domain, lastEventId, agent.ipphone);
     if (gap) {
       this.logger.log(
@@ -218,7 +235,7 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
     } catch (err) {
       if (!(err instanceof CallgateError)) {
         this.logger.error(
-          `${name} for ${agent.domain}/${agent.ipphone} failed: ${(err as Error).stack ?? String(err)}`,
+          `${name} for ${agent.domain}/${agent.ipphone} failed: ${logText((err as Error).stack ?? String(err), 2000)}`,
         );
       }
       refuse({ ok: false, ...toErrorBody(err) });
@@ -245,7 +262,7 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
       return { ok: true, agent, sessionToken };
     } catch (err) {
       if (!(err instanceof CallgateError)) {
-        this.logger.error(`handshake failed: ${(err as Error).stack ?? String(err)}`);
+        this.logger.error(`handshake failed: ${logText((err as Error).stack ?? String(err), 2000)}`);
       }
       return { ok: false, error: toErrorBody(err), domain };
     }
@@ -253,6 +270,8 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
 
   private track(promise: Promise<unknown>): void {
     this.pending.add(promise);
-    void promise.finally(() => this.pending.delete(promise));
+    // Both arms: a rejected promise is forgotten too, without a second, unhandled rejection.
+    const forget = (): void => void this.pending.delete(promise);
+    void promise.then(forget, forget);
   }
 }
