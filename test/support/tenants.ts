@@ -20,7 +20,13 @@ export interface TenantsFile {
  * `demoAgentExtra`: lines (indented 8 spaces) added to every demo agent.
  */
 export function writeTenants(
-  options: { demoExtra?: string; acmeExtra?: string; demoAgentExtra?: string } = {},
+  options: {
+    demoExtra?: string;
+    acmeExtra?: string;
+    demoAgentExtra?: string;
+    /** per demo agent (ipphone), lines (indented 8 spaces) added to that agent only */
+    demoAgent?: Record<string, string>;
+  } = {},
 ): TenantsFile {
   let demo = readFileSync(DEMO_CONFIG, 'utf8');
   if (options.demoExtra)
@@ -30,6 +36,11 @@ export function writeTenants(
     );
   if (options.demoAgentExtra)
     demo = demo.replace(/( {8}defaultDevice: \d\n)/g, `$1${options.demoAgentExtra}\n`);
+  for (const [ipphone, extra] of Object.entries(options.demoAgent ?? {}))
+    demo = demo.replace(
+      new RegExp(`( {6}'${ipphone}':\\n[\\s\\S]*? {8}defaultDevice: \\d\\n)`),
+      `$1${extra}\n`,
+    );
   const acme = `
   acme:
     accessKey: 'acme-access-key-0123456789-abcdefghijklmnopqrstuvwxyz'

@@ -3,3 +3,4 @@ export * from './commands.js';
 export * from './call.js';
 export * from './transfer.js';
 export * from './untrusted.js';
+export * from './dial-policy.js';

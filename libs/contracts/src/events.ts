@@ -105,6 +105,8 @@ export interface EventDataMap {
     customerCallId?: string;
     transferId?: string;
     transferredFrom?: string;
+    /** the caller id as the PBX sent it (escaped, bounded), when `phone` is its normalised form */
+    callerDisplay?: string;
   };
   'call.agentRinging': Record<string, never>;
   'callout.started': { number: string; transactionId?: string };
@@ -144,6 +146,17 @@ export interface EventDataMap {
     /** the final SIP status of the failed move, when there was one */
     sipCode?: number;
   };
+  /**
+   * Audit trail (DESIGN.md §11): a command refused by the dial policy or a quota. `number` is the
+   * refused dial target (digits), `purpose` what it was for.
+   */
+  'security.refused': {
+    code: 'DIAL_NOT_ALLOWED' | 'RATE_LIMITED' | 'TOO_MANY_TABS';
+    command?: string;
+    purpose?: 'callout' | 'mobile' | 'transfer' | 'queue';
+    number?: string;
+    reason: string;
+  };
 }
 
 export type EventType = keyof EventDataMap;
@@ -172,6 +185,7 @@ export const EventTypes = [
   'transfer.response',
   'transfer.succeeded',
   'transfer.failed',
+  'security.refused',
 ] as const satisfies readonly EventType[];
 
 /** Every event travels in this envelope; `id` only grows within a domain. */
