@@ -51,6 +51,7 @@ export class MemoryBackend {
   private readonly presence = new Map<string, Map<string, number>>();
   private readonly agents = new Map<string, StoredAgentFields>();
   private readonly logins = new Map<string, number>();
+  private readonly revocations = new Map<string, { atMs: number; expiresAt: number }>();
   private readonly leases = new Map<string, Expiring<Lease>>();
   private readonly calls = new Map<string, string>();
   private readonly instances = new Map<string, number>();
@@ -243,6 +244,18 @@ export class MemoryBackend {
     this.logins.set(key, this.now() + ttlMs);
   }
 
+  setRevocation(key: string, atMs: number, ttlMs: number): void {
+    this.revocations.set(key, { atMs, expiresAt: this.now() + ttlMs });
+  }
+
+  revocation(key: string): number | undefined {
+    const entry = this.revocations.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt > this.now()) return entry.atMs;
+    this.revocations.delete(key);
+    return undefined;
+  }
+
   hasLogin(key: string): boolean {
     const expiresAt = this.logins.get(key);
     if (expiresAt === undefined) return false;
@@ -425,6 +438,12 @@ class MemoryCoordination implements Coordination {
           backend.setLogin(keys.login(domain, tokenDigest), ttlMs);
         }),
       isRemembered: (domain, tokenDigest) => this.op(() => backend.hasLogin(keys.login(domain, tokenDigest))),
+      revoke: (agent, atMs, ttlMs) =>
+        this.op(() => {
+          assertTtl(ttlMs);
+          backend.setRevocation(keys.logout(agent), atMs, ttlMs);
+        }),
+      revokedAt: (agent) => this.op(() => backend.revocation(keys.logout(agent))),
     };
 
     this.leases = {

@@ -349,6 +349,16 @@ class RedisCoordination implements Coordination {
         const key = keys.login(domain, tokenDigest);
         return (await this.call('logins.isRemembered', () => client.exists(key))) === 1;
       },
+      revoke: async (agent, atMs, ttlMs) => {
+        assertTtl(ttlMs);
+        const key = keys.logout(agent);
+        await this.call('logins.revoke', () => client.set(key, String(atMs), 'PX', ttlMs));
+      },
+      revokedAt: async (agent) => {
+        const value = await this.call('logins.revokedAt', () => client.get(keys.logout(agent)));
+        const at = value === null ? NaN : Number(value);
+        return Number.isFinite(at) ? at : undefined;
+      },
     };
 
     this.leases = {

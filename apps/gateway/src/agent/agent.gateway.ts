@@ -31,10 +31,16 @@ import { VoiceRelay } from './voice-relay.js';
 interface TabData {
   /** set by the handshake middleware: the agent, or why the tab is refused */
   auth?:
-    { ok: true; agent: AgentRef; sessionToken: string } | { ok: false; error: ErrorBody; domain: string };
+    | { ok: true; agent: AgentRef; sessionToken: string; expiresAt: Date }
+    | { ok: false; error: ErrorBody; domain: string };
+  /** ends the tab when its session expires */
+  expiry?: NodeJS.Timeout;
   /** resolves when the tab is counted and has its snapshot; commands wait for it */
   ready?: Promise<boolean>;
 }
+
+/** The longest delay setTimeout takes (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 type TabSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, TabData>;
 
@@ -89,6 +95,7 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
       return;
     }
     const { agent, sessionToken } = auth;
+    this.expireAt(socket, auth.expiresAt);
     // Listen before any await, so a command sent right after connecting is not lost: it waits for `ready`.
     const commands = new Set<Promise<void>>();
     socket.onAny((name: unknown, ...args: unknown[]) => {
@@ -145,6 +152,7 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
   }
 
   handleDisconnect(socket: TabSocket): void {
+    clearTimeout(socket.data.expiry);
     const auth = socket.data.auth;
     const ready = socket.data.ready;
     if (!auth?.ok || !ready) return;
@@ -231,7 +239,7 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
     try {
       const result = await this.agents.execute({ agent, tabId: socket.id }, name, parsed.value);
       if (ack) ack({ ok: true, ...result });
-      return name === 'session.unregister';
+      return name === 'session.unregister' || name === 'session.logout';
     } catch (err) {
       if (!(err instanceof CallgateError)) {
         this.logger.error(
@@ -258,14 +266,41 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
           `origin ${socket.handshake.headers.origin ?? '(none)'} is not allowed for ${domain}`,
         );
       }
-      const { agent, sessionToken } = await this.sessions.authenticate(domain, auth.token);
-      return { ok: true, agent, sessionToken };
+      const { agent, sessionToken, expiresAt } = await this.sessions.authenticate(domain, auth.token);
+      return { ok: true, agent, sessionToken, expiresAt };
     } catch (err) {
       if (!(err instanceof CallgateError)) {
         this.logger.error(`handshake failed: ${logText((err as Error).stack ?? String(err), 2000)}`);
       }
       return { ok: false, error: toErrorBody(err), domain };
     }
+  }
+
+  /**
+   * An open tab does not outlive its session: at `expiresAt` it gets `session.error
+   * {code: 'SESSION_EXPIRED'}` and is closed (timers longer than Node's maximum are re-armed).
+   */
+  private expireAt(socket: TabSocket, expiresAt: Date): void {
+    const left = expiresAt.getTime() - Date.now();
+    const arm = Math.min(Math.max(0, left), MAX_TIMER_MS);
+    socket.data.expiry = setTimeout(() => {
+      if (expiresAt.getTime() > Date.now()) {
+        this.expireAt(socket, expiresAt);
+        return;
+      }
+      const auth = socket.data.auth;
+      this.logger.log(`tab ${socket.id}: session expired, closed`);
+      socket.emit('session.error', {
+        id: '0',
+        type: 'session.error',
+        domain: auth?.ok ? auth.agent.domain : '',
+        ipphone: auth?.ok ? auth.agent.ipphone : '',
+        at: new Date().toISOString(),
+        data: { code: 'SESSION_EXPIRED', message: 'the session has expired; log in again' },
+      });
+      socket.disconnect(true);
+    }, arm);
+    socket.data.expiry.unref();
   }
 
   private track(promise: Promise<unknown>): void {

@@ -23,6 +23,7 @@ import { CallEngine } from '../calls/call-engine.service.js';
 import { TransferService } from '../calls/transfers.js';
 import { VoiceRelay } from './voice-relay.js';
 import { DialGuard } from '../security/dial-guard.js';
+import { SessionService } from '../session/session.service.js';
 import { EventBus } from '../events/event-bus.js';
 import { defaultAgentState } from './defaults.js';
 import { COORDINATION, GATEWAY_CONFIG } from '../tokens.js';
@@ -67,6 +68,7 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
     private readonly relay: VoiceRelay,
     private readonly transfers: TransferService,
     private readonly dial: DialGuard,
+    private readonly sessions: SessionService,
   ) {}
 
   /** The domain's configuration; DOMAIN_NOT_FOUND for an unknown one. */
@@ -233,6 +235,15 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
         return this.transfers.toQueue(ctx.agent, payload as CommandPayload<'transfer.toQueue'>);
       case 'transfer.respond':
         return this.transfers.respond(ctx.agent, payload as CommandPayload<'transfer.respond'>);
+      case 'session.logout':
+        await this.sessions.logout(ctx.agent);
+        // Every other tab, on every instance; the caller's own tab is closed once answered.
+        this.bus.closeAgentTabs(
+          ctx.agent,
+          { code: 'SESSION_EXPIRED', message: 'the agent logged out' },
+          ctx.tabId,
+        );
+        return {};
     }
   }
 
