@@ -39,6 +39,9 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   NOT_CONNECTED: 503,
   COMMAND_TIMEOUT: 504,
   REINIT: 409,
+  DIAL_NOT_ALLOWED: 403,
+  RATE_LIMITED: 429,
+  TOO_MANY_TABS: 429,
 };
 
 /** A CallgateError as it is, anything else as INTERNAL_ERROR (the caller logs the original). */

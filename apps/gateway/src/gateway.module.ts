@@ -17,6 +17,7 @@ import { LoginController } from './http/login.controller.js';
 import { RestController } from './http/rest.controller.js';
 import { DocsController } from './http/docs.controller.js';
 import { SessionService } from './session/session.service.js';
+import { DialGuard } from './security/dial-guard.js';
 import { COORDINATION, GATEWAY_CONFIG } from './tokens.js';
 
 @Module({})
@@ -50,6 +51,7 @@ export class GatewayModule {
         VoiceRelay,
         AgentGateway,
         EventsGateway,
+        DialGuard,
       ],
     };
   }

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { ConfigError } from '@callgate/auth';
+import { logText } from '@callgate/call-core';
 import { startGateway } from './app.js';
 import { loadConfig } from './config.js';
 
@@ -17,6 +18,12 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // Last resort: a rejection no handler caught is a bug to log, not a reason to drop every tenant's
+  // calls (Node's default is to exit). Handlers answer their own errors; this only logs what slipped.
+  process.on('unhandledRejection', (reason: unknown) => {
+    const text = reason instanceof Error ? (reason.stack ?? reason.message) : String(reason);
+    console.error(`callgate: unhandled rejection, still serving: ${logText(text, 2000)}`);
+  });
   const gateway = await startGateway(config);
   const logger = new Logger('Main');
   const stop = (signal: string): void => {

@@ -20,6 +20,8 @@ function domainsFile(lifetime?: number): DomainsFile {
     ...(lifetime !== undefined && { tokenLifetimeSeconds: lifetime }),
     pbx: { wsUri: 'ws://127.0.0.1:5066', sipDomain: '127.0.0.1', mobilePrefix: '' },
     agents,
+    // these fixtures sign 3C's example tokens (expired months ahead); the cap is tested below
+    maxTokenLifetimeSeconds: 366 * 86_400,
   });
   return validateDomainsFile({ domains: { acme: domain(ACME_KEY), other: domain(OTHER_KEY) } }, 'test');
 }
@@ -178,7 +180,7 @@ describe('verifyCrmToken()', () => {
   });
 
   it('refuses an exp in the past with TOKEN_EXPIRED', async () => {
-    const token = await sign({ ipphone: '5000', exp: NOW_S - 1 });
+    const token = await sign({ ipphone: '5000', exp: NOW_S - 61 }); // past the 60 s clock skew
     await expect(refusalOf(verifyCrmToken(token, acme, NOW))).resolves.toMatchObject({
       code: 'TOKEN_EXPIRED',
     });
@@ -197,7 +199,7 @@ describe('verifyCrmToken()', () => {
     await expect(verifyCrmToken(expiredEarlier, acme, NOW)).resolves.toMatchObject({
       expiresAt: new Date('2026-07-01T11:00:00Z'),
     });
-    const expiredPast = await sign({ ipphone: '5000', exp: NOW_S + 86_400, expired: '2026-07-01 16:59:59' });
+    const expiredPast = await sign({ ipphone: '5000', exp: NOW_S + 86_400, expired: '2026-07-01 16:58:00' }); // past the skew
     await expect(refusalOf(verifyCrmToken(expiredPast, acme, NOW))).resolves.toMatchObject({
       code: 'TOKEN_EXPIRED',
     });
@@ -246,7 +248,7 @@ describe('verifyCrmToken()', () => {
   });
 
   it('refuses a token that is not valid yet (nbf) with INVALID_TOKEN', async () => {
-    const token = await sign({ ipphone: '5000', nbf: NOW_S + 60 });
+    const token = await sign({ ipphone: '5000', nbf: NOW_S + 120 }); // past the 60 s clock skew
     await expect(refusalOf(verifyCrmToken(token, acme, NOW))).resolves.toMatchObject({
       code: 'INVALID_TOKEN',
     });
@@ -335,5 +337,42 @@ describe('tokenDigest()', () => {
   it('is the SHA-256 of the token, in hex', () => {
     expect(tokenDigest('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
     expect(tokenDigest('a.b.c')).not.toBe(tokenDigest('a.b.d'));
+  });
+});
+
+describe('verifyCrmToken() with the default maximum lifetime (3 days)', () => {
+  const capped = validateDomainsFile(
+    {
+      domains: {
+        acme: {
+          accessKey: ACME_KEY,
+          apiKeys: ['api-key-0123456789abcdef'],
+          allowedOrigins: ['*'],
+          timezone: 'UTC',
+          pbx: { wsUri: 'ws://127.0.0.1:5066', sipDomain: '127.0.0.1', mobilePrefix: '' },
+          agents: { '5000': { name: 'A', sip: { user: '5000', password: 'p' }, defaultDevice: 1 } },
+        },
+      },
+    },
+    'test',
+  ).domains.acme!;
+
+  it.each([
+    ['expired 9999-12-31', { expired: '9999-12-31 23:59:59' }],
+    ['exp in milliseconds', { exp: NOW_S * 1000 }],
+    ['an absurd exp', { exp: 1e300 }],
+    ['exp a week ahead', { exp: NOW_S + 7 * 86_400 }],
+  ])('refuses %s with INVALID_TOKEN (401), not a 500', async (_, claims) => {
+    const token = await sign({ ipphone: '5000', ...claims });
+    await expect(refusalOf(verifyCrmToken(token, capped, NOW))).resolves.toMatchObject({
+      code: 'INVALID_TOKEN',
+    });
+  });
+
+  it('accepts a token the CRM signed with its clock a little behind (exp 30 s past)', async () => {
+    const token = await sign({ ipphone: '5000', exp: NOW_S - 30 });
+    await expect(verifyCrmToken(token, capped, NOW)).resolves.toMatchObject({
+      expiresAt: new Date((NOW_S + 30) * 1000),
+    });
   });
 });

@@ -11,12 +11,15 @@ import { jwtVerify, type JWTPayload } from 'jose';
 import { IPPHONE_PATTERN, type AgentConfig, type DomainConfig, type DomainRegistry } from './domains.js';
 import { localTimeToInstant, parseLocalDateTime } from './local-time.js';
 import { checkCompactHs256, invalidToken as invalid, joseRefusal, SESSION_TOKEN_TYPE } from './jwt-common.js';
+import { boundTokenLifetime, MAX_CLOCK_SKEW_SECONDS } from './token-lifetime.js';
 
 export interface CrmTokenClaims {
   /** the agent's id, digits, as a string */
   readonly ipphone: string;
   /** when the login stops being valid: the earlier of `expired` and `exp`, else `iat` (or now) + the default lifetime */
   readonly expiresAt: Date;
+  /** `iat` (ms), when the token carries it: a `session.logout` voids tokens issued before it */
+  readonly issuedAt?: number;
 }
 
 const SESSION_NOT_CRM = 'token is a gateway session token, not a CRM login token';
@@ -86,6 +89,7 @@ export async function verifyCrmToken(
     ({ payload } = await jwtVerify(token, await verificationKey(domain), {
       algorithms: ['HS256'],
       currentDate: now,
+      clockTolerance: MAX_CLOCK_SKEW_SECONDS,
     }));
   } catch (error) {
     throw joseRefusal(error, 'TOKEN_EXPIRED', 'token');
@@ -108,19 +112,32 @@ export async function verifyCrmToken(
     }
   } else {
     expiresAt = Math.min(expired ?? Infinity, exp ?? Infinity);
-    if (expiresAt <= nowMs) {
+    if (expiresAt <= nowMs - MAX_CLOCK_SKEW_SECONDS * 1000) {
       const claim =
         expired !== undefined && expired <= nowMs ? `expired is past in ${domain.timezone}` : 'exp is past';
       throw new CallgateError('TOKEN_EXPIRED', `token has expired (${claim})`);
     }
   }
-  return { ipphone, expiresAt: new Date(expiresAt) };
+  // A separate step: the domain's maximum lifetime and the clock skew (token-lifetime.ts).
+  const bounded = boundTokenLifetime(
+    expiresAt,
+    nowMs,
+    domain.maxTokenLifetimeSeconds,
+    expired !== undefined || exp !== undefined,
+  );
+  return {
+    ipphone,
+    expiresAt: new Date(bounded),
+    ...(typeof payload.iat === 'number' ? { issuedAt: payload.iat * 1000 } : {}),
+  };
 }
 
 export interface CrmLogin {
   readonly domain: DomainConfig;
   readonly agent: AgentConfig;
   readonly expiresAt: Date;
+  /** the token's `iat` (ms), when it has one */
+  readonly issuedAt?: number;
 }
 
 /**
@@ -136,8 +153,13 @@ export async function authenticateCrmLogin(
   now: Date = new Date(),
 ): Promise<CrmLogin> {
   const domain = registry.domain(domainName);
-  const { ipphone, expiresAt } = await verifyCrmToken(token, domain, now);
-  return { domain, agent: registry.agent(domainName, ipphone), expiresAt };
+  const { ipphone, expiresAt, issuedAt } = await verifyCrmToken(token, domain, now);
+  return {
+    domain,
+    agent: registry.agent(domainName, ipphone),
+    expiresAt,
+    ...(issuedAt === undefined ? {} : { issuedAt }),
+  };
 }
 
 /** SHA-256 of a token, hex: how a logged-in CRM token is remembered without storing it. */

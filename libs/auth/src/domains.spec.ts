@@ -79,6 +79,7 @@ describe('parseDomainsFile()', () => {
       devices: { ipPhone: 'sip:5000-desk@pbx.acme.example', mobile: '+84930000000' },
       defaultDevice: 4,
       canCallOut: true,
+      allowedDevices: [1, 2, 3, 4],
     });
     expect(acme?.agents['5001']).toMatchObject({ devices: {}, defaultDevice: 1, canCallOut: false });
   });
@@ -369,5 +370,85 @@ describe('DomainRegistry', () => {
 
   it('bounds the caller-supplied name it echoes', () => {
     expect(refusalOf(() => registry.domain('x'.repeat(10_000))).message.length).toBeLessThan(100);
+  });
+});
+
+describe('parseDomainsFile() security settings', () => {
+  const file = (domainExtra: string, agentExtra = ''): string => `
+domains:
+  acme:
+    accessKey: 'acme-access-key-0123456789-abcdefghijklmnopqrstuvwxyz'
+    apiKeys: ['acme-api-key-0123456789']
+    allowedOrigins: ['*']
+    timezone: UTC
+    pbx: { wsUri: 'ws://127.0.0.1:5066', sipDomain: 127.0.0.1, mobilePrefix: '9' }
+${domainExtra}
+    agents:
+      '7000':
+        name: 'A'
+        sip: { user: '7000', password: 'x' }
+        defaultDevice: 4
+        devices: { ipPhone: 'sip:7000@127.0.0.1' }
+${agentExtra}
+`;
+
+  it('defaults: no international or premium, a 3-day token lifetime cap, quotas, every device', () => {
+    const acme = parseDomainsFile(file(''), 't.yaml').domains.acme;
+    expect(acme?.dialPolicy).toEqual({
+      allowInternational: false,
+      allowPremium: false,
+      domesticPrefixes: [],
+      premiumPrefixes: ['1900', '0900'],
+      allow: {},
+    });
+    expect(acme?.maxTokenLifetimeSeconds).toBe(259_200);
+    expect(acme?.quotas).toEqual({
+      loginsPerMinutePerAddress: 120,
+      loginsPerMinute: 1200,
+      commandsPerSecond: 20,
+      tabsPerAgent: 10,
+    });
+    expect(acme?.agents['7000']?.allowedDevices).toEqual([1, 2, 3, 4]);
+  });
+
+  it('reads a dial policy, quotas and allowed devices', () => {
+    const acme = parseDomainsFile(
+      file(
+        `    dialPolicy: { allowInternational: true, domesticPrefixes: ['+84'], allow: { mobile: ['09'] } }
+    quotas: { tabsPerAgent: 2 }
+    maxTokenLifetimeSeconds: 3600`,
+        '        allowedDevices: [4]',
+      ),
+      't.yaml',
+    ).domains.acme;
+    expect(acme?.dialPolicy).toMatchObject({
+      allowInternational: true,
+      domesticPrefixes: ['+84'],
+      allow: { mobile: ['09'] },
+    });
+    expect(acme?.quotas.tabsPerAgent).toBe(2);
+    expect(acme?.quotas.commandsPerSecond).toBe(20);
+    expect(acme?.maxTokenLifetimeSeconds).toBe(3600);
+    expect(acme?.agents['7000']?.allowedDevices).toEqual([4]);
+  });
+
+  it('refuses a bad prefix, a zero quota and allowed devices without the default one', () => {
+    const bad = (domainExtra: string, agentExtra = ''): string => {
+      try {
+        parseDomainsFile(file(domainExtra, agentExtra), 't.yaml');
+        return 'accepted';
+      } catch (err) {
+        return (err as Error).message;
+      }
+    };
+    expect(bad("    dialPolicy: { allow: { callout: ['0;x'] } }")).toMatch(
+      /dialPolicy\.allow\.callout\[0\]: must be a number prefix/,
+    );
+    expect(bad('    quotas: { commandsPerSecond: 0 }')).toMatch(
+      /quotas\.commandsPerSecond: must be positive/,
+    );
+    expect(bad('', '        allowedDevices: [1]')).toMatch(
+      /allowedDevices: must include the default device 4/,
+    );
   });
 });

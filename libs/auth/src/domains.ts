@@ -88,6 +88,11 @@ export interface AgentConfig {
   readonly devices: AgentDevices;
   readonly defaultDevice: DeviceType;
   readonly canCallOut: boolean;
+  /**
+   * The device types the agent may switch to (`agent.setDevice`); its default device is always
+   * among them. Without `1` the agent never gets the SIP password (`voice.sip`). Default: all four.
+   */
+  readonly allowedDevices: readonly DeviceType[];
 }
 
 export interface DomainConfig {
@@ -108,7 +113,42 @@ export interface DomainConfig {
   readonly queues: Readonly<Record<string, string>>;
   /** ipphone → agent, in file order; a null-prototype object, prefer {@link DomainRegistry.agent} */
   readonly agents: Readonly<Record<string, AgentConfig>>;
+  /** what the PBX may dial for this domain (callouts, mobile forwards, transfers, queues) */
+  readonly dialPolicy: DomainDialPolicy;
+  /** the longest a CRM token may live (`expired`/`exp` past now + this are refused) */
+  readonly maxTokenLifetimeSeconds: number;
+  /** the domain's limits (logins, commands, tabs) */
+  readonly quotas: DomainQuotas;
 }
+
+/** The domain's dial policy as the file gives it (see `checkDial` in @callgate/call-core). */
+export interface DomainDialPolicy {
+  readonly allowInternational: boolean;
+  readonly allowPremium: boolean;
+  readonly domesticPrefixes: readonly string[];
+  readonly premiumPrefixes: readonly string[];
+  readonly allow: Readonly<Partial<Record<'callout' | 'mobile' | 'transfer' | 'queue', readonly string[]>>>;
+}
+
+export interface DomainQuotas {
+  /** logins from one client address per minute */
+  readonly loginsPerMinutePerAddress: number;
+  /** logins to the domain per minute, all addresses together */
+  readonly loginsPerMinute: number;
+  /** commands one socket may send per second (burst over one second) */
+  readonly commandsPerSecond: number;
+  /** live tabs one agent may hold */
+  readonly tabsPerAgent: number;
+}
+
+export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 3 * 86_400;
+export const DEFAULT_QUOTAS: DomainQuotas = Object.freeze({
+  loginsPerMinutePerAddress: 120,
+  loginsPerMinute: 1200,
+  commandsPerSecond: 20,
+  tabsPerAgent: 10,
+});
+export const DEFAULT_PREMIUM_PREFIXES: readonly string[] = Object.freeze(['1900', '0900']);
 
 export interface DomainsFile {
   /** where the file came from, for messages */
@@ -223,8 +263,23 @@ const agentSchema = z
           : 'must be 1 (browser), 2 (IP phone while logged in), 3 (mobile) or 4 (IP phone always)',
     }),
     canCallOut: z.boolean().default(true),
+    allowedDevices: z
+      .array(
+        z.literal([1, 2, 3, 4], {
+          error: 'must list device types 1 (browser), 2, 3 or 4',
+        }),
+      )
+      .min(1, 'must list at least one device type')
+      .optional(),
   })
   .superRefine((agent, ctx) => {
+    if (agent.allowedDevices !== undefined && !agent.allowedDevices.includes(agent.defaultDevice)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['allowedDevices'],
+        message: `must include the default device ${agent.defaultDevice}`,
+      });
+    }
     if ((agent.defaultDevice === 2 || agent.defaultDevice === 4) && agent.devices.ipPhone === undefined) {
       ctx.addIssue({
         code: 'custom',
@@ -268,6 +323,11 @@ const iceServerSchema = z
     }
   });
 
+const dialPrefix = z
+  .string()
+  .regex(/^\+?[0-9*#]{1,32}$/, "must be a number prefix: digits, '*', '#', an optional leading '+'");
+const quota = z.int('must be a whole number').positive('must be positive');
+
 const domainSchema = z
   .strictObject({
     accessKey: z.string().min(32, 'must be at least 32 characters'),
@@ -301,6 +361,40 @@ const domainSchema = z
       sipUri,
     ).default({}),
     agents: namedRecord(IPPHONE_PATTERN, 'is not a valid ipphone: use digits only', agentSchema),
+    dialPolicy: z
+      .strictObject({
+        allowInternational: z.boolean().default(false),
+        allowPremium: z.boolean().default(false),
+        domesticPrefixes: z.array(dialPrefix).default([]),
+        premiumPrefixes: z.array(dialPrefix).default([...DEFAULT_PREMIUM_PREFIXES]),
+        allow: z
+          .strictObject({
+            callout: z.array(dialPrefix).optional(),
+            mobile: z.array(dialPrefix).optional(),
+            transfer: z.array(dialPrefix).optional(),
+            queue: z.array(dialPrefix).optional(),
+          })
+          .default({}),
+      })
+      .default({
+        allowInternational: false,
+        allowPremium: false,
+        domesticPrefixes: [],
+        premiumPrefixes: [...DEFAULT_PREMIUM_PREFIXES],
+        allow: {},
+      }),
+    maxTokenLifetimeSeconds: z
+      .int('must be a whole number of seconds')
+      .positive('must be a positive number of seconds')
+      .default(DEFAULT_MAX_TOKEN_LIFETIME_SECONDS),
+    quotas: z
+      .strictObject({
+        loginsPerMinutePerAddress: quota.default(DEFAULT_QUOTAS.loginsPerMinutePerAddress),
+        loginsPerMinute: quota.default(DEFAULT_QUOTAS.loginsPerMinute),
+        commandsPerSecond: quota.default(DEFAULT_QUOTAS.commandsPerSecond),
+        tabsPerAgent: quota.default(DEFAULT_QUOTAS.tabsPerAgent),
+      })
+      .default({ ...DEFAULT_QUOTAS }),
   })
   .superRefine((domain, ctx) => {
     const turn = (domain.pbx.iceServers ?? []).some((server) =>
@@ -477,6 +571,7 @@ function build(parsed: ParsedFile, source: string): DomainsFile {
         devices,
         defaultDevice: a.defaultDevice,
         canCallOut: a.canCallOut,
+        allowedDevices: Object.freeze([...(a.allowedDevices ?? [1, 2, 3, 4])]),
       };
       return [ipphone, Object.freeze(agent)];
     });
@@ -507,6 +602,15 @@ function build(parsed: ParsedFile, source: string): DomainsFile {
       }),
       queues: nullPrototypeRecord(Object.entries(d.queues)),
       agents: nullPrototypeRecord(agents),
+      dialPolicy: Object.freeze({
+        allowInternational: d.dialPolicy.allowInternational,
+        allowPremium: d.dialPolicy.allowPremium,
+        domesticPrefixes: Object.freeze([...d.dialPolicy.domesticPrefixes]),
+        premiumPrefixes: Object.freeze([...d.dialPolicy.premiumPrefixes]),
+        allow: Object.freeze({ ...d.dialPolicy.allow }),
+      }),
+      maxTokenLifetimeSeconds: d.maxTokenLifetimeSeconds,
+      quotas: Object.freeze({ ...d.quotas }),
     };
     return [name, Object.freeze(domain)];
   });

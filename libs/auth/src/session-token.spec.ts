@@ -58,6 +58,7 @@ describe('SessionTokens', () => {
       domain: 'acme',
       ipphone: '5000',
       expiresAt: issued.expiresAt,
+      issuedAtMs: NOW.getTime(),
     });
   });
 

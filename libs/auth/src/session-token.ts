@@ -33,6 +33,8 @@ export interface IssuedSession {
 
 export interface VerifiedSession extends SessionClaims {
   readonly expiresAt: Date;
+  /** when it was issued, in ms (`ims`, else `iat`): a `session.logout` voids sessions issued before it */
+  readonly issuedAtMs: number;
 }
 
 export class SessionTokens {
@@ -77,7 +79,7 @@ export class SessionTokens {
     if (expiresAt <= issuedAt) {
       throw new CallgateError('TOKEN_EXPIRED', 'cannot issue a session: the login it comes from has expired');
     }
-    const token = await new SignJWT({ typ: SESSION_TOKEN_TYPE, domain })
+    const token = await new SignJWT({ typ: SESSION_TOKEN_TYPE, domain, ims: nowMs })
       .setProtectedHeader({ alg: 'HS256', typ: SESSION_TOKEN_TYPE })
       .setIssuer(SESSION_TOKEN_ISSUER)
       .setSubject(ipphone)
@@ -120,7 +122,9 @@ export class SessionTokens {
     ) {
       throw invalidToken('session token claims are not valid');
     }
-    return { domain, ipphone, expiresAt: new Date(payload.exp * 1000) };
+    const ims = payload['ims'];
+    const issuedAtMs = typeof ims === 'number' && Number.isSafeInteger(ims) ? ims : (payload.iat ?? 0) * 1000;
+    return { domain, ipphone, expiresAt: new Date(payload.exp * 1000), issuedAtMs };
   }
 
   #cryptoKey(): Promise<CryptoKey> {

@@ -67,6 +67,7 @@ export function parseCommand(name: CommandName, input: unknown): Parsed<CommandP
     case 'agent.resetDevice':
     case 'transfer.listAgents':
     case 'session.unregister':
+    case 'session.logout':
       return { ok: true, value: base };
     case 'agent.setDevice': {
       const device = parseDevice(record.type, record.mobile);

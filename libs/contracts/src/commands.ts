@@ -54,6 +54,8 @@ export interface CommandMap {
   };
   /** From the voice tab of a browser-mode agent: an event of the call its in-page phone carries. */
   'call.report': { payload: CommandBase & CallReport; result: Record<string, never> };
+  /** Ends every session of the agent on every instance; its tabs get `session.error` and are closed. */
+  'session.logout': { payload: CommandBase; result: Record<string, never> };
 }
 
 /** A call event reported by a voice tab; the gateway stamps id, time and agent, and fans it out. */
@@ -87,6 +89,7 @@ export const CommandNames = [
   'transfer.toQueue',
   'transfer.respond',
   'call.report',
+  'session.logout',
 ] as const satisfies readonly CommandName[];
 
 export function isCommandName(value: unknown): value is CommandName {

@@ -42,6 +42,10 @@ export const ErrorCodes = [
   'NOT_CONNECTED',
   'COMMAND_TIMEOUT',
   'REINIT',
+  // security (DESIGN.md §11)
+  'DIAL_NOT_ALLOWED',
+  'RATE_LIMITED',
+  'TOO_MANY_TABS',
 ] as const;
 
 export type ErrorCode = (typeof ErrorCodes)[number];

@@ -119,6 +119,8 @@ export interface EventDataMap {
     customerCallId?: string;
     transferId?: string;
     transferredFrom?: string;
+    /** the caller id as the PBX sent it (escaped, bounded), when `phone` is its normalised form */
+    callerDisplay?: string;
   };
   'call.agentRinging': Record<string, never>;
   'callout.started': { number: string; transactionId?: string };
@@ -164,6 +166,17 @@ export interface EventDataMap {
    * again (`retryInMs`, growing after each failure); `registered` once it works again.
    */
   'agent.sip': SipRegistrationView;
+  /**
+   * Audit trail (DESIGN.md §11): a command refused by the dial policy or a quota. `number` is the
+   * refused dial target (digits), `purpose` what it was for.
+   */
+  'security.refused': {
+    code: 'DIAL_NOT_ALLOWED' | 'RATE_LIMITED' | 'TOO_MANY_TABS';
+    command?: string;
+    purpose?: 'callout' | 'mobile' | 'transfer' | 'queue';
+    number?: string;
+    reason: string;
+  };
 }
 
 /** A STUN or TURN server, as RTCPeerConnection takes it. */
@@ -216,6 +229,7 @@ export const EventTypes = [
   'transfer.succeeded',
   'transfer.failed',
   'agent.sip',
+  'security.refused',
 ] as const satisfies readonly EventType[];
 
 /** Every event travels in this envelope; `id` only grows within a domain. */

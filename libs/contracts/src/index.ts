@@ -6,3 +6,4 @@ export * from './errors.js';
 export * from './events.js';
 export * from './commands.js';
 export * from './socket.js';
+export * from './event-id.js';

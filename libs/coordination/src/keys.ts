@@ -7,6 +7,7 @@
 //   {prefix}agent:{domain}:{ipphone}         hash {deviceType, mobile, callStatus}
 //   {prefix}events:{domain}                  stream of the domain's events, capped (MAXLEN ~)
 //   {prefix}login:{domain}:{tokenDigest}     string '1', PX the token's remaining life
+//   {prefix}logout:{domain}:{ipphone}        string, ms of the agent's last logout, PX the session lifetime
 //   {prefix}lease:{domain}:{ipphone}         hash {owner, epoch}, PX lease: who registers the agent
 //   {prefix}lease:epoch:{domain}:{ipphone}   integer counter, never expires (epochs only grow)
 //   {prefix}lease:call:{domain}:{ipphone}    string, the owner's call in progress (opaque JSON)
@@ -32,6 +33,7 @@ export interface CoordinationKeys {
   leaseCall(agent: AgentRef): string;
   instances(): string;
   rpc(instanceId: string): string;
+  logout(agent: AgentRef): string;
 }
 
 export function coordinationKeys(prefix: string): CoordinationKeys {
@@ -47,5 +49,6 @@ export function coordinationKeys(prefix: string): CoordinationKeys {
     leaseCall: (agent) => `${prefix}lease:call:${agentPart(agent)}`,
     instances: () => `${prefix}instances`,
     rpc: (instanceId) => `${prefix}rpc:${seg(instanceId)}`,
+    logout: (agent) => `${prefix}logout:${agentPart(agent)}`,
   };
 }

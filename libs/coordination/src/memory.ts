@@ -13,7 +13,7 @@ import {
   type StoredAgentFields,
 } from './common.js';
 import { coordinationKeys, type CoordinationKeys } from './keys.js';
-import { compareEventIds, EVENT_ID_PATTERN } from '@callgate/contracts';
+import { compareEventIds, parseEventId } from '@callgate/contracts';
 import { RpcPeer } from './rpc.js';
 import type {
   AgentLeases,
@@ -51,6 +51,7 @@ export class MemoryBackend {
   private readonly presence = new Map<string, Map<string, number>>();
   private readonly agents = new Map<string, StoredAgentFields>();
   private readonly logins = new Map<string, number>();
+  private readonly revocations = new Map<string, { atMs: number; expiresAt: number }>();
   private readonly leases = new Map<string, Expiring<Lease>>();
   private readonly calls = new Map<string, string>();
   private readonly instances = new Map<string, number>();
@@ -243,6 +244,18 @@ export class MemoryBackend {
     this.logins.set(key, this.now() + ttlMs);
   }
 
+  setRevocation(key: string, atMs: number, ttlMs: number): void {
+    this.revocations.set(key, { atMs, expiresAt: this.now() + ttlMs });
+  }
+
+  revocation(key: string): number | undefined {
+    const entry = this.revocations.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt > this.now()) return entry.atMs;
+    this.revocations.delete(key);
+    return undefined;
+  }
+
   hasLogin(key: string): boolean {
     const expiresAt = this.logins.get(key);
     if (expiresAt === undefined) return false;
@@ -410,11 +423,12 @@ class MemoryCoordination implements Coordination {
       append: (domain, body) =>
         this.op(() => backend.logAppend(keys.eventLog(domain), body, options.eventLogMaxLen)),
       since: (domain, afterId, limit) =>
-        this.op(() =>
-          EVENT_ID_PATTERN.test(afterId)
-            ? backend.logSince(keys.eventLog(domain), afterId, limit)
-            : { events: [], gap: true },
-        ),
+        this.op(() => {
+          const from = parseEventId(afterId);
+          return from === undefined
+            ? { events: [], gap: true }
+            : backend.logSince(keys.eventLog(domain), from, limit);
+        }),
     };
 
     this.logins = {
@@ -424,6 +438,12 @@ class MemoryCoordination implements Coordination {
           backend.setLogin(keys.login(domain, tokenDigest), ttlMs);
         }),
       isRemembered: (domain, tokenDigest) => this.op(() => backend.hasLogin(keys.login(domain, tokenDigest))),
+      revoke: (agent, atMs, ttlMs) =>
+        this.op(() => {
+          assertTtl(ttlMs);
+          backend.setRevocation(keys.logout(agent), atMs, ttlMs);
+        }),
+      revokedAt: (agent) => this.op(() => backend.revocation(keys.logout(agent))),
     };
 
     this.leases = {

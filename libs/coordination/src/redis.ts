@@ -27,7 +27,7 @@ import {
   type StoredAgentFields,
 } from './common.js';
 import { coordinationKeys, type CoordinationKeys } from './keys.js';
-import { compareEventIds, EVENT_ID_PATTERN } from '@callgate/contracts';
+import { compareEventIds, parseEventId } from '@callgate/contracts';
 import { scripts, type ScriptName } from './redis-scripts.js';
 import type {
   AgentLeases,
@@ -326,8 +326,10 @@ class RedisCoordination implements Coordination {
         if (typeof id !== 'string') throw unavailable('coordination: XADD returned no id');
         return id;
       },
-      since: async (domain, afterId, limit) => {
-        if (!EVENT_ID_PATTERN.test(afterId)) return { events: [], gap: true };
+      since: async (domain, rawAfterId, limit) => {
+        // Bounded before XRANGE sees it: Redis refuses a part past 64 bits and `(` before the max id.
+        const afterId = parseEventId(rawAfterId);
+        if (afterId === undefined) return { events: [], gap: true };
         const key = keys.eventLog(domain);
         // One round trip: the log's bounds, whether afterId is still in it, and what follows it.
         // (MAXLEN trimming does not move Redis 7's max-deleted-entry-id, so the bounds decide.)
@@ -368,6 +370,16 @@ class RedisCoordination implements Coordination {
       isRemembered: async (domain, tokenDigest) => {
         const key = keys.login(domain, tokenDigest);
         return (await this.call('logins.isRemembered', () => client.exists(key))) === 1;
+      },
+      revoke: async (agent, atMs, ttlMs) => {
+        assertTtl(ttlMs);
+        const key = keys.logout(agent);
+        await this.call('logins.revoke', () => client.set(key, String(atMs), 'PX', ttlMs));
+      },
+      revokedAt: async (agent) => {
+        const value = await this.call('logins.revokedAt', () => client.get(keys.logout(agent)));
+        const at = value === null ? NaN : Number(value);
+        return Number.isFinite(at) ? at : undefined;
       },
     };
 

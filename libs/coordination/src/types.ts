@@ -96,6 +96,10 @@ export interface EventLog {
 export interface LoginRegistry {
   remember(domain: string, tokenDigest: string, ttlMs: number): Promise<void>;
   isRemembered(domain: string, tokenDigest: string): Promise<boolean>;
+  /** `session.logout`: every session and login of the agent issued up to `atMs` is void (for `ttlMs`). */
+  revoke(agent: AgentRef, atMs: number, ttlMs: number): Promise<void>;
+  /** When the agent last logged out everywhere (ms), if that is still remembered. */
+  revokedAt(agent: AgentRef): Promise<number | undefined>;
 }
 
 /** Who holds an agent's ownership lease: the instance whose SIP user agent registers the agent. */

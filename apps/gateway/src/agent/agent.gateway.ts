@@ -13,9 +13,10 @@ import {
   type CommandFailure,
   type ErrorBody,
   isCommandName,
+  parseEventId,
   type ServerToClientEvents,
 } from '@callgate/contracts';
-import { parseCommand } from '@callgate/call-core';
+import { logText, parseCommand } from '@callgate/call-core';
 import type { AgentRef } from '@callgate/coordination';
 import type { GatewayConfig } from '../config.js';
 import { toErrorBody } from '../errors.js';
@@ -30,10 +31,16 @@ import { VoiceRelay } from './voice-relay.js';
 interface TabData {
   /** set by the handshake middleware: the agent, or why the tab is refused */
   auth?:
-    { ok: true; agent: AgentRef; sessionToken: string } | { ok: false; error: ErrorBody; domain: string };
+    | { ok: true; agent: AgentRef; sessionToken: string; expiresAt: Date }
+    | { ok: false; error: ErrorBody; domain: string };
+  /** ends the tab when its session expires */
+  expiry?: NodeJS.Timeout;
   /** resolves when the tab is counted and has its snapshot; commands wait for it */
   ready?: Promise<boolean>;
 }
+
+/** The longest delay setTimeout takes (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 type TabSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, TabData>;
 
@@ -73,7 +80,9 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
     const auth = socket.data.auth;
     if (!auth?.ok) {
       const error = auth?.error ?? { code: 'INVALID_REQUEST' as const, message: 'no handshake' };
-      this.logger.warn(`tab refused (${auth?.domain ?? '?'}): ${error.code} ${error.message}`);
+      this.logger.warn(
+        `tab refused (${logText(auth?.domain ?? '?')}): ${error.code} ${logText(error.message)}`,
+      );
       socket.emit('session.error', {
         id: '0',
         type: 'session.error',
@@ -86,22 +95,30 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
       return;
     }
     const { agent, sessionToken } = auth;
+    this.expireAt(socket, auth.expiresAt);
     // Listen before any await, so a command sent right after connecting is not lost: it waits for `ready`.
     const commands = new Set<Promise<void>>();
     socket.onAny((name: unknown, ...args: unknown[]) => {
-      const command: Promise<void> = this.onCommand(socket, agent, name, args).then(async (closeTab) => {
-        if (!closeTab) return;
-        // Answer the tab's other commands in flight (e.g. the 3C unload's reConfigDeviceType) first.
-        await Promise.allSettled([...commands].filter((other) => other !== command));
-        socket.disconnect(true);
-      });
+      const command: Promise<void> = this.onCommand(socket, agent, name, args)
+        .then(async (closeTab) => {
+          if (!closeTab) return;
+          // Answer the tab's other commands in flight (e.g. the 3C unload's reConfigDeviceType) first.
+          await Promise.allSettled([...commands].filter((other) => other !== command));
+          socket.disconnect(true);
+        })
+        .catch((err: unknown) => {
+          this.logger.error(`tab ${socket.id}: command ${logText(name)} broke: ${logText(String(err), 400)}`);
+        });
       commands.add(command);
       void command.finally(() => commands.delete(command));
       this.track(command);
     });
     void socket.join(rooms.agent(agent.domain, agent.ipphone));
-    const ready = this.agents.connectTab(agent, socket.id).then(
-      async (snapshot) => {
+    // One chain with one catch: a store or SIP error anywhere in the start (snapshot, replay,
+    // credentials) is answered with a code and closes this tab; it never escapes the handler.
+    const ready = this.agents
+      .connectTab(agent, socket.id)
+      .then(async (snapshot) => {
         const resumed = await this.resume(socket, agent);
         const event = await this.bus.envelope(
           agent,
@@ -113,11 +130,11 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
         if (snapshot.isEnable && snapshot.deviceType === 1)
           await this.relay.sendCredentials(agent, socket.id);
         return true;
-      },
-      (err: unknown) => {
+      })
+      .catch((err: unknown) => {
         const error = toErrorBody(err);
         this.logger.error(
-          `tab ${socket.id} of ${agent.domain}/${agent.ipphone} could not start: ${String(err)}`,
+          `tab ${socket.id} of ${logText(agent.domain)}/${logText(agent.ipphone)} could not start: ${logText(String(err))}`,
         );
         socket.emit('session.error', {
           id: '0',
@@ -129,13 +146,13 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
         });
         socket.disconnect(true);
         return false;
-      },
-    );
+      });
     socket.data.ready = ready;
     this.track(ready);
   }
 
   handleDisconnect(socket: TabSocket): void {
+    clearTimeout(socket.data.expiry);
     const auth = socket.data.auth;
     const ready = socket.data.ready;
     if (!auth?.ok || !ready) return;
@@ -161,9 +178,17 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
     agent: AgentRef,
   ): Promise<{ replayed: number } | { resync: true } | undefined> {
     const raw: unknown = socket.handshake.auth;
-    const lastEventId =
+    const given =
       typeof raw === 'object' && raw !== null ? (raw as { lastEventId?: unknown }).lastEventId : undefined;
-    if (typeof lastEventId !== 'string' || lastEventId === '') return undefined;
+    if (given === undefined || given === '') return undefined;
+    const lastEventId = parseEventId(given);
+    if (lastEventId === undefined) {
+      // Not an id the log can hold (20 nines, the max id, a number): the tab starts from the snapshot.
+      this.logger.log(
+        `tab ${socket.id} of ${agent.domain}/${agent.ipphone} resumes after no valid id: resync`,
+      );
+      return { resync: true };
+    }
     const { events, gap } = await this.bus.replay(agent.domain, lastEventId, agent.ipphone);
     if (gap) {
       this.logger.log(
@@ -214,11 +239,11 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
     try {
       const result = await this.agents.execute({ agent, tabId: socket.id }, name, parsed.value);
       if (ack) ack({ ok: true, ...result });
-      return name === 'session.unregister';
+      return name === 'session.unregister' || name === 'session.logout';
     } catch (err) {
       if (!(err instanceof CallgateError)) {
         this.logger.error(
-          `${name} for ${agent.domain}/${agent.ipphone} failed: ${(err as Error).stack ?? String(err)}`,
+          `${name} for ${agent.domain}/${agent.ipphone} failed: ${logText((err as Error).stack ?? String(err), 2000)}`,
         );
       }
       refuse({ ok: false, ...toErrorBody(err) });
@@ -241,18 +266,47 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
           `origin ${socket.handshake.headers.origin ?? '(none)'} is not allowed for ${domain}`,
         );
       }
-      const { agent, sessionToken } = await this.sessions.authenticate(domain, auth.token);
-      return { ok: true, agent, sessionToken };
+      const { agent, sessionToken, expiresAt } = await this.sessions.authenticate(domain, auth.token);
+      return { ok: true, agent, sessionToken, expiresAt };
     } catch (err) {
       if (!(err instanceof CallgateError)) {
-        this.logger.error(`handshake failed: ${(err as Error).stack ?? String(err)}`);
+        this.logger.error(`handshake failed: ${logText((err as Error).stack ?? String(err), 2000)}`);
       }
       return { ok: false, error: toErrorBody(err), domain };
     }
   }
 
+  /**
+   * An open tab does not outlive its session: at `expiresAt` it gets `session.error
+   * {code: 'SESSION_EXPIRED'}` and is closed (timers longer than Node's maximum are re-armed).
+   */
+  private expireAt(socket: TabSocket, expiresAt: Date): void {
+    const left = expiresAt.getTime() - Date.now();
+    const arm = Math.min(Math.max(0, left), MAX_TIMER_MS);
+    socket.data.expiry = setTimeout(() => {
+      if (expiresAt.getTime() > Date.now()) {
+        this.expireAt(socket, expiresAt);
+        return;
+      }
+      const auth = socket.data.auth;
+      this.logger.log(`tab ${socket.id}: session expired, closed`);
+      socket.emit('session.error', {
+        id: '0',
+        type: 'session.error',
+        domain: auth?.ok ? auth.agent.domain : '',
+        ipphone: auth?.ok ? auth.agent.ipphone : '',
+        at: new Date().toISOString(),
+        data: { code: 'SESSION_EXPIRED', message: 'the session has expired; log in again' },
+      });
+      socket.disconnect(true);
+    }, arm);
+    socket.data.expiry.unref();
+  }
+
   private track(promise: Promise<unknown>): void {
     this.pending.add(promise);
-    void promise.finally(() => this.pending.delete(promise));
+    // Both arms: a rejected promise is forgotten too, without a second, unhandled rejection.
+    const forget = (): void => void this.pending.delete(promise);
+    void promise.then(forget, forget);
   }
 }

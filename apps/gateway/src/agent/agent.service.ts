@@ -23,6 +23,8 @@ import { BrowserCalls } from '../calls/browser-calls.js';
 import { CallEngine } from '../calls/call-engine.service.js';
 import { TransferService } from '../calls/transfers.js';
 import { VoiceRelay } from './voice-relay.js';
+import { DialGuard } from '../security/dial-guard.js';
+import { SessionService } from '../session/session.service.js';
 import { EventBus } from '../events/event-bus.js';
 import { defaultAgentState } from './defaults.js';
 import { COORDINATION, GATEWAY_CONFIG } from '../tokens.js';
@@ -75,6 +77,8 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
     private readonly browser: BrowserCalls,
     private readonly relay: VoiceRelay,
     private readonly transfers: TransferService,
+    private readonly dial: DialGuard,
+    private readonly sessions: SessionService,
   ) {}
 
   /** The domain's configuration; DOMAIN_NOT_FOUND for an unknown one. */
@@ -216,8 +220,11 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
       case 'call.toggleHold':
       case 'call.toggleMute':
       case 'call.dtmf': {
-        if (name === 'call.dial' && !this.agentConfig(ctx.agent).canCallOut) {
-          throw new CallgateError('CALLOUT_PERMISSION_DENY', `agent ${ctx.agent.ipphone} may not call out`);
+        if (name === 'call.dial') {
+          if (!this.agentConfig(ctx.agent).canCallOut)
+            throw new CallgateError('CALLOUT_PERMISSION_DENY', `agent ${ctx.agent.ipphone} may not call out`);
+          const { number } = payload as CommandPayload<'call.dial'>;
+          await this.dial.check(ctx.agent, 'callout', number, name);
         }
         const state = await this.store(() =>
           this.coordination.agents.get(ctx.agent, this.defaults(ctx.agent)),
@@ -238,6 +245,15 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
         return this.transfers.toQueue(ctx.agent, payload as CommandPayload<'transfer.toQueue'>);
       case 'transfer.respond':
         return this.transfers.respond(ctx.agent, payload as CommandPayload<'transfer.respond'>);
+      case 'session.logout':
+        await this.sessions.logout(ctx.agent);
+        // Every other tab, on every instance; the caller's own tab is closed once answered.
+        this.bus.closeAgentTabs(
+          ctx.agent,
+          { code: 'SESSION_EXPIRED', message: 'the agent logged out' },
+          ctx.tabId,
+        );
+        return {};
     }
   }
 
@@ -355,6 +371,14 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
     mobile: string | undefined,
   ): Promise<CommandResult<'agent.setDevice'>> {
     const config = this.agentConfig(ctx.agent);
+    // The device types the file allows this agent (a desk-phone agent cannot make itself a browser
+    // agent and so obtain the SIP password).
+    if (!config.allowedDevices.includes(type)) {
+      throw new CallgateError(
+        'DEVICE_NOT_AVAILABLE',
+        `agent ${ctx.agent.ipphone} may not use device type ${type}`,
+      );
+    }
     let chosenMobile: string | undefined;
     switch (type) {
       case 1:
@@ -373,6 +397,14 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
         if (!chosenMobile) {
           throw new CallgateError('INVALID_MOBILE', 'device type 3 needs a mobile number');
         }
+        // A number of the agent's choosing makes the PBX dial out on every call: a callout right.
+        if (chosenMobile !== config.devices.mobile && !config.canCallOut) {
+          throw new CallgateError(
+            'CALLOUT_PERMISSION_DENY',
+            `agent ${ctx.agent.ipphone} may not forward calls to a number of its choosing`,
+          );
+        }
+        await this.dial.check(ctx.agent, 'mobile', chosenMobile, 'agent.setDevice');
         break;
     }
     const device = { deviceType: type, ...(chosenMobile ? { mobile: chosenMobile } : {}) };

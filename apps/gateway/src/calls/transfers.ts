@@ -26,6 +26,7 @@ import { COORDINATION, GATEWAY_CONFIG } from '../tokens.js';
 import { BrowserCalls } from './browser-calls.js';
 import { CallEngine } from './call-engine.service.js';
 import { Peers } from '../infra/peers.js';
+import { DialGuard } from '../security/dial-guard.js';
 import type { HandOverResult } from './server-call.js';
 import { transferLedger, type TransferLeg } from './transfer-ledger.js';
 
@@ -87,6 +88,7 @@ export class TransferService implements OnApplicationShutdown {
     private readonly browser: BrowserCalls,
     private readonly relay: VoiceRelay,
     private readonly peers: Peers,
+    private readonly dial: DialGuard,
   ) {
     peers.handle(
       'transfers.toAgent',
@@ -220,6 +222,12 @@ export class TransferService implements OnApplicationShutdown {
         `agent ${target.ipphone} cannot take the call: ${reason}`,
       );
     }
+    // A target forwarded to a mobile makes the PBX dial that number: the transfer policy decides.
+    const targetConfig = this.config.domains.agent(target.domain, target.ipphone);
+    const targetState = await this.coordination.agents.get(target, defaultAgentState(targetConfig));
+    const targetMobile = targetState.mobile ?? targetConfig.devices.mobile;
+    if (targetState.deviceType === 3 && targetMobile !== undefined)
+      await this.dial.check(source, 'transfer', targetMobile, 'transfer.toAgent');
     const transferId = randomUUID();
     const t: Transfer = {
       model: new TransferModel(transferId, 'agent'),
@@ -288,6 +296,7 @@ export class TransferService implements OnApplicationShutdown {
         `domain ${source.domain} has no queue ${payload.queueId}`,
       );
     }
+    await this.dial.check(source, 'queue', /^sips?:([^@;?]+)@/i.exec(uri)?.[1] ?? uri, 'transfer.toQueue');
     const transferId = randomUUID();
     const t: Transfer = {
       model: new TransferModel(transferId, 'queue'),

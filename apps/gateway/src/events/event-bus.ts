@@ -5,6 +5,7 @@ import type {
   ClientToServerEvents,
   EventDataMap,
   EventEnvelope,
+  ErrorCode,
   EventType,
   ServerToClientEvents,
 } from '@callgate/contracts';
@@ -150,6 +151,27 @@ export class EventBus {
     this.logger.debug(
       `${event.type} #${event.id} -> ${event.domain}/${event.ipphone}${options.tab ? ` tab ${options.tab}` : ''}`,
     );
+  }
+
+  /**
+   * Ends every tab of an agent, on every instance (the adapter carries room emits and
+   * `disconnectSockets`): each gets `session.error` with `error`, then is closed. `except`: a tab
+   * the caller closes itself (after answering its command).
+   */
+  closeAgentTabs(agent: AgentRef, error: { code: ErrorCode; message: string }, except?: string): void {
+    const nsp = this.agentNsp;
+    if (!nsp) return;
+    const room = rooms.agent(agent.domain, agent.ipphone);
+    const targets = except === undefined ? nsp.to(room) : nsp.to(room).except(except);
+    targets.emit('session.error', {
+      id: '0',
+      type: 'session.error',
+      domain: agent.domain,
+      ipphone: agent.ipphone,
+      at: new Date().toISOString(),
+      data: error,
+    });
+    (except === undefined ? nsp.in(room) : nsp.in(room).except(except)).disconnectSockets(true);
   }
 
   private emit<T extends EventType>(

@@ -1,7 +1,13 @@
 import { Inject, Logger } from '@nestjs/common';
 import { type OnGatewayConnection, type OnGatewayInit, WebSocketGateway } from '@nestjs/websockets';
 import type { Socket } from 'socket.io';
-import { CallgateError, EVENTS_NAMESPACE, type ServerToClientEvents } from '@callgate/contracts';
+import { logText } from '@callgate/call-core';
+import {
+  CallgateError,
+  EVENTS_NAMESPACE,
+  parseEventId,
+  type ServerToClientEvents,
+} from '@callgate/contracts';
 import type { GatewayConfig } from '../config.js';
 import { toErrorBody } from '../errors.js';
 import { EventBus, type EventsNamespace } from './event-bus.js';
@@ -36,7 +42,7 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection {
       }
     } catch (err) {
       const error = toErrorBody(err);
-      this.logger.warn(`backend refused (${domain || '?'}): ${error.code}`);
+      this.logger.warn(`backend refused (${logText(domain || '?')}): ${error.code}`);
       socket.emit('session.error', {
         id: '0',
         type: 'session.error',
@@ -50,26 +56,43 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection {
     }
     void socket.join(rooms.domain(domain));
     this.logger.log(`backend ${socket.id} subscribed to ${domain}`);
-    const lastEventId = auth.lastEventId;
-    if (typeof lastEventId === 'string' && lastEventId !== '') {
-      this.bus.replay(domain, lastEventId).then(
-        ({ events, gap }) => {
-          if (gap) {
-            socket.emit('events.resync', {
-              id: lastEventId,
-              type: 'events.resync',
-              domain,
-              ipphone: '',
-              at: new Date().toISOString(),
-              data: { afterId: lastEventId },
-            });
-          } else this.bus.replayTo('events', socket.id, events);
-        },
-        (err: unknown) => {
-          this.logger.error(`backend ${socket.id}: replay after ${lastEventId} failed: ${String(err)}`);
-          socket.disconnect(true);
-        },
-      );
+    const given = auth.lastEventId;
+    if (given === undefined || given === '') return;
+    const resync = (afterId: string): void => {
+      socket.emit('events.resync', {
+        id: afterId,
+        type: 'events.resync',
+        domain,
+        ipphone: '',
+        at: new Date().toISOString(),
+        data: { afterId },
+      });
+    };
+    const lastEventId = parseEventId(given);
+    // Not an id the log can hold (20 nines, the max id, not a string): resync, the store never sees it.
+    if (lastEventId === undefined) {
+      resync('0-0');
+      return;
     }
+    this.bus.replay(domain, lastEventId).then(
+      ({ events, gap }) => {
+        if (gap) resync(lastEventId);
+        else this.bus.replayTo('events', socket.id, events);
+      },
+      (err: unknown) => {
+        this.logger.error(
+          `backend ${socket.id}: replay after ${lastEventId} failed: ${logText(String(err))}`,
+        );
+        socket.emit('session.error', {
+          id: '0',
+          type: 'session.error',
+          domain,
+          ipphone: '',
+          at: new Date().toISOString(),
+          data: toErrorBody(err),
+        });
+        socket.disconnect(true);
+      },
+    );
   }
 }

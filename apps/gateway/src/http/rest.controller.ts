@@ -5,8 +5,9 @@ import {
   CallgateError,
   type CommandName,
   type CommandResult,
+  parseEventId,
 } from '@callgate/contracts';
-import { parseCommand } from '@callgate/call-core';
+import { logText, parseCommand } from '@callgate/call-core';
 import { AgentService, type AgentView } from '../agent/agent.service.js';
 import { EventBus } from '../events/event-bus.js';
 import { ApiKeyGuard } from './api-key.guard.js';
@@ -36,10 +37,19 @@ export class RestController {
   @Get('events')
   async events(
     @Param('domain') domain: string,
-    @Query('after') after: string | undefined,
+    @Query() query: Record<string, unknown>,
   ): Promise<{ events: AnyEventEnvelope[]; gap: boolean }> {
     this.agents.domain(domain);
-    return this.bus.replay(domain, after ?? '0-0');
+    const unknown = Object.keys(query).find((key) => key !== 'after');
+    if (unknown !== undefined) {
+      throw new CallgateError('INVALID_REQUEST', `unknown query parameter ${logText(unknown, 40)}`);
+    }
+    const after = query.after;
+    const from = after === undefined ? '0-0' : parseEventId(after);
+    if (from === undefined) {
+      throw new CallgateError('INVALID_REQUEST', "after: an event id '<ms>-<seq>' (two 64-bit numbers)");
+    }
+    return this.bus.replay(domain, from);
   }
 
   @Get('agents/:ipphone')

@@ -33,7 +33,8 @@ export class SessionService {
     if (typeof token !== 'string' || token.length === 0) {
       throw new CallgateError('INVALID_REQUEST', 'the body must carry a "token" field with the CRM JWT');
     }
-    const { agent, expiresAt } = await this.verifyCrm(domainName, token);
+    const { agent, expiresAt, issuedAt } = await this.verifyCrm(domainName, token);
+    await this.refuseRevoked({ domain: domainName, ipphone: agent.ipphone }, issuedAt, 'NOT_LOGGED_IN');
     const session = await this.sessions.issue({
       domain: domainName,
       ipphone: agent.ipphone,
@@ -57,7 +58,10 @@ export class SessionService {
   }
 
   /** Who a tab's handshake token belongs to, and a session token it can reconnect with. */
-  async authenticate(domainName: string, token: string): Promise<{ agent: AgentRef; sessionToken: string }> {
+  async authenticate(
+    domainName: string,
+    token: string,
+  ): Promise<{ agent: AgentRef; sessionToken: string; expiresAt: Date }> {
     this.config.domains.domain(domainName);
     if (isSessionToken(token)) {
       const session = await this.sessions.verify(token);
@@ -65,9 +69,12 @@ export class SessionService {
         throw new CallgateError('INVALID_TOKEN', `this session token is not for domain ${domainName}`);
       }
       this.config.domains.agent(domainName, session.ipphone);
-      return { agent: { domain: domainName, ipphone: session.ipphone }, sessionToken: token };
+      const agent = { domain: domainName, ipphone: session.ipphone };
+      await this.refuseRevoked(agent, session.issuedAtMs, 'SESSION_EXPIRED');
+      return { agent, sessionToken: token, expiresAt: session.expiresAt };
     }
-    const { agent, expiresAt } = await this.verifyCrm(domainName, token);
+    const { agent, expiresAt, issuedAt } = await this.verifyCrm(domainName, token);
+    await this.refuseRevoked({ domain: domainName, ipphone: agent.ipphone }, issuedAt, 'NOT_LOGGED_IN');
     const remembered = await this.store(`tab auth of ${domainName}/${agent.ipphone}`, () =>
       this.coordination.logins.isRemembered(domainName, tokenDigest(token)),
     );
@@ -82,7 +89,49 @@ export class SessionService {
       ipphone: agent.ipphone,
       notAfter: expiresAt,
     });
-    return { agent: { domain: domainName, ipphone: agent.ipphone }, sessionToken: session.token };
+    return {
+      agent: { domain: domainName, ipphone: agent.ipphone },
+      sessionToken: session.token,
+      expiresAt: session.expiresAt,
+    };
+  }
+
+  /**
+   * `session.logout`: every session and CRM login of the agent issued until now is void, on every
+   * instance (the store remembers when, for as long as a session can live). The caller closes the
+   * agent's open tabs.
+   */
+  async logout(agent: AgentRef): Promise<void> {
+    await this.store(`logout of ${agent.domain}/${agent.ipphone}`, () =>
+      this.coordination.logins.revoke(agent, Date.now(), this.revocationTtlMs(agent)),
+    );
+    this.logger.log(`logout ${agent.domain}/${agent.ipphone}: its sessions are revoked everywhere`);
+  }
+
+  /** A session or login from before the agent's last logout is refused (`issuedAt` unknown: refused too). */
+  private async refuseRevoked(
+    agent: AgentRef,
+    issuedAt: number | undefined,
+    code: 'SESSION_EXPIRED' | 'NOT_LOGGED_IN',
+  ): Promise<void> {
+    const revokedAt = await this.store(`revocation of ${agent.domain}/${agent.ipphone}`, () =>
+      this.coordination.logins.revokedAt(agent),
+    );
+    if (revokedAt !== undefined && (issuedAt === undefined || issuedAt <= revokedAt)) {
+      throw new CallgateError(
+        code,
+        code === 'SESSION_EXPIRED'
+          ? 'this session was ended by a logout'
+          : 'this CRM token was issued before the agent logged out; sign a new one',
+      );
+    }
+  }
+
+  /** As long as anything issued before a logout could still be presented. */
+  private revocationTtlMs(agent: AgentRef): number {
+    const domain = this.config.domains.domain(agent.domain);
+    const seconds = Math.max(this.config.sessionTtlSeconds, domain.maxTokenLifetimeSeconds) + 120;
+    return seconds * 1000;
   }
 
   private verifyCrm(domainName: string, token: string): ReturnType<typeof authenticateCrmLogin> {

@@ -1,0 +1,98 @@
+import type { RunningGateway } from '../apps/gateway/src/app.js';
+import { login, startGateway } from './support/gateway.js';
+import { startRedis, type RedisServer } from './support/redis-server.js';
+import { Tab } from './support/tabs.js';
+import { acmeServed, DEMO_API_KEY, type TenantsFile, writeTenants } from './support/tenants.js';
+
+const TOO_BIG = '99999999999999999999-0';
+const MAX_ID = '18446744073709551615-18446744073709551615';
+
+/** Hostile input from one tenant's clients: each is answered with a code, and the other tenant is still served. */
+describe('bad input never stops the gateway (redis coordination)', () => {
+  let redis: RedisServer;
+  let gw: RunningGateway;
+  let tenants: TenantsFile;
+  const opened: Tab[] = [];
+  const rest = async (path: string): Promise<{ status: number; body: Record<string, unknown> }> => {
+    const res = await fetch(`${gw.url}${path}`, { headers: { authorization: `Bearer ${DEMO_API_KEY}` } });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    tenants = writeTenants();
+    gw = await startGateway({
+      redisUrl: redis.url,
+      configPath: tenants.path,
+      keyPrefix: `sec-${Date.now()}:`,
+    });
+  });
+  afterEach(async () => {
+    for (const tab of opened.splice(0)) {
+      tab.close();
+      await tab.waitForDisconnect();
+    }
+  });
+  afterAll(async () => {
+    await gw.close();
+    await redis.stop();
+    tenants.remove();
+  });
+
+  it.each([TOO_BIG, MAX_ID, '1-99999999999999999999'])(
+    'a tab resuming after lastEventId %s starts from a snapshot (resync), and acme is still served',
+    async (lastEventId) => {
+      const token = await login(gw.url, '5000', 'demo', tenants.path);
+      const tab = await Tab.open(gw.url, { domain: 'demo', token, lastEventId });
+      opened.push(tab);
+      expect(tab.of('session.error')).toEqual([]);
+      expect(tab.of('session.ready')[0]?.data.resumed).toEqual({ resync: true });
+      expect(await tab.command('agent.toggleCallStatus', {})).toMatchObject({ ok: true });
+      expect(await acmeServed(gw.url, tenants)).toBe(true);
+    },
+  );
+
+  it.each([TOO_BIG, MAX_ID])(
+    'a backend on /events resuming after %s gets events.resync and stays subscribed',
+    async (lastEventId) => {
+      const backend = await Tab.open(
+        gw.url,
+        { domain: 'demo', apiKey: DEMO_API_KEY, lastEventId },
+        { namespace: '/events' },
+      );
+      opened.push(backend);
+      const resync = await backend.waitFor((e) => e.type === 'events.resync');
+      expect(resync.data).toEqual({ afterId: '0-0' });
+      const toggled = await fetch(`${gw.url}/v1/demo/agents/5001/status`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${DEMO_API_KEY}` },
+      });
+      expect(toggled.status).toBe(200);
+      await backend.waitFor((e) => e.type === 'agent.callStatus' && e.ipphone === '5001');
+      expect(backend.socket.connected).toBe(true);
+      expect(await acmeServed(gw.url, tenants)).toBe(true);
+    },
+  );
+
+  it.each([
+    ['20 nines', `after=${TOO_BIG}`],
+    ['the max id', `after=${MAX_ID}`],
+    ['an array', 'after[]=1-0'],
+    ['two values', 'after=1-0&after=2-0'],
+    ['an object', 'after[x]=1-0'],
+    ['not an id', 'after=abc'],
+  ])(
+    'GET /v1/demo/events with %s answers 400 INVALID_REQUEST, and acme is still served',
+    async (_, query) => {
+      expect(await rest(`/v1/demo/events?${query}`)).toMatchObject({
+        status: 400,
+        body: { code: 'INVALID_REQUEST' },
+      });
+      expect(await acmeServed(gw.url, tenants)).toBe(true);
+    },
+  );
+
+  it('GET /v1/demo/events with a valid id still answers', async () => {
+    expect(await rest('/v1/demo/events?after=0-0')).toMatchObject({ status: 200, body: { gap: false } });
+  });
+});

@@ -1,0 +1,130 @@
+import type { LoginResponse } from '@callgate/contracts';
+import type { RunningGateway } from '../apps/gateway/src/app.js';
+import { crmToken, startGateway } from './support/gateway.js';
+import { startRedis, type RedisServer } from './support/redis-server.js';
+import { Tab } from './support/tabs.js';
+import { acmeServed, type TenantsFile, writeTenants } from './support/tenants.js';
+
+/** Sessions end: on expiry, on logout (on every instance), and tokens beyond the domain's lifetime are refused. */
+describe('sessions end (redis coordination, two instances)', () => {
+  let redis: RedisServer;
+  let a: RunningGateway;
+  let b: RunningGateway;
+  let tenants: TenantsFile;
+  const opened: Tab[] = [];
+  const nowS = (): number => Math.floor(Date.now() / 1000);
+  const token = (ipphone: string, claims: Record<string, unknown> = {}) =>
+    crmToken(ipphone, claims, 'demo', tenants.path);
+  const loginWith = async (url: string, crm: string) => {
+    const res = await fetch(`${url}/demo/thirdParty/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: crm }),
+    });
+    return { status: res.status, body: (await res.json()) as LoginResponse & { code: string } };
+  };
+  const open = async (url: string, sessionToken: string): Promise<Tab> => {
+    const tab = await Tab.open(url, { domain: 'demo', token: sessionToken });
+    opened.push(tab);
+    return tab;
+  };
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    tenants = writeTenants();
+    const prefix = `sessions-${Date.now()}:`;
+    a = await startGateway({
+      redisUrl: redis.url,
+      configPath: tenants.path,
+      keyPrefix: prefix,
+      instanceId: 'a',
+    });
+    b = await startGateway({
+      redisUrl: redis.url,
+      configPath: tenants.path,
+      keyPrefix: prefix,
+      instanceId: 'b',
+    });
+  });
+  afterEach(async () => {
+    for (const tab of opened.splice(0)) {
+      tab.close();
+      await tab.waitForDisconnect();
+    }
+    expect(await acmeServed(a.url, tenants)).toBe(true);
+    expect(await acmeServed(b.url, tenants)).toBe(true);
+  });
+  afterAll(async () => {
+    await a.close();
+    await b.close();
+    await redis.stop();
+    tenants.remove();
+  });
+
+  it('an open tab whose session expires gets session.error SESSION_EXPIRED and is closed', async () => {
+    const login = await loginWith(a.url, await token('5001', { exp: nowS() + 3 }));
+    expect(login.status).toBe(200);
+    const tab = await open(a.url, login.body.user.token);
+    expect(tab.of('session.ready')).toHaveLength(1);
+    const error = await tab.nth('session.error', 1, 8000);
+    expect(error.data.code).toBe('SESSION_EXPIRED');
+    await tab.waitForDisconnect();
+  });
+
+  it('session.logout closes the agent’s tabs on every instance and voids its sessions and logins', async () => {
+    const crm = await token('5000', { iat: nowS() - 5 });
+    const login = await loginWith(a.url, crm);
+    expect(login.status).toBe(200);
+    const session = login.body.user.token;
+    const onA = await open(a.url, session);
+    const onB = await open(b.url, session);
+    const other = await open(b.url, (await loginWith(b.url, await token('5001'))).body.user.token);
+
+    expect(await onA.command('session.logout', {})).toEqual({ ok: true });
+    await onA.waitForDisconnect();
+    const ended = await onB.nth('session.error', 1);
+    expect(ended.data.code).toBe('SESSION_EXPIRED');
+    await onB.waitForDisconnect();
+    // Another agent of the domain is untouched.
+    expect(other.socket.connected).toBe(true);
+    expect(await other.command('agent.toggleCallStatus', {})).toMatchObject({ ok: true });
+
+    // The old session token and the old CRM token no longer open anything, on either instance.
+    const again = await open(b.url, session);
+    expect(again.of('session.error')[0]?.data.code).toBe('SESSION_EXPIRED');
+    const crmTab = await Tab.open(a.url, { domain: 'demo', token: crm });
+    opened.push(crmTab);
+    expect(crmTab.of('session.error')[0]?.data.code).toBe('NOT_LOGGED_IN');
+    expect(await loginWith(a.url, crm)).toMatchObject({ status: 401, body: { code: 'NOT_LOGGED_IN' } });
+
+    // A token the CRM signs afterwards logs in (its clock a little ahead is within the skew).
+    const fresh = await loginWith(b.url, await token('5000', { iat: nowS() + 2 }));
+    expect(fresh.status).toBe(200);
+    const back = await open(a.url, fresh.body.user.token);
+    expect(back.of('session.ready')).toHaveLength(1);
+  });
+
+  it.each([
+    ['expired 9999-12-31', { expired: '9999-12-31 23:59:59' }],
+    [
+      'exp in milliseconds',
+      {
+        get exp() {
+          return Date.now();
+        },
+      },
+    ],
+    ['an absurd exp', { exp: 1e300 }],
+    [
+      'exp a week ahead',
+      {
+        get exp() {
+          return nowS() + 7 * 86_400;
+        },
+      },
+    ],
+  ])('a CRM token with %s is refused with 401 INVALID_TOKEN, never 500', async (_, claims) => {
+    const res = await loginWith(a.url, await token('5000', { ...claims }));
+    expect(res).toMatchObject({ status: 401, body: { code: 'INVALID_TOKEN' } });
+  });
+});
