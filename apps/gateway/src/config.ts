@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ConfigError, DomainRegistry, parseDomainsFile } from '@callgate/auth';
+import { loadOrCreateSessionSecret, prepareDataDir } from './session/data-dir.js';
 
 /** Everything the gateway reads from its environment, validated once at boot. */
 export interface GatewayConfig {
@@ -36,6 +36,11 @@ export interface GatewayConfig {
   /** where the built SDK (callgate.js, callgate.mjs) is served from */
   embedDir: string;
   domains: DomainRegistry;
+  /**
+   * The embedded default's folder for what must survive a restart (session secret, remembered
+   * logins); validated and created at boot only without REDIS_URL (Redis keeps those otherwise).
+   */
+  dataDir: string;
 }
 
 export const LogLevels = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
@@ -111,6 +116,7 @@ const envSchema = z.object({
     )
     .refine((codecs) => new Set(codecs).size === codecs.length, 'names a codec twice')
     .optional(),
+  DATA_DIR: z.string().min(1).optional(),
 });
 
 /**
@@ -147,6 +153,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     ]);
   }
   const domains = new DomainRegistry(parseDomainsFile(text, configPath));
+  const dataDir = e.DATA_DIR ? resolve(e.DATA_DIR) : join(root, '.callgate');
+  // Without Redis the folder keeps what a restart must not lose: validated (and created) here.
+  if (!e.REDIS_URL) prepareDataDir(dataDir);
   return {
     port: e.PORT,
     host: e.HOST,
@@ -156,8 +165,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     instanceId: e.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
     logLevel: e.LOG_LEVEL,
     ...(e.PUBLIC_URL ? { publicUrl: e.PUBLIC_URL.replace(/\/$/, '') } : {}),
-    // Single instance without a configured secret: a fresh one per boot (sessions end on restart).
-    sessionSecret: e.SESSION_SECRET ?? randomBytes(32).toString('base64url'),
+    // Single instance without a configured secret: one made on first start and kept in DATA_DIR,
+    // so the tokens of open pages stay valid across a restart.
+    sessionSecret: e.SESSION_SECRET ?? loadOrCreateSessionSecret(dataDir),
     sessionTtlSeconds: e.SESSION_TTL_SECONDS,
     leaseMs: e.LEASE_MS,
     drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
@@ -168,5 +178,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     ...(e.AUDIO_CODECS ? { audioCodecs: e.AUDIO_CODECS } : {}),
     embedDir: join(root, 'dist', 'embed'),
     domains,
+    dataDir,
   };
 }

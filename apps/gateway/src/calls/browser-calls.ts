@@ -103,14 +103,19 @@ export class BrowserCalls {
     if (name === 'call.dial') {
       if (call && !call.ended)
         throw new CallgateError('CALLOUT_AGENT_BUSY', `agent ${agent.ipphone} is already in a call`);
-    } else {
-      if (!call || call.ended) throw new CallgateError('NOT_IN_A_CALL', 'the agent is not in a call');
+    } else if (call && !call.ended) {
       const callId = (payload as { callId?: string }).callId;
       if (callId !== undefined && callId !== call.callId) {
         throw new CallgateError('COULD_NOT_GET_CALL_INFO', `call ${callId} is not the agent's current call`);
       }
     }
     const holder = await this.coordination.voice.holder(agent);
+    if (name !== 'call.dial' && (!call || call.ended) && !holder) {
+      throw new CallgateError('NOT_IN_A_CALL', 'the agent is not in a call');
+    }
+    // A call this instance has not seen (it restarted while the call rang, or the voice tab came
+    // over from another instance): the voice tab's phone knows its call, so the command goes to
+    // it; it answers NOT_IN_A_CALL itself when idle, and its next report adopts the call here.
     if (!holder) {
       throw new CallgateError(
         'DEVICE_NOT_AVAILABLE',
