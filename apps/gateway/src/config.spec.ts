@@ -1,3 +1,6 @@
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError } from '@callgate/auth';
 import { loadConfig } from './config.js';
 
@@ -63,5 +66,40 @@ describe('loadConfig: operations (METRICS_TOKEN, LOG_FORMAT)', () => {
     [{ LOG_FORMAT: 'xml' }, 'LOG_FORMAT'],
   ])('refuses %j, naming the variable', (env, message) => {
     expect(messageOf(env)).toContain(message);
+  });
+});
+
+describe('loadConfig: DATA_DIR and the kept session secret', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'callgate-data-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('makes a session secret on first start (mode 0600) and reuses it on the next', () => {
+    const first = loadConfig({ DATA_DIR: join(dir, 'data') });
+    expect(first.sessionSecret.length).toBeGreaterThanOrEqual(32);
+    expect(statSync(join(dir, 'data', 'session-secret')).mode & 0o777).toBe(0o600);
+    expect(loadConfig({ DATA_DIR: join(dir, 'data') }).sessionSecret).toBe(first.sessionSecret);
+  });
+
+  it('SESSION_SECRET wins over the kept one', () => {
+    const secret = 'x'.repeat(40);
+    expect(loadConfig({ DATA_DIR: dir, SESSION_SECRET: secret }).sessionSecret).toBe(secret);
+  });
+
+  it('refuses a secret file others can read, and one too short', () => {
+    writeFileSync(join(dir, 'session-secret'), 'y'.repeat(40));
+    chmodSync(join(dir, 'session-secret'), 0o644);
+    expect(messageOf({ DATA_DIR: dir })).toContain('DATA_DIR: ');
+    expect(messageOf({ DATA_DIR: dir })).toContain('readable by others');
+    chmodSync(join(dir, 'session-secret'), 0o600);
+    writeFileSync(join(dir, 'session-secret'), 'short');
+    expect(messageOf({ DATA_DIR: dir })).toContain('fewer than 32 characters');
+  });
+
+  it('refuses a DATA_DIR that is a file', () => {
+    writeFileSync(join(dir, 'file'), '');
+    expect(messageOf({ DATA_DIR: join(dir, 'file') })).toContain('DATA_DIR: cannot use');
   });
 });

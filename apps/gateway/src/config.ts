@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ConfigError, DomainRegistry, parseDomainsFile } from '@callgate/auth';
+import { loadOrCreateSessionSecret, prepareDataDir } from './session/data-dir.js';
 
 /** Everything the gateway reads from its environment, validated once at boot. */
 export interface GatewayConfig {
@@ -40,6 +40,11 @@ export interface GatewayConfig {
   metricsToken?: string;
   /** `text`: readable lines (default); `json`: one JSON object per line (pino) */
   logFormat: LogFormat;
+  /**
+   * The embedded default's folder for what must survive a restart (session secret, remembered
+   * logins); validated and created at boot only without REDIS_URL (Redis keeps those otherwise).
+   */
+  dataDir: string;
 }
 
 export type LogFormat = 'text' | 'json';
@@ -122,6 +127,7 @@ const envSchema = z.object({
     .regex(/^\S{16,256}$/, 'must be 16 to 256 characters without spaces')
     .optional(),
   LOG_FORMAT: z.enum(['text', 'json']).default('text'),
+  DATA_DIR: z.string().min(1).optional(),
 });
 
 /**
@@ -158,6 +164,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     ]);
   }
   const domains = new DomainRegistry(parseDomainsFile(text, configPath));
+  const dataDir = e.DATA_DIR ? resolve(e.DATA_DIR) : join(root, '.callgate');
+  // Without Redis the folder keeps what a restart must not lose: validated (and created) here.
+  if (!e.REDIS_URL) prepareDataDir(dataDir);
   return {
     port: e.PORT,
     host: e.HOST,
@@ -167,8 +176,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     instanceId: e.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
     logLevel: e.LOG_LEVEL,
     ...(e.PUBLIC_URL ? { publicUrl: e.PUBLIC_URL.replace(/\/$/, '') } : {}),
-    // Single instance without a configured secret: a fresh one per boot (sessions end on restart).
-    sessionSecret: e.SESSION_SECRET ?? randomBytes(32).toString('base64url'),
+    // Single instance without a configured secret: one made on first start and kept in DATA_DIR,
+    // so the tokens of open pages stay valid across a restart.
+    sessionSecret: e.SESSION_SECRET ?? loadOrCreateSessionSecret(dataDir),
     sessionTtlSeconds: e.SESSION_TTL_SECONDS,
     leaseMs: e.LEASE_MS,
     drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
@@ -181,5 +191,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     domains,
     ...(e.METRICS_TOKEN ? { metricsToken: e.METRICS_TOKEN } : {}),
     logFormat: e.LOG_FORMAT,
+    dataDir,
   };
 }

@@ -63,8 +63,9 @@ describe('parseCommand', () => {
       code: 'NOT_CHOOSE_TYPE_TRANSFER',
     });
   });
-  it('maps responseTransferAgent(1|0) to accept', () => {
-    expect(parseCommand('transfer.respond', { accept: 1 })).toEqual({ ok: true, value: { accept: true } });
+  it('takes accept as a boolean only (the SDK maps responseTransferAgent(1|0))', () => {
+    expect(parseCommand('transfer.respond', { accept: true })).toEqual({ ok: true, value: { accept: true } });
+    expect(parseCommand('transfer.respond', { accept: 1 })).toMatchObject({ code: 'INVALID_PAYLOAD' });
     expect(parseCommand('transfer.respond', { accept: 'yes' })).toMatchObject({ code: 'INVALID_PAYLOAD' });
   });
   it('validates DTMF digits', () => {

@@ -61,6 +61,8 @@ export function parseCommand(name: CommandName, input: unknown): Parsed<CommandP
     }
     base.voiceFence = record.voiceFence;
   }
+  const wrongType = strictTypeError(name, record);
+  if (wrongType !== undefined) return fail('INVALID_PAYLOAD', wrongType);
   switch (name) {
     case 'voice.enable':
     case 'agent.toggleCallStatus':
@@ -106,23 +108,20 @@ export function parseCommand(name: CommandName, input: unknown): Parsed<CommandP
       if (ipphone === undefined || ipphone === null || ipphone === '') {
         return fail('NOT_CHOOSE_TYPE_TRANSFER', 'no target agent was given');
       }
-      if (
-        (typeof ipphone !== 'string' && typeof ipphone !== 'number') ||
-        !/^[0-9]{1,16}$/.test(String(ipphone))
-      ) {
+      if (typeof ipphone !== 'string' || !/^[0-9]{1,16}$/.test(ipphone)) {
         return fail('INVALID_PAYLOAD', 'ipphone must be the target agent extension (digits)');
       }
-      return withCallId(record, { ...base, ipphone: String(ipphone) });
+      return withCallId(record, { ...base, ipphone });
     }
     case 'transfer.toQueue': {
       const queueId = record.queueId;
       if (queueId === undefined || queueId === null || queueId === '') {
         return fail('NOT_CHOOSE_TYPE_TRANSFER', 'no target queue was given');
       }
-      if ((typeof queueId !== 'string' && typeof queueId !== 'number') || String(queueId).length > 64) {
+      if (typeof queueId !== 'string' || queueId.length > 64) {
         return fail('INVALID_PAYLOAD', 'queueId must be a string');
       }
-      return withCallId(record, { ...base, queueId: String(queueId) });
+      return withCallId(record, { ...base, queueId });
     }
     case 'call.report': {
       const report = parseCallReport(record);
@@ -130,9 +129,9 @@ export function parseCommand(name: CommandName, input: unknown): Parsed<CommandP
     }
     case 'transfer.respond': {
       const accept = record.accept;
-      // 3C's responseTransferAgent(1|0)
-      if (accept !== true && accept !== false && accept !== 1 && accept !== 0) {
-        return fail('INVALID_PAYLOAD', 'accept must be true/false (or 1/0)');
+      // 3C's responseTransferAgent(1|0) is turned into a boolean by the SDK; the wire is strict.
+      if (accept !== true && accept !== false) {
+        return fail('INVALID_PAYLOAD', 'accept must be true or false');
       }
       const transferId = record.transferId;
       if (transferId !== undefined && transferId !== null && !isTransferId(transferId)) {
@@ -142,12 +141,49 @@ export function parseCommand(name: CommandName, input: unknown): Parsed<CommandP
         ok: true,
         value: {
           ...base,
-          accept: accept === true || accept === 1,
+          accept,
           ...(isTransferId(transferId) ? { transferId } : {}),
         },
       };
     }
   }
+}
+
+/**
+ * The JSON type each command's fields must have, on every surface (REST and sockets): a number
+ * where a string is required, or the other way round, is INVALID_PAYLOAD, never converted (a
+ * number loses its leading zero: `{"number": 0909123456}` would dial 909123456). Absent and null
+ * fields are left to each command's own rules (required or optional).
+ */
+const FIELD_TYPES: {
+  readonly [K in CommandName]?: Readonly<Record<string, 'string' | 'number' | 'boolean'>>;
+} = {
+  'agent.setDevice': { type: 'number', mobile: 'string' },
+  'call.dial': { number: 'string', transactionId: 'string' },
+  'call.answer': { callId: 'string' },
+  'call.hangup': { callId: 'string' },
+  'call.toggleHold': { callId: 'string' },
+  'call.toggleMute': { callId: 'string' },
+  'call.dtmf': { callId: 'string', digits: 'string' },
+  'transfer.toAgent': { ipphone: 'string', callId: 'string' },
+  'transfer.toQueue': { queueId: 'string', callId: 'string' },
+  'transfer.respond': { accept: 'boolean', transferId: 'string' },
+  'call.report': { type: 'string', callId: 'string', transactionId: 'string' },
+};
+
+/** Which field of `record` has the wrong JSON type for `name`, as a message; undefined when none. */
+export function strictTypeError(name: CommandName, record: Record<string, unknown>): string | undefined {
+  const fields = FIELD_TYPES[name] ?? {};
+  for (const [field, expected] of Object.entries(fields)) {
+    const value = record[field];
+    if (value === undefined || value === null) continue;
+    if (typeof value !== expected) return `${field} must be a ${expected}, not a ${jsonType(value)}`;
+  }
+  return undefined;
+}
+
+function jsonType(value: unknown): string {
+  return Array.isArray(value) ? 'array' : typeof value;
 }
 
 /** A device choice: types 1-4; type 3 needs a mobile number (validated when given). */

@@ -12,10 +12,9 @@ export type NumberCheck = { ok: true; value: string } | { ok: false; reason: str
 
 /** A number an agent may dial (`call.dial`, `csCallout`). */
 export function checkDialledNumber(input: unknown): NumberCheck {
-  if (typeof input !== 'string' && typeof input !== 'number') {
-    return { ok: false, reason: 'the number must be a string' };
-  }
-  const value = String(input);
+  // Strictly a string: a JSON number would lose its leading zero (0909123456 -> 909123456).
+  if (typeof input !== 'string') return { ok: false, reason: 'the number must be a string' };
+  const value = input;
   if (value.length === 0) return { ok: false, reason: 'the number is empty' };
   if (value.length > MAX_DIALLED_LENGTH + 1) {
     return { ok: false, reason: `the number is longer than ${MAX_DIALLED_LENGTH} characters` };

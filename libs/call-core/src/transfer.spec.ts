@@ -97,11 +97,11 @@ describe('transfer rules', () => {
   });
 
   it('parses transfer commands: an optional callId, an optional transferId on the answer', () => {
-    expect(parseCommand('transfer.toAgent', { ipphone: 5001, callId: 'c1' })).toEqual({
+    expect(parseCommand('transfer.toAgent', { ipphone: '5001', callId: 'c1' })).toEqual({
       ok: true,
       value: { ipphone: '5001', callId: 'c1' },
     });
-    expect(parseCommand('transfer.toQueue', { queueId: 1 })).toEqual({ ok: true, value: { queueId: '1' } });
+    expect(parseCommand('transfer.toQueue', { queueId: '1' })).toEqual({ ok: true, value: { queueId: '1' } });
     expect(parseCommand('transfer.respond', { accept: true, transferId: ID })).toEqual({
       ok: true,
       value: { accept: true, transferId: ID },

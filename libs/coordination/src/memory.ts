@@ -14,6 +14,7 @@ import {
 } from './common.js';
 import { coordinationKeys, type CoordinationKeys } from './keys.js';
 import { compareEventIds, parseEventId } from '@callgate/contracts';
+import { LoginFile } from './login-file.js';
 import { RpcPeer } from './rpc.js';
 import type {
   AgentLeases,
@@ -47,7 +48,15 @@ interface Expiring<T> {
 export class MemoryBackend {
   private readonly locks = new Map<string, Expiring<VoiceHolder>>();
   private readonly counters = new Map<string, number>();
-  private readonly logs = new Map<string, { entries: LoggedEvent[]; seq: number; maxDeleted: string }>();
+  private readonly logs = new Map<
+    string,
+    { entries: LoggedEvent[]; ms: number; seq: number; maxDeleted: string }
+  >();
+  /** Every log starts above this id: the time the backend was made (see `logAppend`). */
+  private readonly logFloor = (() => {
+    const ms = Date.now();
+    return { ms, seq: 0, maxDeleted: `${ms}-0` };
+  })();
   private readonly presence = new Map<string, Map<string, number>>();
   private readonly agents = new Map<string, StoredAgentFields>();
   private readonly logins = new Map<string, number>();
@@ -181,21 +190,33 @@ export class MemoryBackend {
     return next;
   }
 
-  /** Appends to a capped log; ids are `<seq>-0`, like Redis stream ids and ordered the same way. */
+  /**
+   * Appends to a capped log. Ids are `<ms>-<seq>` as Redis stream ids are: the wall clock's
+   * millisecond (never below the last id's), then a counter within it. So the ids of a process
+   * that restarted continue above the ids its previous run handed out (a tab's old `lastEventId`
+   * never hides new events), and an id from before this backend existed is below its floor:
+   * `logSince` answers a gap (resync), as for events trimmed away.
+   */
   logAppend(key: string, body: string, maxLen: number): string {
-    const log = this.logs.get(key) ?? { entries: [] as LoggedEvent[], seq: 0, maxDeleted: '0-0' };
+    const log = this.logs.get(key) ?? { entries: [] as LoggedEvent[], ...this.logFloor };
     this.logs.set(key, log);
-    log.seq += 1;
-    const id = `${log.seq}-0`;
+    const ms = Math.max(Date.now(), log.ms);
+    log.seq = ms === log.ms ? log.seq + 1 : 0;
+    log.ms = ms;
+    const id = `${ms}-${log.seq}`;
     log.entries.push({ id, body });
     while (log.entries.length > maxLen) log.maxDeleted = log.entries.shift()?.id ?? log.maxDeleted;
     return id;
   }
 
   logSince(key: string, afterId: string, limit: number): { events: LoggedEvent[]; gap: boolean } {
-    const log = this.logs.get(key);
-    if (!log) return { events: [], gap: afterId !== '0-0' && afterId !== '0' };
-    const gap = compareEventIds(log.maxDeleted, afterId) > 0 || compareEventIds(afterId, `${log.seq}-0`) > 0;
+    const log = this.logs.get(key) ?? { entries: [] as LoggedEvent[], ...this.logFloor };
+    // `0` / `0-0`: from the start of this log, complete unless it was trimmed.
+    const fromStart = compareEventIds(afterId, '0-0') === 0;
+    const trimmed = log.maxDeleted !== this.logFloor.maxDeleted;
+    const gap = fromStart
+      ? trimmed
+      : compareEventIds(log.maxDeleted, afterId) > 0 || compareEventIds(afterId, `${log.ms}-${log.seq}`) > 0;
     const events = log.entries.filter((e) => compareEventIds(e.id, afterId) > 0).slice(0, limit);
     return { events, gap };
   }
@@ -294,7 +315,11 @@ function sameGrant(a: VoiceHolder, b: VoiceHolder): boolean {
 
 /** The in-memory store; `createCoordination` returns one when no `redisUrl` is set. */
 export function createMemoryCoordination(options: CoordinationOptions): Coordination {
-  return new MemoryCoordination(resolveOptions(options), options.memoryBackend ?? new MemoryBackend());
+  const resolved = resolveOptions(options);
+  const backend = options.memoryBackend ?? new MemoryBackend();
+  const loginFile =
+    options.loginsFile === undefined ? undefined : new LoginFile(options.loginsFile, resolved.logger);
+  return new MemoryCoordination(resolved, backend, loginFile);
 }
 
 class MemoryCoordination implements Coordination {
@@ -321,6 +346,7 @@ class MemoryCoordination implements Coordination {
   constructor(
     private readonly options: ResolvedOptions,
     private readonly backend: MemoryBackend,
+    loginFile?: LoginFile,
   ) {
     this.instanceId = options.instanceId;
     this.leaseMs = options.leaseMs;
@@ -431,11 +457,15 @@ class MemoryCoordination implements Coordination {
         }),
     };
 
+    const now = Date.now();
+    for (const { key, until } of loginFile?.load(now) ?? []) backend.setLogin(key, until - now);
     this.logins = {
       remember: (domain, tokenDigest, ttlMs) =>
         this.op(() => {
           assertTtl(ttlMs);
-          backend.setLogin(keys.login(domain, tokenDigest), ttlMs);
+          const key = keys.login(domain, tokenDigest);
+          backend.setLogin(key, ttlMs);
+          loginFile?.append({ key, until: Date.now() + ttlMs });
         }),
       isRemembered: (domain, tokenDigest) => this.op(() => backend.hasLogin(keys.login(domain, tokenDigest))),
       revoke: (agent, atMs, ttlMs) =>

@@ -200,6 +200,11 @@ export interface CoordinationOptions {
    * sharing one Redis do (tests run several instances this way); default: a private one.
    */
   memoryBackend?: MemoryBackend;
+  /**
+   * Memory only: a file that keeps the remembered logins across a restart of the process (the
+   * embedded default's DATA_DIR); unset: they live in memory only.
+   */
+  loginsFile?: string;
   /** Redis only: told of every command of the main client, with its latency (for metrics). */
   redisObserver?: RedisCommandObserver;
 }

@@ -271,7 +271,12 @@ export class CallgateClient {
       return;
     }
     // A resumed connection may get an event both replayed and live: the first one counts.
+    // `session.ready` is never a duplicate (one per connection, never replayed) and always counts,
+    // and the ids that follow are compared with its id: when it is not above the last one, the
+    // gateway's log started again (a restarted gateway or store, clock set back; the gateway
+    // answered the resume with a resync), and nothing after the restart is dropped.
     if (
+      envelope.type !== 'session.ready' &&
       this.lastId !== undefined &&
       EVENT_ID_PATTERN.test(this.lastId) &&
       compareEventIds(envelope.id, this.lastId) <= 0

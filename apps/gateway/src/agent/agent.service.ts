@@ -236,7 +236,13 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
       case 'call.report': {
         const tabId = this.requireTab(ctx, 'call.report');
         const { voiceFence: _fence, ...report } = payload as CommandPayload<'call.report'>;
-        await this.browser.report(ctx.agent, tabId, report);
+        // An inbound call rings the in-page phone directly: the call status is checked here.
+        const callStatus =
+          report.type === 'call.ringing'
+            ? (await this.store(() => this.coordination.agents.get(ctx.agent, this.defaults(ctx.agent))))
+                .callStatus
+            : undefined;
+        await this.browser.report(ctx.agent, tabId, report, callStatus ? { callStatus } : {});
         return {};
       }
       case 'transfer.toAgent':

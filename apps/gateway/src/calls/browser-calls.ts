@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import {
   type CallReport,
   CallgateError,
@@ -10,7 +10,8 @@ import { CallModel, type CallSnapshot, IllegalTransitionError } from '@callgate/
 import type { AgentRef, Coordination } from '@callgate/coordination';
 import { VoiceRelay } from '../agent/voice-relay.js';
 import { EventBus } from '../events/event-bus.js';
-import { COORDINATION } from '../tokens.js';
+import type { GatewayConfig } from '../config.js';
+import { COORDINATION, GATEWAY_CONFIG } from '../tokens.js';
 import { transferLedger } from './transfer-ledger.js';
 
 /** A call first heard of in the middle: its model, in the state that makes this report legal. */
@@ -47,15 +48,23 @@ const key = (agent: AgentRef): string => `${agent.domain}/${agent.ipphone}`;
  * to the agent's tabs and /events.
  */
 @Injectable()
-export class BrowserCalls {
+export class BrowserCalls implements OnApplicationShutdown {
   private readonly logger = new Logger(BrowserCalls.name);
   private readonly current = new Map<string, CallModel>();
   /** told of every browser-mode call that ended (agent, call id) */
   private readonly endedListeners = new Set<(agent: AgentRef, callId: string) => void>();
   /** per agent, the customer call id of a call transferred to it (else the call's own id) */
   private readonly customerIds = new Map<string, { callId: string; customerCallId: string }>();
+  /** per call id, the ring timer of an inbound call not answered yet (RING_TIMEOUT_MS) */
+  private readonly ringTimers = new Map<string, NodeJS.Timeout>();
+  /**
+   * per call id, why the gateway had the voice tab's phone refuse the call: its `call.ended` is
+   * published with this cause (the phone itself only knows that it rejected it).
+   */
+  private readonly refusals = new Map<string, 'off' | 'timeout'>();
 
   constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     @Inject(COORDINATION) private readonly coordination: Coordination,
     private readonly relay: VoiceRelay,
     private readonly bus: EventBus,
@@ -103,14 +112,19 @@ export class BrowserCalls {
     if (name === 'call.dial') {
       if (call && !call.ended)
         throw new CallgateError('CALLOUT_AGENT_BUSY', `agent ${agent.ipphone} is already in a call`);
-    } else {
-      if (!call || call.ended) throw new CallgateError('NOT_IN_A_CALL', 'the agent is not in a call');
+    } else if (call && !call.ended) {
       const callId = (payload as { callId?: string }).callId;
       if (callId !== undefined && callId !== call.callId) {
         throw new CallgateError('COULD_NOT_GET_CALL_INFO', `call ${callId} is not the agent's current call`);
       }
     }
     const holder = await this.coordination.voice.holder(agent);
+    if (name !== 'call.dial' && (!call || call.ended) && !holder) {
+      throw new CallgateError('NOT_IN_A_CALL', 'the agent is not in a call');
+    }
+    // A call this instance has not seen (it restarted while the call rang, or the voice tab came
+    // over from another instance): the voice tab's phone knows its call, so the command goes to
+    // it; it answers NOT_IN_A_CALL itself when idle, and its next report adopts the call here.
     if (!holder) {
       throw new CallgateError(
         'DEVICE_NOT_AVAILABLE',
@@ -126,8 +140,23 @@ export class BrowserCalls {
     return result;
   }
 
-  /** A call event from the voice tab: checked (holder, state machine) and published. */
-  async report(agent: AgentRef, tabId: string, report: CallReport): Promise<void> {
+  onApplicationShutdown(): void {
+    for (const timer of this.ringTimers.values()) clearTimeout(timer);
+    this.ringTimers.clear();
+  }
+
+  /**
+   * A call event from the voice tab: checked (holder, state machine) and published. With
+   * `callStatus: 'off'` an inbound call (not a transfer) is refused as in desk-phone mode: it is
+   * not announced, and the tab's phone is told to reject it (480). An inbound call that rings
+   * longer than RING_TIMEOUT_MS is rejected the same way and ends with NO_ANSWER.
+   */
+  async report(
+    agent: AgentRef,
+    tabId: string,
+    report: CallReport,
+    options: { callStatus?: 'on' | 'off' } = {},
+  ): Promise<void> {
     const holder = await this.coordination.voice.holder(agent);
     if (holder?.tabId !== tabId)
       throw new CallgateError('NOT_VOICE_HOLDER', 'only the voice tab reports calls');
@@ -165,6 +194,11 @@ export class BrowserCalls {
                 : plain,
             };
             if (leg) this.customerIds.set(k, { callId: report.callId, customerCallId: leg.customerCallId });
+            if (!leg && options.callStatus === 'off') {
+              this.refuse(agent, tabId, report.callId, 'off');
+              return;
+            }
+            this.startRingTimer(agent, tabId, report.callId);
           }
           break;
         default: {
@@ -194,17 +228,31 @@ export class BrowserCalls {
             case 'call.unmuted':
               if ((call.toggleMute() === 'call.muted') !== (report.type === 'call.muted')) call.toggleMute();
               break;
-            case 'call.ended':
+            case 'call.ended': {
               call.transition('ended');
               this.current.delete(k);
               this.customerIds.delete(k);
               this.callEnded(agent, call.callId);
+              const refusal = this.refusals.get(call.callId);
+              this.refusals.delete(call.callId);
+              if (refusal !== undefined) {
+                report = {
+                  ...report,
+                  data: {
+                    ...report.data,
+                    cause: refusal === 'off' ? 'AGENT_REJECTED' : 'NO_ANSWER',
+                    by: 'system',
+                  },
+                };
+              }
               break;
+            }
             case 'callout.failed':
               break;
           }
         }
       }
+      if (report.type !== 'call.ringing') this.stopRingTimer(report.callId);
     } catch (err) {
       if (err instanceof IllegalTransitionError) {
         throw new CallgateError('INVALID_PAYLOAD', `${report.type} is not possible now: ${err.message}`);
@@ -217,6 +265,61 @@ export class BrowserCalls {
     });
   }
 
+  private startRingTimer(agent: AgentRef, tabId: string, callId: string): void {
+    this.stopRingTimer(callId);
+    const timer = setTimeout(() => {
+      this.ringTimers.delete(callId);
+      const call = this.current.get(key(agent));
+      if (call?.callId !== callId || call.state !== 'ringing') return;
+      this.logger.log(`${key(agent)}: call ${callId} not answered in ${this.config.ringTimeoutMs} ms`);
+      this.refuse(agent, tabId, callId, 'timeout');
+    }, this.config.ringTimeoutMs);
+    timer.unref();
+    this.ringTimers.set(callId, timer);
+  }
+
+  private stopRingTimer(callId: string): void {
+    clearTimeout(this.ringTimers.get(callId));
+    this.ringTimers.delete(callId);
+  }
+
+  /**
+   * Has the voice tab's phone reject a ringing call (JsSIP answers 480 to an unanswered INVITE it
+   * terminates); the tab then reports its end, published with the refusal's cause. A tab that
+   * does not carry this out is answered here: the call ends as far as the gateway knows.
+   */
+  private refuse(agent: AgentRef, tabId: string, callId: string, why: 'off' | 'timeout'): void {
+    this.refusals.set(callId, why);
+    if (why === 'off') this.logger.log(`${key(agent)}: call status off, call ${callId} refused (480)`);
+    void this.relay
+      .command(tabId, 'call.hangup', { callId })
+      .then(async (answer) => {
+        if (answer.ok) return;
+        this.logger.warn(`${key(agent)}: the voice tab did not reject call ${callId}: ${answer.code}`);
+        await this.endLocally(agent, callId, why);
+      })
+      .catch((err: unknown) => {
+        this.logger.error(`${key(agent)}: refusing call ${callId} failed: ${String(err)}`);
+      });
+  }
+
+  private async endLocally(agent: AgentRef, callId: string, why: 'off' | 'timeout'): Promise<void> {
+    const k = key(agent);
+    const call = this.current.get(k);
+    this.refusals.delete(callId);
+    if (call?.callId !== callId || call.ended) return;
+    call.transition('ended');
+    this.current.delete(k);
+    this.customerIds.delete(k);
+    this.callEnded(agent, callId);
+    await this.bus.publish(
+      agent,
+      'call.ended',
+      { cause: why === 'off' ? 'AGENT_REJECTED' : 'NO_ANSWER', by: 'system', duration: call.duration },
+      { callId, ...(call.transactionId === undefined ? {} : { transactionId: call.transactionId }) },
+    );
+  }
+
   /** The voice tab is gone: a call it carried cannot go on. */
   async voiceTabLost(agent: AgentRef): Promise<void> {
     const k = key(agent);
@@ -225,6 +328,8 @@ export class BrowserCalls {
     call.transition('ended');
     this.current.delete(k);
     this.customerIds.delete(k);
+    this.stopRingTimer(call.callId);
+    this.refusals.delete(call.callId);
     this.callEnded(agent, call.callId);
     this.logger.warn(`${k}: the voice tab left during call ${call.callId}`);
     await this.bus.publish(

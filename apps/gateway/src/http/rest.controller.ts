@@ -79,10 +79,10 @@ export class RestController {
   clickToCall(@Param('domain') domain: string, @Body() body: unknown) {
     const b = asRecord(body);
     const ipPhone = b.ipPhone ?? b.ipphone;
-    if (typeof ipPhone !== 'string' && typeof ipPhone !== 'number') {
-      throw new CallgateError('INVALID_PAYLOAD', 'ipPhone (the agent extension) is required');
+    if (typeof ipPhone !== 'string') {
+      throw new CallgateError('INVALID_PAYLOAD', 'ipPhone (the agent extension) is required, as a string');
     }
-    return this.run(domain, String(ipPhone), 'call.dial', {
+    return this.run(domain, ipPhone, 'call.dial', {
       number: b.phoneNumber ?? b.number,
       ...(b.transactionId === undefined ? {} : { transactionId: b.transactionId }),
     });
