@@ -10,7 +10,7 @@ import { TransferService } from './calls/transfers.js';
 import { EventBus } from './events/event-bus.js';
 import { EventsGateway } from './events/events.gateway.js';
 import { Peers } from './infra/peers.js';
-import { EmbedController } from './http/embed.controller.js';
+import { EmbedController, ThreeCScriptsController } from './http/embed.controller.js';
 import { HealthController } from './http/health.controller.js';
 import { LoginController } from './http/login.controller.js';
 import { RestController } from './http/rest.controller.js';
@@ -23,7 +23,14 @@ export class GatewayModule {
   static forRoot(config: GatewayConfig, coordination: Coordination): DynamicModule {
     return {
       module: GatewayModule,
-      controllers: [LoginController, EmbedController, HealthController, RestController, DocsController],
+      controllers: [
+        LoginController,
+        EmbedController,
+        HealthController,
+        RestController,
+        DocsController,
+        ThreeCScriptsController,
+      ],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
         { provide: COORDINATION, useValue: coordination },
