@@ -175,6 +175,28 @@ describe('3C facade', () => {
     expect(page.calls).toEqual([['csInitError', 'INVALID_TOKEN']]);
   });
 
+  it('a refusal that may pass (store down) is retried with the same token until it gets through', () => {
+    jest.useFakeTimers();
+    try {
+      const { page, clients, client } = setUp();
+      void page.csInit('crm-jwt', 'demo');
+      client().event('session.error', { code: 'COORDINATION_UNAVAILABLE', message: 'store down' });
+      expect(page.calls).toEqual([['csInitError', 'COORDINATION_UNAVAILABLE']]);
+      jest.advanceTimersByTime(2_000);
+      expect(clients).toHaveLength(2);
+      expect(client().options.token).toBe('crm-jwt');
+      client().event('session.ready', READY);
+      expect(page.calls.map(([name]) => name)).toContain('csInitComplete');
+      // a refusal for good is not retried
+      void page.csInit('bad', 'demo');
+      client().event('session.error', { code: 'INVALID_TOKEN', message: 'bad signature' });
+      jest.advanceTimersByTime(60_000);
+      expect(clients).toHaveLength(3);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('a refused handshake calls csInitError(code)', () => {
     const { page, client } = setUp();
     void page.csInit('t', 'demo');

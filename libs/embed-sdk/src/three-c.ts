@@ -133,6 +133,14 @@ type FencedCommand =
 
 const LOG = '[callgate]';
 
+/** Handshake refusals that may pass by themselves: `csInit` is retried after them. */
+const RETRIED_REFUSALS: ReadonlySet<string> = new Set([
+  'COORDINATION_UNAVAILABLE',
+  'INTERNAL_ERROR',
+  'NOT_LOGGED_IN',
+  'INSTANCE_UNREACHABLE',
+]);
+
 /**
  * The 3C facade: turns the 3C functions into commands and the gateway's events into the 3C
  * callbacks of the page (`host`, normally `window`). One connection at a time: a second
@@ -146,6 +154,9 @@ export class ThreeCFacade {
   private connectErrorReported = false;
   private voiceFence = -1;
   private settleInit: ((result: InitResult) => void) | undefined;
+  /** the last `csInit`'s arguments, retried after a refusal that may pass */
+  private lastInit: { token: string; domain: string; retries: number } | undefined;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** Commands sent and not answered yet; `csUnregister` lets them finish before it closes. */
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly open: (options: ConnectOptions) => ThreeCClient;
@@ -191,7 +202,9 @@ export class ThreeCFacade {
     };
   }
 
-  private init(token: string, domain: string): Promise<InitResult> {
+  private init(token: string, domain: string, retries = 0): Promise<InitResult> {
+    this.clearRetry();
+    this.lastInit = { token: String(token), domain: String(domain), retries };
     this.client?.close('REINIT');
     this.client = undefined;
     this.ready = false;
@@ -348,6 +361,30 @@ export class ThreeCFacade {
     this.applyVoice(false);
     this.callback('csInitError', code);
     this.settle({ ok: false, code, message });
+    this.retryLater(code);
+  }
+
+  /**
+   * A refusal that may pass by itself (the gateway's store down, a CRM token that an older
+   * gateway wants logged in first) is retried with the same token, 2 s then doubling up to 30 s,
+   * until it succeeds, is refused for good, or the page calls `csInit` again.
+   */
+  private retryLater(code: string): void {
+    const init = this.lastInit;
+    if (!init || !RETRIED_REFUSALS.has(code)) return;
+    const delay = Math.min(30_000, 2_000 * 2 ** Math.min(init.retries, 4));
+    this.clearRetry();
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.lastInit !== init) return;
+      console.warn(LOG, `csInit: retrying after ${code}`);
+      void this.init(init.token, init.domain, init.retries + 1);
+    }, delay);
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
   }
 
   private settle(result: InitResult): void {
@@ -404,6 +441,8 @@ export class ThreeCFacade {
    * `csVoice.enableVoice` keeps its value until the tab is unregistered.
    */
   private async unregister(): Promise<CommandAnswer<'session.unregister'>> {
+    this.clearRetry();
+    this.lastInit = undefined;
     const client = this.client;
     if (client) {
       await Promise.resolve(); // the rest of the page's synchronous code runs first
