@@ -5,6 +5,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Redis } from 'ioredis';
 import type { AddressInfo } from 'node:net';
 import { createCoordination, type Coordination } from '@callgate/coordination';
+import { weakAccessKeyWarnings } from '@callgate/auth';
 import { AgentGateway } from './agent/agent.gateway.js';
 import { CallEngine } from './calls/call-engine.service.js';
 import { originAllowedByAnyDomain } from './agent/origins.js';
@@ -38,6 +39,7 @@ function nestLogLevels(level: LogLevel): NestLogLevel[] {
 /** Builds and starts one gateway instance from a validated config. */
 export async function startGateway(config: GatewayConfig): Promise<RunningGateway> {
   const logger = new Logger('Gateway');
+  for (const warning of weakAccessKeyWarnings(config.domains.file)) logger.warn(warning);
   const coordination = await createCoordination({
     instanceId: config.instanceId,
     ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),

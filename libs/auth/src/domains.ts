@@ -16,8 +16,16 @@ import * as z from 'zod';
 export const MOBILE_NUMBER_PATTERN = /^\+?[0-9]{8,15}$/;
 /** A domain name: it appears in URL paths, so lowercase letters, digits, `-` and `_`, starting with a letter or digit. */
 export const DOMAIN_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-/** An agent's id (`ipphone`, the 3C extension): digits only. */
-export const IPPHONE_PATTERN = /^[0-9]{1,20}$/;
+/**
+ * An agent's id (`ipphone`, the 3C extension): 1 to 64 letters, digits, `_`, `-` and `.`, as real
+ * CRMs use them (`5000`, `401_202`); all unreserved in a SIP URI user part, so always safe there.
+ */
+export const IPPHONE_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** The shortest access key accepted (real CRMs use 15 and 16 characters). */
+export const MIN_ACCESS_KEY_LENGTH = 12;
+/** Access keys shorter than this are accepted with a warning at boot. */
+export const RECOMMENDED_ACCESS_KEY_LENGTH = 32;
 
 const QUEUE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 const SIP_URI_PATTERN = /^sips?:[^\s@:;]+@[^\s@]+$/;
@@ -203,7 +211,7 @@ const agentSchema = z
 
 const domainSchema = z
   .strictObject({
-    accessKey: z.string().min(32, 'must be at least 32 characters'),
+    accessKey: z.string().min(MIN_ACCESS_KEY_LENGTH, `must be at least ${MIN_ACCESS_KEY_LENGTH} characters`),
     apiKeys: z
       .array(z.string().min(16, 'must be at least 16 characters'))
       .min(1, 'must list at least one key'),
@@ -225,7 +233,11 @@ const domainSchema = z
       "is not a valid queue id: use letters, digits, '-' and '_'",
       sipUri,
     ).default({}),
-    agents: namedRecord(IPPHONE_PATTERN, 'is not a valid ipphone: use digits only', agentSchema),
+    agents: namedRecord(
+      IPPHONE_PATTERN,
+      "is not a valid ipphone: use 1 to 64 letters, digits, '_', '-' or '.'",
+      agentSchema,
+    ),
   })
   .superRefine((domain, ctx) => {
     const sipUsers = new Map<string, string>();
@@ -427,6 +439,21 @@ export async function loadDomainsFile(path: string): Promise<DomainsFile> {
     throw new ConfigError(path, [`cannot be read: ${reason}`]);
   }
   return parseDomainsFile(text, path);
+}
+
+/**
+ * One line per domain whose access key is shorter than {@link RECOMMENDED_ACCESS_KEY_LENGTH}
+ * (accepted, as real CRMs use such keys, but an HS256 key that short can be guessed offline from
+ * one token): what the gateway logs as a warning at boot. The key itself is never named.
+ */
+export function weakAccessKeyWarnings(file: DomainsFile): string[] {
+  return Object.values(file.domains)
+    .filter((domain) => domain.accessKey.length < RECOMMENDED_ACCESS_KEY_LENGTH)
+    .map(
+      (domain) =>
+        `${file.source}: domain ${domain.name}: its accessKey has ${domain.accessKey.length} characters; ` +
+        `use ${RECOMMENDED_ACCESS_KEY_LENGTH} or more random characters (the CRM signs its tokens with it)`,
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
