@@ -42,6 +42,22 @@ describe('browser mode: the voice tab is the phone', () => {
     );
   };
 
+  /** Waits until the other tab's `csVoice` has these values (`caller`: `csVoice.callInfo.caller`). */
+  const otherSees = async (expected: Record<string, boolean | string>): Promise<void> => {
+    await other.page.waitForFunction(
+      (expected) => {
+        const v = (
+          window as unknown as { csVoice: Record<string, unknown> & { callInfo: { caller: string } } }
+        ).csVoice;
+        return Object.entries(expected).every(([key, value]) =>
+          key === 'caller' ? v.callInfo.caller === value : v[key] === value,
+        );
+      },
+      expected,
+      { timeout: 10_000, polling: 25 },
+    );
+  };
+
   beforeAll(async () => {
     execFileSync(process.execPath, ['scripts/build-sdk.js'], { cwd: projectRoot(), stdio: 'ignore' });
     env = await startLabGateway({ customers: 3 });
@@ -64,13 +80,14 @@ describe('browser mode: the voice tab is the phone', () => {
     const afterOther = await other.mark();
     const call = await callUntilRinging('0901000001');
     await voice.waitForCallback('csCallRinging', { args: ['0901000001'], after });
-    await other.waitForCallback('csCallRinging', { args: ['0901000001'], after: afterOther });
+    // the other tab gets no call callbacks (as the vendor), but its csVoice follows the call
+    await otherSees({ hasCall: true, isRinging: true, caller: '0901000001' });
 
     await voice.page.evaluate(() =>
       (window as unknown as { onAcceptCall(): Promise<unknown> }).onAcceptCall(),
     );
     await voice.waitForCallback('csAcceptCall', { after });
-    await other.waitForCallback('csAcceptCall', { after: afterOther });
+    await otherSees({ isAnswering: true, isRinging: false });
     const customer = env.lab.bot('0901000001');
     // The fake microphone's audio reaches the customer; the customer's tone reaches the page.
     await eventually(
@@ -86,14 +103,27 @@ describe('browser mode: the voice tab is the phone', () => {
     expect(await remoteTracks(other)).toBe(0);
 
     await voice.page.evaluate(() => (window as unknown as { holdCall(): Promise<unknown> }).holdCall());
-    await other.waitForCallback('csHoldCall', { after: afterOther });
+    await voice.waitForCallback('csHoldCall', { after });
+    await otherSees({ isHold: true });
     await other.page.evaluate(() => (window as unknown as { holdCall(): Promise<unknown> }).holdCall());
     await voice.waitForCallback('csUnHoldCall', { after });
     await voice.page.evaluate(() => (window as unknown as { muteCall(): Promise<unknown> }).muteCall());
-    await other.waitForCallback('csMuteCall', { after: afterOther });
+    await voice.waitForCallback('csMuteCall', { after });
+    await otherSees({ isMute: true });
     await voice.page.evaluate(() => (window as unknown as { endCall(): Promise<unknown> }).endCall());
     await voice.waitForCallback('csEndCall', { after });
-    await other.waitForCallback('csEndCall', { after: afterOther });
+    await otherSees({ hasCall: false });
+    const callCallbacks = [
+      'csCallRinging',
+      'csAcceptCall',
+      'csHoldCall',
+      'csUnHoldCall',
+      'csMuteCall',
+      'csEndCall',
+    ];
+    expect((await other.calls()).slice(afterOther).filter(([name]) => callCallbacks.includes(name))).toEqual(
+      [],
+    );
     expect((await call.terminated).by).toBe('remote');
     expect(voice.errors).toEqual([]);
   });
@@ -104,7 +134,20 @@ describe('browser mode: the voice tab is the phone', () => {
       (window as unknown as { csCallout(n: string): Promise<unknown> }).csCallout('0901000002'),
     );
     await voice.waitForCallback('showCalloutInfo', { args: ['0901000002'], after });
+    // the call panel: csCurrentCallId then csCallRinging(customer) when the customer rings
+    const [, callId] = await voice.waitForCallback('csCurrentCallId', { after });
+    await voice.waitForCallback('csCallRinging', { args: ['0901000002'], after });
     await voice.waitForCallback('csCustomerAccept', { after });
+    const names = (await voice.calls()).slice(after).map(([name]) => name);
+    expect(names.indexOf('csCurrentCallId')).toBeLessThan(names.indexOf('csCallRinging'));
+    expect(names.indexOf('csCallRinging')).toBeLessThan(names.indexOf('csCustomerAccept'));
+    expect(
+      await voice.page.evaluate(() => {
+        const v = (window as unknown as { csVoice: { isCallout: boolean; callInfo: { callId: string } } })
+          .csVoice;
+        return { isCallout: v.isCallout, callId: v.callInfo.callId };
+      }),
+    ).toEqual({ isCallout: true, callId });
     await voice.page.evaluate(() => (window as unknown as { endCall(): Promise<unknown> }).endCall());
     await voice.waitForCallback('csEndCall', { after });
 
@@ -121,7 +164,7 @@ describe('browser mode: the voice tab is the phone', () => {
   });
 
   it('a REST dial for the browser-mode agent is carried out by the voice tab', async () => {
-    const after = await other.mark();
+    const after = await voice.mark();
     const customer = env.lab.bot('0901000001');
     const answered = customer.waitFor('answered');
     const dialled = await rest(env.gateway, 'POST', '/v1/demo/agents/5003/calls', {
@@ -130,14 +173,15 @@ describe('browser mode: the voice tab is the phone', () => {
     });
     expect(dialled.status).toBe(201);
     const { call } = await answered;
-    await other.waitForCallback('csCustomerAccept', { after });
+    await voice.waitForCallback('csCustomerAccept', { after });
+    await otherSees({ isAnswering: true, isCallout: true, caller: '0901000001' });
     expect((await rest(env.gateway, 'GET', '/v1/demo/agents/5003/call')).body).toMatchObject({
       callId: dialled.body.callId,
       transactionId: 't-7',
       state: 'active',
     });
     await customer.hangup(call);
-    await other.waitForCallback('csEndCall', { after });
+    await voice.waitForCallback('csEndCall', { after });
   });
 
   it('voice moves from tab A to tab B while idle: A unregisters, B registers, the next call rings only B', async () => {

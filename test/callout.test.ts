@@ -71,9 +71,14 @@ describe('callout and in-call control through the lab PBX', () => {
     expect(tab.events.filter((e) => e.callId === callId).map((e) => e.type)).toEqual([
       'callout.started',
       'call.agentRinging',
+      'callout.customerRinging',
       'call.customerAccepted',
       'call.ended',
     ]);
+    expect(tab.of('callout.customerRinging')[0]?.data).toEqual({
+      number: '0901000001',
+      transactionId: 'crm-42',
+    });
     expect(tab.events.filter((e) => e.callId === callId).every((e) => e.transactionId === 'crm-42')).toBe(
       true,
     );

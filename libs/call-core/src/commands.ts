@@ -206,6 +206,11 @@ export function parseCallReport(record: Record<string, unknown>): Parsed<CallRep
       if (!number.ok) return fail('INVALID_PAYLOAD', `number: ${number.reason}`);
       return { ok: true, value: { type: t, ...ids, data: { number: number.value } } };
     }
+    case 'callout.customerRinging': {
+      const number = checkDialledNumber(data.number);
+      if (!number.ok) return fail('INVALID_PAYLOAD', `number: ${number.reason}`);
+      return { ok: true, value: { type: t, ...ids, data: { number: number.value } } };
+    }
     case 'callout.failed': {
       const code = data.errorCode;
       const sipCode = data.sipCode;

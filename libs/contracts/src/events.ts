@@ -144,6 +144,11 @@ export interface EventDataMap {
     /** the final SIP status of the failed move, when there was one */
     sipCode?: number;
   };
+  /**
+   * On a callout, the customer's phone rings (the PBX answered 180/183 on the customer's leg):
+   * 3C's `csCurrentCallId` + `csCallRinging(number)` on the outbound side, in every device mode.
+   */
+  'callout.customerRinging': { number: string; transactionId?: string };
 }
 
 export type EventType = keyof EventDataMap;
@@ -172,6 +177,7 @@ export const EventTypes = [
   'transfer.response',
   'transfer.succeeded',
   'transfer.failed',
+  'callout.customerRinging',
 ] as const satisfies readonly EventType[];
 
 /** Every event travels in this envelope; `id` only grows within a domain. */
@@ -204,6 +210,7 @@ export const ReportableCallEvents = [
   'call.muted',
   'call.unmuted',
   'call.ended',
+  'callout.customerRinging',
 ] as const satisfies readonly EventType[];
 export type ReportableCallEvent = (typeof ReportableCallEvents)[number];
 

@@ -199,6 +199,12 @@ export class BrowserPhone {
     this.report({ type: 'callout.started', callId: call.callId, ...tx, data: { number } });
     const session = this.ua.call(`sip:${number}@${this.account.sipDomain}`, { mediaConstraints: AUDIO });
     this.track(session, call);
+    let rang = false;
+    session.on('progress', () => {
+      if (rang || call.ended) return;
+      rang = true;
+      this.report({ type: 'callout.customerRinging', callId: call.callId, ...tx, data: { number } });
+    });
     session.on('failed', (e) => {
       const sipCode = e.message?.status_code;
       this.report({

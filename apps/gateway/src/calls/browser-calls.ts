@@ -33,6 +33,7 @@ function adopt(report: CallReport): CallModel {
       break;
     case 'call.ringing':
     case 'callout.started':
+    case 'callout.customerRinging':
       break;
   }
   return call;
@@ -201,6 +202,7 @@ export class BrowserCalls {
               this.callEnded(agent, call.callId);
               break;
             case 'callout.failed':
+            case 'callout.customerRinging':
               break;
           }
         }

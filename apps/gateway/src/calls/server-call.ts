@@ -372,6 +372,9 @@ export class ServerCall {
       this.bridge.setTrackFromB(this.ringback.track);
       const customer = this.deps.ua.call(this.model.phone, { mediaStream: this.bridge.streamToB });
       this.customer = customer;
+      customer.once('progress', () => {
+        if (!this.model.ended) this.announce('callout.customerRinging', { number: this.model.phone, ...tx });
+      });
       customer.once('failed', (e) => {
         this.announce('callout.failed', { ...calloutError('customer', e.statusCode), ...tx });
         void this.finish(causeOfStatus(e.statusCode), 'customer');
