@@ -75,10 +75,7 @@ const READY: EventDataMap['session.ready'] = {
   sessionToken: 'session-token',
 };
 
-type Page = ThreeCFunctions & { csVoice: ThreeCVoice; calls: unknown[][] } & Record<
-    string,
-    unknown
-  >;
+type Page = ThreeCFunctions & { csVoice: ThreeCVoice; calls: unknown[][] } & Record<string, unknown>;
 
 /** A page object like `window`, defining every 3C callback (or none) as a recorder. */
 function setUp(options: { callbacks?: boolean; gatewayUrl?: string | undefined } = {}) {
