@@ -251,6 +251,30 @@ describe('parseDomainsFile()', () => {
     expect(warnings[0]).not.toContain('Ab3dEf6hIj9kLm');
   });
 
+  it('reads transferRequestTimeoutSeconds (1 to 600), absent by default', () => {
+    const registry = new DomainRegistry(
+      parseDomainsFile(
+        goodWith(
+          'timezone: Asia/Ho_Chi_Minh',
+          'timezone: Asia/Ho_Chi_Minh\n    transferRequestTimeoutSeconds: 15',
+        ),
+        't',
+      ),
+    );
+    expect(registry.domain('acme').transferRequestTimeoutSeconds).toBe(15);
+    expect(
+      new DomainRegistry(parseDomainsFile(GOOD, 't')).domain('acme').transferRequestTimeoutSeconds,
+    ).toBeUndefined();
+    expect(
+      problemsOf(
+        goodWith(
+          'timezone: Asia/Ho_Chi_Minh',
+          'timezone: Asia/Ho_Chi_Minh\n    transferRequestTimeoutSeconds: 0',
+        ),
+      ),
+    ).toEqual(['domains.acme.transferRequestTimeoutSeconds: must be 1 to 600 seconds']);
+  });
+
   it('names every bad value at once', () => {
     const text = goodWith('accessKey: "acme-access-key-0123456789abcdef0123"', 'accessKey: "short"').replace(
       'timezone: Asia/Ho_Chi_Minh',

@@ -79,6 +79,11 @@ export interface DomainConfig {
   readonly timezone: string;
   /** lifetime of a CRM token that carries neither `expired` nor `exp` */
   readonly tokenLifetimeSeconds: number;
+  /**
+   * how long a transfer request waits for the target before it is answered NOK by itself;
+   * absent: the gateway's `TRANSFER_TIMEOUT_MS` (10 s by default, as the vendor)
+   */
+  readonly transferRequestTimeoutSeconds?: number;
   readonly pbx: PbxConfig;
   /** queue id → `sip:` URI; a null-prototype object, prefer {@link DomainRegistry.queue} */
   readonly queues: Readonly<Record<string, string>>;
@@ -223,6 +228,11 @@ const domainSchema = z
       .int('must be a whole number of seconds')
       .positive('must be a positive number of seconds')
       .default(DEFAULT_TOKEN_LIFETIME_SECONDS),
+    transferRequestTimeoutSeconds: z
+      .int('must be a whole number of seconds')
+      .min(1, 'must be 1 to 600 seconds')
+      .max(600, 'must be 1 to 600 seconds')
+      .optional(),
     pbx: z.strictObject({
       wsUri: z.string().refine(isWebSocketUri, 'must be a ws:// or wss:// URI'),
       sipDomain: z.string().regex(HOST_PATTERN, 'must be a host name or IP address'),
@@ -380,6 +390,9 @@ function build(parsed: ParsedFile, source: string): DomainsFile {
       allowedOrigins: Object.freeze([...d.allowedOrigins]),
       timezone: d.timezone,
       tokenLifetimeSeconds: d.tokenLifetimeSeconds,
+      ...(d.transferRequestTimeoutSeconds !== undefined && {
+        transferRequestTimeoutSeconds: d.transferRequestTimeoutSeconds,
+      }),
       pbx: Object.freeze({ ...d.pbx }),
       queues: nullPrototypeRecord(Object.entries(d.queues)),
       agents: nullPrototypeRecord(agents),

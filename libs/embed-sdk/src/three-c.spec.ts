@@ -416,6 +416,19 @@ describe('3C facade', () => {
     expect(page.isCsHasCall()).toBe(false);
   });
 
+  it('a transfer request that lapsed unanswered reaches the source as csTransferCallResponse(NOK), then the error', () => {
+    const { page, client } = setUp();
+    void page.csInit('t', 'demo');
+    client().event('session.ready', READY);
+    page.calls.length = 0;
+    const ids = { transferId: 't-5', customerCallId: 'c', from: '5000', to: '5001', callId: 'c' };
+    client().event('transfer.failed', { ...ids, error: 'TRANSFER_CALL_FAILED', reason: 'TIMEOUT' });
+    expect(page.calls).toEqual([
+      ['csTransferCallResponse', 'NOK'],
+      ['csTransferCallError', 'TRANSFER_CALL_FAILED', { superAgent: '5000', ipphone: '5001' }],
+    ]);
+  });
+
   it('a tab without voice keeps csVoice current but gets no call callbacks (as the vendor)', () => {
     const { page, client } = setUp();
     void page.csInit('t', 'demo');

@@ -542,7 +542,11 @@ export class ThreeCFacade {
     });
     client.on('transfer.failed', (e) => {
       if (!current()) return;
-      if (mine(e)) this.callback('csTransferCallError', e.data.error, transferInfo(e.ipphone, e.data));
+      if (mine(e)) {
+        // the vendor answers a request nobody answered NOK by itself: the source hears NOK first
+        if (e.data.reason === 'TIMEOUT') this.callback('csTransferCallResponse', 'NOK');
+        this.callback('csTransferCallError', e.data.error, transferInfo(e.ipphone, e.data));
+      }
       // A refusal after the answer was already announced closes nothing new.
       else if (e.data.transferId !== undefined && e.data.reason !== 'REJECTED')
         this.callback('csTransferRequestClosed', e.data.transferId, 'failed', e.data.reason);
