@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { projectRoot } from '../apps/gateway/src/config.js';
 import { launchBrowser, type TestBrowser } from './support/browser.js';
-import { login } from './support/gateway.js';
-import { rest, startLabGateway, type LabGateway } from './support/lab-gateway.js';
+import { crmToken, login } from './support/gateway.js';
+import { LAB_HOTLINES, rest, startLabGateway, type LabGateway } from './support/lab-gateway.js';
 import { openCrmTab, startCrmPages, type CrmPageServer, type CrmTab } from './support/pages.js';
 import { eventually } from './support/tabs.js';
 
@@ -206,5 +206,83 @@ describe('browser mode: the voice tab is the phone', () => {
     expect(env.lab.bot('0901000002').calls.filter((c) => !c.isTerminated)).toHaveLength(1);
     await env.lab.bot('0901000002').hangup(call);
     await other.waitForCallback('csEndCall');
+  });
+
+  it('a page fills its hotline picker from csVoice.getCalloutServices() and reads csVoice.isCallout / callInfo in csCallRinging', async () => {
+    const gw = env.gateway.url;
+    const tags = [
+      'jquery.min.js',
+      'jssip-3.0.7.js',
+      'init-3.0.7.js',
+      'web.push.js',
+      'cs_const.js',
+      'cs_voice.js',
+    ]
+      .map((file) => `<script src="${gw}/js/embed/${file}"></script>`)
+      .join('\n');
+    const token = JSON.stringify(await crmToken('5003'));
+    const html = `<!doctype html><html><head><meta charset="utf-8">${tags}</head><body>
+<select id="hotline"></select>
+<div id="panel" hidden><span id="who"></span> <span id="dir"></span></div>
+<video id="my-video" hidden></video><video id="peer-video" hidden></video>
+<script>
+window.calls = [];
+var record = function (name) { return function () { calls.push([name].concat([].slice.call(arguments))); }; };
+window.csShowEnableVoice = record('csShowEnableVoice');
+window.showCalloutInfo = record('showCalloutInfo');
+window.showCalloutError = record('showCalloutError');
+window.csCustomerAccept = record('csCustomerAccept');
+window.csEndCall = record('csEndCall');
+window.csInitComplete = function () {
+  calls.push(['csInitComplete']);
+  if (!csVoice.enableVoice) csEnableCall();
+  $('#hotline').empty();
+  $.each(csVoice.getCalloutServices(), function (i, s) {
+    $('#hotline').append($('<option>').val(s.callout_id).text(s.descriptions).prop('selected', s.is_default));
+  });
+};
+window.csCallRinging = function (phone) {
+  calls.push(['csCallRinging', phone]);
+  $('#panel').prop('hidden', false);
+  $('#who').text(csVoice.callInfo.caller);
+  $('#dir').text(csVoice.isCallout ? 'out' : 'in');
+};
+csInit(${token.replace(/</g, '\\u003c')}, 'demo');
+</script></body></html>`;
+    const tab = await openCrmTab(browser, pages, { gatewayUrl: gw, token: '', html });
+    try {
+      await tab.waitForCallback('csInitComplete');
+      await tab.waitForVoice(true);
+      const options = await tab.page.$$eval('#hotline option', (els) =>
+        els.map((el) => [(el as HTMLOptionElement).value, (el as HTMLOptionElement).selected]),
+      );
+      expect(options).toEqual([
+        ['1', true],
+        ['cskh', false],
+      ]);
+      await tab.page.selectOption('#hotline', 'cskh');
+      const customer = env.lab.bot('0901000003');
+      customer.setBehaviour({ incoming: { action: 'answer', afterMs: 500 } });
+      const answered = customer.waitFor('answered');
+      const after = await tab.mark();
+      await tab.page.evaluate(() => {
+        const w = window as unknown as {
+          $(selector: string): { val(): string };
+          csCallout(n: string, s: string): Promise<unknown>;
+        };
+        void w.csCallout('0901000003', w.$('#hotline').val());
+      });
+      await tab.waitForCallback('csCallRinging', { args: ['0901000003'], after });
+      expect(await tab.page.textContent('#who')).toBe('0901000003');
+      expect(await tab.page.textContent('#dir')).toBe('out');
+      await tab.waitForCallback('csCustomerAccept', { after });
+      const { call } = await answered;
+      expect(call.requestHeader('P-Asserted-Identity')).toContain(`sip:${LAB_HOTLINES.care}@`);
+      await tab.page.evaluate(() => (window as unknown as { endCall(): Promise<unknown> }).endCall());
+      await tab.waitForCallback('csEndCall', { after });
+      expect(tab.errors).toEqual([]);
+    } finally {
+      await tab.close();
+    }
   });
 });

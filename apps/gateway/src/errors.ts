@@ -39,6 +39,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   NOT_CONNECTED: 503,
   COMMAND_TIMEOUT: 504,
   REINIT: 409,
+  UNKNOWN_CALLOUT_SERVICE: 404,
 };
 
 /** A CallgateError as it is, anything else as INTERNAL_ERROR (the caller logs the original). */

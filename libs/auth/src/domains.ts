@@ -27,6 +27,9 @@ export const MIN_ACCESS_KEY_LENGTH = 12;
 /** Access keys shorter than this are accepted with a warning at boot. */
 export const RECOMMENDED_ACCESS_KEY_LENGTH = 32;
 
+/** A callout service id: letters, digits, `-` and `_`, as pages pass it to `csCallout`. */
+export const CALLOUT_SERVICE_ID_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
+
 const QUEUE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 const SIP_URI_PATTERN = /^sips?:[^\s@:;]+@[^\s@]+$/;
 const HOST_PATTERN =
@@ -66,6 +69,17 @@ export interface AgentConfig {
   readonly canCallOut: boolean;
 }
 
+/** A callout service (3C "hotline"): what the customer sees as the caller on a callout. */
+export interface CalloutServiceConfig {
+  /** the id pages pass to `csCallout(number, serviceId)` */
+  readonly id: string;
+  readonly description: string;
+  /** the number the PBX presents to the customer (sent as P-Asserted-Identity) */
+  readonly callerNumber: string;
+  /** the service of a callout without `serviceId` (the first one when none says so) */
+  readonly default: boolean;
+}
+
 export interface DomainConfig {
   /** the domain's name, the key it is filed under */
   readonly name: string;
@@ -84,6 +98,8 @@ export interface DomainConfig {
    * absent: the gateway's `TRANSFER_TIMEOUT_MS` (10 s by default, as the vendor)
    */
   readonly transferRequestTimeoutSeconds?: number;
+  /** callout services (hotlines), in file order; empty: callouts present the agent's extension */
+  readonly calloutServices?: readonly CalloutServiceConfig[];
   readonly pbx: PbxConfig;
   /** queue id → `sip:` URI; a null-prototype object, prefer {@link DomainRegistry.queue} */
   readonly queues: Readonly<Record<string, string>>;
@@ -233,6 +249,18 @@ const domainSchema = z
       .min(1, 'must be 1 to 600 seconds')
       .max(600, 'must be 1 to 600 seconds')
       .optional(),
+    calloutServices: z
+      .array(
+        z.strictObject({
+          id: z.string().regex(CALLOUT_SERVICE_ID_PATTERN, "must be 1 to 32 letters, digits, '-' or '_'"),
+          description: z.string().trim().min(1, 'must not be empty'),
+          callerNumber: z
+            .string()
+            .regex(/^\+?[0-9]{2,20}$/, "must be a number: digits with an optional leading '+'"),
+          default: z.boolean().default(false),
+        }),
+      )
+      .optional(),
     pbx: z.strictObject({
       wsUri: z.string().refine(isWebSocketUri, 'must be a ws:// or wss:// URI'),
       sipDomain: z.string().regex(HOST_PATTERN, 'must be a host name or IP address'),
@@ -250,6 +278,19 @@ const domainSchema = z
     ),
   })
   .superRefine((domain, ctx) => {
+    const services = domain.calloutServices ?? [];
+    services.forEach((service, index) => {
+      if (services.findIndex((other) => other.id === service.id) !== index) {
+        ctx.addIssue({ code: 'custom', path: ['calloutServices', index, 'id'], message: 'is listed twice' });
+      }
+    });
+    if (services.filter((service) => service.default).length > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['calloutServices'],
+        message: 'may have one default service only',
+      });
+    }
     const sipUsers = new Map<string, string>();
     for (const [ipphone, agent] of Object.entries(domain.agents)) {
       const other = sipUsers.get(agent.sip.user);
@@ -393,6 +434,16 @@ function build(parsed: ParsedFile, source: string): DomainsFile {
       ...(d.transferRequestTimeoutSeconds !== undefined && {
         transferRequestTimeoutSeconds: d.transferRequestTimeoutSeconds,
       }),
+      ...(d.calloutServices !== undefined && {
+        calloutServices: Object.freeze(
+          d.calloutServices.map((service, index, all) =>
+            Object.freeze({
+              ...service,
+              default: service.default || (index === 0 && !all.some((other) => other.default)),
+            }),
+          ),
+        ),
+      }),
       pbx: Object.freeze({ ...d.pbx }),
       queues: nullPrototypeRecord(Object.entries(d.queues)),
       agents: nullPrototypeRecord(agents),
@@ -526,6 +577,24 @@ export class DomainRegistry {
   /** The `sip:` URI of a queue, or `undefined`. @throws CallgateError `DOMAIN_NOT_FOUND` */
   queue(domain: string, queueId: string): string | undefined {
     return this.#entry(domain).queues.get(queueId);
+  }
+
+  /**
+   * The callout service a callout of `domain` uses: `serviceId`'s, or the default one when absent;
+   * `undefined` when the domain lists none and no id was asked for.
+   * @throws CallgateError `DOMAIN_NOT_FOUND`, `UNKNOWN_CALLOUT_SERVICE` for an id the domain does not list
+   */
+  calloutService(domain: string, serviceId?: string): CalloutServiceConfig | undefined {
+    const services = this.#entry(domain).config.calloutServices ?? [];
+    if (serviceId === undefined) return services.find((service) => service.default);
+    const service = services.find((candidate) => candidate.id === serviceId);
+    if (service === undefined) {
+      throw new CallgateError(
+        'UNKNOWN_CALLOUT_SERVICE',
+        `domain ${quoted(domain)} has no callout service ${quoted(serviceId)}`,
+      );
+    }
+    return service;
   }
 
   /** Domain names, in file order. */

@@ -42,6 +42,8 @@ export const ErrorCodes = [
   'NOT_CONNECTED',
   'COMMAND_TIMEOUT',
   'REINIT',
+  // callout services (3C hotlines)
+  'UNKNOWN_CALLOUT_SERVICE',
 ] as const;
 
 export type ErrorCode = (typeof ErrorCodes)[number];

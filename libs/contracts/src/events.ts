@@ -82,6 +82,8 @@ export interface EventDataMap {
      * or `resync` when the log no longer holds them all (rely on this snapshot alone).
      */
     resumed?: { replayed: number } | { resync: true };
+    /** the domain's callout services (hotlines), as 3C's `csVoice.getCalloutServices()` lists them */
+    calloutServices?: { callout_id: string; descriptions: string; is_default: boolean }[];
   };
   /** To a CRM backend on /events that resumed too late: events were lost to it; fetch state afresh. */
   'events.resync': { afterId: string };
