@@ -160,16 +160,26 @@ describe('embed SDK in Chromium: the 3C functions against a live gateway', () =>
       true,
     );
 
-    // back to the default device (1 for 5000); the only device shown since the refusal is that one
+    // the refusing tab is shown the device really active (4); changeDevice(8) says why it is refused
+    await a.waitForCallback('csShowDeviceType', { args: [4], after: aMark });
+    expect(await a.call('changeDevice', 8)).toMatchObject({
+      ok: false,
+      code: 'INVALID_DEVICE_TYPE',
+      message: expect.stringContaining("the vendor's mobile app") as unknown,
+    });
+
+    // back to the default device (1 for 5000)
     expect(await a.call('reConfigDeviceType')).toMatchObject({ ok: true, type: 1 });
     await a.waitForCallback('csShowDeviceType', { args: [1], after: aMark });
     await b.waitForCallback('csShowDeviceType', { args: [1], after: bMark });
-    for (const [tab, mark] of [
-      [a, aMark],
-      [b, bMark],
+    for (const [tab, mark, shown] of [
+      [a, aMark, [4, 4, 1]],
+      [b, bMark, [1]],
     ] as const) {
       const since = (await tab.calls()).slice(mark);
-      expect(since.filter(([name]) => name === 'csShowDeviceType')).toEqual([['csShowDeviceType', 1]]);
+      expect(since.filter(([name]) => name === 'csShowDeviceType')).toEqual(
+        shown.map((type) => ['csShowDeviceType', type]),
+      );
       expect(since.filter(([name]) => name === 'csInitError')).toEqual([]);
     }
 

@@ -429,6 +429,43 @@ describe('3C facade', () => {
     ]);
   });
 
+  it('changeDevice(8) and (6) are refused with a message saying why, and the page is shown the active device', async () => {
+    const { page, client } = setUp();
+    void page.csInit('t', 'demo');
+    client().event('session.ready', { ...READY, deviceType: 4 });
+    page.calls.length = 0;
+    expect(await page.changeDevice(8)).toMatchObject({
+      ok: false,
+      code: 'INVALID_DEVICE_TYPE',
+      message: expect.stringContaining("the vendor's mobile app") as unknown,
+    });
+    expect(await page.changeDevice('6')).toMatchObject({
+      message: expect.stringContaining("the vendor's softphone") as unknown,
+    });
+    client().answers.set('agent.setDevice', () => ({ ok: false, code: 'INVALID_MOBILE', message: 'no' }));
+    expect(await page.changeDevice(3, 'x')).toMatchObject({ ok: false, code: 'INVALID_MOBILE' });
+    expect(page.calls).toEqual([
+      ['csShowDeviceType', 4],
+      ['csShowDeviceType', 4],
+      ['csShowDeviceType', 4],
+    ]);
+    expect(client().sent.map((c) => c.name)).toEqual(['agent.setDevice']);
+  });
+
+  it('transferSurvey answers csTransferSurveyResponse: a free SIP URI is refused, never dialled', async () => {
+    const { page, client } = setUp();
+    void page.csInit('t', 'demo');
+    expect(await page.transferSurvey({ id: 1, sipurl: 'sip:evil@elsewhere' })).toMatchObject({
+      code: 'INVALID_PAYLOAD',
+    });
+    expect(await page.transferSurvey({ id: 'unknown' })).toMatchObject({ code: 'NOT_IMPLEMENTED' });
+    expect(page.calls).toEqual([
+      ['csTransferSurveyResponse', 'INVALID_PAYLOAD'],
+      ['csTransferSurveyResponse', 'NOT_IMPLEMENTED'],
+    ]);
+    expect(client().sent).toEqual([]);
+  });
+
   it('a tab without voice keeps csVoice current but gets no call callbacks (as the vendor)', () => {
     const { page, client } = setUp();
     void page.csInit('t', 'demo');

@@ -49,6 +49,8 @@ export interface ThreeCCallbacks {
   ): void;
   csOndisconnected(): void;
   csNotifyReconnecting(retryNo: number, totalRetry: number): void;
+  /** The answer to `transferSurvey`: `'OK'`, or the refusal's code. */
+  csTransferSurveyResponse(status: string): void;
 }
 
 /** The call status as 3C pages compare it (`status == 'Online'`). */
@@ -120,6 +122,7 @@ export const THREE_C_CALLBACK_NAMES = [
   'csTransferRequestClosed',
   'csOndisconnected',
   'csNotifyReconnecting',
+  'csTransferSurveyResponse',
 ] as const satisfies readonly (keyof ThreeCCallbacks)[];
 
 /** What `csInit` resolves to (it never rejects). */
@@ -148,6 +151,12 @@ export interface ThreeCFunctions {
   csTransferCallAcd(queueId: string | number): Promise<CommandAnswer<'transfer.toQueue'>>;
   /** `action` 1 accepts, 0 refuses (3C); `true`/`false` also work. */
   responseTransferAgent(action: number | string | boolean): Promise<CommandAnswer<'transfer.respond'>>;
+  /**
+   * 3C's survey hand-over. Not available yet: answered `csTransferSurveyResponse(code)` with
+   * `INVALID_PAYLOAD` for a page-given SIP URI (never dialled: surveys are the domain's) and
+   * `NOT_IMPLEMENTED` otherwise.
+   */
+  transferSurvey(survey?: { id?: unknown; sipurl?: unknown }): Promise<ClientFailureLike>;
   /** The current call's id, or `''`. */
   getCurrentCallId(): string;
   isCsHasCall(): boolean;
@@ -157,6 +166,19 @@ export interface ThreeCFunctions {
   /** The default callout service's id (the hotline callouts present), or `''`. */
   getHotline(): string;
 }
+
+/** A refusal decided in the page. */
+export interface ClientFailureLike {
+  ok: false;
+  code: string;
+  message: string;
+}
+
+/** Why the vendor's device types 6 and 8 are refused. */
+const UNSUPPORTED_DEVICES: Readonly<Record<number, string>> = {
+  6: "device 6 is the vendor's softphone, which callgate does not run: use 1 (this browser) or 2/4 (an IP phone)",
+  8: "device 8 is the vendor's mobile app, which callgate cannot reach: use 3 (the agent's mobile number)",
+};
 
 /** `window.csVoice`: the agent's and the call's state as 3C pages read it, kept current. */
 export interface ThreeCVoice {
@@ -302,6 +324,7 @@ export class ThreeCFacade {
         this.send('responseTransferAgent', 'transfer.respond', {
           accept: action === true || action === 1 || action === '1',
         }),
+      transferSurvey: (survey) => Promise.resolve(this.transferSurvey(survey)),
       getCurrentCallId: () => (this.csVoice.hasCall ? this.csVoice.callInfo.callId : ''),
       isCsHasCall: () => this.csVoice.hasCall,
       isCsCallout: () => this.csVoice.hasCall && this.csVoice.isCallout,
@@ -619,16 +642,49 @@ export class ThreeCFacade {
     return answer;
   }
 
-  private changeDevice(type: number | string, mobile?: string): Promise<CommandAnswer<'agent.setDevice'>> {
+  /** A refused change tells the page the device that is really active (`csShowDeviceType`). */
+  private async changeDevice(
+    type: number | string,
+    mobile?: string,
+  ): Promise<CommandAnswer<'agent.setDevice'>> {
     const deviceType = typeof type === 'string' && type.trim() !== '' ? Number(type) : type;
     if (!isDeviceType(deviceType)) {
-      const message = `changeDevice: the device type must be 1, 2, 3 or 4 (got ${JSON.stringify(type)})`;
+      const why = typeof deviceType === 'number' ? UNSUPPORTED_DEVICES[deviceType] : undefined;
+      const message = `changeDevice: ${why ?? `the device type must be 1, 2, 3 or 4 (got ${JSON.stringify(type)})`}`;
       console.warn(LOG, `changeDevice refused: INVALID_DEVICE_TYPE ${message}`);
-      return Promise.resolve({ ok: false, code: 'INVALID_DEVICE_TYPE', message });
+      this.showActualDevice();
+      return { ok: false, code: 'INVALID_DEVICE_TYPE', message };
     }
     const payload: CommandPayload<'agent.setDevice'> = { type: deviceType };
     if (mobile !== undefined && mobile !== null) payload.mobile = String(mobile);
-    return this.send('changeDevice', 'agent.setDevice', payload);
+    const answer = await this.send('changeDevice', 'agent.setDevice', payload);
+    if (!answer.ok) this.showActualDevice();
+    return answer;
+  }
+
+  private showActualDevice(): void {
+    const actual = this.csVoice.deviceType;
+    if (actual !== 0) this.callback('csShowDeviceType', actual);
+  }
+
+  private transferSurvey(survey: { id?: unknown; sipurl?: unknown } | undefined): ClientFailureLike {
+    const sipurl = typeof survey === 'object' && survey !== null ? survey.sipurl : undefined;
+    const failure: ClientFailureLike =
+      sipurl !== undefined && sipurl !== null && sipurl !== ''
+        ? {
+            ok: false,
+            code: 'INVALID_PAYLOAD',
+            message:
+              'transferSurvey: a SIP URI from the page is never dialled; surveys are configured per domain',
+          }
+        : {
+            ok: false,
+            code: 'NOT_IMPLEMENTED',
+            message: 'transferSurvey: survey IVRs are not available on this gateway yet',
+          };
+    console.warn(LOG, `transferSurvey refused: ${failure.code} ${failure.message}`);
+    this.callback('csTransferSurveyResponse', failure.code);
+    return failure;
   }
 
   /**
