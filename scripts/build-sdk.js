@@ -1,6 +1,9 @@
 // Bundles the embed SDK with esbuild (run by `npm run build` after swc):
 //   libs/embed-sdk/src/global.ts -> dist/embed/callgate.js   classic script (IIFE) for 3C pages
 //   libs/embed-sdk/src/index.ts  -> dist/embed/callgate.mjs  typed ESM API
+//   npm jquery 3.x + jquery-migrate -> dist/embed/jquery.min.js  what 3C pages get at
+//     /js/embed/jquery.min.js: a maintained jQuery with the official Migrate plugin, which puts
+//     back the 1.x-era calls those pages use ($(window).unload(fn), .bind); never hand-copied
 // Both minified, target es2020, with source maps. The @callgate/* aliases resolve through the
 // `paths` of tsconfig.json. Prints each bundle's size raw and gzipped, and fails when a bundle
 // grows past its gzip budget (raise the budget here, on purpose, when it has to grow).
@@ -20,6 +23,7 @@ const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url),
 const budgets = {
   'callgate.js': 84 * 1024,
   'callgate.mjs': 84 * 1024,
+  'jquery.min.js': 40 * 1024,
 };
 
 /** `--outdir <dir>` (scripts/production-install.sh builds into its own folder); default dist/embed. */
@@ -44,6 +48,23 @@ const common = {
 const bundles = [
   { entryPoints: ['libs/embed-sdk/src/global.ts'], outfile: join(outdir, 'callgate.js'), format: 'iife' },
   { entryPoints: ['libs/embed-sdk/src/index.ts'], outfile: join(outdir, 'callgate.mjs'), format: 'esm' },
+  {
+    // jQuery's CommonJS build does not set window.$ by itself; Migrate patches the same instance
+    // and warns once per deprecated call on the console (no stack traces)
+    stdin: {
+      contents: [
+        "var jQuery = require('jquery');",
+        'window.jQuery = window.$ = jQuery;',
+        'jQuery.migrateTrace = false;',
+        "require('jquery-migrate');",
+      ].join('\n'),
+      resolveDir: root,
+      sourcefile: 'vendor-jquery.js',
+    },
+    outfile: join(outdir, 'jquery.min.js'),
+    format: 'iife',
+    legalComments: 'inline',
+  },
 ];
 
 const kB = (bytes) => `${(bytes / 1024).toFixed(1)} kB`;

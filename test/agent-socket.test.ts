@@ -50,22 +50,16 @@ describe('/agent namespace (single instance, in-memory coordination)', () => {
     expect(ready?.id).toMatch(/^\d+-\d+$/);
   });
 
-  it('a tab with the CRM token that was logged in is accepted; one never logged in is refused', async () => {
-    const token = await crmToken('5001', { jti: 'logged-in' });
-    const before = await Tab.open(gw.url, { domain: 'demo', token });
-    tabs.push(before);
-    expect(before.of('session.error')[0]?.data.code).toBe('NOT_LOGGED_IN');
-    await before.waitForDisconnect();
-
-    const res = await fetch(`${gw.url}/demo/thirdParty/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ token }),
-    });
-    expect(res.status).toBe(200);
-    const after = await open('5001', token);
-    expect(after.of('session.ready')[0]?.data.ipphone).toBe('5001');
-    expect(after.of('session.ready')[0]?.data.sessionToken).not.toBe(token);
+  it('a tab with a CRM token is accepted, logged in or not (3C csInit), and gets a session token', async () => {
+    const token = await crmToken('5001', { jti: 'never-logged-in' });
+    const tab = await open('5001', token);
+    expect(tab.of('session.ready')[0]?.data.ipphone).toBe('5001');
+    expect(tab.of('session.ready')[0]?.data.sessionToken).not.toBe(token);
+    const expired = await crmToken('5001', { exp: Math.floor(Date.now() / 1000) - 600 });
+    const refused = await Tab.open(gw.url, { domain: 'demo', token: expired });
+    tabs.push(refused);
+    expect(refused.of('session.error')[0]?.data.code).toBe('TOKEN_EXPIRED');
+    await refused.waitForDisconnect();
   });
 
   it.each([

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { projectRoot } from '../apps/gateway/src/config.js';
 import { launchBrowser, type TestBrowser } from './support/browser.js';
-import { login } from './support/gateway.js';
-import { rest, startLabGateway, type LabGateway } from './support/lab-gateway.js';
+import { crmToken, login } from './support/gateway.js';
+import { LAB_HOTLINES, rest, startLabGateway, type LabGateway } from './support/lab-gateway.js';
 import { openCrmTab, startCrmPages, type CrmPageServer, type CrmTab } from './support/pages.js';
 import { eventually } from './support/tabs.js';
 
@@ -42,6 +42,22 @@ describe('browser mode: the voice tab is the phone', () => {
     );
   };
 
+  /** Waits until the other tab's `csVoice` has these values (`caller`: `csVoice.callInfo.caller`). */
+  const otherSees = async (expected: Record<string, boolean | string>): Promise<void> => {
+    await other.page.waitForFunction(
+      (expected) => {
+        const v = (
+          window as unknown as { csVoice: Record<string, unknown> & { callInfo: { caller: string } } }
+        ).csVoice;
+        return Object.entries(expected).every(([key, value]) =>
+          key === 'caller' ? v.callInfo.caller === value : v[key] === value,
+        );
+      },
+      expected,
+      { timeout: 10_000, polling: 25 },
+    );
+  };
+
   beforeAll(async () => {
     execFileSync(process.execPath, ['scripts/build-sdk.js'], { cwd: projectRoot(), stdio: 'ignore' });
     env = await startLabGateway({ customers: 3 });
@@ -64,13 +80,14 @@ describe('browser mode: the voice tab is the phone', () => {
     const afterOther = await other.mark();
     const call = await callUntilRinging('0901000001');
     await voice.waitForCallback('csCallRinging', { args: ['0901000001'], after });
-    await other.waitForCallback('csCallRinging', { args: ['0901000001'], after: afterOther });
+    // the other tab gets no call callbacks (as the vendor), but its csVoice follows the call
+    await otherSees({ hasCall: true, isRinging: true, caller: '0901000001' });
 
     await voice.page.evaluate(() =>
       (window as unknown as { onAcceptCall(): Promise<unknown> }).onAcceptCall(),
     );
     await voice.waitForCallback('csAcceptCall', { after });
-    await other.waitForCallback('csAcceptCall', { after: afterOther });
+    await otherSees({ isAnswering: true, isRinging: false });
     const customer = env.lab.bot('0901000001');
     // The fake microphone's audio reaches the customer; the customer's tone reaches the page.
     await eventually(
@@ -86,14 +103,27 @@ describe('browser mode: the voice tab is the phone', () => {
     expect(await remoteTracks(other)).toBe(0);
 
     await voice.page.evaluate(() => (window as unknown as { holdCall(): Promise<unknown> }).holdCall());
-    await other.waitForCallback('csHoldCall', { after: afterOther });
+    await voice.waitForCallback('csHoldCall', { after });
+    await otherSees({ isHold: true });
     await other.page.evaluate(() => (window as unknown as { holdCall(): Promise<unknown> }).holdCall());
     await voice.waitForCallback('csUnHoldCall', { after });
     await voice.page.evaluate(() => (window as unknown as { muteCall(): Promise<unknown> }).muteCall());
-    await other.waitForCallback('csMuteCall', { after: afterOther });
+    await voice.waitForCallback('csMuteCall', { after });
+    await otherSees({ isMute: true });
     await voice.page.evaluate(() => (window as unknown as { endCall(): Promise<unknown> }).endCall());
     await voice.waitForCallback('csEndCall', { after });
-    await other.waitForCallback('csEndCall', { after: afterOther });
+    await otherSees({ hasCall: false });
+    const callCallbacks = [
+      'csCallRinging',
+      'csAcceptCall',
+      'csHoldCall',
+      'csUnHoldCall',
+      'csMuteCall',
+      'csEndCall',
+    ];
+    expect((await other.calls()).slice(afterOther).filter(([name]) => callCallbacks.includes(name))).toEqual(
+      [],
+    );
     expect((await call.terminated).by).toBe('remote');
     expect(voice.errors).toEqual([]);
   });
@@ -104,7 +134,20 @@ describe('browser mode: the voice tab is the phone', () => {
       (window as unknown as { csCallout(n: string): Promise<unknown> }).csCallout('0901000002'),
     );
     await voice.waitForCallback('showCalloutInfo', { args: ['0901000002'], after });
+    // the call panel: csCurrentCallId then csCallRinging(customer) when the customer rings
+    const [, callId] = await voice.waitForCallback('csCurrentCallId', { after });
+    await voice.waitForCallback('csCallRinging', { args: ['0901000002'], after });
     await voice.waitForCallback('csCustomerAccept', { after });
+    const names = (await voice.calls()).slice(after).map(([name]) => name);
+    expect(names.indexOf('csCurrentCallId')).toBeLessThan(names.indexOf('csCallRinging'));
+    expect(names.indexOf('csCallRinging')).toBeLessThan(names.indexOf('csCustomerAccept'));
+    expect(
+      await voice.page.evaluate(() => {
+        const v = (window as unknown as { csVoice: { isCallout: boolean; callInfo: { callId: string } } })
+          .csVoice;
+        return { isCallout: v.isCallout, callId: v.callInfo.callId };
+      }),
+    ).toEqual({ isCallout: true, callId });
     await voice.page.evaluate(() => (window as unknown as { endCall(): Promise<unknown> }).endCall());
     await voice.waitForCallback('csEndCall', { after });
 
@@ -121,7 +164,7 @@ describe('browser mode: the voice tab is the phone', () => {
   });
 
   it('a REST dial for the browser-mode agent is carried out by the voice tab', async () => {
-    const after = await other.mark();
+    const after = await voice.mark();
     const customer = env.lab.bot('0901000001');
     const answered = customer.waitFor('answered');
     const dialled = await rest(env.gateway, 'POST', '/v1/demo/agents/5003/calls', {
@@ -130,14 +173,15 @@ describe('browser mode: the voice tab is the phone', () => {
     });
     expect(dialled.status).toBe(201);
     const { call } = await answered;
-    await other.waitForCallback('csCustomerAccept', { after });
+    await voice.waitForCallback('csCustomerAccept', { after });
+    await otherSees({ isAnswering: true, isCallout: true, caller: '0901000001' });
     expect((await rest(env.gateway, 'GET', '/v1/demo/agents/5003/call')).body).toMatchObject({
       callId: dialled.body.callId,
       transactionId: 't-7',
       state: 'active',
     });
     await customer.hangup(call);
-    await other.waitForCallback('csEndCall', { after });
+    await voice.waitForCallback('csEndCall', { after });
   });
 
   it('voice moves from tab A to tab B while idle: A unregisters, B registers, the next call rings only B', async () => {
@@ -162,5 +206,83 @@ describe('browser mode: the voice tab is the phone', () => {
     expect(env.lab.bot('0901000002').calls.filter((c) => !c.isTerminated)).toHaveLength(1);
     await env.lab.bot('0901000002').hangup(call);
     await other.waitForCallback('csEndCall');
+  });
+
+  it('a page fills its hotline picker from csVoice.getCalloutServices() and reads csVoice.isCallout / callInfo in csCallRinging', async () => {
+    const gw = env.gateway.url;
+    const tags = [
+      'jquery.min.js',
+      'jssip-3.0.7.js',
+      'init-3.0.7.js',
+      'web.push.js',
+      'cs_const.js',
+      'cs_voice.js',
+    ]
+      .map((file) => `<script src="${gw}/js/embed/${file}"></script>`)
+      .join('\n');
+    const token = JSON.stringify(await crmToken('5003'));
+    const html = `<!doctype html><html><head><meta charset="utf-8">${tags}</head><body>
+<select id="hotline"></select>
+<div id="panel" hidden><span id="who"></span> <span id="dir"></span></div>
+<video id="my-video" hidden></video><video id="peer-video" hidden></video>
+<script>
+window.calls = [];
+var record = function (name) { return function () { calls.push([name].concat([].slice.call(arguments))); }; };
+window.csShowEnableVoice = record('csShowEnableVoice');
+window.showCalloutInfo = record('showCalloutInfo');
+window.showCalloutError = record('showCalloutError');
+window.csCustomerAccept = record('csCustomerAccept');
+window.csEndCall = record('csEndCall');
+window.csInitComplete = function () {
+  calls.push(['csInitComplete']);
+  if (!csVoice.enableVoice) csEnableCall();
+  $('#hotline').empty();
+  $.each(csVoice.getCalloutServices(), function (i, s) {
+    $('#hotline').append($('<option>').val(s.callout_id).text(s.descriptions).prop('selected', s.is_default));
+  });
+};
+window.csCallRinging = function (phone) {
+  calls.push(['csCallRinging', phone]);
+  $('#panel').prop('hidden', false);
+  $('#who').text(csVoice.callInfo.caller);
+  $('#dir').text(csVoice.isCallout ? 'out' : 'in');
+};
+csInit(${token.replace(/</g, '\\u003c')}, 'demo');
+</script></body></html>`;
+    const tab = await openCrmTab(browser, pages, { gatewayUrl: gw, token: '', html });
+    try {
+      await tab.waitForCallback('csInitComplete');
+      await tab.waitForVoice(true);
+      const options = await tab.page.$$eval('#hotline option', (els) =>
+        els.map((el) => [(el as HTMLOptionElement).value, (el as HTMLOptionElement).selected]),
+      );
+      expect(options).toEqual([
+        ['1', true],
+        ['cskh', false],
+      ]);
+      await tab.page.selectOption('#hotline', 'cskh');
+      const customer = env.lab.bot('0901000003');
+      customer.setBehaviour({ incoming: { action: 'answer', afterMs: 500 } });
+      const answered = customer.waitFor('answered');
+      const after = await tab.mark();
+      await tab.page.evaluate(() => {
+        const w = window as unknown as {
+          $(selector: string): { val(): string };
+          csCallout(n: string, s: string): Promise<unknown>;
+        };
+        void w.csCallout('0901000003', w.$('#hotline').val());
+      });
+      await tab.waitForCallback('csCallRinging', { args: ['0901000003'], after });
+      expect(await tab.page.textContent('#who')).toBe('0901000003');
+      expect(await tab.page.textContent('#dir')).toBe('out');
+      await tab.waitForCallback('csCustomerAccept', { after });
+      const { call } = await answered;
+      expect(call.requestHeader('P-Asserted-Identity')).toContain(`sip:${LAB_HOTLINES.care}@`);
+      await tab.page.evaluate(() => (window as unknown as { endCall(): Promise<unknown> }).endCall());
+      await tab.waitForCallback('csEndCall', { after });
+      expect(tab.errors).toEqual([]);
+    } finally {
+      await tab.close();
+    }
   });
 });

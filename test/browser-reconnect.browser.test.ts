@@ -95,7 +95,11 @@ describe('gateway restarted under a connected tab (Redis coordination)', () => {
       instanceId: 'gw-a2',
       env: { PORT: String(port) },
     });
-    await tab.waitForCallback('csShowCallStatus', { args: ['off'], after: beforeStop, timeoutMs: 20_000 });
+    await tab.waitForCallback('csShowCallStatus', {
+      args: ['Offline'],
+      after: beforeStop,
+      timeoutMs: 20_000,
+    });
     await hearsBrowser();
     expect(call.isTerminated).toBe(false);
 

@@ -1,5 +1,12 @@
 import { labTone } from '../apps/lab/src/lab.js';
-import { API_KEY, rest, startLabGateway, waitRegistered, type LabGateway } from './support/lab-gateway.js';
+import {
+  API_KEY,
+  LAB_HOTLINES,
+  rest,
+  startLabGateway,
+  waitRegistered,
+  type LabGateway,
+} from './support/lab-gateway.js';
 import { AgentTabs, eventually, Tab } from './support/tabs.js';
 
 /** The 3C ringback the agent hears while the customer's phone rings. */
@@ -71,13 +78,61 @@ describe('callout and in-call control through the lab PBX', () => {
     expect(tab.events.filter((e) => e.callId === callId).map((e) => e.type)).toEqual([
       'callout.started',
       'call.agentRinging',
+      'callout.customerRinging',
       'call.customerAccepted',
       'call.ended',
     ]);
+    expect(tab.of('callout.customerRinging')[0]?.data).toEqual({
+      number: '0901000001',
+      transactionId: 'crm-42',
+    });
     expect(tab.events.filter((e) => e.callId === callId).every((e) => e.transactionId === 'crm-42')).toBe(
       true,
     );
     expect(tab.of('callout.started')[0]?.data).toEqual({ number: '0901000001', transactionId: 'crm-42' });
+  });
+
+  it("callout services: the customer sees the chosen service's number, the default one without serviceId; an unknown id is refused", async () => {
+    const tab = await open('5000');
+    const callerSeen = async (payload: {
+      number: string;
+      serviceId?: string;
+    }): Promise<string | undefined> => {
+      const answered = customer(1).waitFor('answered');
+      const ack = await tab.command('call.dial', payload);
+      expect(ack).toMatchObject({ ok: true });
+      const { call } = await answered;
+      const header = call.requestHeader('P-Asserted-Identity');
+      const callId = (ack as { callId: string }).callId;
+      expect((await tab.command('call.hangup', { callId })).ok).toBe(true);
+      await tab.waitFor((e) => e.type === 'call.ended' && e.callId === callId);
+      return header;
+    };
+    expect(await callerSeen({ number: '0901000001', serviceId: 'cskh' })).toContain(
+      `sip:${LAB_HOTLINES.care}@`,
+    );
+    expect(await callerSeen({ number: '0901000001' })).toContain(`sip:${LAB_HOTLINES.sales}@`);
+
+    const started = tab.of('callout.started').length;
+    expect(await tab.command('call.dial', { number: '0901000001', serviceId: 'nope' })).toMatchObject({
+      ok: false,
+      code: 'UNKNOWN_CALLOUT_SERVICE',
+    });
+    expect(await tab.command('call.dial', { number: '0901000001', serviceId: 'x y;@' })).toMatchObject({
+      ok: false,
+      code: 'UNKNOWN_CALLOUT_SERVICE',
+    });
+    const refused = await rest(env.gateway, 'POST', '/v1/demo/agents/5000/calls', {
+      number: '0901000001',
+      serviceId: 'nope',
+    });
+    expect(refused).toMatchObject({ status: 404, body: { code: 'UNKNOWN_CALLOUT_SERVICE' } });
+    expect(tab.of('callout.started')).toHaveLength(started);
+    // the services are in the snapshot, as csVoice.getCalloutServices() lists them
+    expect(tab.of('session.ready')[0]?.data.calloutServices).toEqual([
+      { callout_id: '1', descriptions: 'Sales hotline', is_default: true },
+      { callout_id: 'cskh', descriptions: 'Customer care', is_default: false },
+    ]);
   });
 
   it.each([486, 480, 408, 403, 487, 603])(

@@ -7,7 +7,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { AgentSummary, LoginResponse } from '@callgate/contracts';
+import type { LoginResponse } from '@callgate/contracts';
 import { launchBrowser, type TestBrowser } from './support/browser.js';
 import { crmToken, login, startGateway } from './support/gateway.js';
 import {
@@ -143,8 +143,8 @@ describe('embed SDK in Chromium: the 3C functions against a live gateway', () =>
     let aMark = await a.mark();
     let bMark = await b.mark();
     expect(await a.call('changeCallStatus')).toMatchObject({ ok: true, status: 'off' });
-    await a.waitForCallback('csShowCallStatus', { args: ['off'], after: aMark });
-    await b.waitForCallback('csShowCallStatus', { args: ['off'], after: bMark });
+    await a.waitForCallback('csShowCallStatus', { args: ['Offline'], after: aMark });
+    await b.waitForCallback('csShowCallStatus', { args: ['Offline'], after: bMark });
 
     aMark = await a.mark();
     bMark = await b.mark();
@@ -160,16 +160,26 @@ describe('embed SDK in Chromium: the 3C functions against a live gateway', () =>
       true,
     );
 
-    // back to the default device (1 for 5000); the only device shown since the refusal is that one
+    // the refusing tab is shown the device really active (4); changeDevice(8) says why it is refused
+    await a.waitForCallback('csShowDeviceType', { args: [4], after: aMark });
+    expect(await a.call('changeDevice', 8)).toMatchObject({
+      ok: false,
+      code: 'INVALID_DEVICE_TYPE',
+      message: expect.stringContaining("the vendor's mobile app") as unknown,
+    });
+
+    // back to the default device (1 for 5000)
     expect(await a.call('reConfigDeviceType')).toMatchObject({ ok: true, type: 1 });
     await a.waitForCallback('csShowDeviceType', { args: [1], after: aMark });
     await b.waitForCallback('csShowDeviceType', { args: [1], after: bMark });
-    for (const [tab, mark] of [
-      [a, aMark],
-      [b, bMark],
+    for (const [tab, mark, shown] of [
+      [a, aMark, [4, 4, 1]],
+      [b, bMark, [1]],
     ] as const) {
       const since = (await tab.calls()).slice(mark);
-      expect(since.filter(([name]) => name === 'csShowDeviceType')).toEqual([['csShowDeviceType', 1]]);
+      expect(since.filter(([name]) => name === 'csShowDeviceType')).toEqual(
+        shown.map((type) => ['csShowDeviceType', type]),
+      );
       expect(since.filter(([name]) => name === 'csInitError')).toEqual([]);
     }
 
@@ -177,11 +187,8 @@ describe('embed SDK in Chromium: the 3C functions against a live gateway', () =>
     const listed = await a.call('getTransferAgent');
     expect(listed).toMatchObject({ ok: true });
     const [, list] = await a.waitForCallback('csListTransferAgent', { after: aMark });
-    expect(list).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining<Partial<AgentSummary>>({ ipphone: '5000', online: true }),
-      ]),
-    );
+    // available agents only: 5000 itself (now off) is not listed
+    expect(list).toEqual([]);
   });
 
   it('a page that defines none of the callbacks loads, gets voice and runs commands without a page error', async () => {

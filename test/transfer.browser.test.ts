@@ -124,7 +124,8 @@ describe('transfers with a browser-mode agent', () => {
     ]);
     expect((await page.calls()).slice(after).find(([name]) => name === 'csTransferCallSuccess')).toEqual([
       'csTransferCallSuccess',
-      { ipphone: '5001', name: 'Agent 5001', online: true, callStatus: 'on', tabs: 1 },
+      // 3C's {superAgent, ipphone} with callgate's summary of the target
+      { ipphone: '5001', name: 'Agent 5001', online: true, callStatus: 'on', tabs: 1, superAgent: '5003' },
     ]);
     const ended = await backend.waitFor((e) => e.type === 'call.ended' && e.callId === callId);
     expect(ended.data).toMatchObject({ cause: 'TRANSFERRED', by: 'agent' });
@@ -184,7 +185,10 @@ describe('transfers with a browser-mode agent', () => {
     const newCall = customer(3).calls.find((c) => c !== leg && !c.isTerminated);
     if (!newCall) throw new Error('the customer has no call to the queue');
     await customer(3).hears({ call: newCall, frequency: QUEUE_1 });
-    await page.waitForCallback('csTransferCallSuccess', { args: [{ queueId: '1' }], after: held });
+    await page.waitForCallback('csTransferCallSuccess', {
+      args: [{ queueId: '1', superAgent: '5003', ipphone: 'queue:1' }],
+      after: held,
+    });
     await page.waitForCallback('csEndCall', { after: held });
     expect((await leg.terminated).established).toBe(true);
     await customer(3).hangup(newCall);
@@ -259,7 +263,7 @@ describe('transfers with a browser-mode agent', () => {
     await page.waitForCallback('csTransferCallError', {
       args: [
         'NOT_IN_A_CALL',
-        { ipphone: '5001', name: 'Agent 5001', online: true, callStatus: 'on', tabs: 1 },
+        { ipphone: '5001', name: 'Agent 5001', online: true, callStatus: 'on', tabs: 1, superAgent: '5003' },
       ],
       after,
     });

@@ -31,6 +31,9 @@ export const LAB_AGENTS: readonly LabAgent[] = [
   { ext: '5004', device: 3 },
 ];
 
+/** The numbers the lab's two callout services present to customers. */
+export const LAB_HOTLINES = { sales: '02873000001', care: '19001234' } as const;
+
 /** The lab's domains file (domain `demo`): `agents` with `defaults` overriding their devices. */
 export function labDomainsYaml(
   wsUri: string,
@@ -52,6 +55,9 @@ export function labDomainsYaml(
     timezone: Asia/Ho_Chi_Minh
     pbx: { wsUri: "${wsUri}", sipDomain: 127.0.0.1, mobilePrefix: "${MOBILE_PREFIX}" }
     queues: { "1": "sip:queue1@127.0.0.1" }
+    calloutServices:
+      - { id: "1", description: "Sales hotline", callerNumber: "${LAB_HOTLINES.sales}", default: true }
+      - { id: "cskh", description: "Customer care", callerNumber: "${LAB_HOTLINES.care}" }
     agents:${agents.map(agent).join('')}
 `;
 }

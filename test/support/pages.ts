@@ -17,6 +17,8 @@ export interface CrmPageOptions {
   callbacks?: boolean;
   /** Call `csInit(token, domain)` once the script has loaded; default true. */
   init?: boolean;
+  /** The whole page instead of the generated one (a page written for the vendor, verbatim). */
+  html?: string;
 }
 
 /** A static server for test CRM pages, on its own origin (not the gateway's), as in deployments. */
@@ -67,7 +69,7 @@ function serve(pages: ReadonlyMap<string, CrmPageOptions>, req: IncomingMessage,
     return;
   }
   res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-  res.end(crmPageHtml(options));
+  res.end(options.html ?? crmPageHtml(options));
 }
 
 /** A JSON value safe to inline in a <script>. */

@@ -85,9 +85,11 @@ export async function startDemoCrm(options: DemoCrmOptions): Promise<RunningCrm>
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ token: crmToken }),
       });
-      const body = (await answer.json()) as LoginResponse | { code: string; message: string };
+      const body = (await answer.json()) as LoginResponse | { code: string; error?: string; message: string };
       if (!answer.ok || body.code !== 'ok' || !('user' in body)) {
-        return redirect(res, `/?error=${encodeURIComponent(`Login refused: ${body.code}`)}`);
+        // a refusal is {code: "errors", error: <callgate's code>, message}
+        const code = 'error' in body && body.error ? body.error : body.code;
+        return redirect(res, `/?error=${encodeURIComponent(`Login refused: ${code}`)}`);
       }
       res.setHeader('set-cookie', `crm_session=${body.user.token}; HttpOnly; SameSite=Lax; Path=/`);
       return redirect(res, '/desk');

@@ -2,8 +2,14 @@
  * The demo CRM's agent desk: plain 3C integration code, as a CRM developer writes it against the
  * 3C documentation (global callbacks + global functions), with types from the SDK.
  */
-import type { AgentSummary, CallStatus, DeviceType, EventDataMap } from '@callgate/contracts';
-import type { ThreeCCallbacks, ThreeCFunctions, ThreeCVoice } from '../../../libs/embed-sdk/src/three-c.js';
+import type { AgentSummary, DeviceType, EventDataMap } from '@callgate/contracts';
+import type {
+  ThreeCCallbacks,
+  ThreeCCallStatus,
+  ThreeCFunctions,
+  ThreeCTransferInfo,
+  ThreeCVoice,
+} from '../../../libs/embed-sdk/src/three-c.js';
 import { $, log, showCallState } from './page.js';
 
 declare global {
@@ -120,10 +126,11 @@ Object.assign(window, {
     $('voice-label').textContent = isEnable ? 'Voice in this tab' : 'Take voice here';
     log('csShowEnableVoice', String(isEnable));
   },
-  csShowCallStatus(status: CallStatus): void {
+  csShowCallStatus(status: ThreeCCallStatus): void {
     const btn = $('status-btn');
-    btn.textContent = status === 'on' ? 'Calls: On' : 'Calls: Off';
-    btn.className = `pill-btn ${status}`;
+    btn.textContent =
+      status === 'Online' ? 'Calls: On' : status === 'No Answer' ? 'Calls: No answer' : 'Calls: Off';
+    btn.className = `pill-btn ${status === 'Online' ? 'on' : 'off'}`;
     log('csShowCallStatus', status);
   },
   csShowDeviceType(type: DeviceType): void {
@@ -179,12 +186,12 @@ Object.assign(window, {
   csTransferCallResponse(status: 'OK' | 'NOK'): void {
     log('csTransferCallResponse', status, status !== 'OK');
   },
-  csTransferCallSuccess(info: AgentSummary | { queueId: string } | null): void {
-    const to = info && 'queueId' in info ? `queue ${info.queueId}` : (info?.name ?? '');
+  csTransferCallSuccess(info: ThreeCTransferInfo | null): void {
+    const to = info?.queueId !== undefined ? `queue ${info.queueId}` : (info?.name ?? info?.ipphone ?? '');
     log('csTransferCallSuccess', `the customer is now with ${to}`);
   },
-  csTransferCallError(error: string, info: AgentSummary | null): void {
-    log('csTransferCallError', `${error}${info ? ` (${info.name})` : ''}`, true);
+  csTransferCallError(error: string, info: ThreeCTransferInfo | null): void {
+    log('csTransferCallError', `${error}${info ? ` (${info.name ?? info.ipphone})` : ''}`, true);
   },
   csTransferRequestClosed(transferId: string, outcome: string, reason?: string): void {
     hideTransferRequest();

@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createCoordination, type Coordination } from '@callgate/coordination';
+import { weakAccessKeyWarnings } from '@callgate/auth';
 import { AgentGateway } from './agent/agent.gateway.js';
 import { CallEngine } from './calls/call-engine.service.js';
 import { originAllowedByAnyDomain } from './agent/origins.js';
@@ -39,6 +40,7 @@ export interface RunningGateway {
 export async function startGateway(config: GatewayConfig): Promise<RunningGateway> {
   const logger = new Logger('Gateway');
   const metrics = new GatewayMetrics(config.instanceId);
+  for (const warning of weakAccessKeyWarnings(config.domains.file)) logger.warn(warning);
   const coordination = await createCoordination({
     redisObserver: metrics,
     instanceId: config.instanceId,

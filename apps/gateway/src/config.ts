@@ -103,7 +103,7 @@ const envSchema = z.object({
   LEASE_MS: intFrom(200, 600_000).default(15_000),
   DRAIN_TIMEOUT_MS: intFrom(0, 3_600_000).default(30_000),
   RING_TIMEOUT_MS: intFrom(1000, 600_000).default(30_000),
-  TRANSFER_TIMEOUT_MS: intFrom(1000, 600_000).default(30_000),
+  TRANSFER_TIMEOUT_MS: intFrom(1000, 600_000).default(10_000),
   VOICE_FALLBACK_MS: intFrom(0, 3_600_000).default(10_000),
   EVENT_LOG_MAX_LEN: intFrom(10, 10_000_000).default(10_000),
   AUDIO_CODECS: z

@@ -11,7 +11,7 @@ import { EventBus } from './events/event-bus.js';
 import { EventsGateway } from './events/events.gateway.js';
 import { Peers } from './infra/peers.js';
 import { GatewayMetrics, METRICS, MetricsController } from './infra/metrics.js';
-import { EmbedController } from './http/embed.controller.js';
+import { EmbedController, ThreeCScriptsController } from './http/embed.controller.js';
 import { HealthController } from './http/health.controller.js';
 import { LoginController } from './http/login.controller.js';
 import { RestController } from './http/rest.controller.js';
@@ -36,6 +36,7 @@ export class GatewayModule {
         RestController,
         DocsController,
         MetricsController,
+        ThreeCScriptsController,
       ],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },

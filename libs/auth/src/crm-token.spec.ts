@@ -158,23 +158,72 @@ describe('verifyCrmToken()', () => {
     });
   });
 
-  it.each([
-    '31/12/2026 23:59:59',
-    '2026-12-31T23:59:59',
-    '2026-02-30 00:00:00',
-    '2026-12-31 24:00:00',
-    '2026-12-31',
-  ])('refuses a malformed expired %p with INVALID_TOKEN', async (expired) => {
+  it.each<[string, unknown, string]>([
+    ['local time, domain zone', '2026-07-01 18:00:00', '2026-07-01T11:00:00.000Z'],
+    ['ISO 8601 with Z and milliseconds', '2026-07-01T11:00:00.157Z', '2026-07-01T11:00:00.157Z'],
+    ['ISO 8601 with an offset', '2026-07-01T20:00:00+09:00', '2026-07-01T11:00:00.000Z'],
+    ['ISO 8601 with a compact offset', '2026-07-01T06:00:00-0500', '2026-07-01T11:00:00.000Z'],
+    ['ISO 8601 without offset, domain zone', '2026-07-01T18:00:00', '2026-07-01T11:00:00.000Z'],
+    ['ISO 8601 without seconds', '2026-07-01T18:00', '2026-07-01T11:00:00.000Z'],
+    ['epoch seconds (number)', NOW_S + 3600, '2026-07-01T11:00:00.000Z'],
+    ['epoch seconds (string)', String(NOW_S + 3600), '2026-07-01T11:00:00.000Z'],
+  ])('accepts expired as %s', async (_form, expired, at) => {
+    const claims = await verifyCrmToken(await sign({ ipphone: '5000', expired }), acme, NOW);
+    expect(claims.expiresAt.toISOString()).toBe(at);
+  });
+
+  it.each<[string, unknown]>([
+    ['day-first local time', '31/12/2026 23:59:59'],
+    ['an impossible local date', '2026-02-30 00:00:00'],
+    ['hour 24', '2026-12-31 24:00:00'],
+    ['a date without a time', '2026-12-31'],
+    ['an ISO date with a bad offset', '2026-12-31T23:59:59+25:00'],
+    ['an impossible ISO date', '2026-13-01T00:00:00Z'],
+    ['ISO garbage after the time', '2026-12-31T23:59:59Zjunk'],
+    ['epoch milliseconds', (NOW_S + 3600) * 1000],
+    ['epoch milliseconds as text', String((NOW_S + 3600) * 1000)],
+    ['a negative epoch', -5],
+    ['a non-numeric string', 'tomorrow'],
+    ['a boolean', true],
+    ['an object', { at: '2026-12-31 23:59:59' }],
+    ['a huge string', '9'.repeat(500)],
+  ])('refuses expired as %s with INVALID_TOKEN', async (_form, expired) => {
     const refusal = await refusalOf(verifyCrmToken(await sign({ ipphone: '5000', expired }), acme, NOW));
-    expect(refusal).toMatchObject({
-      code: 'INVALID_TOKEN',
-      message: 'token expired claim must be a local time "YYYY-MM-DD HH:mm:ss"',
+    expect(refusal.code).toBe('INVALID_TOKEN');
+    expect(refusal.message).toMatch(/^token expired claim /);
+  });
+
+  it('refuses an exp past year 9999 (epoch milliseconds, 1e20) with INVALID_TOKEN, never a crash', async () => {
+    for (const exp of [(NOW_S + 3600) * 1000, 1e20]) {
+      await expect(
+        refusalOf(verifyCrmToken(await sign({ ipphone: '5000', exp }), acme, NOW)),
+      ).resolves.toMatchObject({
+        code: 'INVALID_TOKEN',
+        message: 'token exp claim is out of range: it must be epoch seconds',
+      });
+    }
+  });
+
+  it('honours a bounded clock skew: 60 s past expiry is accepted (until the margin ends), 61 s is not', async () => {
+    const justPast = await sign({ ipphone: '5000', exp: NOW_S - 30 });
+    await expect(verifyCrmToken(justPast, acme, NOW)).resolves.toMatchObject({
+      expiresAt: new Date((NOW_S + 30) * 1000),
+    });
+    const localPast = await sign({ ipphone: '5000', expired: '2026-07-01 16:59:30' });
+    await expect(verifyCrmToken(localPast, acme, NOW)).resolves.toMatchObject({ ipphone: '5000' });
+    const tooOld = await sign({ ipphone: '5000', exp: NOW_S - 61 });
+    await expect(refusalOf(verifyCrmToken(tooOld, acme, NOW))).resolves.toMatchObject({
+      code: 'TOKEN_EXPIRED',
     });
   });
 
-  it('refuses a non-string expired with INVALID_TOKEN', async () => {
-    const token = await sign({ ipphone: '5000', expired: NOW_S + 3600 });
-    await expect(refusalOf(verifyCrmToken(token, acme, NOW))).resolves.toMatchObject({
+  it('ignores extra header fields ("algorithm" next to alg) but keeps alg pinned to HS256', async () => {
+    const header = { alg: 'HS256', typ: 'JWT', algorithm: 'HS256', kid: 'crm-1' };
+    const token = mintWithOpenssl(header, { ipphone: '401_202', expired: '2026-07-01 18:00:00' }, ACME_KEY);
+    const claims = await verifyCrmToken(token, acme, NOW);
+    expect(claims.ipphone).toBe('401_202');
+    const hs512 = mintWithOpenssl({ alg: 'HS512', algorithm: 'HS256' }, { ipphone: '5000' }, ACME_KEY);
+    await expect(refusalOf(verifyCrmToken(hs512, acme, NOW))).resolves.toMatchObject({
       code: 'INVALID_TOKEN',
     });
   });
@@ -254,18 +303,37 @@ describe('verifyCrmToken()', () => {
     });
   });
 
-  it('refuses a token without ipphone, or with one that is not digits, with INVALID_TOKEN', async () => {
+  it('refuses a token without ipphone, or with one not safe as an agent id, with INVALID_TOKEN', async () => {
     await expect(
       refusalOf(verifyCrmToken(await sign({ expired: '2026-12-31 23:59:59' }), acme, NOW)),
     ).resolves.toMatchObject({
       code: 'INVALID_TOKEN',
       message: 'token has no ipphone claim',
     });
-    for (const ipphone of ['50a0', '', -5000, 50.5, ['5000'], { id: '5000' }]) {
+    for (const ipphone of [
+      '50@0',
+      '5000;transport=tcp',
+      '50 00',
+      ' 5000',
+      'x'.repeat(200),
+      '',
+      -5000,
+      50.5,
+      ['5000'],
+      { id: '5000' },
+    ]) {
       await expect(refusalOf(verifyCrmToken(await sign({ ipphone }), acme, NOW))).resolves.toMatchObject({
         code: 'INVALID_TOKEN',
-        message: 'token ipphone claim must be the agent extension, digits only',
+        message: expect.stringMatching(
+          /^token ipphone claim must be the agent's id: 1 to 64 letters/,
+        ) as unknown,
       });
+    }
+  });
+
+  it('accepts ipphones of letters, digits, _, - and . (401_202, agent.7, A-1)', async () => {
+    for (const ipphone of ['401_202', '284_284', 'agent.7', 'A-1', 'x'.repeat(64)]) {
+      await expect(verifyCrmToken(await sign({ ipphone }), acme, NOW)).resolves.toMatchObject({ ipphone });
     }
   });
 

@@ -9,12 +9,12 @@ import { createHash } from 'node:crypto';
 import { CallgateError } from '@callgate/contracts';
 import { jwtVerify, type JWTPayload } from 'jose';
 import { IPPHONE_PATTERN, type AgentConfig, type DomainConfig, type DomainRegistry } from './domains.js';
-import { localTimeToInstant, parseLocalDateTime } from './local-time.js';
+import { CLOCK_SKEW_SECONDS, MAX_EPOCH_SECONDS, parseExpiredClaim } from './expired-claim.js';
 import { checkCompactHs256, invalidToken as invalid, joseRefusal, SESSION_TOKEN_TYPE } from './jwt-common.js';
 import { boundTokenLifetime, MAX_CLOCK_SKEW_SECONDS } from './token-lifetime.js';
 
 export interface CrmTokenClaims {
-  /** the agent's id, digits, as a string */
+  /** the agent's id: letters, digits, `_`, `-`, `.` (see `IPPHONE_PATTERN`) */
   readonly ipphone: string;
   /** when the login stops being valid: the earlier of `expired` and `exp`, else `iat` (or now) + the default lifetime */
   readonly expiresAt: Date;
@@ -46,19 +46,9 @@ function ipphoneOf(payload: JWTPayload): string {
   if (typeof value === 'string' && IPPHONE_PATTERN.test(value)) return value;
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return String(value);
   if (value === undefined) throw invalid('token has no ipphone claim');
-  throw invalid('token ipphone claim must be the agent extension, digits only');
-}
-
-/**
- * The instant of the 3C `expired` claim, read in the domain's time zone; `undefined` when the
- * claim is absent, `null` or `""` (3C then applies its default lifetime).
- */
-function expiredClaimOf(payload: JWTPayload, timeZone: string): number | undefined {
-  const value = payload['expired'];
-  if (value === undefined || value === null || value === '') return undefined;
-  const local = typeof value === 'string' ? parseLocalDateTime(value) : undefined;
-  if (local === undefined) throw invalid('token expired claim must be a local time "YYYY-MM-DD HH:mm:ss"');
-  return localTimeToInstant(local, timeZone).getTime();
+  throw invalid(
+    "token ipphone claim must be the agent's id: 1 to 64 letters, digits, '_', '-' or '.' (no spaces, '@' or ';')",
+  );
 }
 
 /**
@@ -68,8 +58,10 @@ function expiredClaimOf(payload: JWTPayload, timeZone: string): number | undefin
  *   signature, malformed input, a token over 8 KB and a gateway session
  *   token are refused with `INVALID_TOKEN`.
  * - `ipphone` (string or number of digits) is required.
- * - `expired` (`"YYYY-MM-DD HH:mm:ss"` in `domain.timezone`) and `exp` are both honoured, the
- *   earlier wins; past → `TOKEN_EXPIRED`. With neither, the token lives
+ * - `expired` (`"YYYY-MM-DD HH:mm:ss"` or ISO 8601 without offset in `domain.timezone`, ISO 8601
+ *   with an offset, epoch seconds; see `parseExpiredClaim`) and `exp` are both honoured, the
+ *   earlier wins; more than {@link CLOCK_SKEW_SECONDS} in the past → `TOKEN_EXPIRED` (a token
+ *   inside that margin lives until the margin ends). With neither, the token lives
  *   `domain.tokenLifetimeSeconds` from `iat`; an `iat` in the future counts as now, so a token
  *   never lives longer than the default lifetime from the moment it is presented.
  * - `nbf` in the future is refused with `INVALID_TOKEN`.
@@ -98,7 +90,11 @@ export async function verifyCrmToken(
   const ipphone = ipphoneOf(payload);
 
   const nowMs = now.getTime();
-  const expired = expiredClaimOf(payload, domain.timezone);
+  const expired = parseExpiredClaim(payload['expired'], domain.timezone);
+  if (payload.exp !== undefined && !(payload.exp > 0 && payload.exp <= MAX_EPOCH_SECONDS)) {
+    // a date past year 9999 (epoch milliseconds, typically) is not a date: never a 500 later on
+    throw invalid('token exp claim is out of range: it must be epoch seconds');
+  }
   const exp = payload.exp === undefined ? undefined : payload.exp * 1000;
   let expiresAt: number;
   if (expired === undefined && exp === undefined) {
@@ -112,11 +108,16 @@ export async function verifyCrmToken(
     }
   } else {
     expiresAt = Math.min(expired ?? Infinity, exp ?? Infinity);
-    if (expiresAt <= nowMs - MAX_CLOCK_SKEW_SECONDS * 1000) {
+    const skewMs = CLOCK_SKEW_SECONDS * 1000;
+    if (expiresAt <= nowMs - skewMs) {
       const claim =
-        expired !== undefined && expired <= nowMs ? `expired is past in ${domain.timezone}` : 'exp is past';
+        expired !== undefined && expired <= nowMs - skewMs
+          ? `expired is past in ${domain.timezone}`
+          : 'exp is past';
       throw new CallgateError('TOKEN_EXPIRED', `token has expired (${claim})`);
     }
+    // inside the clock-skew margin: the login lasts until the margin ends
+    if (expiresAt <= nowMs) expiresAt += skewMs;
   }
   // A separate step: the domain's maximum lifetime and the clock skew (token-lifetime.ts).
   const bounded = boundTokenLifetime(

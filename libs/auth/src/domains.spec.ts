@@ -6,6 +6,7 @@ import {
   MOBILE_NUMBER_PATTERN,
   parseDomainsFile,
   validateDomainsFile,
+  weakAccessKeyWarnings,
   type DomainsFile,
 } from './domains.js';
 
@@ -128,7 +129,7 @@ describe('parseDomainsFile()', () => {
     [
       'accessKey: "acme-access-key-0123456789abcdef0123"',
       'accessKey: "short"',
-      'domains.acme.accessKey: must be at least 32 characters',
+      'domains.acme.accessKey: must be at least 12 characters',
     ],
     [
       'apiKeys: ["acme-api-key-0123456789"]',
@@ -217,7 +218,11 @@ describe('parseDomainsFile()', () => {
       'canCallOut: false\n        callerId: "1"',
       'domains.acme.agents.5001.callerId: is not a known setting',
     ],
-    ['"5001":', '"50x1":', 'domains.acme.agents.50x1: is not a valid ipphone: use digits only'],
+    [
+      '"5001":',
+      '"50@1":',
+      `domains.acme.agents["50@1"]: is not a valid ipphone: use 1 to 64 letters, digits, '_', '-' or '.'`,
+    ],
     [
       '  acme:',
       '  Acme:',
@@ -232,13 +237,52 @@ describe('parseDomainsFile()', () => {
     expect(problemsOf(goodWith(search, replacement))).toEqual([problem]);
   });
 
+  it('accepts ipphones such as 401_202 and 12-character access keys, with a boot warning naming the domain', () => {
+    const file = parseDomainsFile(
+      goodWith('accessKey: "acme-access-key-0123456789abcdef0123"', 'accessKey: "Ab3dEf6hIj9kLm"').replace(
+        '"5001":',
+        '"401_202":',
+      ),
+      'test.yaml',
+    );
+    expect(Object.keys(file.domains.acme?.agents ?? {})).toContain('401_202');
+    const warnings = weakAccessKeyWarnings(file);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^test\.yaml: domain acme: its accessKey has 14 characters/);
+    expect(warnings[0]).not.toContain('Ab3dEf6hIj9kLm');
+  });
+
+  it('reads transferRequestTimeoutSeconds (1 to 600), absent by default', () => {
+    const registry = new DomainRegistry(
+      parseDomainsFile(
+        goodWith(
+          'timezone: Asia/Ho_Chi_Minh',
+          'timezone: Asia/Ho_Chi_Minh\n    transferRequestTimeoutSeconds: 15',
+        ),
+        't',
+      ),
+    );
+    expect(registry.domain('acme').transferRequestTimeoutSeconds).toBe(15);
+    expect(
+      new DomainRegistry(parseDomainsFile(GOOD, 't')).domain('acme').transferRequestTimeoutSeconds,
+    ).toBeUndefined();
+    expect(
+      problemsOf(
+        goodWith(
+          'timezone: Asia/Ho_Chi_Minh',
+          'timezone: Asia/Ho_Chi_Minh\n    transferRequestTimeoutSeconds: 0',
+        ),
+      ),
+    ).toEqual(['domains.acme.transferRequestTimeoutSeconds: must be 1 to 600 seconds']);
+  });
+
   it('names every bad value at once', () => {
     const text = goodWith('accessKey: "acme-access-key-0123456789abcdef0123"', 'accessKey: "short"').replace(
       'timezone: Asia/Ho_Chi_Minh',
       'timezone: Nowhere/Special',
     );
     expect(problemsOf(text)).toEqual([
-      'domains.acme.accessKey: must be at least 32 characters',
+      'domains.acme.accessKey: must be at least 12 characters',
       'domains.acme.timezone: must be an IANA time zone such as Asia/Ho_Chi_Minh',
     ]);
   });

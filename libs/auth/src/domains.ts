@@ -18,8 +18,19 @@ import * as z from 'zod';
 export const MOBILE_NUMBER_PATTERN = /^\+?[0-9]{8,15}$/;
 /** A domain name: it appears in URL paths, so lowercase letters, digits, `-` and `_`, starting with a letter or digit. */
 export const DOMAIN_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-/** An agent's id (`ipphone`, the 3C extension): digits only. */
-export const IPPHONE_PATTERN = /^[0-9]{1,20}$/;
+/**
+ * An agent's id (`ipphone`, the 3C extension): 1 to 64 letters, digits, `_`, `-` and `.`, as real
+ * CRMs use them (`5000`, `401_202`); all unreserved in a SIP URI user part, so always safe there.
+ */
+export const IPPHONE_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** The shortest access key accepted (real CRMs use 15 and 16 characters). */
+export const MIN_ACCESS_KEY_LENGTH = 12;
+/** Access keys shorter than this are accepted with a warning at boot. */
+export const RECOMMENDED_ACCESS_KEY_LENGTH = 32;
+
+/** A callout service id: letters, digits, `-` and `_`, as pages pass it to `csCallout`. */
+export const CALLOUT_SERVICE_ID_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
 
 const QUEUE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 const SIP_URI_PATTERN = /^sips?:[^\s@:;]+@[^\s@]+$/;
@@ -95,6 +106,17 @@ export interface AgentConfig {
   readonly allowedDevices: readonly DeviceType[];
 }
 
+/** A callout service (3C "hotline"): what the customer sees as the caller on a callout. */
+export interface CalloutServiceConfig {
+  /** the id pages pass to `csCallout(number, serviceId)` */
+  readonly id: string;
+  readonly description: string;
+  /** the number the PBX presents to the customer (sent as P-Asserted-Identity) */
+  readonly callerNumber: string;
+  /** the service of a callout without `serviceId` (the first one when none says so) */
+  readonly default: boolean;
+}
+
 export interface DomainConfig {
   /** the domain's name, the key it is filed under */
   readonly name: string;
@@ -108,6 +130,13 @@ export interface DomainConfig {
   readonly timezone: string;
   /** lifetime of a CRM token that carries neither `expired` nor `exp` */
   readonly tokenLifetimeSeconds: number;
+  /**
+   * how long a transfer request waits for the target before it is answered NOK by itself;
+   * absent: the gateway's `TRANSFER_TIMEOUT_MS` (10 s by default, as the vendor)
+   */
+  readonly transferRequestTimeoutSeconds?: number;
+  /** callout services (hotlines), in file order; empty: callouts present the agent's extension */
+  readonly calloutServices?: readonly CalloutServiceConfig[];
   readonly pbx: PbxConfig;
   /** queue id → `sip:` URI; a null-prototype object, prefer {@link DomainRegistry.queue} */
   readonly queues: Readonly<Record<string, string>>;
@@ -330,7 +359,7 @@ const quota = z.int('must be a whole number').positive('must be positive');
 
 const domainSchema = z
   .strictObject({
-    accessKey: z.string().min(32, 'must be at least 32 characters'),
+    accessKey: z.string().min(MIN_ACCESS_KEY_LENGTH, `must be at least ${MIN_ACCESS_KEY_LENGTH} characters`),
     apiKeys: z
       .array(z.string().min(16, 'must be at least 16 characters'))
       .min(1, 'must list at least one key'),
@@ -342,6 +371,23 @@ const domainSchema = z
       .int('must be a whole number of seconds')
       .positive('must be a positive number of seconds')
       .default(DEFAULT_TOKEN_LIFETIME_SECONDS),
+    transferRequestTimeoutSeconds: z
+      .int('must be a whole number of seconds')
+      .min(1, 'must be 1 to 600 seconds')
+      .max(600, 'must be 1 to 600 seconds')
+      .optional(),
+    calloutServices: z
+      .array(
+        z.strictObject({
+          id: z.string().regex(CALLOUT_SERVICE_ID_PATTERN, "must be 1 to 32 letters, digits, '-' or '_'"),
+          description: z.string().trim().min(1, 'must not be empty'),
+          callerNumber: z
+            .string()
+            .regex(/^\+?[0-9]{2,20}$/, "must be a number: digits with an optional leading '+'"),
+          default: z.boolean().default(false),
+        }),
+      )
+      .optional(),
     pbx: z.strictObject({
       wsUri: z.string().refine(isWebSocketUri, 'must be a ws:// or wss:// URI'),
       sipDomain: z.string().regex(HOST_PATTERN, 'must be a host name or IP address'),
@@ -360,7 +406,11 @@ const domainSchema = z
       "is not a valid queue id: use letters, digits, '-' and '_'",
       sipUri,
     ).default({}),
-    agents: namedRecord(IPPHONE_PATTERN, 'is not a valid ipphone: use digits only', agentSchema),
+    agents: namedRecord(
+      IPPHONE_PATTERN,
+      "is not a valid ipphone: use 1 to 64 letters, digits, '_', '-' or '.'",
+      agentSchema,
+    ),
     dialPolicy: z
       .strictObject({
         allowInternational: z.boolean().default(false),
@@ -409,6 +459,19 @@ const domainSchema = z
     }
     if (domain.pbx.tls !== undefined && !domain.pbx.wsUri.startsWith('wss:')) {
       ctx.addIssue({ code: 'custom', path: ['pbx', 'tls'], message: 'needs a wss:// wsUri' });
+    }
+    const services = domain.calloutServices ?? [];
+    services.forEach((service, index) => {
+      if (services.findIndex((other) => other.id === service.id) !== index) {
+        ctx.addIssue({ code: 'custom', path: ['calloutServices', index, 'id'], message: 'is listed twice' });
+      }
+    });
+    if (services.filter((service) => service.default).length > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['calloutServices'],
+        message: 'may have one default service only',
+      });
     }
     const sipUsers = new Map<string, string>();
     for (const [ipphone, agent] of Object.entries(domain.agents)) {
@@ -582,6 +645,19 @@ function build(parsed: ParsedFile, source: string): DomainsFile {
       allowedOrigins: Object.freeze([...d.allowedOrigins]),
       timezone: d.timezone,
       tokenLifetimeSeconds: d.tokenLifetimeSeconds,
+      ...(d.transferRequestTimeoutSeconds !== undefined && {
+        transferRequestTimeoutSeconds: d.transferRequestTimeoutSeconds,
+      }),
+      ...(d.calloutServices !== undefined && {
+        calloutServices: Object.freeze(
+          d.calloutServices.map((service, index, all) =>
+            Object.freeze({
+              ...service,
+              default: service.default || (index === 0 && !all.some((other) => other.default)),
+            }),
+          ),
+        ),
+      }),
       pbx: Object.freeze({
         wsUri: d.pbx.wsUri,
         sipDomain: d.pbx.sipDomain,
@@ -669,6 +745,21 @@ export async function loadDomainsFile(path: string): Promise<DomainsFile> {
   return parseDomainsFile(text, path);
 }
 
+/**
+ * One line per domain whose access key is shorter than {@link RECOMMENDED_ACCESS_KEY_LENGTH}
+ * (accepted, as real CRMs use such keys, but an HS256 key that short can be guessed offline from
+ * one token): what the gateway logs as a warning at boot. The key itself is never named.
+ */
+export function weakAccessKeyWarnings(file: DomainsFile): string[] {
+  return Object.values(file.domains)
+    .filter((domain) => domain.accessKey.length < RECOMMENDED_ACCESS_KEY_LENGTH)
+    .map(
+      (domain) =>
+        `${file.source}: domain ${domain.name}: its accessKey has ${domain.accessKey.length} characters; ` +
+        `use ${RECOMMENDED_ACCESS_KEY_LENGTH} or more random characters (the CRM signs its tokens with it)`,
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // registry
 
@@ -726,6 +817,24 @@ export class DomainRegistry {
   /** The `sip:` URI of a queue, or `undefined`. @throws CallgateError `DOMAIN_NOT_FOUND` */
   queue(domain: string, queueId: string): string | undefined {
     return this.#entry(domain).queues.get(queueId);
+  }
+
+  /**
+   * The callout service a callout of `domain` uses: `serviceId`'s, or the default one when absent;
+   * `undefined` when the domain lists none and no id was asked for.
+   * @throws CallgateError `DOMAIN_NOT_FOUND`, `UNKNOWN_CALLOUT_SERVICE` for an id the domain does not list
+   */
+  calloutService(domain: string, serviceId?: string): CalloutServiceConfig | undefined {
+    const services = this.#entry(domain).config.calloutServices ?? [];
+    if (serviceId === undefined) return services.find((service) => service.default);
+    const service = services.find((candidate) => candidate.id === serviceId);
+    if (service === undefined) {
+      throw new CallgateError(
+        'UNKNOWN_CALLOUT_SERVICE',
+        `domain ${quoted(domain)} has no callout service ${quoted(serviceId)}`,
+      );
+    }
+    return service;
   }
 
   /** Domain names, in file order. */

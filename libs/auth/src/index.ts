@@ -6,5 +6,6 @@ export * from './domains.js';
 export * from './local-time.js';
 export { MAX_TOKEN_LENGTH, SESSION_TOKEN_TYPE } from './jwt-common.js';
 export * from './crm-token.js';
+export { CLOCK_SKEW_SECONDS, parseExpiredClaim } from './expired-claim.js';
 export * from './session-token.js';
 export * from './token-lifetime.js';

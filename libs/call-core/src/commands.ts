@@ -80,12 +80,23 @@ export function parseCommand(name: CommandName, input: unknown): Parsed<CommandP
       if (!number.ok) return fail('INVALID_NUMBER', number.reason);
       const transactionId = optionalString(record, 'transactionId');
       if (!transactionId.ok) return transactionId;
+      // pages pass the id as they read it from getCalloutServices(), a number included
+      const rawServiceId = record.serviceId;
+      const serviceId = optionalString(
+        typeof rawServiceId === 'number' ? { serviceId: String(rawServiceId) } : record,
+        'serviceId',
+      );
+      if (!serviceId.ok) return serviceId;
+      if (serviceId.value !== undefined && !/^[A-Za-z0-9_-]{1,32}$/.test(serviceId.value)) {
+        return fail('UNKNOWN_CALLOUT_SERVICE', "serviceId must be 1 to 32 letters, digits, '-' or '_'");
+      }
       return {
         ok: true,
         value: {
           ...base,
           number: number.value,
           ...(transactionId.value === undefined ? {} : { transactionId: transactionId.value }),
+          ...(serviceId.value === undefined ? {} : { serviceId: serviceId.value }),
         },
       };
     }
@@ -239,6 +250,11 @@ export function parseCallReport(record: Record<string, unknown>): Parsed<CallRep
       return { ok: true, value: { type: t, ...ids, data: { phone: phone.value, ...transferId } } };
     }
     case 'callout.started': {
+      const number = checkDialledNumber(data.number);
+      if (!number.ok) return fail('INVALID_PAYLOAD', `number: ${number.reason}`);
+      return { ok: true, value: { type: t, ...ids, data: { number: number.value } } };
+    }
+    case 'callout.customerRinging': {
       const number = checkDialledNumber(data.number);
       if (!number.ok) return fail('INVALID_PAYLOAD', `number: ${number.reason}`);
       return { ok: true, value: { type: t, ...ids, data: { number: number.value } } };

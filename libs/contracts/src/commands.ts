@@ -23,7 +23,14 @@ export interface CommandMap {
   'transfer.listAgents': { payload: CommandBase; result: { agents: AgentSummary[] } };
   'session.unregister': { payload: CommandBase; result: Record<string, never> };
   'call.dial': {
-    payload: CommandBase & { number: string; transactionId?: string };
+    payload: CommandBase & {
+      number: string;
+      transactionId?: string;
+      /** the callout service (hotline) the customer sees; the domain's default when absent */
+      serviceId?: string;
+      /** set by the gateway from the service (never by a client): the number the customer sees */
+      callerNumber?: string;
+    };
     result: { callId: string };
   };
   'call.answer': { payload: CommandBase & { callId?: string }; result: { callId: string } };

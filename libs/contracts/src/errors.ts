@@ -46,6 +46,8 @@ export const ErrorCodes = [
   'DIAL_NOT_ALLOWED',
   'RATE_LIMITED',
   'TOO_MANY_TABS',
+  // callout services (3C hotlines)
+  'UNKNOWN_CALLOUT_SERVICE',
 ] as const;
 
 export type ErrorCode = (typeof ErrorCodes)[number];

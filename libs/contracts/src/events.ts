@@ -82,6 +82,8 @@ export interface EventDataMap {
      * or `resync` when the log no longer holds them all (rely on this snapshot alone).
      */
     resumed?: { replayed: number } | { resync: true };
+    /** the domain's callout services (hotlines), as 3C's `csVoice.getCalloutServices()` lists them */
+    calloutServices?: { callout_id: string; descriptions: string; is_default: boolean }[];
   };
   /** To a CRM backend on /events that resumed too late: events were lost to it; fetch state afresh. */
   'events.resync': { afterId: string };
@@ -177,6 +179,11 @@ export interface EventDataMap {
     number?: string;
     reason: string;
   };
+  /**
+   * On a callout, the customer's phone rings (the PBX answered 180/183 on the customer's leg):
+   * 3C's `csCurrentCallId` + `csCallRinging(number)` on the outbound side, in every device mode.
+   */
+  'callout.customerRinging': { number: string; transactionId?: string };
 }
 
 /** A STUN or TURN server, as RTCPeerConnection takes it. */
@@ -230,6 +237,7 @@ export const EventTypes = [
   'transfer.failed',
   'agent.sip',
   'security.refused',
+  'callout.customerRinging',
 ] as const satisfies readonly EventType[];
 
 /** Every event travels in this envelope; `id` only grows within a domain. */
@@ -262,6 +270,7 @@ export const ReportableCallEvents = [
   'call.muted',
   'call.unmuted',
   'call.ended',
+  'callout.customerRinging',
 ] as const satisfies readonly EventType[];
 export type ReportableCallEvent = (typeof ReportableCallEvents)[number];
 

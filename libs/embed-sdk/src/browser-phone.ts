@@ -204,7 +204,7 @@ export class BrowserPhone {
     });
   }
 
-  private dial(number: string, transactionId: string | undefined): Answer {
+  private dial(number: string, transactionId: string | undefined, callerNumber?: string): Answer {
     if (!this.ua || !this.account)
       return { ok: false, code: 'DEVICE_NOT_AVAILABLE', message: 'the in-page phone is not registered' };
     if (this.call && !this.call.ended)
@@ -213,8 +213,20 @@ export class BrowserPhone {
     call.transition('dialing');
     const tx = transactionId === undefined ? {} : { transactionId };
     this.report({ type: 'callout.started', callId: call.callId, ...tx, data: { number } });
-    const session = this.ua.call(`sip:${number}@${this.account.sipDomain}`, this.media());
+    const session = this.ua.call(`sip:${number}@${this.account.sipDomain}`, {
+      ...this.media(),
+      // the callout service's number, set by the gateway: what the customer sees
+      ...(callerNumber && /^\+?[0-9]{2,20}$/.test(callerNumber)
+        ? { extraHeaders: [`P-Asserted-Identity: <sip:${callerNumber}@${this.account.sipDomain}>`] }
+        : {}),
+    });
     this.track(session, call);
+    let rang = false;
+    session.on('progress', () => {
+      if (rang || call.ended) return;
+      rang = true;
+      this.report({ type: 'callout.customerRinging', callId: call.callId, ...tx, data: { number } });
+    });
     session.on('failed', (e) => {
       const sipCode = e.message?.status_code;
       this.report({
@@ -331,7 +343,8 @@ export class BrowserPhone {
     try {
       if (name === 'call.dial') {
         const tx = typeof payload.transactionId === 'string' ? payload.transactionId : undefined;
-        return Promise.resolve(this.dial(String(payload.number), tx));
+        const caller = typeof payload.callerNumber === 'string' ? payload.callerNumber : undefined;
+        return Promise.resolve(this.dial(String(payload.number), tx, caller));
       }
       const call = this.call;
       const session = this.session;

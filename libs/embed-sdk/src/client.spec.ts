@@ -157,6 +157,22 @@ describe('CallgateClient', () => {
     expect(await client.command('voice.enable', {})).toMatchObject({ ok: false, code: 'NOT_CONNECTED' });
   });
 
+  it('a session.error with id "0" after events were received still reaches the handlers', async () => {
+    const client = open();
+    const tab = await gateway.tab(1);
+    const first = next(client, 'session.ready');
+    tab.emit('session.ready', { ...ready(), id: '1764640000000-5' });
+    await first;
+    const error = next(client, 'session.error');
+    tab.emit('session.error', {
+      ...envelope('session.error', { code: 'TOKEN_EXPIRED', message: 'expired' }),
+      id: '0',
+    });
+    expect((await error).data.code).toBe('TOKEN_EXPIRED');
+    expect(client.lastEventId).toBe('1764640000000-5');
+    expect(client.closedReason).toBe('TOKEN_EXPIRED');
+  });
+
   it('a handshake refused by the middleware surfaces connection.refused with its code and closes', async () => {
     gateway.io.of('/agent').use((_socket, nextMiddleware) => {
       nextMiddleware(Object.assign(new Error('origin refused'), { data: { code: 'ORIGIN_NOT_ALLOWED' } }));

@@ -270,6 +270,9 @@ export class CallgateClient {
       console.error(`[callgate] dropped a malformed "${type}" event`, envelope);
       return;
     }
+    // A session.error is not in the event log (a refused handshake's has id "0"): it is neither
+    // deduplicated nor remembered as the resume point, so it always reaches the page.
+    const logged = envelope.type !== 'session.error' && envelope.id !== '0';
     // A resumed connection may get an event both replayed and live: the first one counts.
     // `session.ready` is never a duplicate (one per connection, never replayed) and always counts,
     // and the ids that follow are compared with its id: when it is not above the last one, the
@@ -277,13 +280,14 @@ export class CallgateClient {
     // answered the resume with a resync), and nothing after the restart is dropped.
     if (
       envelope.type !== 'session.ready' &&
+      logged &&
       this.lastId !== undefined &&
       EVENT_ID_PATTERN.test(this.lastId) &&
       compareEventIds(envelope.id, this.lastId) <= 0
     ) {
       return;
     }
-    this.lastId = envelope.id;
+    if (logged) this.lastId = envelope.id;
     if (envelope.type === 'session.ready') {
       const ready = envelope as EventEnvelope<'session.ready'>;
       if (ready.data.sessionToken) this.token = ready.data.sessionToken;

@@ -12,6 +12,14 @@ describe('gatewayUrlFromScriptSrc()', () => {
   it('accepts a script served from elsewhere on the gateway', () => {
     expect(gatewayUrlFromScriptSrc('https://gw.example.com/callgate.js')).toBe('https://gw.example.com');
   });
+  it('strips the 3C path /js/embed/cs_voice.js, prefix kept', () => {
+    expect(gatewayUrlFromScriptSrc('https://gw.example.com/js/embed/cs_voice.js')).toBe(
+      'https://gw.example.com',
+    );
+    expect(gatewayUrlFromScriptSrc('https://example.com/callgate/js/embed/cs_voice.js?v=3')).toBe(
+      'https://example.com/callgate',
+    );
+  });
   it('gives undefined for an inline script, a relative or a non-http URL', () => {
     expect(gatewayUrlFromScriptSrc(undefined)).toBeUndefined();
     expect(gatewayUrlFromScriptSrc('')).toBeUndefined();

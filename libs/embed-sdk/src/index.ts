@@ -54,6 +54,13 @@ export {
   type ThreeCFunctions,
   type ThreeCOptions,
   type ThreeCVoice,
+  threeCCallStatus,
+  DEFAULT_TOTAL_RETRY,
+  type ThreeCCallStatus,
+  type ThreeCTransferAgent,
+  type ThreeCTransferRequest,
+  type ThreeCTransferInfo,
+  type ThreeCCalloutService,
 } from './three-c.js';
 export {
   AudioElementTone,

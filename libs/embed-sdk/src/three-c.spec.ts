@@ -8,7 +8,13 @@ import type {
 } from '@callgate/contracts';
 import type { ClientEventMap, CommandAnswer, ConnectOptions } from './client.js';
 import { TypedEmitter, type Listener } from './emitter.js';
-import { THREE_C_CALLBACK_NAMES, installThreeC, type ThreeCClient, type ThreeCFunctions } from './three-c.js';
+import {
+  THREE_C_CALLBACK_NAMES,
+  installThreeC,
+  type ThreeCClient,
+  type ThreeCFunctions,
+  type ThreeCVoice,
+} from './three-c.js';
 
 /** A client without a network: the test plays the gateway's events and answers. */
 class FakeClient implements ThreeCClient {
@@ -69,10 +75,7 @@ const READY: EventDataMap['session.ready'] = {
   sessionToken: 'session-token',
 };
 
-type Page = ThreeCFunctions & { csVoice: { enableVoice: boolean }; calls: unknown[][] } & Record<
-    string,
-    unknown
-  >;
+type Page = ThreeCFunctions & { csVoice: ThreeCVoice; calls: unknown[][] } & Record<string, unknown>;
 
 /** A page object like `window`, defining every 3C callback (or none) as a recorder. */
 function setUp(options: { callbacks?: boolean; gatewayUrl?: string | undefined } = {}) {
@@ -121,14 +124,15 @@ describe('3C facade', () => {
     expect(await init).toEqual({ ok: true, session: READY });
     expect(page.calls).toEqual([
       ['csShowEnableVoice', true],
-      ['csShowCallStatus', 'on'],
+      ['csShowCallStatus', 'Online'],
       ['csShowDeviceType', 1],
       ['csInitComplete'],
     ]);
-    expect(page.csVoice.enableVoice).toBe(true);
+    expect(page.csVoice).toMatchObject({ enableVoice: true, deviceType: 1, callStatus: 'Online' });
+    expect(page.getExtension()).toBe('5000');
   });
 
-  it('a second session.ready (after a reconnection) refreshes the state without a second csInitComplete', () => {
+  it('a second session.ready (after a reconnection) refreshes the state and fires csInitComplete again', () => {
     const { page, client } = setUp();
     void page.csInit('t', 'demo');
     client().event('session.ready', READY);
@@ -136,8 +140,9 @@ describe('3C facade', () => {
     client().event('session.ready', { ...READY, isEnable: false, voiceFence: undefined, callStatus: 'off' });
     expect(page.calls).toEqual([
       ['csShowEnableVoice', false],
-      ['csShowCallStatus', 'off'],
+      ['csShowCallStatus', 'Offline'],
       ['csShowDeviceType', 1],
+      ['csInitComplete'],
     ]);
   });
 
@@ -159,7 +164,7 @@ describe('3C facade', () => {
     };
     void page.csInit('t', 'demo');
     client().event('session.ready', READY);
-    expect(page.calls).toEqual([['csShowCallStatus', 'on'], ['csShowDeviceType', 1], ['csInitComplete']]);
+    expect(page.calls).toEqual([['csShowCallStatus', 'Online'], ['csShowDeviceType', 1], ['csInitComplete']]);
     expect(spies.error).toHaveBeenCalledWith(
       '[callgate]',
       "the page's csShowEnableVoice() threw",
@@ -173,6 +178,28 @@ describe('3C facade', () => {
     client().event('session.error', { code: 'INVALID_TOKEN', message: 'bad signature' });
     expect(await init).toEqual({ ok: false, code: 'INVALID_TOKEN', message: 'bad signature' });
     expect(page.calls).toEqual([['csInitError', 'INVALID_TOKEN']]);
+  });
+
+  it('a refusal that may pass (store down) is retried with the same token until it gets through', () => {
+    jest.useFakeTimers();
+    try {
+      const { page, clients, client } = setUp();
+      void page.csInit('crm-jwt', 'demo');
+      client().event('session.error', { code: 'COORDINATION_UNAVAILABLE', message: 'store down' });
+      expect(page.calls).toEqual([['csInitError', 'COORDINATION_UNAVAILABLE']]);
+      jest.advanceTimersByTime(2_000);
+      expect(clients).toHaveLength(2);
+      expect(client().options.token).toBe('crm-jwt');
+      client().event('session.ready', READY);
+      expect(page.calls.map(([name]) => name)).toContain('csInitComplete');
+      // a refusal for good is not retried
+      void page.csInit('bad', 'demo');
+      client().event('session.error', { code: 'INVALID_TOKEN', message: 'bad signature' });
+      jest.advanceTimersByTime(60_000);
+      expect(clients).toHaveLength(3);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('a refused handshake calls csInitError(code)', () => {
@@ -230,19 +257,23 @@ describe('3C facade', () => {
     expect(page.calls).toEqual([['csShowEnableVoice', false]]);
   });
 
-  it('a dropped connection gives up voice and calls csOndisconnected; a retry calls csNotifyReconnecting', () => {
+  it('a dropped connection gives up voice; each retry calls csNotifyReconnecting(n, 20), csOndisconnected once after the 20th', () => {
     const { page, client } = setUp();
     void page.csInit('t', 'demo');
     client().event('session.ready', READY);
     page.calls.length = 0;
     client().emit('connection.lost', { reason: 'transport close', willRetry: true });
-    client().emit('connection.retrying', { attempt: 1 });
+    for (let attempt = 1; attempt <= 23; attempt++) client().emit('connection.retrying', { attempt });
     expect(page.csVoice.enableVoice).toBe(false);
-    expect(page.calls).toEqual([
-      ['csShowEnableVoice', false],
-      ['csOndisconnected'],
-      ['csNotifyReconnecting'],
-    ]);
+    expect(page.calls[0]).toEqual(['csShowEnableVoice', false]);
+    expect(page.calls[1]).toEqual(['csNotifyReconnecting', 1, 20]);
+    expect(page.calls[20]).toEqual(['csNotifyReconnecting', 20, 20]);
+    expect(page.calls.slice(21)).toEqual([['csOndisconnected']]);
+    // it got through after all: csInitComplete, and a later outage is reported again
+    client().event('session.ready', READY);
+    expect(page.calls.at(-1)).toEqual(['csInitComplete']);
+    client().emit('connection.lost', { reason: 'io server disconnect', willRetry: false });
+    expect(page.calls.at(-1)).toEqual(['csOndisconnected']);
   });
 
   it('changeDevice() sends the type as a number with the mobile; an invalid type is refused without a command', async () => {
@@ -277,8 +308,20 @@ describe('3C facade', () => {
   it('changeCallStatus, reConfigDeviceType and getTransferAgent send their commands; the list goes to csListTransferAgent', async () => {
     const { page, client } = setUp();
     void page.csInit('t', 'demo');
+    client().event('session.ready', READY);
+    page.calls.length = 0;
+    const available = {
+      ipphone: '401_202',
+      name: 'Agent B',
+      online: true,
+      callStatus: 'on' as const,
+      tabs: 1,
+    };
     const agents = [
       { ipphone: '5000', name: 'Agent 5000', online: true, callStatus: 'on' as const, tabs: 1 },
+      available,
+      { ipphone: '5002', name: 'Agent off', online: true, callStatus: 'off' as const, tabs: 1 },
+      { ipphone: '5003', name: 'Agent away', online: false, callStatus: 'on' as const, tabs: 0 },
     ];
     client().answers.set('transfer.listAgents', () => ({ ok: true, agents }));
     await page.changeCallStatus();
@@ -289,20 +332,35 @@ describe('3C facade', () => {
       'agent.resetDevice',
       'transfer.listAgents',
     ]);
-    expect(page.calls).toEqual([['csListTransferAgent', agents]]);
+    // available agents only (not this one), with 3C's ipPhone and userName next to callgate's fields
+    expect(page.calls).toEqual([
+      ['csListTransferAgent', [{ ...available, ipPhone: '401_202', userName: 'Agent B' }]],
+    ]);
   });
 
-  it('the agent and call events call their 3C callbacks', () => {
+  it('the agent and call events call their 3C callbacks in the voice tab', () => {
     const { page, client } = setUp();
     void page.csInit('t', 'demo');
     const agent = { ipphone: '5001', name: 'Agent 5001', online: true, callStatus: 'on' as const, tabs: 1 };
     const c = client();
+    c.event('session.ready', READY);
+    page.calls.length = 0;
     c.event('agent.callStatus', { status: 'off' });
     c.event('agent.device', { type: 3, mobile: '0930000000' });
     c.event('transfer.agents', { agents: [agent] });
     c.event('call.ringing', { phone: '0912000111' }, 'call-1');
+    expect(page.csVoice).toMatchObject({
+      isCallout: false,
+      hasCall: true,
+      isRinging: true,
+      callInfo: { caller: '0912000111', callerName: '0912000111', callId: 'call-1', direction: 'inbound' },
+    });
+    expect(page.getCurrentCallId()).toBe('call-1');
     c.event('call.agentRinging', {}, 'call-2');
     c.event('callout.started', { number: '0912000222' }, 'call-2');
+    expect(page.isCsCallout()).toBe(true);
+    expect(page.csVoice.callInfo).toMatchObject({ caller: '0912000222', direction: 'outbound' });
+    c.event('callout.customerRinging', { number: '0912000222' }, 'call-2');
     c.event('callout.failed', { errorCode: 'IPCC_NOT_CONNECT_CUSTOMER', sipCode: 486 }, 'call-2');
     c.event('call.accepted', {}, 'call-1');
     c.event('call.customerAccepted', {}, 'call-2');
@@ -330,14 +388,14 @@ describe('3C facade', () => {
     c.event('transfer.succeeded', { ...out, to: 'queue:1', queueId: '1' });
     c.event('transfer.failed', { error: 'TRANSFER_CALL_FAILED' });
     expect(page.calls).toEqual([
-      ['csShowCallStatus', 'off'],
+      ['csShowCallStatus', 'Offline'],
       ['csShowDeviceType', 3],
-      ['csListTransferAgent', [agent]],
+      ['csListTransferAgent', [{ ...agent, ipPhone: '5001', userName: 'Agent 5001' }]],
       ['csCallRinging', '0912000111'],
       ['csCurrentCallId', 'call-1'],
       ['csCallRingingAgent'],
-      ['showCalloutInfo', '0912000222'],
       ['csCurrentCallId', 'call-2'],
+      ['csCallRinging', '0912000222'],
       ['showCalloutError', 'IPCC_NOT_CONNECT_CUSTOMER', 486],
       ['csAcceptCall'],
       ['csCustomerAccept'],
@@ -346,14 +404,113 @@ describe('3C facade', () => {
       ['csMuteCall'],
       ['csUnMuteCall'],
       ['csEndCall'],
-      ['csNewCallTransferRequest', request],
+      ['csNewCallTransferRequest', { ...request, newAgentId: '5000' }],
       ['csTransferRequestClosed', 't-2', 'accepted'],
       ['csTransferRequestClosed', 't-2', 'failed', 'TIMEOUT'],
       ['csTransferCallResponse', 'NOK'],
-      ['csTransferCallSuccess', agent],
-      ['csTransferCallSuccess', { queueId: '1' }],
+      ['csTransferCallSuccess', { ...agent, superAgent: '5000', ipphone: '5001' }],
+      ['csTransferCallSuccess', { queueId: '1', superAgent: '5000', ipphone: 'queue:1' }],
       ['csTransferCallError', 'TRANSFER_CALL_FAILED', null],
     ]);
+    expect(page.csVoice).toMatchObject({ hasCall: false, isRinging: false, isMute: false, isHold: false });
+    expect(page.isCsHasCall()).toBe(false);
+  });
+
+  it('a transfer request that lapsed unanswered reaches the source as csTransferCallResponse(NOK), then the error', () => {
+    const { page, client } = setUp();
+    void page.csInit('t', 'demo');
+    client().event('session.ready', READY);
+    page.calls.length = 0;
+    const ids = { transferId: 't-5', customerCallId: 'c', from: '5000', to: '5001', callId: 'c' };
+    client().event('transfer.failed', { ...ids, error: 'TRANSFER_CALL_FAILED', reason: 'TIMEOUT' });
+    expect(page.calls).toEqual([
+      ['csTransferCallResponse', 'NOK'],
+      ['csTransferCallError', 'TRANSFER_CALL_FAILED', { superAgent: '5000', ipphone: '5001' }],
+    ]);
+  });
+
+  it('changeDevice(8) and (6) are refused with a message saying why, and the page is shown the active device', async () => {
+    const { page, client } = setUp();
+    void page.csInit('t', 'demo');
+    client().event('session.ready', { ...READY, deviceType: 4 });
+    page.calls.length = 0;
+    expect(await page.changeDevice(8)).toMatchObject({
+      ok: false,
+      code: 'INVALID_DEVICE_TYPE',
+      message: expect.stringContaining("the vendor's mobile app") as unknown,
+    });
+    expect(await page.changeDevice('6')).toMatchObject({
+      message: expect.stringContaining("the vendor's softphone") as unknown,
+    });
+    client().answers.set('agent.setDevice', () => ({ ok: false, code: 'INVALID_MOBILE', message: 'no' }));
+    expect(await page.changeDevice(3, 'x')).toMatchObject({ ok: false, code: 'INVALID_MOBILE' });
+    expect(page.calls).toEqual([
+      ['csShowDeviceType', 4],
+      ['csShowDeviceType', 4],
+      ['csShowDeviceType', 4],
+    ]);
+    expect(client().sent.map((c) => c.name)).toEqual(['agent.setDevice']);
+  });
+
+  it('transferSurvey answers csTransferSurveyResponse: a free SIP URI is refused, never dialled', async () => {
+    const { page, client } = setUp();
+    void page.csInit('t', 'demo');
+    expect(await page.transferSurvey({ id: 1, sipurl: 'sip:evil@elsewhere' })).toMatchObject({
+      code: 'INVALID_PAYLOAD',
+    });
+    expect(await page.transferSurvey({ id: 'unknown' })).toMatchObject({ code: 'NOT_IMPLEMENTED' });
+    expect(page.calls).toEqual([
+      ['csTransferSurveyResponse', 'INVALID_PAYLOAD'],
+      ['csTransferSurveyResponse', 'NOT_IMPLEMENTED'],
+    ]);
+    expect(client().sent).toEqual([]);
+  });
+
+  it('a tab without voice keeps csVoice current but gets no call callbacks (as the vendor)', () => {
+    const { page, client } = setUp();
+    void page.csInit('t', 'demo');
+    client().event('session.ready', { ...READY, isEnable: false, voiceFence: undefined });
+    page.calls.length = 0;
+    client().event('call.ringing', { phone: '0912000111' }, 'call-1');
+    client().event('call.accepted', {}, 'call-1');
+    client().event('call.held', {}, 'call-1');
+    client().event('call.ended', { cause: 'NORMAL' }, 'call-1');
+    expect(page.calls).toEqual([]);
+    expect(page.csVoice.callInfo.callId).toBe('call-1');
+  });
+
+  it('a callout whose PBX sends no 180 still opens the panel: csCurrentCallId + csCallRinging before csCustomerAccept', () => {
+    const { page, client } = setUp();
+    void page.csInit('t', 'demo');
+    client().event('session.ready', READY);
+    page.calls.length = 0;
+    client().event('callout.started', { number: '0912000333' }, 'call-7');
+    client().event('call.customerAccepted', {}, 'call-7');
+    expect(page.calls).toEqual([
+      ['csCurrentCallId', 'call-7'],
+      ['csCallRinging', '0912000333'],
+      ['csCustomerAccept'],
+    ]);
+  });
+
+  it('csCallout fires showCalloutInfo synchronously, sends the service id, and a refusal reaches showCalloutError', async () => {
+    const { page, client } = setUp();
+    void page.csInit('t', 'demo');
+    client().event('session.ready', READY);
+    page.calls.length = 0;
+    client().answers.set('call.dial', () => ({
+      ok: false,
+      code: 'CALLOUT_AGENT_BUSY',
+      message: 'busy',
+    }));
+    const answer = page.csCallout('0912000444', 2);
+    expect(page.calls).toEqual([['showCalloutInfo', '0912000444']]);
+    expect(await answer).toMatchObject({ ok: false, code: 'CALLOUT_AGENT_BUSY' });
+    expect(page.calls).toEqual([
+      ['showCalloutInfo', '0912000444'],
+      ['showCalloutError', 'CALLOUT_AGENT_BUSY', undefined],
+    ]);
+    expect(client().sent[0]?.payload).toMatchObject({ number: '0912000444', serviceId: '2' });
   });
 
   it('the call functions send their commands, with the voice fence while this tab holds voice', async () => {

@@ -18,9 +18,9 @@ export interface ThreeCCallbacks {
   csInitComplete(): void;
   csInitError(errorCode: string): void;
   csShowEnableVoice(isEnable: boolean): void;
-  csShowCallStatus(status: CallStatus): void;
+  csShowCallStatus(status: ThreeCCallStatus): void;
   csShowDeviceType(type: DeviceType): void;
-  csListTransferAgent(listTransferAgent: AgentSummary[]): void;
+  csListTransferAgent(listTransferAgent: ThreeCTransferAgent[]): void;
   csCallRinging(phone: string): void;
   csCurrentCallId(callId: string): void;
   csCallRingingAgent(): void;
@@ -33,10 +33,10 @@ export interface ThreeCCallbacks {
   csMuteCall(): void;
   csUnMuteCall(): void;
   csEndCall(): void;
-  csNewCallTransferRequest(transferCall: EventDataMap['transfer.request']): void;
+  csNewCallTransferRequest(transferCall: ThreeCTransferRequest): void;
   csTransferCallResponse(status: 'OK' | 'NOK'): void;
-  csTransferCallSuccess(tranferedAgentInfo: AgentSummary | { queueId: string } | null): void;
-  csTransferCallError(error: string, tranferedAgentInfo: AgentSummary | null): void;
+  csTransferCallSuccess(tranferedAgentInfo: ThreeCTransferInfo | null): void;
+  csTransferCallError(error: string, tranferedAgentInfo: ThreeCTransferInfo | null): void;
   /**
    * callgate's addition, on the target's side: the request of `csNewCallTransferRequest` is over
    * (`accepted`, `rejected`, or `failed` with the reason: lapsed, withdrawn because the customer
@@ -48,8 +48,53 @@ export interface ThreeCCallbacks {
     reason?: string,
   ): void;
   csOndisconnected(): void;
-  csNotifyReconnecting(): void;
+  csNotifyReconnecting(retryNo: number, totalRetry: number): void;
+  /** The answer to `transferSurvey`: `'OK'`, or the refusal's code. */
+  csTransferSurveyResponse(status: string): void;
 }
+
+/** The call status as 3C pages compare it (`status == 'Online'`). */
+export type ThreeCCallStatus = 'Online' | 'Offline' | 'No Answer';
+
+/** What `csShowCallStatus` gets for callgate's call status. */
+export function threeCCallStatus(status: CallStatus): ThreeCCallStatus {
+  return status === 'on' ? 'Online' : 'Offline';
+}
+
+/** An item of `csListTransferAgent`: callgate's summary plus 3C's `ipPhone` and `userName`. */
+export type ThreeCTransferAgent = AgentSummary & { ipPhone: string; userName: string };
+
+/** `csNewCallTransferRequest`'s argument: callgate's request plus 3C's `newAgentId` (the target). */
+export type ThreeCTransferRequest = EventDataMap['transfer.request'] & { newAgentId: string };
+
+/**
+ * `csTransferCallSuccess` / `csTransferCallError`'s info: 3C's `{superAgent, ipphone}` (the agent
+ * who transferred, the target's extension), with callgate's agent summary or queue id.
+ */
+export type ThreeCTransferInfo = { superAgent: string; ipphone: string } & (Partial<AgentSummary> & {
+  queueId?: string;
+});
+
+/** A callout service (hotline) as `csVoice.getCalloutServices()` lists it. */
+export interface ThreeCCalloutService {
+  callout_id: string;
+  descriptions: string;
+  is_default: boolean;
+}
+
+/** The call callbacks, fired only in the tab that holds voice (as the vendor does). */
+const VOICE_TAB_CALLBACKS: ReadonlySet<keyof ThreeCCallbacks> = new Set([
+  'csCallRinging',
+  'csCurrentCallId',
+  'csCallRingingAgent',
+  'csAcceptCall',
+  'csCustomerAccept',
+  'csHoldCall',
+  'csUnHoldCall',
+  'csMuteCall',
+  'csUnMuteCall',
+  'csEndCall',
+]);
 
 export const THREE_C_CALLBACK_NAMES = [
   'csInitComplete',
@@ -77,6 +122,7 @@ export const THREE_C_CALLBACK_NAMES = [
   'csTransferRequestClosed',
   'csOndisconnected',
   'csNotifyReconnecting',
+  'csTransferSurveyResponse',
 ] as const satisfies readonly (keyof ThreeCCallbacks)[];
 
 /** What `csInit` resolves to (it never rejects). */
@@ -95,7 +141,8 @@ export interface ThreeCFunctions {
   reConfigDeviceType(): Promise<CommandAnswer<'agent.resetDevice'>>;
   getTransferAgent(): Promise<CommandAnswer<'transfer.listAgents'>>;
   csUnregister(): Promise<CommandAnswer<'session.unregister'>>;
-  csCallout(number: string): Promise<CommandAnswer<'call.dial'>>;
+  /** Calls out; `showCalloutInfo(number)` fires at once, a refusal as `showCalloutError(code)`. */
+  csCallout(number: string, serviceId?: string | number): Promise<CommandAnswer<'call.dial'>>;
   onAcceptCall(): Promise<CommandAnswer<'call.answer'>>;
   endCall(): Promise<CommandAnswer<'call.hangup'>>;
   holdCall(): Promise<CommandAnswer<'call.toggleHold'>>;
@@ -104,11 +151,66 @@ export interface ThreeCFunctions {
   csTransferCallAcd(queueId: string | number): Promise<CommandAnswer<'transfer.toQueue'>>;
   /** `action` 1 accepts, 0 refuses (3C); `true`/`false` also work. */
   responseTransferAgent(action: number | string | boolean): Promise<CommandAnswer<'transfer.respond'>>;
+  /**
+   * 3C's survey hand-over. Not available yet: answered `csTransferSurveyResponse(code)` with
+   * `INVALID_PAYLOAD` for a page-given SIP URI (never dialled: surveys are the domain's) and
+   * `NOT_IMPLEMENTED` otherwise.
+   */
+  transferSurvey(survey?: { id?: unknown; sipurl?: unknown }): Promise<ClientFailureLike>;
+  /** The current call's id, or `''`. */
+  getCurrentCallId(): string;
+  isCsHasCall(): boolean;
+  isCsCallout(): boolean;
+  /** This agent's extension (`ipphone`), once `csInit` succeeded; `''` before. */
+  getExtension(): string;
+  /** The default callout service's id (the hotline callouts present), or `''`. */
+  getHotline(): string;
 }
 
-/** `window.csVoice`: whether this tab holds voice, kept current. */
+/** A refusal decided in the page. */
+export interface ClientFailureLike {
+  ok: false;
+  code: string;
+  message: string;
+}
+
+/** Why the vendor's device types 6 and 8 are refused. */
+const UNSUPPORTED_DEVICES: Readonly<Record<number, string>> = {
+  6: "device 6 is the vendor's softphone, which callgate does not run: use 1 (this browser) or 2/4 (an IP phone)",
+  8: "device 8 is the vendor's mobile app, which callgate cannot reach: use 3 (the agent's mobile number)",
+};
+
+/** `window.csVoice`: the agent's and the call's state as 3C pages read it, kept current. */
 export interface ThreeCVoice {
+  /** whether this tab holds voice */
   enableVoice: boolean;
+  /** the current (or last) call is a callout */
+  isCallout: boolean;
+  callInfo: {
+    /** the customer's number */
+    caller: string;
+    /** the customer's name when known, else the number */
+    callerName: string;
+    callId: string;
+    direction: 'inbound' | 'outbound' | '';
+  };
+  deviceType: DeviceType | 0;
+  callStatus: ThreeCCallStatus;
+  hasCall: boolean;
+  isRinging: boolean;
+  isAnswering: boolean;
+  isMute: boolean;
+  isHold: boolean;
+  /** the pending transfer request to this agent, or null */
+  transferRequest: ThreeCTransferRequest | null;
+  /** the domain's callout services (hotlines), for `csCallout(number, serviceId)` */
+  getCalloutServices(): ThreeCCalloutService[];
+}
+
+type VoiceState = Omit<ThreeCVoice, 'getCalloutServices'>;
+
+function idleCall(): Pick<VoiceState, 'hasCall' | 'isRinging' | 'isAnswering' | 'isMute' | 'isHold'> {
+  return { hasCall: false, isRinging: false, isAnswering: false, isMute: false, isHold: false };
 }
 
 /** The part of a client the facade uses (a `CallgateClient`, or a fake in unit tests). */
@@ -119,7 +221,15 @@ export interface ThreeCOptions {
   gatewayUrl: string | (() => string | undefined);
   /** Opens the connection; `connect` of the SDK by default. */
   connect?: (options: ConnectOptions) => ThreeCClient;
+  /**
+   * Reconnection attempts announced with `csNotifyReconnecting(n, totalRetry)` before
+   * `csOndisconnected()` fires (once); the client keeps trying after that. Default 20, as the vendor.
+   */
+  totalRetry?: number;
 }
+
+/** The vendor's number of reconnection attempts. */
+export const DEFAULT_TOTAL_RETRY = 20;
 
 /** Commands that act on the voice tab's calls carry its fencing token while it holds voice. */
 type FencedCommand =
@@ -133,6 +243,14 @@ type FencedCommand =
 
 const LOG = '[callgate]';
 
+/** Handshake refusals that may pass by themselves: `csInit` is retried after them. */
+const RETRIED_REFUSALS: ReadonlySet<string> = new Set([
+  'COORDINATION_UNAVAILABLE',
+  'INTERNAL_ERROR',
+  'NOT_LOGGED_IN',
+  'INSTANCE_UNREACHABLE',
+]);
+
 /**
  * The 3C facade: turns the 3C functions into commands and the gateway's events into the 3C
  * callbacks of the page (`host`, normally `window`). One connection at a time: a second
@@ -140,12 +258,30 @@ const LOG = '[callgate]';
  */
 export class ThreeCFacade {
   /** The object installed as `host.csVoice`. */
-  readonly csVoice: ThreeCVoice = { enableVoice: false };
+  readonly csVoice: ThreeCVoice = {
+    enableVoice: false,
+    isCallout: false,
+    callInfo: { caller: '', callerName: '', callId: '', direction: '' },
+    deviceType: 0,
+    callStatus: 'Offline',
+    ...idleCall(),
+    transferRequest: null,
+    getCalloutServices: () => this.calloutServices.map((service) => ({ ...service })),
+  };
+  private calloutServices: ThreeCCalloutService[] = [];
+  private extension = '';
+  /** csOndisconnected was fired for the current outage */
+  private disconnectedReported = false;
+  /** this tab called csCallout and the callout has not settled: it hears its errors */
+  private calloutPending = false;
   private client: ThreeCClient | undefined;
   private ready = false;
   private connectErrorReported = false;
   private voiceFence = -1;
   private settleInit: ((result: InitResult) => void) | undefined;
+  /** the last `csInit`'s arguments, retried after a refusal that may pass */
+  private lastInit: { token: string; domain: string; retries: number } | undefined;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** Commands sent and not answered yet; `csUnregister` lets them finish before it closes. */
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly open: (options: ConnectOptions) => ThreeCClient;
@@ -167,7 +303,7 @@ export class ThreeCFacade {
       reConfigDeviceType: () => this.send('reConfigDeviceType', 'agent.resetDevice', {}),
       getTransferAgent: () => this.getTransferAgent(),
       csUnregister: () => this.unregister(),
-      csCallout: (number) => this.sendFenced('csCallout', 'call.dial', { number: String(number) }),
+      csCallout: (number, serviceId) => this.callout(number, serviceId),
       onAcceptCall: () => this.sendFenced('onAcceptCall', 'call.answer', {}),
       endCall: () => this.sendFenced('endCall', 'call.hangup', {}),
       holdCall: () => this.sendFenced('holdCall', 'call.toggleHold', {}),
@@ -188,10 +324,38 @@ export class ThreeCFacade {
         this.send('responseTransferAgent', 'transfer.respond', {
           accept: action === true || action === 1 || action === '1',
         }),
+      transferSurvey: (survey) => Promise.resolve(this.transferSurvey(survey)),
+      getCurrentCallId: () => (this.csVoice.hasCall ? this.csVoice.callInfo.callId : ''),
+      isCsHasCall: () => this.csVoice.hasCall,
+      isCsCallout: () => this.csVoice.hasCall && this.csVoice.isCallout,
+      getExtension: () => this.extension,
+      getHotline: () => this.calloutServices.find((service) => service.is_default)?.callout_id ?? '',
     };
   }
 
-  private init(token: string, domain: string): Promise<InitResult> {
+  /**
+   * 3C's `csCallout`: `showCalloutInfo(number)` at once (synchronously, before any answer), then
+   * every refusal as `showCalloutError(code, sipCode)`, from the command's answer or the events.
+   */
+  private async callout(number: string, serviceId?: string | number): Promise<CommandAnswer<'call.dial'>> {
+    const dialled = String(number);
+    this.calloutPending = true;
+    this.callback('showCalloutInfo', dialled);
+    const payload: CommandPayload<'call.dial'> = { number: dialled };
+    if (serviceId !== undefined && serviceId !== null && serviceId !== '') {
+      Object.assign(payload, { serviceId: String(serviceId) });
+    }
+    const answer = await this.sendFenced('csCallout', 'call.dial', payload);
+    if (!answer.ok) {
+      this.calloutPending = false;
+      this.callback('showCalloutError', answer.code, undefined);
+    }
+    return answer;
+  }
+
+  private init(token: string, domain: string, retries = 0): Promise<InitResult> {
+    this.clearRetry();
+    this.lastInit = { token: String(token), domain: String(domain), retries };
     this.client?.close('REINIT');
     this.client = undefined;
     this.ready = false;
@@ -229,12 +393,17 @@ export class ThreeCFacade {
 
     client.on('session.ready', ({ data }) => {
       if (!current()) return;
-      const first = !this.ready;
       this.ready = true;
+      this.disconnectedReported = false;
+      this.extension = data.ipphone;
+      const services = (data as { calloutServices?: unknown }).calloutServices;
+      if (Array.isArray(services)) this.calloutServices = services.filter(isCalloutService);
+      this.setVoice({ deviceType: data.deviceType, callStatus: threeCCallStatus(data.callStatus) });
       this.applyVoice(data.isEnable, data.voiceFence, true);
-      this.callback('csShowCallStatus', data.callStatus);
+      this.callback('csShowCallStatus', threeCCallStatus(data.callStatus));
       this.callback('csShowDeviceType', data.deviceType);
-      if (first) this.callback('csInitComplete');
+      // after every (re)connection, as the vendor's socket fires it after every (re)login
+      this.callback('csInitComplete');
       this.settle({ ok: true, session: data });
     });
     client.on('session.error', ({ data }) => {
@@ -251,68 +420,130 @@ export class ThreeCFacade {
       this.callback('csInitError', code);
       this.settle({ ok: false, code, message });
     });
-    client.on('connection.lost', () => {
+    client.on('connection.lost', ({ willRetry }) => {
       if (!current()) return;
       // the gateway frees a disconnected tab's voice lock at once
       this.applyVoice(false);
-      this.callback('csOndisconnected');
+      if (!willRetry) this.reportDisconnected();
     });
-    client.on('connection.retrying', () => {
-      if (current()) this.callback('csNotifyReconnecting');
+    client.on('connection.retrying', ({ attempt }) => {
+      if (!current()) return;
+      const total = this.options.totalRetry ?? DEFAULT_TOTAL_RETRY;
+      if (attempt <= total) this.callback('csNotifyReconnecting', attempt, total);
+      // the vendor gives up here; callgate keeps trying and csInitComplete follows if it gets through
+      else this.reportDisconnected();
     });
 
     client.on('voice.changed', ({ data }) => {
       if (current()) this.applyVoice(data.isEnable, data.fence);
     });
     client.on('agent.callStatus', ({ data }) => {
-      if (current()) this.callback('csShowCallStatus', data.status);
+      if (!current()) return;
+      this.setVoice({ callStatus: threeCCallStatus(data.status) });
+      this.callback('csShowCallStatus', threeCCallStatus(data.status));
     });
     client.on('agent.device', ({ data }) => {
-      if (current()) this.callback('csShowDeviceType', data.type);
+      if (!current()) return;
+      this.setVoice({ deviceType: data.type });
+      this.callback('csShowDeviceType', data.type);
     });
     client.on('transfer.agents', ({ data }) => {
-      if (current()) this.callback('csListTransferAgent', data.agents);
+      if (current()) this.callback('csListTransferAgent', this.transferList(data.agents));
     });
 
+    // call callbacks: in the voice tab only (see VOICE_TAB_CALLBACKS); csVoice everywhere
+    let customerRang = false;
     client.on('call.ringing', ({ data, callId }) => {
       if (!current()) return;
+      this.setVoice({
+        isCallout: false,
+        callInfo: { caller: data.phone, callerName: data.phone, callId: callId ?? '', direction: 'inbound' },
+        ...idleCall(),
+        hasCall: true,
+        isRinging: true,
+      });
       this.callback('csCallRinging', data.phone);
       if (callId !== undefined) this.callback('csCurrentCallId', callId);
     });
     client.on('call.agentRinging', () => {
-      if (current()) this.callback('csCallRingingAgent');
+      if (!current()) return;
+      this.setVoice({ isRinging: true });
+      this.callback('csCallRingingAgent');
     });
     client.on('callout.started', ({ data, callId }) => {
       if (!current()) return;
-      this.callback('showCalloutInfo', data.number);
+      customerRang = false;
+      this.setVoice({
+        isCallout: true,
+        callInfo: {
+          caller: data.number,
+          callerName: data.number,
+          callId: callId ?? '',
+          direction: 'outbound',
+        },
+        ...idleCall(),
+        hasCall: true,
+      });
+    });
+    const customerRinging = (number: string, callId: string | undefined): void => {
+      customerRang = true;
+      this.setVoice({ isRinging: true });
       if (callId !== undefined) this.callback('csCurrentCallId', callId);
+      this.callback('csCallRinging', number);
+    };
+    client.on('callout.customerRinging', ({ data, callId }) => {
+      if (current() && !customerRang) customerRinging(data.number, callId);
     });
     client.on('callout.failed', ({ data }) => {
-      if (current()) this.callback('showCalloutError', data.errorCode, data.sipCode);
+      if (!current()) return;
+      if (this.csVoice.enableVoice || this.calloutPending)
+        this.callback('showCalloutError', data.errorCode, data.sipCode);
+      this.calloutPending = false;
     });
     client.on('call.accepted', () => {
-      if (current()) this.callback('csAcceptCall');
+      if (!current()) return;
+      this.setVoice({ isRinging: false, isAnswering: true });
+      this.callback('csAcceptCall');
     });
-    client.on('call.customerAccepted', () => {
-      if (current()) this.callback('csCustomerAccept');
+    client.on('call.customerAccepted', ({ callId }) => {
+      if (!current()) return;
+      this.calloutPending = false;
+      // a PBX that sent no 180 for the customer: the call panel still opens before the answer
+      if (!customerRang) customerRinging(this.csVoice.callInfo.caller, callId);
+      this.setVoice({ isRinging: false, isAnswering: true });
+      this.callback('csCustomerAccept');
     });
     client.on('call.held', () => {
-      if (current()) this.callback('csHoldCall');
+      if (!current()) return;
+      this.setVoice({ isHold: true });
+      this.callback('csHoldCall');
     });
     client.on('call.unheld', () => {
-      if (current()) this.callback('csUnHoldCall');
+      if (!current()) return;
+      this.setVoice({ isHold: false });
+      this.callback('csUnHoldCall');
     });
     client.on('call.muted', () => {
-      if (current()) this.callback('csMuteCall');
+      if (!current()) return;
+      this.setVoice({ isMute: true });
+      this.callback('csMuteCall');
     });
     client.on('call.unmuted', () => {
-      if (current()) this.callback('csUnMuteCall');
+      if (!current()) return;
+      this.setVoice({ isMute: false });
+      this.callback('csUnMuteCall');
     });
     client.on('call.ended', () => {
-      if (current()) this.callback('csEndCall');
+      if (!current()) return;
+      this.calloutPending = false;
+      this.setVoice(idleCall());
+      this.callback('csEndCall');
     });
     client.on('transfer.request', ({ data }) => {
-      if (current()) this.callback('csNewCallTransferRequest', data);
+      if (!current()) return;
+      const request: ThreeCTransferRequest = { ...data, newAgentId: data.to };
+      this.setVoice({ transferRequest: request });
+      this.callback('csNewCallTransferRequest', request);
     });
     // The target's tabs get copies of transfer.response / transfer.failed (to close their own
     // request); 3C's callbacks for them belong to the transferring agent's side only.
@@ -330,13 +561,15 @@ export class ThreeCFacade {
     });
     client.on('transfer.succeeded', (e) => {
       if (!current() || !mine(e)) return;
-      const { data } = e;
-      const info = data.agent ?? (data.queueId !== undefined ? { queueId: data.queueId } : null);
-      this.callback('csTransferCallSuccess', info);
+      this.callback('csTransferCallSuccess', transferInfo(e.ipphone, e.data));
     });
     client.on('transfer.failed', (e) => {
       if (!current()) return;
-      if (mine(e)) this.callback('csTransferCallError', e.data.error, e.data.agent ?? null);
+      if (mine(e)) {
+        // the vendor answers a request nobody answered NOK by itself: the source hears NOK first
+        if (e.data.reason === 'TIMEOUT') this.callback('csTransferCallResponse', 'NOK');
+        this.callback('csTransferCallError', e.data.error, transferInfo(e.ipphone, e.data));
+      }
       // A refusal after the answer was already announced closes nothing new.
       else if (e.data.transferId !== undefined && e.data.reason !== 'REJECTED')
         this.callback('csTransferRequestClosed', e.data.transferId, 'failed', e.data.reason);
@@ -348,6 +581,52 @@ export class ThreeCFacade {
     this.applyVoice(false);
     this.callback('csInitError', code);
     this.settle({ ok: false, code, message });
+    this.retryLater(code);
+  }
+
+  /**
+   * A refusal that may pass by itself (the gateway's store down, a CRM token that an older
+   * gateway wants logged in first) is retried with the same token, 2 s then doubling up to 30 s,
+   * until it succeeds, is refused for good, or the page calls `csInit` again.
+   */
+  private retryLater(code: string): void {
+    const init = this.lastInit;
+    if (!init || !RETRIED_REFUSALS.has(code)) return;
+    const delay = Math.min(30_000, 2_000 * 2 ** Math.min(init.retries, 4));
+    this.clearRetry();
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.lastInit !== init) return;
+      console.warn(LOG, `csInit: retrying after ${code}`);
+      void this.init(init.token, init.domain, init.retries + 1);
+    }, delay);
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+
+  private reportDisconnected(): void {
+    if (this.disconnectedReported) return;
+    this.disconnectedReported = true;
+    this.callback('csOndisconnected');
+  }
+
+  /** 3C's transfer list: available agents (online, status on, not this agent), with `ipPhone` and `userName`. */
+  private transferList(agents: readonly AgentSummary[]): ThreeCTransferAgent[] {
+    return agents
+      .filter((agent) => agent.online && agent.callStatus === 'on' && agent.ipphone !== this.extension)
+      .map((agent) => ({ ...agent, ipPhone: agent.ipphone, userName: agent.name }));
+  }
+
+  /** Updates `csVoice` (and the page's own replacement of it, if any). */
+  private setVoice(patch: Partial<VoiceState>): void {
+    Object.assign(this.csVoice, patch);
+    const installed: unknown = Reflect.get(this.host, 'csVoice');
+    if (installed !== this.csVoice && typeof installed === 'object' && installed !== null) {
+      Object.assign(installed, patch);
+    }
   }
 
   private settle(result: InitResult): void {
@@ -363,16 +642,49 @@ export class ThreeCFacade {
     return answer;
   }
 
-  private changeDevice(type: number | string, mobile?: string): Promise<CommandAnswer<'agent.setDevice'>> {
+  /** A refused change tells the page the device that is really active (`csShowDeviceType`). */
+  private async changeDevice(
+    type: number | string,
+    mobile?: string,
+  ): Promise<CommandAnswer<'agent.setDevice'>> {
     const deviceType = typeof type === 'string' && type.trim() !== '' ? Number(type) : type;
     if (!isDeviceType(deviceType)) {
-      const message = `changeDevice: the device type must be 1, 2, 3 or 4 (got ${JSON.stringify(type)})`;
+      const why = typeof deviceType === 'number' ? UNSUPPORTED_DEVICES[deviceType] : undefined;
+      const message = `changeDevice: ${why ?? `the device type must be 1, 2, 3 or 4 (got ${JSON.stringify(type)})`}`;
       console.warn(LOG, `changeDevice refused: INVALID_DEVICE_TYPE ${message}`);
-      return Promise.resolve({ ok: false, code: 'INVALID_DEVICE_TYPE', message });
+      this.showActualDevice();
+      return { ok: false, code: 'INVALID_DEVICE_TYPE', message };
     }
     const payload: CommandPayload<'agent.setDevice'> = { type: deviceType };
     if (mobile !== undefined && mobile !== null) payload.mobile = String(mobile);
-    return this.send('changeDevice', 'agent.setDevice', payload);
+    const answer = await this.send('changeDevice', 'agent.setDevice', payload);
+    if (!answer.ok) this.showActualDevice();
+    return answer;
+  }
+
+  private showActualDevice(): void {
+    const actual = this.csVoice.deviceType;
+    if (actual !== 0) this.callback('csShowDeviceType', actual);
+  }
+
+  private transferSurvey(survey: { id?: unknown; sipurl?: unknown } | undefined): ClientFailureLike {
+    const sipurl = typeof survey === 'object' && survey !== null ? survey.sipurl : undefined;
+    const failure: ClientFailureLike =
+      sipurl !== undefined && sipurl !== null && sipurl !== ''
+        ? {
+            ok: false,
+            code: 'INVALID_PAYLOAD',
+            message:
+              'transferSurvey: a SIP URI from the page is never dialled; surveys are configured per domain',
+          }
+        : {
+            ok: false,
+            code: 'NOT_IMPLEMENTED',
+            message: 'transferSurvey: survey IVRs are not available on this gateway yet',
+          };
+    console.warn(LOG, `transferSurvey refused: ${failure.code} ${failure.message}`);
+    this.callback('csTransferSurveyResponse', failure.code);
+    return failure;
   }
 
   /**
@@ -392,7 +704,8 @@ export class ThreeCFacade {
   private async getTransferAgent(): Promise<CommandAnswer<'transfer.listAgents'>> {
     const client = this.client;
     const answer = await this.send('getTransferAgent', 'transfer.listAgents', {});
-    if (answer.ok && this.client === client) this.callback('csListTransferAgent', answer.agents);
+    if (answer.ok && this.client === client)
+      this.callback('csListTransferAgent', this.transferList(answer.agents));
     return answer;
   }
 
@@ -404,6 +717,8 @@ export class ThreeCFacade {
    * `csVoice.enableVoice` keeps its value until the tab is unregistered.
    */
   private async unregister(): Promise<CommandAnswer<'session.unregister'>> {
+    this.clearRetry();
+    this.lastInit = undefined;
     const client = this.client;
     if (client) {
       await Promise.resolve(); // the rest of the page's synchronous code runs first
@@ -481,6 +796,7 @@ export class ThreeCFacade {
 
   /** Calls the page's callback `name` when it defines one; reports one that throws or rejects. */
   private callback<K extends keyof ThreeCCallbacks>(name: K, ...args: Parameters<ThreeCCallbacks[K]>): void {
+    if (VOICE_TAB_CALLBACKS.has(name) && !this.csVoice.enableVoice) return;
     const fn: unknown = Reflect.get(this.host, name);
     if (typeof fn !== 'function') return;
     try {
@@ -503,4 +819,29 @@ export function installThreeC(host: object, options: ThreeCOptions): ThreeCFacad
   const facade = new ThreeCFacade(host, options);
   Object.assign(host, facade.functions(), { csVoice: facade.csVoice });
   return facade;
+}
+
+function isCalloutService(value: unknown): value is ThreeCCalloutService {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return (
+    typeof v.callout_id === 'string' &&
+    typeof v.descriptions === 'string' &&
+    typeof v.is_default === 'boolean'
+  );
+}
+
+/** 3C's `{superAgent, ipphone}` for a transfer event, with callgate's agent or queue. */
+function transferInfo(
+  source: string,
+  data: { from?: string; to?: string; agent?: AgentSummary; queueId?: string },
+): ThreeCTransferInfo | null {
+  const target = data.agent?.ipphone ?? data.to;
+  if (target === undefined && data.queueId === undefined) return null;
+  return {
+    ...(data.agent ?? {}),
+    ...(data.queueId !== undefined ? { queueId: data.queueId } : {}),
+    superAgent: data.from ?? source,
+    ipphone: target ?? `queue:${data.queueId ?? ''}`,
+  };
 }

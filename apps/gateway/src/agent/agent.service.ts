@@ -118,6 +118,7 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
       isEnable: holdsVoice,
       ...(holdsVoice ? { voiceFence: lock.holder.fence } : {}),
       otherTabs: Math.max(0, tabs - 1),
+      calloutServices: this.calloutServices(agent.domain),
     };
   }
 
@@ -226,6 +227,8 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
           const { number } = payload as CommandPayload<'call.dial'>;
           await this.dial.check(ctx.agent, 'callout', number, name);
         }
+        if (name === 'call.dial')
+          payload = this.withCallerNumber(ctx.agent, payload as CommandPayload<'call.dial'>);
         const state = await this.store(() =>
           this.coordination.agents.get(ctx.agent, this.defaults(ctx.agent)),
         );
@@ -261,6 +264,29 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
         );
         return {};
     }
+  }
+
+  /**
+   * A callout's payload with the number its callout service presents (`serviceId`, or the
+   * domain's default service); a client's own `callerNumber` never passes.
+   * @throws CallgateError `UNKNOWN_CALLOUT_SERVICE`
+   */
+  private withCallerNumber(
+    agent: AgentRef,
+    payload: CommandPayload<'call.dial'>,
+  ): CommandPayload<'call.dial'> {
+    const { callerNumber: _ignored, ...rest } = payload;
+    const service = this.config.domains.calloutService(agent.domain, payload.serviceId);
+    return service ? { ...rest, serviceId: service.id, callerNumber: service.callerNumber } : rest;
+  }
+
+  /** The domain's callout services as 3C pages read them (`csVoice.getCalloutServices()`). */
+  calloutServices(domain: string): NonNullable<TabSnapshot['calloutServices']> {
+    return (this.config.domains.domain(domain).calloutServices ?? []).map((service) => ({
+      callout_id: service.id,
+      descriptions: service.description,
+      is_default: service.default,
+    }));
   }
 
   async view(agent: AgentRef): Promise<AgentView> {

@@ -34,6 +34,7 @@ function adopt(report: CallReport): CallModel {
       break;
     case 'call.ringing':
     case 'callout.started':
+    case 'callout.customerRinging':
       break;
   }
   return call;
@@ -248,6 +249,7 @@ export class BrowserCalls implements OnApplicationShutdown {
               break;
             }
             case 'callout.failed':
+            case 'callout.customerRinging':
               break;
           }
         }

@@ -288,7 +288,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     payload: CommandPayload<CallCommandName>,
   ): Promise<CommandResult<CallCommandName>> {
     if (name === 'call.dial') {
-      const { number, transactionId } = payload as CommandPayload<'call.dial'>;
+      const { number, transactionId, callerNumber } = payload as CommandPayload<'call.dial'>;
       if (line.call)
         throw new CallgateError('CALLOUT_AGENT_BUSY', `agent ${agent.ipphone} is already in a call`);
       if (!line.ua.isConnected || !this.mayServe(key(agent))) {
@@ -305,7 +305,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
         );
       }
       try {
-        const call = await line.dial(number, transactionId);
+        const call = await line.dial(number, transactionId, callerNumber);
         return { callId: call.callId };
       } catch (err) {
         if (err instanceof LineBusyError) throw new CallgateError('CALLOUT_AGENT_BUSY', err.message);

@@ -33,6 +33,8 @@ export interface ServerCallDeps {
   /** the device answers by itself when the INVITE asks it to (see {@link ServerCall.answerOnDevice}) */
   autoAnswer: boolean;
   onEnded: (call: ServerCall) => void;
+  /** on a callout, the number the customer sees (the callout service's), as P-Asserted-Identity */
+  callerNumber?: string;
 }
 
 /** What asks a device to answer by itself: RFC 5373's Answer-Mode, and the Call-Info form IP phones read. */
@@ -370,8 +372,17 @@ export class ServerCall {
       this.bridge.setTrackFromA(await remoteTrack(device));
       this.ringback = new ToneSource({ frequency: RINGBACK_HZ, amplitude: 0.2 });
       this.bridge.setTrackFromB(this.ringback.track);
-      const customer = this.deps.ua.call(this.model.phone, { mediaStream: this.bridge.streamToB });
+      const caller = this.deps.callerNumber;
+      const customer = this.deps.ua.call(this.model.phone, {
+        mediaStream: this.bridge.streamToB,
+        ...(caller
+          ? { extraHeaders: [assertedIdentity(caller, this.deps.ua.uri.replace(/^sip:[^@]*@/, ''))] }
+          : {}),
+      });
       this.customer = customer;
+      customer.once('progress', () => {
+        if (!this.model.ended) this.announce('callout.customerRinging', { number: this.model.phone, ...tx });
+      });
       customer.once('failed', (e) => {
         this.announce('callout.failed', { ...calloutError('customer', e.statusCode), ...tx });
         void this.finish(causeOfStatus(e.statusCode), 'customer');
@@ -505,4 +516,9 @@ function remoteTrack(call: SipCall, timeoutMs = 5000): Promise<MediaStreamTrack>
       resolve(track);
     });
   });
+}
+
+/** The P-Asserted-Identity header that presents a callout service's number to the customer. */
+export function assertedIdentity(callerNumber: string, sipDomain: string): string {
+  return `P-Asserted-Identity: <sip:${callerNumber}@${sipDomain}>`;
 }

@@ -169,12 +169,12 @@ export class ServerLine {
   }
 
   /** Starts a callout; the caller has checked permission, state and the number. */
-  async dial(number: string, transactionId?: string): Promise<ServerCall> {
+  async dial(number: string, transactionId?: string, callerNumber?: string): Promise<ServerCall> {
     const target = await this.deviceTarget();
     if (this.active) throw new LineBusyError();
     const callId = randomUUID();
     this.active = ServerCall.outbound(
-      this.callDeps(target, callId, transactionId),
+      { ...this.callDeps(target, callId, transactionId), ...(callerNumber ? { callerNumber } : {}) },
       callId,
       number,
       transactionId,

@@ -241,11 +241,12 @@ export class TransferService implements OnApplicationShutdown {
       targetAgent: target.ipphone,
     };
     this.transfers.set(transferId, t);
-    const expiresAt = new Date(Date.now() + this.config.transferTimeoutMs).toISOString();
+    const timeoutMs = this.requestTimeoutMs(source.domain);
+    const expiresAt = new Date(Date.now() + timeoutMs).toISOString();
     t.timer = setTimeout(() => {
       t.timer = undefined;
       this.lapse(t).catch((err: unknown) => this.logger.error(`transfer ${transferId}: ${String(err)}`));
-    }, this.config.transferTimeoutMs);
+    }, timeoutMs);
     // The customer hangs up while the target thinks: the request is withdrawn at once.
     void this.calls
       .line(source)
@@ -458,12 +459,18 @@ export class TransferService implements OnApplicationShutdown {
     await this.failed(t, 'cancelled');
   }
 
+  /** How long a transfer request of `domain` waits: the domain's setting, else TRANSFER_TIMEOUT_MS. */
+  private requestTimeoutMs(domain: string): number {
+    const seconds = this.config.domains.domain(domain).transferRequestTimeoutSeconds;
+    return seconds === undefined ? this.config.transferTimeoutMs : seconds * 1000;
+  }
+
   /** The request lapsed unanswered. */
   private async lapse(t: Transfer): Promise<void> {
     if (t.model.state !== 'pending') return;
     t.model.transition('timedOut');
     this.logger.log(
-      `transfer ${t.transferId}: ${t.to} did not answer in ${this.config.transferTimeoutMs} ms`,
+      `transfer ${t.transferId}: ${t.to} did not answer in ${this.requestTimeoutMs(t.domain)} ms`,
     );
     await this.failed(t, 'timedOut');
   }

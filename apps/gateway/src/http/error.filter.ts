@@ -1,5 +1,5 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { CallgateError, type ErrorBody, type ErrorCode, isErrorCode } from '@callgate/contracts';
 import { HTTP_STATUS } from '../errors.js';
 
@@ -10,17 +10,39 @@ const STATUS_CODES: Readonly<Record<number, ErrorCode>> = {
   413: 'PAYLOAD_TOO_LARGE',
 };
 
-/** Every HTTP refusal as `{code, message}` with the status of its code. */
+/**
+ * The 3C login route (`POST /{domain}/thirdParty/login`), whose refusals CRMs test as
+ * `body.code == "errors"`.
+ */
+const VENDOR_LOGIN_PATH = /^\/[^/]+\/thirdParty\/login\/?$/;
+
+/** A refusal of the 3C login route: the same status, `code: "errors"`, callgate's code in `error`. */
+export interface VendorLoginErrorBody {
+  code: 'errors';
+  error: ErrorBody['code'];
+  message: string;
+}
+
+/**
+ * Every HTTP refusal as `{code, message}` with the status of its code; on the 3C login route,
+ * `{code: "errors", error: <code>, message}` with the same status.
+ */
 @Catch()
 export class ErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('HTTP');
 
   catch(err: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
+    const req = host.switchToHttp().getRequest<Request>();
     const [status, body] = this.describe(err);
     if (status === 500)
       this.logger.error(`${body.code}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     else if (status > 500) this.logger.warn(`${body.code}: ${body.message}`);
+    if (req.method === 'POST' && VENDOR_LOGIN_PATH.test(req.path)) {
+      const vendor: VendorLoginErrorBody = { code: 'errors', error: body.code, message: body.message };
+      res.status(status).json(vendor);
+      return;
+    }
     res.status(status).json(body);
   }
 

@@ -63,6 +63,11 @@ export const OPENAPI_DOCUMENT = {
         properties: {
           number: { type: 'string', pattern: '^\\+?[0-9*#]{1,32}$' },
           transactionId: { type: 'string', description: 'echoed in the call’s events' },
+          serviceId: {
+            type: 'string',
+            pattern: '^[A-Za-z0-9_-]{1,32}$',
+            description: 'the callout service (hotline) the customer sees; the domain’s default when absent',
+          },
         },
       },
     },
@@ -71,7 +76,8 @@ export const OPENAPI_DOCUMENT = {
   paths: {
     '/{domain}/thirdParty/login': {
       post: {
-        summary: '3C login with the CRM’s HS256 JWT (JSON, form-urlencoded or multipart)',
+        summary:
+          '3C login with the CRM’s HS256 JWT (JSON, form-urlencoded or multipart); refusals are {code: "errors", error, message}',
         security: [],
         parameters: [domain],
         requestBody: {

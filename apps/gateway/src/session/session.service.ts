@@ -14,7 +14,7 @@ import { COORDINATION, GATEWAY_CONFIG } from '../tokens.js';
 
 /**
  * Login (3C `thirdParty/login`) and the authentication of tabs: a gateway session token, or a
- * CRM token that went through login and has not expired.
+ * valid CRM token (as 3C's `csInit` takes it, with or without a login before).
  */
 @Injectable()
 export class SessionService {
@@ -73,17 +73,10 @@ export class SessionService {
       await this.refuseRevoked(agent, session.issuedAtMs, 'SESSION_EXPIRED');
       return { agent, sessionToken: token, expiresAt: session.expiresAt };
     }
+    // 3C pages pass the CRM's own JWT to csInit on every page load, logged in or not: it is
+    // verified here exactly as the login verifies it (signature with the domain's key, expiry).
     const { agent, expiresAt, issuedAt } = await this.verifyCrm(domainName, token);
     await this.refuseRevoked({ domain: domainName, ipphone: agent.ipphone }, issuedAt, 'NOT_LOGGED_IN');
-    const remembered = await this.store(`tab auth of ${domainName}/${agent.ipphone}`, () =>
-      this.coordination.logins.isRemembered(domainName, tokenDigest(token)),
-    );
-    if (!remembered) {
-      throw new CallgateError(
-        'NOT_LOGGED_IN',
-        'this CRM token has not been logged in (POST /{domain}/thirdParty/login)',
-      );
-    }
     const session = await this.sessions.issue({
       domain: domainName,
       ipphone: agent.ipphone,
