@@ -1,6 +1,7 @@
 // Bundles the embed SDK with esbuild (run by `npm run build` after swc):
 //   libs/embed-sdk/src/global.ts -> dist/embed/callgate.js   classic script (IIFE) for 3C pages
 //   libs/embed-sdk/src/index.ts  -> dist/embed/callgate.mjs  typed ESM API
+//   libs/embed-sdk/src/sipjs.ts  -> dist/embed/sipjs.js      the Alohub JS-PHONE widget (IIFE)
 // Both minified, target es2020, with source maps. The @callgate/* aliases resolve through the
 // `paths` of tsconfig.json. Prints each bundle's size raw and gzipped, and fails when a bundle
 // grows past its gzip budget (raise the budget here, on purpose, when it has to grow).
@@ -19,6 +20,7 @@ const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url),
 const budgets = {
   'dist/embed/callgate.js': 84 * 1024,
   'dist/embed/callgate.mjs': 84 * 1024,
+  'dist/embed/sipjs.js': 90 * 1024,
 };
 
 const common = {
@@ -37,6 +39,8 @@ const common = {
 const bundles = [
   { entryPoints: ['libs/embed-sdk/src/global.ts'], outfile: 'dist/embed/callgate.js', format: 'iife' },
   { entryPoints: ['libs/embed-sdk/src/index.ts'], outfile: 'dist/embed/callgate.mjs', format: 'esm' },
+  // the Alohub JS-PHONE widget, served at the vendor's name (/sipjs.js, /lib/sipjs.js, ...)
+  { entryPoints: ['libs/embed-sdk/src/sipjs.ts'], outfile: 'dist/embed/sipjs.js', format: 'iife' },
 ];
 
 const kB = (bytes) => `${(bytes / 1024).toFixed(1)} kB`;

@@ -16,6 +16,7 @@ import { LoginController } from './http/login.controller.js';
 import { RestController } from './http/rest.controller.js';
 import { DocsController } from './http/docs.controller.js';
 import { SessionService } from './session/session.service.js';
+import { AlohubController } from './http/alohub.controller.js';
 import { COORDINATION, GATEWAY_CONFIG } from './tokens.js';
 
 @Module({})
@@ -23,7 +24,14 @@ export class GatewayModule {
   static forRoot(config: GatewayConfig, coordination: Coordination): DynamicModule {
     return {
       module: GatewayModule,
-      controllers: [LoginController, EmbedController, HealthController, RestController, DocsController],
+      controllers: [
+        LoginController,
+        EmbedController,
+        HealthController,
+        RestController,
+        DocsController,
+        AlohubController,
+      ],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
         { provide: COORDINATION, useValue: coordination },

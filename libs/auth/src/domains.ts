@@ -76,6 +76,11 @@ export interface DomainConfig {
   readonly queues: Readonly<Record<string, string>>;
   /** ipphone → agent, in file order; a null-prototype object, prefer {@link DomainRegistry.agent} */
   readonly agents: Readonly<Record<string, AgentConfig>>;
+  /**
+   * JS-PHONE pages may sign in with the agent's extension and SIP password
+   * (`POST /alohub/{domain}/login`). Default true.
+   */
+  readonly jsPhonePasswordLogin: boolean;
 }
 
 export interface DomainsFile {
@@ -226,6 +231,7 @@ const domainSchema = z
       sipUri,
     ).default({}),
     agents: namedRecord(IPPHONE_PATTERN, 'is not a valid ipphone: use digits only', agentSchema),
+    jsPhonePasswordLogin: z.boolean().default(true),
   })
   .superRefine((domain, ctx) => {
     const sipUsers = new Map<string, string>();
@@ -371,6 +377,7 @@ function build(parsed: ParsedFile, source: string): DomainsFile {
       pbx: Object.freeze({ ...d.pbx }),
       queues: nullPrototypeRecord(Object.entries(d.queues)),
       agents: nullPrototypeRecord(agents),
+      jsPhonePasswordLogin: d.jsPhonePasswordLogin,
     };
     return [name, Object.freeze(domain)];
   });

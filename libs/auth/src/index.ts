@@ -7,3 +7,4 @@ export * from './local-time.js';
 export { MAX_TOKEN_LENGTH, SESSION_TOKEN_TYPE } from './jwt-common.js';
 export * from './crm-token.js';
 export * from './session-token.js';
+export * from './failure-limiter.js';

@@ -1,5 +1,5 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { CallgateError, type ErrorBody, type ErrorCode, isErrorCode } from '@callgate/contracts';
 import { HTTP_STATUS } from '../errors.js';
 
@@ -21,6 +21,11 @@ export class ErrorFilter implements ExceptionFilter {
     if (status === 500)
       this.logger.error(`${body.code}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     else if (status > 500) this.logger.warn(`${body.code}: ${body.message}`);
+    // Alohub's API answers every refusal in its own shape (a body that did not parse, say)
+    if (host.switchToHttp().getRequest<Request>().path.startsWith('/alohub/')) {
+      res.status(200).json({ success: '0', error_code: body.code, error_message: body.message });
+      return;
+    }
     res.status(status).json(body);
   }
 
