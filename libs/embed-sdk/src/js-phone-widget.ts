@@ -165,9 +165,10 @@ export class JsPhoneWidget {
 
   /** What the vendor's script does on load: credentials, the UI, and auto-login if asked. */
   start(): void {
-    this.loadCredentials();
     this.addHtmlLogin();
     this.addHtml();
+    // the vendor's order is credentials first: they fill the form, which must exist by then
+    this.loadCredentials();
     this.show('login');
     if (flag(this.host, 'usingAutoLogin') && this.value('txtPassword') && this.extension()) {
       void this.register();
