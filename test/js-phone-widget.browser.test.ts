@@ -459,6 +459,28 @@ describe('JS-PHONE widget (sipjs.js) on vendor pages, Chromium, real gateway and
       const ended = call.terminated;
       await page.evaluate(() => (window as unknown as { onHangUp(): Promise<unknown> }).onHangUp());
       await ended;
+      await waitShown(page, 'alohub_call_dial');
+
+      // refusals show on the dial panel: the make call's error_message, a customer who is busy
+      const refused = await page.evaluate(() =>
+        (window as unknown as { alohubMakeCall(n: string): Promise<Record<string, unknown>> }).alohubMakeCall(
+          '0901000001;transport=tcp',
+        ),
+      );
+      expect(refused).toMatchObject({ success: '0', error_code: 'INVALID_NUMBER' });
+      expect(await text(page, 'alohub_call_status')).toBe(refused.error_message);
+      customer(2).setBehaviour({ incoming: { action: 'reject', statusCode: 486 } });
+      await page.fill('#txtPhoneNumber', '0901000002');
+      await page.click('#btnCall');
+      await eventually(
+        async () =>
+          (await text(page, 'alohub_call_status')) === 'Call failed: IPCC_NOT_CONNECT_CUSTOMER (486)'
+            ? true
+            : undefined,
+        10_000,
+        'the busy customer on the dial panel',
+      );
+      await waitShown(page, 'alohub_call_dial');
     },
     TEST_MS,
   );

@@ -65,6 +65,8 @@ const PANEL_HTML = {
         `<button type="button" class="alohub-key" data-alohub="addPhoneNumber" data-arg="${k}">${k}</button>`,
     ).join('')}</div>
     <button type="button" id="btnCall" class="alohub-btn alohub-call" data-alohub="onCall">Gọi</button>
+    <div id="alohub_call_status" class="alohub-status" role="status"></div>
+    <div id="alohub_agent" class="alohub-agent"></div>
   </div>
 </div>`,
   ringing: () => `
@@ -131,6 +133,7 @@ ${R} #btnCall{width:100%;margin-top:10px}
 ${R} .alohub-status{margin-top:8px;font-size:12px;min-height:1em;color:#6b7280}
 ${R} .alohub-status[data-state="error"]{color:#b91c1c}
 ${R} .alohub-status[data-state="ok"]{color:#15803d}
+${R} .alohub-agent{margin-top:4px;font-size:12px;color:#6b7280;text-align:center}
 ${R} .alohub-number-input{font-size:20px;text-align:center;letter-spacing:1px}
 ${R} .alohub-keypad{display:grid;grid-template-columns:repeat(3,1fr);gap:6px;margin-top:10px}
 ${R} .alohub-key{border:1px solid #e5e7eb;background:#f9fafb;border-radius:10px;padding:8px 0;font:600 16px/1 inherit;cursor:pointer;color:#111827}

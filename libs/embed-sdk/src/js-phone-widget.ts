@@ -108,6 +108,8 @@ export class JsPhoneWidget {
   private panel: Panel = 'login';
   private number = '';
   private inCall = false;
+  /** the current call is a callout */
+  private outbound = false;
   private timer: ReturnType<typeof setInterval> | undefined;
   private timerStartedAt = 0;
 
@@ -316,11 +318,14 @@ export class JsPhoneWidget {
     else element.textContent = text;
   }
 
-  private status(text: string, state: 'ok' | 'error' | 'busy'): void {
-    const element = this.document.getElementById('txtRegStatus');
-    if (!element) return;
-    element.textContent = text;
-    element.setAttribute('data-state', state);
+  /** The status line `#txtRegStatus`, and the dial panel's own line when `call` (seen once signed in). */
+  private status(text: string, state: 'ok' | 'error' | 'busy', call = false): void {
+    for (const id of call ? ['txtRegStatus', 'alohub_call_status'] : ['txtRegStatus']) {
+      const element = this.document.getElementById(id);
+      if (!element) continue;
+      element.textContent = text;
+      element.setAttribute('data-state', state);
+    }
   }
 
   private toggleLoginForm(): boolean {
@@ -362,6 +367,7 @@ export class JsPhoneWidget {
     f.on('session.ready', ({ data }) => {
       this.deviceType = data.deviceType;
       this.status(`Connected: ${data.name} (${data.ipphone})`, 'ok');
+      this.setText('alohub_agent', `${data.name} · ${data.ipphone}`);
       if (!this.inCall) this.show('dial');
     });
     f.on('agent.device', ({ data }) => {
@@ -376,6 +382,8 @@ export class JsPhoneWidget {
     f.on('call.ringing', ({ data }) => this.ringing(data));
     f.on('callout.started', ({ data }) => {
       this.inCall = true;
+      this.outbound = true;
+      this.status('', 'ok', true);
       this.setNumber(data.number);
       this.setText('txtCallingLabel', 'Đang gọi…');
       this.answerButton(false);
@@ -383,7 +391,8 @@ export class JsPhoneWidget {
     });
     for (const type of ['call.accepted', 'call.customerAccepted'] as const) {
       f.on(type, () => {
-        if (this.panel === 'answer') return;
+        // a callout is up when the customer answers (call.accepted is the agent's own device)
+        if (this.panel === 'answer' || (this.outbound && type === 'call.accepted')) return;
         this.inCall = true;
         this.setNumber(this.number);
         this.startTimer();
@@ -391,13 +400,15 @@ export class JsPhoneWidget {
       });
     }
     f.on('callout.failed', ({ data }) =>
-      this.status(`Call failed: ${data.errorCode}${data.sipCode ? ` (${data.sipCode})` : ''}`, 'error'),
+      this.status(`Call failed: ${data.errorCode}${data.sipCode ? ` (${data.sipCode})` : ''}`, 'error', true),
     );
     f.on('call.ended', () => this.endCall());
   }
 
   private ringing(data: EventDataMap['call.ringing']): void {
     this.inCall = true;
+    this.outbound = false;
+    this.status('', 'ok', true);
     this.setNumber(data.phone);
     this.setText('txtCallingLabel', 'Cuộc gọi đến');
     const auto = flag(this.host, 'isAutoAnswer');
@@ -587,7 +598,7 @@ export class JsPhoneWidget {
     const endpoint =
       this.value('txtDomain') || (gateway && domain ? `${gateway}/alohub/${domain}/makeCall` : '');
     const fail = (code: string, message: string): Record<string, unknown> => {
-      this.status(message, 'error');
+      this.status(message, 'error', true);
       console.warn(LOG, `alohubMakeCall refused: ${code} ${message}`);
       return { success: '0', error_code: code, error_message: message };
     };
