@@ -186,6 +186,10 @@ describe('Alohub routes: sipjs.js, password sign-in, make call', () => {
         expect.stringMatching(/^Too many failed sign-ins; try again in \d+ s$/) as string,
       ),
     );
+    // the same agent named by its public identity is the same counter
+    expect(await post('/alohub/demo/login', { impu: 'sip:5002@127.0.0.1', password: 'demo-5002' })).toEqual(
+      refused('RATE_LIMITED'),
+    );
     expect((await signIn('demo', '5000', 'demo-5000')).body.success).toBe('1');
     await nothingChanged();
   });

@@ -176,7 +176,9 @@ export class AlohubController {
     if (!extension || !password) {
       throw new CallgateError('INVALID_REQUEST', 'give the extension (impi or impu) and the password');
     }
-    const agentKey = `${domainName}/${extension}`;
+    const agent = this.findAgent(domainName, extension);
+    // one key per agent however it is named (SIP user or ipphone); unknown names each their own
+    const agentKey = agent ? `${domainName}/${agent.ipphone}` : `${domainName}/?${JSON.stringify(extension)}`;
     const now = Date.now();
     for (const [limiter, key] of [
       [this.perAgent, agentKey],
@@ -191,7 +193,6 @@ export class AlohubController {
         );
       }
     }
-    const agent = this.findAgent(domainName, extension);
     // compared even for an unknown extension, so both take the same time
     const expected = digest(agent?.sip.password ?? `\0unknown\0${extension}`);
     if (!timingSafeEqual(expected, digest(password)) || !agent) {
