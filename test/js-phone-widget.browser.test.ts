@@ -133,6 +133,9 @@ async function startPages(gatewayUrl: () => string): Promise<Pages> {
 
 const SHOTS = join(projectRoot(), 'test-results');
 
+/** The customers' tones (Hz), told apart in the page. */
+const CUSTOMER_TONES = [700, 1100] as const;
+
 /** A test's time limit: each signs in, and the in-page phone registers on the PBX. */
 const TEST_MS = 60_000;
 
@@ -201,26 +204,34 @@ describe('JS-PHONE widget (sipjs.js) on vendor pages, Chromium, real gateway and
       `a customer call reaching ${ext}'s in-page phone`,
     );
 
-  /** The RMS level of what `#audio_remote` plays in the page (WebAudio). */
-  const pageHearsLevel = (page: Page): Promise<number> =>
+  /** The loudest RMS level of what `#audio_remote` plays in the page (WebAudio), and its main frequency then. */
+  const pageHears = (page: Page): Promise<{ level: number; frequency: number }> =>
     page.evaluate(async () => {
       const element = document.getElementById('audio_remote') as HTMLAudioElement;
       const stream = element.srcObject;
-      if (!(stream instanceof MediaStream)) return 0;
+      if (!(stream instanceof MediaStream)) return { level: 0, frequency: 0 };
       const context = new AudioContext();
       const analyser = context.createAnalyser();
+      analyser.fftSize = 4096;
       context.createMediaStreamSource(stream).connect(analyser);
-      const data = new Float32Array(analyser.fftSize);
-      let best = 0;
+      const samples = new Float32Array(analyser.fftSize);
+      const spectrum = new Float32Array(analyser.frequencyBinCount);
+      let best = { level: 0, frequency: 0 };
+      // twenty looks over half a second: the analyser fills in real time
       for (let i = 0; i < 20; i++) {
         await new Promise((resolve) => setTimeout(resolve, 25));
-        analyser.getFloatTimeDomainData(data);
-        best = Math.max(best, Math.sqrt(data.reduce((sum, v) => sum + v * v, 0) / data.length));
+        analyser.getFloatTimeDomainData(samples);
+        const level = Math.sqrt(samples.reduce((sum, v) => sum + v * v, 0) / samples.length);
+        if (level <= best.level) continue;
+        analyser.getFloatFrequencyData(spectrum);
+        const peak = spectrum.indexOf(Math.max(...spectrum));
+        best = { level, frequency: (peak * context.sampleRate) / analyser.fftSize };
       }
       await context.close();
       return best;
     });
 
+  /** The lab's audio check both ways: the page's microphone at the customer, the customer's tone in the page. */
   const bothHear = async (page: Page, call: SipCall, from: number): Promise<void> => {
     await eventually(
       () => ((customer(from).audio(call)?.level ?? 0) > 0.005 ? true : undefined),
@@ -228,9 +239,14 @@ describe('JS-PHONE widget (sipjs.js) on vendor pages, Chromium, real gateway and
       'the page audio at the customer',
     );
     await eventually(
-      async () => ((await pageHearsLevel(page)) > 0.01 ? true : undefined),
+      async () => {
+        const heard = await pageHears(page);
+        return heard.level > 0.01 && Math.abs(heard.frequency - CUSTOMER_TONES[from - 1]!) < 30
+          ? true
+          : undefined;
+      },
       10_000,
-      'the customer in the page',
+      `the customer's ${CUSTOMER_TONES[from - 1]} Hz tone in the page`,
     );
   };
 
@@ -241,6 +257,7 @@ describe('JS-PHONE widget (sipjs.js) on vendor pages, Chromium, real gateway and
     execFileSync(process.execPath, ['scripts/build-sdk.js'], { cwd: projectRoot(), stdio: 'ignore' });
     mkdirSync(SHOTS, { recursive: true });
     env = await startLabGateway({ customers: 2 });
+    CUSTOMER_TONES.forEach((tone, i) => customer(i + 1).setTone(tone));
     browser = await launchBrowser();
     pages = await startPages(() => env.gateway.url);
   }, 90_000);
