@@ -558,6 +558,12 @@ export class JsPhoneWidget {
       }
       // the vendor's script stored the SIP password in clear: never, and not a stale one either
       storage.removeItem(VENDOR_PASSWORD_KEY);
+      if (saved[VENDOR_STORAGE_KEYS.txtApiKey]) {
+        console.warn(
+          LOG,
+          'saveCredentials: the domain API key is kept in localStorage, as the vendor widget does; a CRM should place its make calls from its server',
+        );
+      }
     } catch (error) {
       console.warn(LOG, 'saveCredentials: localStorage refused the settings', error);
       return null;

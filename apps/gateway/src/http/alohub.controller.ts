@@ -51,6 +51,9 @@ const VENDOR_CODES: Readonly<Record<string, string>> = {
 const JSSIP_NOOP =
   '/* callgate: JsSIP is bundled in sipjs.js; this file is kept so pages need not change */\n';
 
+/** SIP passwords shorter than this are reported at boot for domains with password sign-in on. */
+const MIN_SIP_PASSWORD = 8;
+
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
 
 /** `value` when it is a non-empty string (trimmed), else undefined. */
@@ -91,6 +94,30 @@ export class AlohubController {
     private readonly agents: AgentService,
   ) {
     this.sessions = new SessionTokens(config.sessionSecret, config.sessionTtlSeconds);
+    this.reportPasswordSignIn();
+  }
+
+  /** At boot: which domains let JS-PHONE pages sign in with SIP passwords, and which of those are short. */
+  private reportPasswordSignIn(): void {
+    const domains = this.config.domains;
+    const open = domains.domainNames().filter((name) => domains.domain(name).jsPhonePasswordLogin);
+    if (open.length === 0) return;
+    this.logger.log(
+      `JS-PHONE password sign-in (POST /alohub/{domain}/login) is on for: ${open.join(', ')} (jsPhonePasswordLogin: false turns it off)`,
+    );
+    for (const name of open) {
+      const short = domains.agents(name).filter((agent) => agent.sip.password.length < MIN_SIP_PASSWORD);
+      if (short.length > 0) {
+        this.logger.warn(
+          `domain ${name}: ${short.length} agent(s) (${short
+            .slice(0, 5)
+            .map((a) => a.ipphone)
+            .join(
+              ', ',
+            )}${short.length > 5 ? ', …' : ''}) have a SIP password shorter than ${MIN_SIP_PASSWORD} characters, which pages can now try to guess (rate-limited)`,
+        );
+      }
+    }
   }
 
   // ------------------------------------------------------------------------------------------
