@@ -352,11 +352,12 @@ describe('JS-PHONE widget (sipjs.js) on vendor pages, Chromium, real gateway and
             'loadCredentials',
             'alohubMakeCall',
           ].filter((name) => typeof w[name] !== 'function'),
+          jssip: typeof (w.JsSIP as { UA?: unknown } | undefined)?.UA,
           isAutoAnswer: w.isAutoAnswer,
           usingAutoLogin: w.usingAutoLogin,
         };
       });
-      expect(globals).toEqual({ missing: [], isAutoAnswer: 1, usingAutoLogin: 1 });
+      expect(globals).toEqual({ missing: [], jssip: 'function', isAutoAnswer: 1, usingAutoLogin: 1 });
       // the stylesheet styles the widget only: every rule is under the built root; the page's own button keeps its red
       const css = await page.evaluate(() => {
         const sheet = (document.getElementById('alohub_sipml5_style') as HTMLStyleElement)

@@ -7,11 +7,13 @@
  * <script src="https://gateway.example.com/lib/sipjs.js"></script>
  * ```
  *
- * Installs the JS-PHONE widget (its functions and flags on `window`) and `window.callgate`
- * (`on`/`off`, `registered`, `jsPhone`, `version`). The gateway is found from this script's own
+ * Installs the JS-PHONE widget (its functions and flags on `window`), `window.callgate`
+ * (`on`/`off`, `registered`, `jsPhone`, `version`) and `window.JsSIP` (the bundled JsSIP, which
+ * the page used to get from `jssip-3.10.x.min.js`). The gateway is found from this script's own
  * URL: the gateway adds the path it served the script at (`data-callgate-path`), which is cut
  * from the end of the URL.
  */
+import JsSIP from 'jssip';
 import type { ClientEventMap } from './client.js';
 import type { Listener } from './emitter.js';
 import { gatewayUrlFromSipjs } from './js-phone-vendor.js';
@@ -47,4 +49,6 @@ if (Reflect.get(window, 'callgate') !== undefined) {
     version: VERSION,
   };
   Object.assign(window, { callgate });
+  // the page had `JsSIP` from the vendor's jssip-3.10.x.min.js (now a no-op): the bundled one
+  if (Reflect.get(window, 'JsSIP') === undefined) Object.assign(window, { JsSIP });
 }
