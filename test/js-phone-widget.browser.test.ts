@@ -592,6 +592,19 @@ describe('JS-PHONE widget (sipjs.js) on vendor pages, Chromium, real gateway and
         () => (window as unknown as { registered: Promise<{ ok: boolean }> }).registered,
       );
       expect(result).toMatchObject({ ok: true, session: { ipphone: '5000' } });
+      // onRegister again with the same form keeps the connection (one session.ready)
+      expect(
+        await page.evaluate(() =>
+          (window as unknown as { onRegister(): Promise<{ ok: boolean }> }).onRegister(),
+        ),
+      ).toMatchObject({ ok: true, session: { ipphone: '5000' } });
+      expect(
+        await page.evaluate(
+          () =>
+            (window as unknown as { records: unknown[][] }).records.filter((r) => r[0] === 'session.ready')
+              .length,
+        ),
+      ).toBe(1);
       expect(
         await page.evaluate(
           () => document.querySelectorAll('#alohub_call_dial, #alohub_login_content').length,

@@ -104,6 +104,8 @@ export class JsPhoneWidget {
   readonly facade: JsPhoneFacade;
   private signedIn: SignedIn | undefined;
   private signingIn: { key: string; promise: Promise<RegisterResult> } | undefined;
+  /** the form the current session signed in with */
+  private signedInWith: string | undefined;
   private deviceType: number | undefined;
   private panel: Panel = 'login';
   private number = '';
@@ -461,10 +463,16 @@ export class JsPhoneWidget {
     const key = JSON.stringify(form);
     // a second onRegister with the same form (auto-login, then the page's own) joins the first
     if (this.signingIn?.key === key) return this.signingIn.promise;
+    // and one after it signed in keeps the connection that is up
+    const session = this.facade.session;
+    if (this.signedInWith === key && this.facade.registered && session) {
+      return Promise.resolve({ ok: true, session });
+    }
     const promise = this.signIn(form);
     this.signingIn = { key, promise };
-    void promise.then(() => {
+    void promise.then((result) => {
       if (this.signingIn?.promise === promise) this.signingIn = undefined;
+      this.signedInWith = result.ok ? key : undefined;
     });
     return promise;
   }
