@@ -18,6 +18,7 @@ import { RestController } from './http/rest.controller.js';
 import { DocsController } from './http/docs.controller.js';
 import { SessionService } from './session/session.service.js';
 import { DialGuard } from './security/dial-guard.js';
+import { AlohubController } from './http/alohub.controller.js';
 import { COORDINATION, GATEWAY_CONFIG } from './tokens.js';
 
 @Module({})
@@ -37,6 +38,7 @@ export class GatewayModule {
         DocsController,
         MetricsController,
         ThreeCScriptsController,
+        AlohubController,
       ],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },

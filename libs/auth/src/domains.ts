@@ -148,6 +148,11 @@ export interface DomainConfig {
   readonly maxTokenLifetimeSeconds: number;
   /** the domain's limits (logins, commands, tabs) */
   readonly quotas: DomainQuotas;
+  /**
+   * JS-PHONE pages may sign in with the agent's extension and SIP password
+   * (`POST /alohub/{domain}/login`). Default true.
+   */
+  readonly jsPhonePasswordLogin: boolean;
 }
 
 /** The domain's dial policy as the file gives it (see `checkDial` in @callgate/call-core). */
@@ -445,6 +450,7 @@ const domainSchema = z
         tabsPerAgent: quota.default(DEFAULT_QUOTAS.tabsPerAgent),
       })
       .default({ ...DEFAULT_QUOTAS }),
+    jsPhonePasswordLogin: z.boolean().default(true),
   })
   .superRefine((domain, ctx) => {
     const turn = (domain.pbx.iceServers ?? []).some((server) =>
@@ -687,6 +693,7 @@ function build(parsed: ParsedFile, source: string): DomainsFile {
       }),
       maxTokenLifetimeSeconds: d.maxTokenLifetimeSeconds,
       quotas: Object.freeze({ ...d.quotas }),
+      jsPhonePasswordLogin: d.jsPhonePasswordLogin,
     };
     return [name, Object.freeze(domain)];
   });

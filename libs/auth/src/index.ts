@@ -9,3 +9,4 @@ export * from './crm-token.js';
 export { CLOCK_SKEW_SECONDS, parseExpiredClaim } from './expired-claim.js';
 export * from './session-token.js';
 export * from './token-lifetime.js';
+export * from './failure-limiter.js';

@@ -1,4 +1,4 @@
-import { EventTypes, type CommandPayload, type EventDataMap } from '@callgate/contracts';
+import { EventTypes, type CommandName, type CommandPayload, type EventDataMap } from '@callgate/contracts';
 import {
   connect,
   type CallgateClient,
@@ -30,7 +30,10 @@ export interface JsPhoneFunctions {
   startRingTone(): void;
   stopRingTone(): void;
   stopRingbackTone(): void;
-  /** Shows or hides `#alohub_shipjs_container`; returns whether it is visible now. */
+  /**
+   * Toggles the class `is_open` on `#alohub_login_form` (the vendor's), or, on a page without it,
+   * shows or hides `#alohub_shipjs_container`; returns whether it is open / visible now.
+   */
   onTogglePhone(): boolean;
   /**
    * Stores the non-secret settings (gateway URL, domain, extension, display name) in
@@ -85,6 +88,8 @@ export type JsPhoneClient = Pick<CallgateClient, 'on' | 'command' | 'close'>;
 /** The element ids of the JS-PHONE markup. */
 export const JS_PHONE_ELEMENT_IDS = {
   container: 'alohub_shipjs_container',
+  /** the vendor's login form; `onTogglePhone` toggles its class `is_open` */
+  loginForm: 'alohub_login_form',
   dial: 'alohub_call_dial',
   /** the number input of the JS-PHONE demo page */
   dialDemo: 'txtPhoneNumber',
@@ -118,8 +123,6 @@ const CONNECTION_EVENTS = [
   'connection.refused',
   'closed',
 ] as const satisfies readonly (keyof ConnectionEventMap)[];
-
-type FencedCommand = 'call.dial' | 'call.answer' | 'call.hangup';
 
 const LOG = '[callgate]';
 
@@ -160,7 +163,8 @@ export class JsPhoneFacade {
       }),
       ringback: new AudioElementTone({
         kind: 'ringback',
-        find: () => this.mediaElement(JS_PHONE_ELEMENT_IDS.ringbackTone),
+        // one vendor integration spells it #ringBackTone
+        find: () => this.mediaElement(JS_PHONE_ELEMENT_IDS.ringbackTone) ?? this.mediaElement('ringBackTone'),
       }),
     };
   }
@@ -212,6 +216,14 @@ export class JsPhoneFacade {
 
   off<K extends keyof ClientEventMap>(type: K, handler: Listener<ClientEventMap[K]>): void {
     this.events.off(type, handler);
+  }
+
+  /**
+   * Sends any command on the `onRegister` connection (fenced when this tab holds voice), e.g.
+   * `agent.setDevice`; resolves to its answer, never rejects.
+   */
+  command<K extends CommandName>(name: K, payload: CommandPayload<K>): Promise<CommandAnswer<K>> {
+    return this.send('command', name, payload);
   }
 
   private register(): Promise<RegisterResult> {
@@ -418,8 +430,8 @@ export class JsPhoneFacade {
     return answer;
   }
 
-  private async send<K extends FencedCommand>(
-    label: keyof JsPhoneFunctions,
+  private async send<K extends CommandName>(
+    label: keyof JsPhoneFunctions | 'command',
     name: K,
     payload: CommandPayload<K>,
   ): Promise<CommandAnswer<K>> {
@@ -437,6 +449,9 @@ export class JsPhoneFacade {
   }
 
   private togglePhone(): boolean {
+    // the vendor's widget: the class is_open on its login form
+    const form = this.element(JS_PHONE_ELEMENT_IDS.loginForm);
+    if (form) return form.classList.toggle('is_open');
     const element = this.element(JS_PHONE_ELEMENT_IDS.container);
     if (!element) {
       console.warn(LOG, `onTogglePhone: the page has no #${JS_PHONE_ELEMENT_IDS.container}`);

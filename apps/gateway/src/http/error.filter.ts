@@ -43,6 +43,11 @@ export class ErrorFilter implements ExceptionFilter {
       res.status(status).json(vendor);
       return;
     }
+    // Alohub's API answers every refusal in its own shape (a body that did not parse, say)
+    if (req.path.startsWith('/alohub/')) {
+      res.status(200).json({ success: '0', error_code: body.code, error_message: body.message });
+      return;
+    }
     res.status(status).json(body);
   }
 

@@ -281,5 +281,53 @@ export const OPENAPI_DOCUMENT = {
         responses: { '200': ok('ready'), ...errors(503) },
       },
     },
+    '/alohub/{domain}/makeCall': {
+      post: {
+        summary:
+          "Alohub JS-PHONE make call (call.dial): header `Authorization: <apiKey>` (raw); always 200, {success: '1', callId, transactionId} or {success: '0', error_code, error_message}",
+        parameters: [domain],
+        security: [],
+        requestBody: {
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['phoneNumber', 'ipPhone'],
+                properties: {
+                  phoneNumber: { type: 'string' },
+                  ipPhone: { type: 'string' },
+                  transactionId: { type: 'string' },
+                },
+              },
+            },
+          },
+        },
+        responses: { '200': ok("success '1' or '0'") },
+      },
+    },
+    '/alohub/{domain}/login': {
+      post: {
+        summary:
+          "The JS-PHONE widget's sign-in with the extension and SIP password; {success: '1', token, ...} (a session token for /agent) or {success: '0', error_code, error_message}",
+        parameters: [domain],
+        security: [],
+        requestBody: {
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['password'],
+                properties: {
+                  impi: { type: 'string' },
+                  impu: { type: 'string' },
+                  password: { type: 'string' },
+                },
+              },
+            },
+          },
+        },
+        responses: { '200': ok("success '1' or '0'") },
+      },
+    },
   },
 } as const;

@@ -11,6 +11,7 @@ import { logText, parseCommand } from '@callgate/call-core';
 import { AgentService, type AgentView } from '../agent/agent.service.js';
 import { EventBus } from '../events/event-bus.js';
 import { ApiKeyGuard } from './api-key.guard.js';
+import { clickToCall } from './click-to-call.js';
 
 type Json = Record<string, unknown>;
 
@@ -77,15 +78,8 @@ export class RestController {
   @Post('calls')
   @HttpCode(201)
   clickToCall(@Param('domain') domain: string, @Body() body: unknown) {
-    const b = asRecord(body);
-    const ipPhone = b.ipPhone ?? b.ipphone;
-    if (typeof ipPhone !== 'string') {
-      throw new CallgateError('INVALID_PAYLOAD', 'ipPhone (the agent extension) is required, as a string');
-    }
-    return this.run(domain, ipPhone, 'call.dial', {
-      number: b.phoneNumber ?? b.number,
-      ...(b.transactionId === undefined ? {} : { transactionId: b.transactionId }),
-    });
+    const { ipphone, dial } = clickToCall(body);
+    return this.run(domain, ipphone, 'call.dial', dial);
   }
 
   @Post('agents/:ipphone/calls/:callId/answer')
