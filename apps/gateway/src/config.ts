@@ -40,6 +40,8 @@ export interface GatewayConfig {
   metricsToken?: string;
   /** `text`: readable lines (default); `json`: one JSON object per line (pino) */
   logFormat: LogFormat;
+  /** webhook delivery: first retry delay (doubling, capped at 5 minutes), attempts before the dead letters, POST timeout */
+  webhooks: { retryMs: number; maxAttempts: number; timeoutMs: number };
 }
 
 export type LogFormat = 'text' | 'json';
@@ -122,6 +124,9 @@ const envSchema = z.object({
     .regex(/^\S{16,256}$/, 'must be 16 to 256 characters without spaces')
     .optional(),
   LOG_FORMAT: z.enum(['text', 'json']).default('text'),
+  WEBHOOK_RETRY_MS: intFrom(10, 600_000).default(1_000),
+  WEBHOOK_MAX_ATTEMPTS: intFrom(1, 100).default(12),
+  WEBHOOK_TIMEOUT_MS: intFrom(100, 60_000).default(5_000),
 });
 
 /**
@@ -181,5 +186,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     domains,
     ...(e.METRICS_TOKEN ? { metricsToken: e.METRICS_TOKEN } : {}),
     logFormat: e.LOG_FORMAT,
+    webhooks: {
+      retryMs: e.WEBHOOK_RETRY_MS,
+      maxAttempts: e.WEBHOOK_MAX_ATTEMPTS,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+    },
   };
 }

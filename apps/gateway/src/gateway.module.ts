@@ -11,6 +11,8 @@ import { EventBus } from './events/event-bus.js';
 import { EventsGateway } from './events/events.gateway.js';
 import { Peers } from './infra/peers.js';
 import { GatewayMetrics, METRICS, MetricsController } from './infra/metrics.js';
+import { WebhooksController } from './webhooks/webhooks.controller.js';
+import { WebhooksService } from './webhooks/webhooks.service.js';
 import { EmbedController } from './http/embed.controller.js';
 import { HealthController } from './http/health.controller.js';
 import { LoginController } from './http/login.controller.js';
@@ -35,6 +37,7 @@ export class GatewayModule {
         RestController,
         DocsController,
         MetricsController,
+        WebhooksController,
       ],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
@@ -50,6 +53,7 @@ export class GatewayModule {
         VoiceRelay,
         AgentGateway,
         EventsGateway,
+        WebhooksService,
       ],
     };
   }

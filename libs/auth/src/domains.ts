@@ -8,7 +8,7 @@
  * such as `constructor` are plain names; `__proto__` is refused outright.
  */
 import { readFile } from 'node:fs/promises';
-import { CallgateError, type DeviceType } from '@callgate/contracts';
+import { CallgateError, type DeviceType, type EventType, EventTypes } from '@callgate/contracts';
 import { parse as parseYaml, YAMLError } from 'yaml';
 import * as z from 'zod';
 
@@ -76,6 +76,17 @@ export interface DomainConfig {
   readonly queues: Readonly<Record<string, string>>;
   /** ipphone → agent, in file order; a null-prototype object, prefer {@link DomainRegistry.agent} */
   readonly agents: Readonly<Record<string, AgentConfig>>;
+  /** where the domain's events are POSTed, signed with each one's secret */
+  readonly webhooks: readonly WebhookConfig[];
+}
+
+/** A CRM endpoint that receives the domain's events as signed HTTP POSTs. */
+export interface WebhookConfig {
+  readonly url: string;
+  /** HMAC-SHA256 key of the `Callgate-Signature` header */
+  readonly secret: string;
+  /** only these event types (default: every event CRM backends get on /events) */
+  readonly events?: readonly EventType[];
 }
 
 export interface DomainsFile {
@@ -226,6 +237,16 @@ const domainSchema = z
       sipUri,
     ).default({}),
     agents: namedRecord(IPPHONE_PATTERN, 'is not a valid ipphone: use digits only', agentSchema),
+    webhooks: z
+      .array(
+        z.strictObject({
+          url: z.string().refine(isHttpUrl, 'must be an http:// or https:// URL'),
+          secret: z.string().min(16, 'must be at least 16 characters'),
+          events: z.array(z.enum(EventTypes)).min(1, 'must list at least one event type').optional(),
+        }),
+      )
+      .default([])
+      .refine((hooks) => new Set(hooks.map((h) => h.url)).size === hooks.length, 'lists a URL twice'),
   })
   .superRefine((domain, ctx) => {
     const sipUsers = new Map<string, string>();
@@ -371,6 +392,15 @@ function build(parsed: ParsedFile, source: string): DomainsFile {
       pbx: Object.freeze({ ...d.pbx }),
       queues: nullPrototypeRecord(Object.entries(d.queues)),
       agents: nullPrototypeRecord(agents),
+      webhooks: Object.freeze(
+        d.webhooks.map((w) =>
+          Object.freeze({
+            url: w.url,
+            secret: w.secret,
+            ...(w.events ? { events: Object.freeze([...w.events]) } : {}),
+          }),
+        ),
+      ),
     };
     return [name, Object.freeze(domain)];
   });
@@ -502,5 +532,14 @@ export class DomainRegistry {
     const entry = this.#domains.get(name);
     if (entry === undefined) throw new CallgateError('DOMAIN_NOT_FOUND', `unknown domain ${quoted(name)}`);
     return entry;
+  }
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
   }
 }
