@@ -45,6 +45,8 @@ export interface GatewayConfig {
    * logins); validated and created at boot only without REDIS_URL (Redis keeps those otherwise).
    */
   dataDir: string;
+  /** webhook delivery: first retry delay (doubling, capped at 5 minutes), attempts before the dead letters, POST timeout */
+  webhooks: { retryMs: number; maxAttempts: number; timeoutMs: number };
 }
 
 export type LogFormat = 'text' | 'json';
@@ -128,6 +130,9 @@ const envSchema = z.object({
     .optional(),
   LOG_FORMAT: z.enum(['text', 'json']).default('text'),
   DATA_DIR: z.string().min(1).optional(),
+  WEBHOOK_RETRY_MS: intFrom(10, 600_000).default(1_000),
+  WEBHOOK_MAX_ATTEMPTS: intFrom(1, 100).default(12),
+  WEBHOOK_TIMEOUT_MS: intFrom(100, 60_000).default(5_000),
 });
 
 /**
@@ -192,5 +197,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     ...(e.METRICS_TOKEN ? { metricsToken: e.METRICS_TOKEN } : {}),
     logFormat: e.LOG_FORMAT,
     dataDir,
+    webhooks: {
+      retryMs: e.WEBHOOK_RETRY_MS,
+      maxAttempts: e.WEBHOOK_MAX_ATTEMPTS,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+    },
   };
 }

@@ -12,6 +12,8 @@ import { EventsGateway } from './events/events.gateway.js';
 import { Peers } from './infra/peers.js';
 import { GatewayMetrics, METRICS, MetricsController } from './infra/metrics.js';
 import { EmbedController, ThreeCScriptsController } from './http/embed.controller.js';
+import { WebhooksController } from './webhooks/webhooks.controller.js';
+import { WebhooksService } from './webhooks/webhooks.service.js';
 import { HealthController } from './http/health.controller.js';
 import { LoginController } from './http/login.controller.js';
 import { RestController } from './http/rest.controller.js';
@@ -39,6 +41,7 @@ export class GatewayModule {
         MetricsController,
         ThreeCScriptsController,
         AlohubController,
+        WebhooksController,
       ],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
@@ -55,6 +58,7 @@ export class GatewayModule {
         AgentGateway,
         EventsGateway,
         DialGuard,
+        WebhooksService,
       ],
     };
   }

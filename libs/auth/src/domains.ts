@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { CallgateError, type DeviceType } from '@callgate/contracts';
+import { CallgateError, type DeviceType, type EventType, EventTypes } from '@callgate/contracts';
 import { parse as parseYaml, YAMLError } from 'yaml';
 import * as z from 'zod';
 
@@ -153,6 +153,17 @@ export interface DomainConfig {
    * (`POST /alohub/{domain}/login`). Default true.
    */
   readonly jsPhonePasswordLogin: boolean;
+  /** where the domain's events are POSTed, signed with each one's secret */
+  readonly webhooks: readonly WebhookConfig[];
+}
+
+/** A CRM endpoint that receives the domain's events as signed HTTP POSTs. */
+export interface WebhookConfig {
+  readonly url: string;
+  /** HMAC-SHA256 key of the `Callgate-Signature` header */
+  readonly secret: string;
+  /** only these event types (default: every event CRM backends get on /events) */
+  readonly events?: readonly EventType[];
 }
 
 /** The domain's dial policy as the file gives it (see `checkDial` in @callgate/call-core). */
@@ -451,6 +462,16 @@ const domainSchema = z
       })
       .default({ ...DEFAULT_QUOTAS }),
     jsPhonePasswordLogin: z.boolean().default(true),
+    webhooks: z
+      .array(
+        z.strictObject({
+          url: z.string().refine(isHttpUrl, 'must be an http:// or https:// URL'),
+          secret: z.string().min(16, 'must be at least 16 characters'),
+          events: z.array(z.enum(EventTypes)).min(1, 'must list at least one event type').optional(),
+        }),
+      )
+      .default([])
+      .refine((hooks) => new Set(hooks.map((h) => h.url)).size === hooks.length, 'lists a URL twice'),
   })
   .superRefine((domain, ctx) => {
     const turn = (domain.pbx.iceServers ?? []).some((server) =>
@@ -694,6 +715,15 @@ function build(parsed: ParsedFile, source: string): DomainsFile {
       maxTokenLifetimeSeconds: d.maxTokenLifetimeSeconds,
       quotas: Object.freeze({ ...d.quotas }),
       jsPhonePasswordLogin: d.jsPhonePasswordLogin,
+      webhooks: Object.freeze(
+        d.webhooks.map((w) =>
+          Object.freeze({
+            url: w.url,
+            secret: w.secret,
+            ...(w.events ? { events: Object.freeze([...w.events]) } : {}),
+          }),
+        ),
+      ),
     };
     return [name, Object.freeze(domain)];
   });
@@ -858,5 +888,14 @@ export class DomainRegistry {
     const entry = this.#domains.get(name);
     if (entry === undefined) throw new CallgateError('DOMAIN_NOT_FOUND', `unknown domain ${quoted(name)}`);
     return entry;
+  }
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
   }
 }

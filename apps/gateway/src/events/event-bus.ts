@@ -11,6 +11,7 @@ import type {
 } from '@callgate/contracts';
 import type { AgentRef, Coordination } from '@callgate/coordination';
 import { METRICS, type Metrics } from '../infra/metrics.js';
+import { type WebhookSink, WebhooksService } from '../webhooks/webhooks.service.js';
 import { COORDINATION } from '../tokens.js';
 import { rooms } from './rooms.js';
 
@@ -54,6 +55,7 @@ export class EventBus {
   constructor(
     @Inject(COORDINATION) private readonly coordination: Coordination,
     @Inject(METRICS) private readonly metrics: Metrics,
+    @Inject(WebhooksService) private readonly webhooks: WebhookSink,
   ) {}
 
   attachAgentNamespace(nsp: AgentNamespace): void {
@@ -147,6 +149,7 @@ export class EventBus {
     if (options.backends !== false) {
       this.emit(this.eventsNsp, rooms.domain(event.domain), event);
       this.metrics.eventDelivered('events');
+      this.webhooks.enqueue(event as AnyEventEnvelope);
     }
     this.logger.debug(
       `${event.type} #${event.id} -> ${event.domain}/${event.ipphone}${options.tab ? ` tab ${options.tab}` : ''}`,
