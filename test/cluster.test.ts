@@ -52,8 +52,11 @@ describe('several gateway instances (real processes, one Redis, the lab PBX)', (
       leaseMs: LEASE_MS,
       env: { EVENT_LOG_MAX_LEN: String(EVENT_LOG_MAX_LEN), RING_TIMEOUT_MS: '5000', ...env },
     });
-  const sipOf = async (via: GatewayProcess, ipphone: string): Promise<SipView | null> =>
-    (await rest(via, 'GET', `/v1/demo/agents/${ipphone}`)).body.sip as SipView | null;
+  /** Who registers the agent, as `via` reports it (the registration's state and reason left out). */
+  const sipOf = async (via: GatewayProcess, ipphone: string): Promise<SipView | null> => {
+    const sip = (await rest(via, 'GET', `/v1/demo/agents/${ipphone}`)).body.sip as SipView | null;
+    return sip ? { registered: sip.registered, owner: sip.owner } : null;
+  };
   /** Waits until every agent given is registered by `owner`, as `via` reports it. */
   const ownedBy = (via: GatewayProcess, owner: string, ipphones: readonly string[], timeoutMs: number) =>
     eventually(

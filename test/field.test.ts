@@ -339,6 +339,48 @@ describe('the gateway on the field PBX (wss://, digest auth, rtpengine, baresip)
   );
 
   it(
+    "pbx.iceServers with iceTransportPolicy 'relay': the gateway's legs reach rtpengine only through TURN (coturn), audio both ways",
+    async () => {
+      const turn = env.lab.turn;
+      const field = env.lab.pbx.field;
+      if (!turn || !field) throw new Error('not a field lab');
+      // Agent 5005 and its desk phone exist only for this gateway.
+      await field.setPassword('5005', 'lab-5005');
+      await field.setPassword('5005-desk', 'desk-5005');
+      const desk = await BaresipPhone.start({
+        user: '5005-desk',
+        domain: env.lab.pbx.sipDomain,
+        proxy: { host: env.lab.pbx.host, port: env.lab.pbx.udpPort },
+        authUser: '5005-desk',
+        password: 'desk-5005',
+        tone: 1500,
+      });
+      const allocationsBefore = turn.countLog(/ALLOCATE processed, success/);
+      const second = await startGatewayOn(env.lab, [{ ext: '5005', device: 4 }], {
+        pbxExtra: `iceServers: [{ urls: ["${turn.turnUrl}"], username: "${turn.username}", credential: "${turn.password}" }], iceTransportPolicy: relay`,
+      });
+      try {
+        await waitRegistered(second.gateway, '5005');
+        const customer = phone(labUsers.customer(3));
+        const since = customer.events.length;
+        await customer.dial(`sip:5005@${env.lab.pbx.sipDomain}`);
+        await customer.waitFor('CALL_ESTABLISHED', 20_000, since);
+        await customer.hears(1500, 15_000);
+        await desk.hears(labTone('customer', 2), 15_000);
+        const allocations = turn.countLog(/ALLOCATE processed, success/) - allocationsBefore;
+        console.log(`relay only: ${allocations} TURN allocations for one bridged call`);
+        expect(allocations).toBeGreaterThanOrEqual(2);
+        await customer.hangup();
+        await customer.waitFor('CALL_CLOSED', 15_000, since);
+      } finally {
+        await second.close();
+        await desk.close();
+      }
+    },
+    T,
+  );
+
+  it(
     'wss:// with a CA the PBX certificate is not from: the agent is disconnected with the certificate error',
     async () => {
       const dir = mkdtempSync(join(tmpdir(), 'callgate-other-ca-'));

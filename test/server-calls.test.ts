@@ -227,6 +227,7 @@ describe('server-side calls through the lab PBX (device modes 2, 3, 4)', () => {
       expect((await rest(env.gateway, 'GET', '/v1/demo/agents/5000')).body.sip).toEqual({
         registered: true,
         owner: env.gateway.config.instanceId,
+        state: 'registered',
       });
       expect(tab.of('call.ringing')).toHaveLength(0);
     } finally {

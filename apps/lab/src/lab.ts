@@ -2,6 +2,7 @@ import { silentLogger, type SipLogger } from '@callgate/sip';
 import { BaresipPhone } from './baresip.js';
 import { Bot, type BotBehaviour, type BotKind } from './bots.js';
 import { startKamailio, type Kamailio, type KamailioOptions } from './kamailio.js';
+import { startCoturn, type Coturn } from './coturn.js';
 import { startRtpengine, type Rtpengine } from './rtpengine.js';
 
 /** How lab users are named on the PBX (DESIGN §2's demo config follows the same conventions). */
@@ -79,6 +80,8 @@ export interface Lab {
   readonly pbx: Kamailio;
   /** The field profile's media relay. */
   readonly rtpengine: Rtpengine | undefined;
+  /** The field profile's TURN server (coturn, one static user), for `pbx.iceServers`. */
+  readonly turn: Coturn | undefined;
   /** The field profile's baresip desk phones, customers and mobiles. */
   readonly phones: readonly LabPhone[];
   /** The baresip endpoint registered as `user`; throws for an unknown user. */
@@ -136,7 +139,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         behaviour: { tone: labTone(kind, index), ...options.behaviours?.[kind] },
       }),
   );
-  const lab = new RunningLab('plain', pbx, undefined, mobilePrefix, bots, []);
+  const lab = new RunningLab('plain', pbx, undefined, undefined, mobilePrefix, bots, []);
   try {
     await Promise.all(bots.map((bot) => bot.start()));
   } catch (error) {
@@ -160,6 +163,13 @@ async function startFieldLab(options: LabOptions): Promise<Lab> {
   for (const id of options.queues ?? []) passwords[labUsers.queue(id)] = labPasswords.queue(id);
   const rtpengine = await startRtpengine({ logger });
   let pbx: Kamailio;
+  let turn: Coturn;
+  try {
+    turn = await startCoturn({ logger });
+  } catch (error) {
+    await rtpengine.stop();
+    throw error;
+  }
   try {
     pbx = await startKamailio({
       logger,
@@ -168,6 +178,7 @@ async function startFieldLab(options: LabOptions): Promise<Lab> {
     });
   } catch (error) {
     await rtpengine.stop();
+    await turn.stop();
     throw error;
   }
   const trunkPort = pbx.field?.trunkPort ?? pbx.udpPort;
@@ -197,7 +208,7 @@ async function startFieldLab(options: LabOptions): Promise<Lab> {
       }),
   );
   const phones: LabPhone[] = [];
-  const lab = new RunningLab('field', pbx, rtpengine, mobilePrefix, queues, phones);
+  const lab = new RunningLab('field', pbx, rtpengine, turn, mobilePrefix, queues, phones);
   const started = await Promise.allSettled([
     ...queues.map((bot) => bot.start()),
     ...phonePlan.map(async ({ kind, user, tone, auth }) => {
@@ -227,6 +238,7 @@ class RunningLab implements Lab {
     readonly profile: LabProfile,
     readonly pbx: Kamailio,
     readonly rtpengine: Rtpengine | undefined,
+    readonly turn: Coturn | undefined,
     readonly mobilePrefix: string,
     readonly bots: readonly Bot[],
     readonly phones: LabPhone[],
@@ -271,6 +283,7 @@ class RunningLab implements Lab {
       await Promise.all([...this.bots.map((bot) => bot.close()), ...this.phones.map((p) => p.phone.close())]);
       await this.pbx.stop();
       await this.rtpengine?.stop();
+      await this.turn?.stop();
     })();
     return this.closing;
   }

@@ -113,6 +113,7 @@ function printLab(lab: Lab, note: string): void {
           `  trunk (trusted)     udp ${pbx.host}:${field.trunkPort}   (the "PSTN" customers)`,
           `  digest realm        ${field.realm}   (agents: demo-<ext>, desk phones: desk-<ext>)`,
           `  rtpengine           ${lab.rtpengine?.ngSocket ?? '-'}`,
+          `  TURN (coturn)       ${lab.turn ? `${lab.turn.turnUrl} user ${lab.turn.username} password ${lab.turn.password}` : '-'}`,
           '',
           'baresip endpoints (plain RTP, PCMU, auto-answer):',
           ...lab.phones.map((p) => `  ${p.kind.padEnd(9)} ${p.user.padEnd(14)} plays ${p.tone} Hz`),
