@@ -393,7 +393,7 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
     await this.store(() => this.coordination.agents.setDevice(ctx.agent, device, this.defaults(ctx.agent)));
     await this.calls.reconcile(ctx.agent);
     if (type === 1 && before.deviceType !== 1 && holder)
-      await this.relay.sendCredentials(ctx.agent, holder.tabId);
+      await this.relay.sendCredentials(ctx.agent, holder.tabId, holder.instanceId);
     await this.bus.publish(ctx.agent, 'agent.device', {
       type,
       ...(chosenMobile ? { mobile: chosenMobile } : {}),

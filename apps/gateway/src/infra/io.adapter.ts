@@ -16,6 +16,8 @@ export class CallgateIoAdapter extends IoAdapter {
   constructor(
     app: INestApplicationContext,
     private readonly redis: Redis | undefined,
+    /** REDIS_KEY_PREFIX: the adapter's stream is one of our keys like any other */
+    private readonly keyPrefix = '',
   ) {
     super(app);
   }
@@ -29,7 +31,9 @@ export class CallgateIoAdapter extends IoAdapter {
       pingTimeout: 10_000,
     } as ServerOptions);
     if (this.redis) {
-      server.adapter(createAdapter(this.redis, { streamName: 'callgate:sio', blockTimeInMs: 1_000 }));
+      server.adapter(
+        createAdapter(this.redis, { streamName: `${this.keyPrefix}callgate:sio`, blockTimeInMs: 1_000 }),
+      );
     }
     return server;
   }
