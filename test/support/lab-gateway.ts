@@ -52,6 +52,8 @@ export function labDomainsYaml(
     timezone: Asia/Ho_Chi_Minh
     pbx: { wsUri: "${wsUri}", sipDomain: 127.0.0.1, mobilePrefix: "${MOBILE_PREFIX}" }
     queues: { "1": "sip:queue1@127.0.0.1" }
+    # the cluster bench opens thousands of tabs for one agent and sends commands back to back
+    quotas: { tabsPerAgent: 100000, commandsPerSecond: 100000, loginsPerMinutePerAddress: 100000, loginsPerMinute: 100000 }
     agents:${agents.map(agent).join('')}
 `;
 }

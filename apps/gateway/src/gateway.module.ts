@@ -17,6 +17,7 @@ import { RestController } from './http/rest.controller.js';
 import { DocsController } from './http/docs.controller.js';
 import { SessionService } from './session/session.service.js';
 import { DialGuard } from './security/dial-guard.js';
+import { Quotas } from './security/quotas.js';
 import { COORDINATION, GATEWAY_CONFIG } from './tokens.js';
 
 @Module({})
@@ -39,6 +40,7 @@ export class GatewayModule {
         AgentGateway,
         EventsGateway,
         DialGuard,
+        Quotas,
       ],
     };
   }

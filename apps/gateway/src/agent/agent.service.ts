@@ -84,6 +84,11 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
     return defaultAgentState(this.agentConfig(agent));
   }
 
+  /** The agent's live tabs on every instance. */
+  tabCount(agent: AgentRef): Promise<number> {
+    return this.store(() => this.coordination.presence.count(agent));
+  }
+
   /** A tab joined: count it, give it voice when nobody holds it, and describe the agent to it. */
   async connectTab(agent: AgentRef, tabId: string): Promise<TabSnapshot> {
     const [tabs, lock, state] = await this.store(() =>
