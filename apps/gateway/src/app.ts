@@ -74,7 +74,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
         cb(null, origin === undefined || originAllowedByAnyDomain(config.domains, origin)),
     });
     app.useGlobalFilters(new ErrorFilter());
-    app.useWebSocketAdapter(new CallgateIoAdapter(app, adapterRedis));
+    app.useWebSocketAdapter(new CallgateIoAdapter(app, adapterRedis, config.redisKeyPrefix));
     app.disable('x-powered-by');
     await app.listen(config.port, config.host);
   } catch (err) {

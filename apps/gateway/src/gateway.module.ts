@@ -21,6 +21,7 @@ import { DocsController } from './http/docs.controller.js';
 import { SessionService } from './session/session.service.js';
 import { DialGuard } from './security/dial-guard.js';
 import { AlohubController } from './http/alohub.controller.js';
+import { Quotas } from './security/quotas.js';
 import { COORDINATION, GATEWAY_CONFIG } from './tokens.js';
 
 @Module({})
@@ -59,6 +60,7 @@ export class GatewayModule {
         EventsGateway,
         DialGuard,
         WebhooksService,
+        Quotas,
       ],
     };
   }

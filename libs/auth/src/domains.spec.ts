@@ -447,10 +447,10 @@ ${agentExtra}
     });
     expect(acme?.maxTokenLifetimeSeconds).toBe(259_200);
     expect(acme?.quotas).toEqual({
-      loginsPerMinutePerAddress: 120,
-      loginsPerMinute: 1200,
-      commandsPerSecond: 20,
-      tabsPerAgent: 10,
+      loginsPerMinutePerAddress: 300,
+      loginsPerMinute: 3000,
+      commandsPerSecond: 50,
+      tabsPerAgent: 20,
     });
     expect(acme?.agents['7000']?.allowedDevices).toEqual([1, 2, 3, 4]);
   });
@@ -471,7 +471,7 @@ ${agentExtra}
       allow: { mobile: ['09'] },
     });
     expect(acme?.quotas.tabsPerAgent).toBe(2);
-    expect(acme?.quotas.commandsPerSecond).toBe(20);
+    expect(acme?.quotas.commandsPerSecond).toBe(50);
     expect(acme?.maxTokenLifetimeSeconds).toBe(3600);
     expect(acme?.agents['7000']?.allowedDevices).toEqual([4]);
   });

@@ -188,10 +188,10 @@ export interface DomainQuotas {
 
 export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 3 * 86_400;
 export const DEFAULT_QUOTAS: DomainQuotas = Object.freeze({
-  loginsPerMinutePerAddress: 120,
-  loginsPerMinute: 1200,
-  commandsPerSecond: 20,
-  tabsPerAgent: 10,
+  loginsPerMinutePerAddress: 300,
+  loginsPerMinute: 3000,
+  commandsPerSecond: 50,
+  tabsPerAgent: 20,
 });
 export const DEFAULT_PREMIUM_PREFIXES: readonly string[] = Object.freeze(['1900', '0900']);
 

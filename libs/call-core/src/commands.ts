@@ -9,6 +9,7 @@ import {
   ReportableCallEvents,
 } from '@callgate/contracts';
 import { checkDialledNumber, checkMobileNumber } from './numbers.js';
+import { normaliseCallerId } from './untrusted.js';
 import { isTransferId } from './transfer.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; code: ErrorCode; message: string };
@@ -242,12 +243,17 @@ export function parseCallReport(record: Record<string, unknown>): Parsed<CallRep
   const t = type as ReportableCallEvent;
   switch (t) {
     case 'call.ringing': {
-      const phone = checkDialledNumber(data.phone);
-      if (!phone.ok) return fail('INVALID_PAYLOAD', `phone: ${phone.reason}`);
+      // The caller id as the PBX sent it to the in-page phone: normalised as for server-side
+      // devices ('anonymous', spaces, markup), never refused, so the CRM hears of every call.
+      const caller = normaliseCallerId(data.phone);
       // The voice tab tells which transfer brought the call (from the INVITE's header); the
       // gateway checks it against its own transfers and adds what it knows.
       const transferId = isTransferId(data.transferId) ? { transferId: data.transferId } : {};
-      return { ok: true, value: { type: t, ...ids, data: { phone: phone.value, ...transferId } } };
+      const display = caller.display === undefined ? {} : { callerDisplay: caller.display };
+      return {
+        ok: true,
+        value: { type: t, ...ids, data: { phone: caller.number, ...transferId, ...display } },
+      };
     }
     case 'callout.started': {
       const number = checkDialledNumber(data.number);

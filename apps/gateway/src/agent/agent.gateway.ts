@@ -27,6 +27,7 @@ import { GATEWAY_CONFIG } from '../tokens.js';
 import { AgentService } from './agent.service.js';
 import { originAllowed } from './origins.js';
 import { VoiceRelay } from './voice-relay.js';
+import { Quotas } from '../security/quotas.js';
 
 interface TabData {
   /** set by the handshake middleware: the agent, or why the tab is refused */
@@ -60,6 +61,7 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
     private readonly agents: AgentService,
     private readonly bus: EventBus,
     private readonly relay: VoiceRelay,
+    private readonly quotas: Quotas,
   ) {}
 
   afterInit(nsp: AgentNamespace): void {
@@ -222,6 +224,12 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
           `tab ${socket.id}: ${String(name)} without acknowledgement refused: ${failure.code}`,
         );
     };
+    try {
+      await this.quotas.command(agent.domain, socket.id);
+    } catch (err) {
+      refuse({ ok: false, ...toErrorBody(err) });
+      return false;
+    }
     if (!isCommandName(name)) {
       refuse({
         ok: false,
@@ -267,6 +275,10 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
         );
       }
       const { agent, sessionToken, expiresAt } = await this.sessions.authenticate(domain, auth.token);
+      const limit = this.quotas.tabsPerAgent(domain);
+      if ((await this.agents.tabCount(agent)) >= limit) {
+        throw new CallgateError('TOO_MANY_TABS', `agent ${agent.ipphone} already has ${limit} tabs open`);
+      }
       return { ok: true, agent, sessionToken, expiresAt };
     } catch (err) {
       if (!(err instanceof CallgateError)) {

@@ -94,6 +94,11 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
     return defaultAgentState(this.agentConfig(agent));
   }
 
+  /** The agent's live tabs on every instance. */
+  tabCount(agent: AgentRef): Promise<number> {
+    return this.store(() => this.coordination.presence.count(agent));
+  }
+
   /** A tab joined: count it, give it voice when nobody holds it, and describe the agent to it. */
   async connectTab(agent: AgentRef, tabId: string): Promise<TabSnapshot> {
     const [tabs, lock, state] = await this.store(() =>
@@ -452,7 +457,7 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
     await this.store(() => this.coordination.agents.setDevice(ctx.agent, device, this.defaults(ctx.agent)));
     await this.calls.reconcile(ctx.agent);
     if (type === 1 && before.deviceType !== 1 && holder)
-      await this.relay.sendCredentials(ctx.agent, holder.tabId);
+      await this.relay.sendCredentials(ctx.agent, holder.tabId, holder.instanceId);
     await this.bus.publish(ctx.agent, 'agent.device', {
       type,
       ...(chosenMobile ? { mobile: chosenMobile } : {}),

@@ -10,6 +10,7 @@ import {
 import type { AgentRef } from '@callgate/coordination';
 import type { GatewayConfig } from '../config.js';
 import { type AgentNamespace, EventBus } from '../events/event-bus.js';
+import { Peers } from '../infra/peers.js';
 import { GATEWAY_CONFIG } from '../tokens.js';
 
 /** How long the voice tab has to answer a relayed call command. */
@@ -30,16 +31,49 @@ export class VoiceRelay {
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     private readonly bus: EventBus,
-  ) {}
+    private readonly peers: Peers,
+  ) {
+    // A tab on another instance gets its credentials from its own instance: the request names
+    // the tab, the password never leaves the instance that owns the socket.
+    peers.handle('voice.sendCredentials', async ({ agent, tabId }: { agent: AgentRef; tabId: string }) => {
+      await this.sendCredentials(agent, tabId);
+      return null;
+    });
+  }
 
   attach(nsp: AgentNamespace): void {
     this.nsp = nsp;
   }
 
-  /** The SIP account of the agent, to its voice tab only (never to other tabs or /events). */
-  async sendCredentials(agent: AgentRef, tabId: string): Promise<void> {
-    const domain = this.config.domains.domain(agent.domain);
+  /**
+   * The SIP account of the agent, to its voice tab only (never to other tabs or /events), and
+   * only when the agent may use the browser and the tab's session is live. Sent on the socket
+   * this instance owns; a tab of another instance (`instanceId`) is served by that instance.
+   */
+  async sendCredentials(agent: AgentRef, tabId: string, instanceId?: string): Promise<void> {
     const config = this.config.domains.agent(agent.domain, agent.ipphone);
+    if (!config.allowedDevices.includes(1)) {
+      this.logger.warn(`${agent.domain}/${agent.ipphone}: not a browser agent, no SIP account sent`);
+      return;
+    }
+    const socket = this.nsp?.sockets.get(tabId);
+    if (!socket) {
+      if (instanceId !== undefined && instanceId !== this.peers.instanceId)
+        await this.peers.ask(instanceId, 'voice.sendCredentials', { agent, tabId });
+      else
+        this.logger.warn(
+          `${agent.domain}/${agent.ipphone}: voice tab ${tabId} is not here, no SIP account sent`,
+        );
+      return;
+    }
+    const auth = (socket.data as { auth?: { ok: boolean; expiresAt?: Date } } | undefined)?.auth;
+    if (!auth?.ok || auth.expiresAt === undefined || auth.expiresAt.getTime() <= Date.now()) {
+      this.logger.warn(
+        `${agent.domain}/${agent.ipphone}: tab ${tabId} has no live session, no SIP account sent`,
+      );
+      return;
+    }
+    const domain = this.config.domains.domain(agent.domain);
     await this.bus.publish(
       agent,
       'voice.sip',

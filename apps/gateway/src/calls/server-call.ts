@@ -6,6 +6,7 @@ import {
   causeOfStatus,
   type EndCause,
   type EndedBy,
+  normaliseCallerId,
   TRANSFER_HEADER,
 } from '@callgate/call-core';
 import {
@@ -85,6 +86,8 @@ export class ServerCall {
   /** after a transfer: the customer leg and the target's leg, bridged, outliving the agent's call */
   private relay: { customer: SipCall; target: SipCall; closing?: Promise<void> } | undefined;
   private transferIn: { transferId: string; customerCallId: string; from: string } | undefined;
+  /** the caller id as SIP sent it (escaped, bounded), when it differs from the normalised phone */
+  private callerDisplay: string | undefined;
   private readonly endedSignal: Promise<void>;
   private signalEnded!: () => void;
 
@@ -120,7 +123,10 @@ export class ServerCall {
 
   /** A customer called the agent's extension: ring the device; bridge when it answers. */
   static inbound(deps: ServerCallDeps, callId: string, customer: SipCall): ServerCall {
-    const call = new ServerCall(deps, new CallModel(callId, 'inbound', customer.remote.user));
+    // The caller id from SIP, normalised at the edge; its raw form only escaped, in callerDisplay.
+    const caller = normaliseCallerId(customer.remote.user);
+    const call = new ServerCall(deps, new CallModel(callId, 'inbound', caller.number));
+    call.callerDisplay = caller.display;
     // A customer a colleague transferred here: trusted only when this gateway started that transfer.
     const leg = transferLedger.lookup(customer.requestHeader(TRANSFER_HEADER), deps.ua.user);
     if (leg)
@@ -271,7 +277,11 @@ export class ServerCall {
           transferredFrom: this.transferIn.from,
         }
       : {};
-    this.announce('call.ringing', { phone: this.model.phone, ...transfer });
+    this.announce('call.ringing', {
+      phone: this.model.phone,
+      ...transfer,
+      ...(this.callerDisplay === undefined ? {} : { callerDisplay: this.callerDisplay }),
+    });
     customer.once(
       'failed',
       (e) =>

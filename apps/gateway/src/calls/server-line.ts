@@ -4,6 +4,7 @@ import type { EventDataMap, EventType, SipRegistrationView } from '@callgate/con
 import type { AgentConfig, PbxConfig } from '@callgate/auth';
 import type { AgentRef, AgentState } from '@callgate/coordination';
 import { prefixedLogger, type SipCall, SipCallState, type SipLogger, SipUserAgent } from '@callgate/sip';
+import { logText } from '@callgate/call-core';
 import { ServerCall, type ServerCallDeps } from './server-call.js';
 
 export interface ServerLineDeps {
@@ -193,12 +194,14 @@ export class ServerLine {
   private async onIncoming(customer: SipCall): Promise<void> {
     if (!this.deps.mayServe()) {
       // Another instance may hold the agent now: answering here could ring the agent twice.
-      this.deps.logger.warn(`${this.name}: fenced (lease not current), ${customer.remote.user} refused 480`);
+      this.deps.logger.warn(
+        `${this.name}: fenced (lease not current), ${logText(customer.remote.user)} refused 480`,
+      );
       customer.reject(480);
       return;
     }
     if (this.active) {
-      this.deps.logger.log(`${this.name}: busy, ${customer.remote.user} refused 486`);
+      this.deps.logger.log(`${this.name}: busy, ${logText(customer.remote.user)} refused 486`);
       customer.reject(486);
       return;
     }
@@ -208,20 +211,22 @@ export class ServerLine {
       return;
     }
     if (state.callStatus === 'off') {
-      this.deps.logger.log(`${this.name}: call status off, ${customer.remote.user} refused 480`);
+      this.deps.logger.log(`${this.name}: call status off, ${logText(customer.remote.user)} refused 480`);
       customer.reject(480);
       return;
     }
     const target = deviceTargetOf(state, this.deps.config, this.deps.pbx);
     if (!target) {
       this.deps.logger.warn(
-        `${this.name}: no server-side device (type ${state.deviceType}), ${customer.remote.user} refused 480`,
+        `${this.name}: no server-side device (type ${state.deviceType}), ${logText(customer.remote.user)} refused 480`,
       );
       customer.reject(480);
       return;
     }
     const callId = randomUUID();
-    this.deps.logger.log(`${this.name}: call ${callId} from ${customer.remote.user}, ringing ${target}`);
+    this.deps.logger.log(
+      `${this.name}: call ${callId} from ${logText(customer.remote.user)}, ringing ${target}`,
+    );
     // An IP phone that answers when asked lets the CRM pick up the ringing call (`call.answer`).
     const autoAnswer = state.deviceType !== 3 && this.deps.config.devices.ipPhoneAutoAnswer === true;
     this.active = ServerCall.inbound({ ...this.callDeps(target, callId), autoAnswer }, callId, customer);

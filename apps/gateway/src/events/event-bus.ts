@@ -18,6 +18,9 @@ import { rooms } from './rooms.js';
 export type AgentNamespace = Namespace<ClientToServerEvents, ServerToClientEvents>;
 export type EventsNamespace = Namespace<Record<string, never>, ServerToClientEvents>;
 
+/** Events that carry a secret (a session token, a SIP password): never sent through the adapter. */
+const SECRET_EVENTS: ReadonlySet<EventType> = new Set<EventType>(['session.ready', 'voice.sip']);
+
 /** Most events one reconnecting client is sent; past that it resyncs from a snapshot. */
 const REPLAY_LIMIT = 1000;
 
@@ -143,6 +146,13 @@ export class EventBus {
     event: EventEnvelope<T>,
     options: Pick<PublishOptions, 'tab' | 'backends'> = {},
   ): void {
+    if (options.tab !== undefined && SECRET_EVENTS.has(event.type)) {
+      // A session token or a SIP password: only on a socket this instance owns, never through
+      // the adapter's Redis stream. The caller makes sure it runs on the tab's instance.
+      if (!this.emitLocal(options.tab, event))
+        this.logger.warn(`${event.type} for tab ${options.tab} not sent: the tab is not on this instance`);
+      return;
+    }
     const target = options.tab ?? rooms.agent(event.domain, event.ipphone);
     this.emit(this.agentNsp, target, event);
     this.metrics.eventDelivered(options.tab ? 'tab' : 'agent');
@@ -175,6 +185,19 @@ export class EventBus {
       data: error,
     });
     (except === undefined ? nsp.in(room) : nsp.in(room).except(except)).disconnectSockets(true);
+  }
+
+  /** Whether `tabId` is a socket of this instance (not merely of the cluster). */
+  ownsTab(tabId: string): boolean {
+    return this.agentNsp?.sockets.has(tabId) ?? false;
+  }
+
+  /** Emits on a socket this instance owns; false when it has no such socket. */
+  private emitLocal<T extends EventType>(tabId: string, event: EventEnvelope<T>): boolean {
+    const socket = this.agentNsp?.sockets.get(tabId);
+    if (!socket) return false;
+    (socket as unknown as { emit(type: string, payload: EventEnvelope<T>): boolean }).emit(event.type, event);
+    return true;
   }
 
   private emit<T extends EventType>(
