@@ -22,12 +22,19 @@ export class Tab {
 
   private constructor(readonly socket: TabClient) {
     for (const type of EventTypes) {
-      const record = (event: AnyEventEnvelope): void => {
+      const record = (event: AnyEventEnvelope, ack?: unknown): void => {
         this.events.push(event);
         for (const wake of this.waiters) wake();
+        // as the SDK does: an event the gateway waits for is acknowledged once received
+        if (typeof ack === 'function') (ack as (answer: { ok: true }) => void)({ ok: true });
       };
-      (socket as unknown as { on(type: string, fn: (e: AnyEventEnvelope) => void): void }).on(type, record);
+      (socket as unknown as { on(type: string, fn: (e: AnyEventEnvelope, ack?: unknown) => void): void }).on(
+        type,
+        record,
+      );
     }
+    // A test tab has no in-page phone: asked to stop it, it has nothing to stop.
+    socket.on('voice.stop', (_request, ack) => ack({ ok: true }));
     socket.on('disconnect', () => {
       for (const wake of this.waiters) wake();
     });

@@ -17,7 +17,7 @@ const messageOf = (env: Record<string, string>): string => {
 describe('loadConfig', () => {
   it('boots on the embedded defaults: port 8080, in-memory coordination, the demo domains', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ port: 8080, redisKeyPrefix: 'cg:', leaseMs: 15_000 });
+    expect(config).toMatchObject({ port: 8080, redisKeyPrefix: 'cg:', leaseMs: 5_000 });
     expect(config.redisUrl).toBeUndefined();
     expect(config.domains.domainNames()).toEqual(['demo']);
   });

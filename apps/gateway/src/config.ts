@@ -102,7 +102,7 @@ const envSchema = z.object({
     .optional(),
   SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   SESSION_TTL_SECONDS: intFrom(60, 7 * 24 * 3600).default(8 * 3600),
-  LEASE_MS: intFrom(200, 600_000).default(15_000),
+  LEASE_MS: intFrom(200, 600_000).default(5_000),
   DRAIN_TIMEOUT_MS: intFrom(0, 3_600_000).default(30_000),
   RING_TIMEOUT_MS: intFrom(1000, 600_000).default(30_000),
   TRANSFER_TIMEOUT_MS: intFrom(1000, 600_000).default(10_000),

@@ -2,7 +2,7 @@
 import { CallgateError, isDeviceType, type CallStatus } from '@callgate/contracts';
 import type { AgentState, CoordinationLogger, CoordinationOptions } from './types.js';
 
-export const DEFAULT_LEASE_MS = 15_000;
+export const DEFAULT_LEASE_MS = 5_000;
 export const DEFAULT_KEY_PREFIX = 'cg:';
 export const DEFAULT_COMMAND_TIMEOUT_MS = 1_000;
 

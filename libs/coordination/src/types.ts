@@ -184,7 +184,7 @@ export interface CoordinationOptions {
   redisUrl?: string;
   /** prefix of every Redis key, so tests and tenants can share a server (default `cg:`) */
   keyPrefix?: string;
-  /** lifetime of a voice lock or presence entry not renewed; renewed every third of it (default 15000) */
+  /** lifetime of a voice lock or presence entry not renewed; renewed every third of it (default 5000) */
   leaseMs?: number;
   /** how many events each domain's log keeps (approximately, in Redis); default 10 000 */
   eventLogMaxLen?: number;

@@ -259,9 +259,14 @@ export class CallgateClient {
     // Socket.IO's typings cannot index the event map with a generic key; the cast keeps K intact
     const on = this.socket.on.bind(this.socket) as (
       event: K,
-      listener: (envelope: EventEnvelope<K>) => void,
+      listener: (envelope: EventEnvelope<K>, ack?: unknown) => void,
     ) => void;
-    on(type, (envelope) => this.receive(type, envelope));
+    on(type, (envelope, ack) => {
+      this.receive(type, envelope);
+      // The gateway waits for this on events that must reach the page before it goes on (the
+      // losing tab's voice.changed before the winner's): acknowledged once the page was told.
+      if (typeof ack === 'function') (ack as (answer: { ok: true }) => void)({ ok: true });
+    });
   }
 
   private receive<K extends EventType>(type: K, envelope: EventEnvelope<K>): void {

@@ -29,6 +29,12 @@ import { EventBus } from '../events/event-bus.js';
 import { defaultAgentState } from './defaults.js';
 import { COORDINATION, GATEWAY_CONFIG } from '../tokens.js';
 
+/**
+ * How long a tab losing voice has to acknowledge `voice.changed {isEnable:false}` before the
+ * winner is told anyway (the loser is then taken for gone: closed, frozen, or an old client).
+ */
+export const VOICE_REVOKE_TIMEOUT_MS = 2_000;
+
 /** Who issues a command: a tab (socket id) or a CRM backend over REST (no tab). */
 export interface CommandContext {
   agent: AgentRef;
@@ -369,16 +375,22 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
     if (state.deviceType === 1 && before && before.tabId !== tabId)
       await this.relay.stop(before.tabId, 'voice moved');
     const { holder, previous } = await this.store(() => this.coordination.voice.steal(ctx.agent, tabId));
+    // Revoke, then grant: the losing tab (on any instance) is told and acknowledges, or is taken
+    // for gone after a short bound, before the winner hears it holds voice; the command's answer
+    // comes after both. So no page ever shows voice while another still does.
     if (previous && previous.tabId !== tabId) {
-      await this.bus.publish(
+      const revoked = await this.bus.envelope(
         ctx.agent,
         'voice.changed',
         { isEnable: false, fence: holder.fence },
-        {
-          tab: previous.tabId,
-          backends: false,
-        },
+        { tab: previous.tabId, backends: false },
       );
+      const confirmed = await this.bus.deliverConfirmed(revoked, previous.tabId, VOICE_REVOKE_TIMEOUT_MS);
+      if (!confirmed) {
+        this.logger.warn(
+          `voice of ${ctx.agent.domain}/${ctx.agent.ipphone}: tab ${previous.tabId} did not confirm losing it within ${VOICE_REVOKE_TIMEOUT_MS} ms; taken for gone`,
+        );
+      }
     }
     await this.bus.publish(
       ctx.agent,

@@ -115,14 +115,12 @@ export class VoiceRelay {
     tabId: string,
     name: K,
     payload: CommandPayload<K>,
+    timeoutMs = COMMAND_TIMEOUT_MS,
   ): Promise<CommandAck<K>> {
     if (!this.nsp) throw new CallgateError('DEVICE_NOT_AVAILABLE', 'no voice tab');
     let answers: CommandAck<K>[];
     try {
-      answers = await this.nsp
-        .to(tabId)
-        .timeout(COMMAND_TIMEOUT_MS)
-        .emitWithAck('voice.command', { name, payload });
+      answers = await this.nsp.to(tabId).timeout(timeoutMs).emitWithAck('voice.command', { name, payload });
     } catch (err) {
       this.logger.warn(`voice tab ${tabId} did not answer ${name}: ${(err as Error).message}`);
       throw new CallgateError('DEVICE_NOT_AVAILABLE', 'the voice tab did not answer');

@@ -42,6 +42,9 @@ function adopt(report: CallReport): CallModel {
 
 const key = (agent: AgentRef): string => `${agent.domain}/${agent.ipphone}`;
 
+/** How long a voice tab has to answer a command about a call this instance has not seen. */
+const UNKNOWN_CALL_RELAY_TIMEOUT_MS = 2_000;
+
 /**
  * Calls of browser-mode agents (device 1): the voice tab's in-page phone carries them. Commands
  * from anywhere are checked here and relayed to the voice tab; the tab reports each call event,
@@ -132,10 +135,20 @@ export class BrowserCalls implements OnApplicationShutdown {
         `agent ${agent.ipphone} is in browser mode and has no voice tab`,
       );
     }
-    const answer = await this.relay.command(holder.tabId, name, {
-      ...payload,
-      ...(call ? { callId: call.callId } : {}),
-    });
+    const known = name === 'call.dial' || (call !== undefined && !call.ended);
+    let answer;
+    try {
+      answer = await this.relay.command(
+        holder.tabId,
+        name,
+        { ...payload, ...(call ? { callId: call.callId } : {}) },
+        known ? undefined : UNKNOWN_CALL_RELAY_TIMEOUT_MS,
+      );
+    } catch (err) {
+      // Asked about a call this instance never saw, a voice tab that does not answer has none.
+      if (known || !(err instanceof CallgateError)) throw err;
+      throw new CallgateError('NOT_IN_A_CALL', 'the agent is not in a call');
+    }
     if (!answer.ok) throw new CallgateError(answer.code, answer.message);
     const { ok: _ok, ...result } = answer;
     return result;

@@ -200,6 +200,34 @@ export class EventBus {
     return true;
   }
 
+  /**
+   * Delivers an envelope to one tab (on any instance) and waits until the tab acknowledges it
+   * (its SDK acknowledges every event after handing it to the page), at most `timeoutMs`.
+   * Resolves `false` when it did not: the tab is gone, frozen, or an old client that does not
+   * acknowledge; the caller goes on as if it were gone.
+   */
+  async deliverConfirmed<T extends EventType>(
+    event: EventEnvelope<T>,
+    tabId: string,
+    timeoutMs: number,
+  ): Promise<boolean> {
+    if (!this.agentNsp) return false;
+    // Socket.IO's mapped event typing cannot follow a generic key; the envelope's type is the key.
+    const target = this.agentNsp.to(tabId).timeout(timeoutMs) as unknown as {
+      emitWithAck(type: string, payload: EventEnvelope<T>): Promise<unknown[]>;
+    };
+    try {
+      const answers = await target.emitWithAck(event.type, event);
+      this.logger.debug(`${event.type} #${event.id} -> tab ${tabId}: ${answers.length} ack(s)`);
+      return answers.length > 0;
+    } catch (err) {
+      this.logger.warn(
+        `${event.type} #${event.id} -> tab ${tabId}: not acknowledged within ${timeoutMs} ms (${(err as Error).message})`,
+      );
+      return false;
+    }
+  }
+
   private emit<T extends EventType>(
     nsp: AgentNamespace | EventsNamespace | undefined,
     room: string,
