@@ -1,6 +1,7 @@
 import type { RunningGateway } from '../apps/gateway/src/app.js';
 import { OPENAPI_DOCUMENT } from '../apps/gateway/src/http/openapi.js';
 import { login, startGateway } from './support/gateway.js';
+import { checkAgainstOpenApi } from './support/openapi.js';
 import { Tab } from './support/tabs.js';
 
 const API_KEY = 'demo-api-key-change-me-0123456789';
@@ -21,7 +22,9 @@ describe('REST /v1/{domain}', () => {
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    const answer = { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    checkAgainstOpenApi(method, path, answer.status, answer.body);
+    return answer;
   };
 
   beforeAll(async () => {

@@ -12,6 +12,7 @@ import type { AnyEventEnvelope } from '@callgate/contracts';
 import type { RunningGateway } from '../apps/gateway/src/app.js';
 import { verifySignature } from '../apps/gateway/src/webhooks/signature.js';
 import { startGateway } from './support/gateway.js';
+import { checkAgainstOpenApi } from './support/openapi.js';
 import { labDomainsYaml, rest } from './support/lab-gateway.js';
 import { startRedis, type RedisServer } from './support/redis-server.js';
 import { eventually } from './support/tabs.js';
@@ -128,6 +129,7 @@ describe('webhooks (signed POSTs, retried, persisted in Redis)', () => {
     const gw = gateways.at(-1)!;
     const { body } = await eventually(async () => {
       const res = await rest(gw, 'GET', '/v1/demo/webhooks/failures');
+      checkAgainstOpenApi('GET', '/v1/demo/webhooks/failures', res.status, res.body);
       return (res.body.failures as unknown[]).length >= 7 ? res : undefined;
     }, 20_000);
     const failures = body.failures as { url: string; eventType: string; attempts: number; error: string }[];

@@ -124,7 +124,7 @@ export const OPENAPI_DOCUMENT = {
         summary: 'Dial a customer for the agent (call.dial)',
         parameters: [domain, ipphone],
         requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/Dial' } } } },
-        responses: { '201': ok('callId'), ...errors(400, 401, 403, 404, 409, 502, 503) },
+        responses: { '201': ok('callId'), ...errors(400, 401, 403, 404, 409, 413, 502, 503) },
       },
     },
     '/v1/{domain}/calls': {
@@ -146,7 +146,7 @@ export const OPENAPI_DOCUMENT = {
             },
           },
         },
-        responses: { '201': ok('callId'), ...errors(400, 401, 403, 404, 409, 502, 503) },
+        responses: { '201': ok('callId'), ...errors(400, 401, 403, 404, 409, 413, 502, 503) },
       },
     },
     '/v1/{domain}/agents/{ipphone}/calls/{callId}/answer': callAction('Answer a ringing call', 'call.answer'),
@@ -327,6 +327,45 @@ export const OPENAPI_DOCUMENT = {
           },
         },
         responses: { '200': ok("success '1' or '0'") },
+      },
+    },
+    '/v1/{domain}/webhooks/failures': {
+      get: {
+        summary: 'Webhook deliveries given up after their last attempt (dead letters), newest first',
+        parameters: [
+          domain,
+          {
+            name: 'limit',
+            in: 'query',
+            required: false,
+            schema: { type: 'integer', minimum: 1, maximum: 1000 },
+          },
+        ],
+        responses: {
+          '200': ok('{failures}', {
+            type: 'object',
+            required: ['failures'],
+            properties: {
+              failures: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  required: ['url', 'eventId', 'eventType', 'attempts', 'error', 'failedAt', 'event'],
+                  properties: {
+                    url: { type: 'string' },
+                    eventId: { type: 'string' },
+                    eventType: { type: 'string' },
+                    attempts: { type: 'integer' },
+                    error: { type: 'string' },
+                    failedAt: { type: 'string' },
+                    event: { type: 'object' },
+                  },
+                },
+              },
+            },
+          }),
+          ...errors(400, 401, 404),
+        },
       },
     },
   },
