@@ -95,4 +95,33 @@ describe('bad input never stops the gateway (redis coordination)', () => {
   it('GET /v1/demo/events with a valid id still answers', async () => {
     expect(await rest('/v1/demo/events?after=0-0')).toMatchObject({ status: 200, body: { gap: false } });
   });
+
+  it('CORS is decided per domain: demo\'s "*" does not open acme\'s routes', async () => {
+    const preflight = (path: string) =>
+      fetch(`${gw.url}${path}`, {
+        method: 'OPTIONS',
+        headers: { origin: 'http://evil.test', 'access-control-request-method': 'POST' },
+      });
+    expect((await preflight('/v1/acme/agents')).headers.get('access-control-allow-origin')).toBeNull();
+    expect((await preflight('/acme/thirdParty/login')).headers.get('access-control-allow-origin')).toBeNull();
+    expect((await preflight('/v1/demo/agents')).headers.get('access-control-allow-origin')).toBe(
+      'http://evil.test',
+    );
+    const acme = await fetch(`${gw.url}/acme/thirdParty/login`, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://acme.test', 'access-control-request-method': 'POST' },
+    });
+    expect(acme.headers.get('access-control-allow-origin')).toBe('http://acme.test');
+  });
+
+  it('a multipart login body past 16 KB of fields is answered 413, and acme is still served', async () => {
+    const form = new FormData();
+    form.set('token', 'a'.repeat(8000));
+    form.set('other', 'b'.repeat(8000));
+    form.set('third', 'c');
+    const res = await fetch(`${gw.url}/demo/thirdParty/login`, { method: 'POST', body: form });
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    expect(await acmeServed(gw.url, tenants)).toBe(true);
+  });
 });
