@@ -124,4 +124,37 @@ describe('bad input never stops the gateway (redis coordination)', () => {
     expect(await res.json()).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
     expect(await acmeServed(gw.url, tenants)).toBe(true);
   });
+
+  it.each([
+    ['anonymous', 'anonymous', undefined],
+    ['+84 912 345-678', '+84912345678', '+84 912 345-678'],
+    ['<img src=x onerror=alert(1)>', 'unknown', '<img src=x onerror=alert(1)>'],
+    ['100\r\nX-Evil: 1', 'unknown', '100\\x0d\\x0aX-Evil: 1'],
+  ])('a browser-mode call from %j is reported (phone %s), never refused', async (raw, phone, display) => {
+    const backend = await Tab.open(
+      gw.url,
+      { domain: 'demo', apiKey: DEMO_API_KEY },
+      { namespace: '/events' },
+    );
+    opened.push(backend);
+    const token = await login(gw.url, '5001', 'demo', tenants.path);
+    const voice = await Tab.open(gw.url, { domain: 'demo', token });
+    opened.push(voice);
+    expect(voice.of('session.ready')[0]?.data.isEnable).toBe(true);
+    const callId = `c-${Date.now()}`;
+    expect(
+      await voice.raw('call.report', { type: 'call.ringing', callId, data: { phone: raw } }),
+    ).toMatchObject({
+      ok: true,
+    });
+    const ringing = await backend.waitFor((e) => e.type === 'call.ringing' && e.callId === callId);
+    expect(ringing.data).toMatchObject({
+      phone,
+      ...(display === undefined ? {} : { callerDisplay: display }),
+    });
+    expect(
+      await voice.raw('call.report', { type: 'call.ended', callId, data: { cause: 'CUSTOMER_CANCELLED' } }),
+    ).toMatchObject({ ok: true });
+    expect(await acmeServed(gw.url, tenants)).toBe(true);
+  });
 });
