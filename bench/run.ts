@@ -22,6 +22,7 @@ const BENCHES: Record<string, () => Promise<{ default: Bench }>> = {
   calls: () => import('./calls.js'),
   cluster: () => import('./cluster.js'),
   transfer: () => import('./transfer.js'),
+  guards: () => import('./guards.js'),
 };
 
 function machine(): string {
