@@ -152,7 +152,7 @@ export class BrowserCalls {
           if (report.type === 'call.ringing') {
             // The tab read the INVITE's transfer header: honoured only for a transfer of ours to this agent.
             const { transferId, ...plain } = report.data;
-            const leg = transferLedger.lookupForAgent(transferId, agent.ipphone);
+            const leg = transferLedger.lookupForAgent(transferId, agent.domain, agent.ipphone);
             report = {
               ...report,
               data: leg
