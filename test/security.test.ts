@@ -157,4 +157,38 @@ describe('bad input never stops the gateway (redis coordination)', () => {
     ).toMatchObject({ ok: true });
     expect(await acmeServed(gw.url, tenants)).toBe(true);
   });
+
+  it('a browser-mode report of a call the phone does not have is refused, and a duration is capped by what the gateway saw', async () => {
+    const backend = await Tab.open(
+      gw.url,
+      { domain: 'demo', apiKey: DEMO_API_KEY },
+      { namespace: '/events' },
+    );
+    opened.push(backend);
+    const voice = await Tab.open(gw.url, {
+      domain: 'demo',
+      token: await login(gw.url, '5001', 'demo', tenants.path),
+    });
+    opened.push(voice);
+    const callId = `d-${Date.now()}`;
+    expect(
+      await voice.raw('call.report', { type: 'call.ringing', callId, data: { phone: '0912345678' } }),
+    ).toMatchObject({ ok: true });
+    expect(
+      await voice.raw('call.report', { type: 'call.accepted', callId: 'not-this-one', data: {} }),
+    ).toMatchObject({
+      ok: false,
+      code: 'COULD_NOT_GET_CALL_INFO',
+    });
+    expect(
+      await voice.raw('call.report', {
+        type: 'call.ended',
+        callId,
+        data: { cause: 'CUSTOMER_CANCELLED', duration: 86_000 },
+      }),
+    ).toMatchObject({ ok: true });
+    const ended = await backend.waitFor((e) => e.type === 'call.ended' && e.callId === callId);
+    expect((ended.data as { duration?: number }).duration).toBeLessThanOrEqual(5);
+    expect(await acmeServed(gw.url, tenants)).toBe(true);
+  });
 });

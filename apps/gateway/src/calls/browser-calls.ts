@@ -194,12 +194,17 @@ export class BrowserCalls {
             case 'call.unmuted':
               if ((call.toggleMute() === 'call.muted') !== (report.type === 'call.muted')) call.toggleMute();
               break;
-            case 'call.ended':
+            case 'call.ended': {
+              // A duration no longer than the gateway saw the call (from its first report).
+              const seen = Math.ceil((Date.now() - call.startedAt) / 1000);
+              if (report.data.duration !== undefined && report.data.duration > seen)
+                report = { ...report, data: { ...report.data, duration: seen } };
               call.transition('ended');
               this.current.delete(k);
               this.customerIds.delete(k);
               this.callEnded(agent, call.callId);
               break;
+            }
             case 'callout.failed':
               break;
           }
