@@ -23,6 +23,7 @@ const BENCHES: Record<string, () => Promise<{ default: Bench }>> = {
   cluster: () => import('./cluster.js'),
   transfer: () => import('./transfer.js'),
   operations: () => import('./operations.js'),
+  guards: () => import('./guards.js'),
 };
 
 function machine(): string {

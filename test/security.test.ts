@@ -95,4 +95,100 @@ describe('bad input never stops the gateway (redis coordination)', () => {
   it('GET /v1/demo/events with a valid id still answers', async () => {
     expect(await rest('/v1/demo/events?after=0-0')).toMatchObject({ status: 200, body: { gap: false } });
   });
+
+  it('CORS is decided per domain: demo\'s "*" does not open acme\'s routes', async () => {
+    const preflight = (path: string) =>
+      fetch(`${gw.url}${path}`, {
+        method: 'OPTIONS',
+        headers: { origin: 'http://evil.test', 'access-control-request-method': 'POST' },
+      });
+    expect((await preflight('/v1/acme/agents')).headers.get('access-control-allow-origin')).toBeNull();
+    expect((await preflight('/acme/thirdParty/login')).headers.get('access-control-allow-origin')).toBeNull();
+    expect((await preflight('/v1/demo/agents')).headers.get('access-control-allow-origin')).toBe(
+      'http://evil.test',
+    );
+    const acme = await fetch(`${gw.url}/acme/thirdParty/login`, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://acme.test', 'access-control-request-method': 'POST' },
+    });
+    expect(acme.headers.get('access-control-allow-origin')).toBe('http://acme.test');
+  });
+
+  it('a multipart login body past 16 KB of fields is answered 413, and acme is still served', async () => {
+    const form = new FormData();
+    form.set('token', 'a'.repeat(8000));
+    form.set('other', 'b'.repeat(8000));
+    form.set('third', 'c');
+    const res = await fetch(`${gw.url}/demo/thirdParty/login`, { method: 'POST', body: form });
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    expect(await acmeServed(gw.url, tenants)).toBe(true);
+  });
+
+  it.each([
+    ['anonymous', 'anonymous', undefined],
+    ['+84 912 345-678', '+84912345678', '+84 912 345-678'],
+    ['<img src=x onerror=alert(1)>', 'unknown', '<img src=x onerror=alert(1)>'],
+    ['100\r\nX-Evil: 1', 'unknown', '100\\x0d\\x0aX-Evil: 1'],
+  ])('a browser-mode call from %j is reported (phone %s), never refused', async (raw, phone, display) => {
+    const backend = await Tab.open(
+      gw.url,
+      { domain: 'demo', apiKey: DEMO_API_KEY },
+      { namespace: '/events' },
+    );
+    opened.push(backend);
+    const token = await login(gw.url, '5001', 'demo', tenants.path);
+    const voice = await Tab.open(gw.url, { domain: 'demo', token });
+    opened.push(voice);
+    expect(voice.of('session.ready')[0]?.data.isEnable).toBe(true);
+    const callId = `c-${Date.now()}`;
+    expect(
+      await voice.raw('call.report', { type: 'call.ringing', callId, data: { phone: raw } }),
+    ).toMatchObject({
+      ok: true,
+    });
+    const ringing = await backend.waitFor((e) => e.type === 'call.ringing' && e.callId === callId);
+    expect(ringing.data).toMatchObject({
+      phone,
+      ...(display === undefined ? {} : { callerDisplay: display }),
+    });
+    expect(
+      await voice.raw('call.report', { type: 'call.ended', callId, data: { cause: 'CUSTOMER_CANCELLED' } }),
+    ).toMatchObject({ ok: true });
+    expect(await acmeServed(gw.url, tenants)).toBe(true);
+  });
+
+  it('a browser-mode report of a call the phone does not have is refused, and a duration is capped by what the gateway saw', async () => {
+    const backend = await Tab.open(
+      gw.url,
+      { domain: 'demo', apiKey: DEMO_API_KEY },
+      { namespace: '/events' },
+    );
+    opened.push(backend);
+    const voice = await Tab.open(gw.url, {
+      domain: 'demo',
+      token: await login(gw.url, '5001', 'demo', tenants.path),
+    });
+    opened.push(voice);
+    const callId = `d-${Date.now()}`;
+    expect(
+      await voice.raw('call.report', { type: 'call.ringing', callId, data: { phone: '0912345678' } }),
+    ).toMatchObject({ ok: true });
+    expect(
+      await voice.raw('call.report', { type: 'call.accepted', callId: 'not-this-one', data: {} }),
+    ).toMatchObject({
+      ok: false,
+      code: 'COULD_NOT_GET_CALL_INFO',
+    });
+    expect(
+      await voice.raw('call.report', {
+        type: 'call.ended',
+        callId,
+        data: { cause: 'CUSTOMER_CANCELLED', duration: 86_000 },
+      }),
+    ).toMatchObject({ ok: true });
+    const ended = await backend.waitFor((e) => e.type === 'call.ended' && e.callId === callId);
+    expect((ended.data as { duration?: number }).duration).toBeLessThanOrEqual(5);
+    expect(await acmeServed(gw.url, tenants)).toBe(true);
+  });
 });

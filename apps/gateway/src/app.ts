@@ -9,7 +9,7 @@ import { createCoordination, type Coordination } from '@callgate/coordination';
 import { weakAccessKeyWarnings } from '@callgate/auth';
 import { AgentGateway } from './agent/agent.gateway.js';
 import { CallEngine } from './calls/call-engine.service.js';
-import { originAllowedByAnyDomain } from './agent/origins.js';
+import { originAllowedForPath } from './agent/origins.js';
 import type { GatewayConfig } from './config.js';
 import { GatewayModule } from './gateway.module.js';
 import { ErrorFilter } from './http/error.filter.js';
@@ -69,9 +69,9 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     );
     app.useBodyParser('json', { limit: MAX_BODY });
     app.useBodyParser('urlencoded', { limit: MAX_BODY, extended: false });
-    app.enableCors({
-      origin: (origin: string | undefined, cb: (err: Error | null, allow?: boolean) => void) =>
-        cb(null, origin === undefined || originAllowedByAnyDomain(config.domains, origin)),
+    // Decided per request: a domain's routes answer that domain's origins only.
+    app.enableCors((req: { url?: string; headers: { origin?: string } }, cb) => {
+      cb(null, { origin: originAllowedForPath(config.domains, req.url ?? '/', req.headers.origin) });
     });
     app.useGlobalFilters(new ErrorFilter());
     app.useWebSocketAdapter(new CallgateIoAdapter(app, adapterRedis, config.redisKeyPrefix));

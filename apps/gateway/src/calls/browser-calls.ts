@@ -195,7 +195,7 @@ export class BrowserCalls implements OnApplicationShutdown {
           if (report.type === 'call.ringing') {
             // The tab read the INVITE's transfer header: honoured only for a transfer of ours to this agent.
             const { transferId, ...plain } = report.data;
-            const leg = transferLedger.lookupForAgent(transferId, agent.ipphone);
+            const leg = transferLedger.lookupForAgent(transferId, agent.domain, agent.ipphone);
             report = {
               ...report,
               data: leg
@@ -243,6 +243,10 @@ export class BrowserCalls implements OnApplicationShutdown {
               if ((call.toggleMute() === 'call.muted') !== (report.type === 'call.muted')) call.toggleMute();
               break;
             case 'call.ended': {
+              // A duration no longer than the gateway saw the call (from its first report).
+              const seen = Math.ceil((Date.now() - call.startedAt) / 1000);
+              if (report.data.duration !== undefined && report.data.duration > seen)
+                report = { ...report, data: { ...report.data, duration: seen } };
               call.transition('ended');
               this.current.delete(k);
               this.customerIds.delete(k);

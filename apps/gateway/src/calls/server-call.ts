@@ -25,6 +25,8 @@ export type CallPublisher = <T extends EventType>(type: T, data: EventDataMap[T]
 
 export interface ServerCallDeps {
   ua: SipUserAgent;
+  /** the agent's domain (transfer records are matched within it) */
+  domain: string;
   /** where the agent's device answers: an IP phone URI, or prefix + mobile as a user of the PBX */
   deviceTarget: string;
   publish: CallPublisher;
@@ -128,7 +130,7 @@ export class ServerCall {
     const call = new ServerCall(deps, new CallModel(callId, 'inbound', caller.number));
     call.callerDisplay = caller.display;
     // A customer a colleague transferred here: trusted only when this gateway started that transfer.
-    const leg = transferLedger.lookup(customer.requestHeader(TRANSFER_HEADER), deps.ua.user);
+    const leg = transferLedger.lookup(customer.requestHeader(TRANSFER_HEADER), deps.domain, deps.ua.user);
     if (leg)
       call.transferIn = { transferId: leg.transferId, customerCallId: leg.customerCallId, from: leg.from };
     call.startInbound(customer);

@@ -235,6 +235,7 @@ export class ServerLine {
   private callDeps(deviceTarget: string, callId: string, transactionId?: string): ServerCallDeps {
     return {
       ua: this.ua,
+      domain: this.deps.agent.domain,
       deviceTarget,
       logger: this.deps.logger,
       ringTimeoutMs: this.deps.ringTimeoutMs,

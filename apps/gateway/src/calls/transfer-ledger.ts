@@ -9,6 +9,8 @@ export interface TransferLeg {
   targetUser: string;
   /** the target agent's extension (ipphone); unset for a queue */
   targetAgent?: string;
+  /** the domain of both agents: a leg is never matched from another domain (same SIP user names) */
+  domain?: string;
 }
 
 /**
@@ -31,17 +33,17 @@ class TransferLedger {
   }
 
   /** The transfer named by an INVITE's header, when it is one of ours and goes to `user`. */
-  lookup(transferId: string | undefined, user: string): TransferLeg | undefined {
+  lookup(transferId: string | undefined, domain: string, user: string): TransferLeg | undefined {
     if (transferId === undefined) return undefined;
     const leg = this.legs.get(transferId);
-    return leg?.targetUser === user ? leg : undefined;
+    return leg?.targetUser === user && leg.domain === domain ? leg : undefined;
   }
 
   /** The same, for a browser-mode target that reports the header's value: it must be `ipphone`'s transfer. */
-  lookupForAgent(transferId: string | undefined, ipphone: string): TransferLeg | undefined {
+  lookupForAgent(transferId: string | undefined, domain: string, ipphone: string): TransferLeg | undefined {
     if (transferId === undefined) return undefined;
     const leg = this.legs.get(transferId);
-    return leg?.targetAgent === ipphone ? leg : undefined;
+    return leg?.targetAgent === ipphone && leg.domain === domain ? leg : undefined;
   }
 }
 

@@ -500,6 +500,7 @@ export class TransferService implements OnApplicationShutdown {
       from: t.from,
       targetUser: t.targetUser,
       ...(t.targetAgent === undefined ? {} : { targetAgent: t.targetAgent }),
+      domain: t.domain,
     };
     transferLedger.expect(leg);
     if (t.targetAgent !== undefined)

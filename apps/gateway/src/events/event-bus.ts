@@ -126,7 +126,11 @@ export class EventBus {
 
   /** Sends replayed events to one socket of a namespace, in order. */
   replayTo(nsp: 'agent' | 'events', socketId: string, events: readonly AnyEventEnvelope[]): void {
-    for (const event of events) this.emit(nsp === 'agent' ? this.agentNsp : this.eventsNsp, socketId, event);
+    const namespace = nsp === 'agent' ? this.agentNsp : this.eventsNsp;
+    // The resuming socket is this instance's: emitted on it directly, so the replay keeps its
+    // order with the `session.ready` that follows (also sent directly, never through the adapter).
+    for (const event of events)
+      if (!this.emitLocal(socketId, event, namespace)) this.emit(namespace, socketId, event);
     this.metrics.eventDelivered('replay', events.length);
   }
 
@@ -193,8 +197,12 @@ export class EventBus {
   }
 
   /** Emits on a socket this instance owns; false when it has no such socket. */
-  private emitLocal<T extends EventType>(tabId: string, event: EventEnvelope<T>): boolean {
-    const socket = this.agentNsp?.sockets.get(tabId);
+  private emitLocal<T extends EventType>(
+    tabId: string,
+    event: EventEnvelope<T>,
+    nsp: AgentNamespace | EventsNamespace | undefined = this.agentNsp,
+  ): boolean {
+    const socket = nsp?.sockets.get(tabId);
     if (!socket) return false;
     (socket as unknown as { emit(type: string, payload: EventEnvelope<T>): boolean }).emit(event.type, event);
     return true;

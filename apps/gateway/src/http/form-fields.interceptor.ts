@@ -5,7 +5,8 @@ import type { Observable } from 'rxjs';
 import { CallgateError } from '@callgate/contracts';
 
 const parseFields = multer({
-  limits: { fieldSize: 16 * 1024, fields: 8, parts: 8, fieldNameSize: 64, files: 0 },
+  // Bounded like the other bodies (16 KB): two fields of at most 8 KB (a token's own limit).
+  limits: { fieldSize: 8 * 1024, fields: 2, parts: 2, fieldNameSize: 64, files: 0 },
 }).none();
 
 /**

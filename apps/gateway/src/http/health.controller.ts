@@ -1,4 +1,4 @@
-import { Controller, Get, HttpException, Inject } from '@nestjs/common';
+import { Controller, Get, HttpException, Inject, Logger } from '@nestjs/common';
 import type { Coordination } from '@callgate/coordination';
 import type { GatewayConfig } from '../config.js';
 import { CallEngine } from '../calls/call-engine.service.js';
@@ -10,6 +10,8 @@ import { COORDINATION, GATEWAY_CONFIG } from '../tokens.js';
  */
 @Controller()
 export class HealthController {
+  private readonly logger = new Logger(HealthController.name);
+
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     @Inject(COORDINATION) private readonly coordination: Coordination,
@@ -33,11 +35,10 @@ export class HealthController {
     try {
       await this.coordination.ping();
     } catch (err) {
+      // The store's own error (host names, ports) goes to the log, not to whoever asks.
+      this.logger.warn(`ready: coordination store unreachable: ${(err as Error).message}`);
       throw new HttpException(
-        {
-          code: 'COORDINATION_UNAVAILABLE',
-          message: `coordination store unreachable: ${(err as Error).message}`,
-        },
+        { code: 'COORDINATION_UNAVAILABLE', message: 'the coordination store is unreachable' },
         503,
       );
     }
