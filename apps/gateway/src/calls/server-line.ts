@@ -125,8 +125,10 @@ export class ServerLine {
       customer.reject(486);
       return;
     }
-    if (state.callStatus === 'off') {
-      this.deps.logger.log(`${this.name}: call status off, ${customer.remote.user} refused 480`);
+    if (state.callStatus !== 'on') {
+      this.deps.logger.log(
+        `${this.name}: call status ${state.callStatus}, ${customer.remote.user} refused 480`,
+      );
       customer.reject(480);
       return;
     }
