@@ -314,6 +314,14 @@ describe.each(['memory', 'redis'] as const)('%s coordination store', (kind) => {
       await expect(a.agents.get(agent, defaults)).resolves.toEqual(browser);
     });
 
+    it('setCallStatus noAnswer is seen by every instance; toggleCallStatus from noAnswer goes back to on', async () => {
+      const [a, b] = [await instance('gw-a'), await instance('gw-b')];
+      await a.agents.setCallStatus(agent, 'noAnswer');
+      await expect(b.agents.get(agent, defaults)).resolves.toMatchObject({ callStatus: 'noAnswer' });
+      await expect(b.agents.toggleCallStatus(agent, defaults)).resolves.toBe('on');
+      await expect(a.agents.get(agent, defaults)).resolves.toMatchObject({ callStatus: 'on' });
+    });
+
     it('toggleCallStatus is atomic: 20 concurrent toggles on two instances end where they started', async () => {
       const instances = [await instance('gw-a'), await instance('gw-b')];
       const results = await Promise.all(

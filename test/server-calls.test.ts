@@ -139,8 +139,15 @@ describe('server-side calls through the lab PBX (device modes 2, 3, 4)', () => {
         by: 'agent',
       });
       expect((await deviceLeg.terminated).established).toBe(false);
+      // 3C 'No Answer': the agent gets no calls until it changes its status, which goes back to on
+      expect((await tab.waitFor((e) => e.type === 'agent.callStatus')).data).toEqual({ status: 'noAnswer' });
+      const refused = env.lab.bot('0901000003').call('5000');
+      expect(await refused.terminated).toMatchObject({ established: false, statusCode: 480 });
+      expect(await tab.command('agent.toggleCallStatus', {})).toEqual({ ok: true, status: 'on' });
     } finally {
       phone.setBehaviour({ incoming: { action: 'answer', afterMs: 0 } });
+      const status = (await rest(env.gateway, 'GET', '/v1/demo/agents/5000')).body.callStatus;
+      if (status !== 'on') await tab.command('agent.toggleCallStatus', {});
     }
   });
 

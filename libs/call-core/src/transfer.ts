@@ -116,14 +116,14 @@ export interface TargetFacts {
 
 /**
  * Whether an agent may be asked to take a call: known, not the source, online (a tab to consent
- * in), call status On, free, not already asked, and reachable on its device. The first failing
+ * in), call status On (not Off nor No Answer), free, not already asked, and reachable on its device. The first failing
  * rule's reason, or undefined when the target qualifies.
  */
 export function checkTransferTarget(facts: TargetFacts): TransferFailureReason | undefined {
   if (!facts.known) return 'TARGET_UNKNOWN';
   if (facts.target === facts.source) return 'TARGET_IS_SOURCE';
   if (facts.tabs === 0) return 'TARGET_OFFLINE';
-  if (facts.callStatus === 'off') return 'TARGET_OFF';
+  if (facts.callStatus !== 'on') return 'TARGET_OFF';
   if (facts.inCall || facts.pendingRequest) return 'TARGET_BUSY';
   if (!facts.reachable) return 'TARGET_UNAVAILABLE';
   return undefined;

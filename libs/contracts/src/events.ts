@@ -15,7 +15,11 @@ export function isDeviceType(value: unknown): value is DeviceType {
   return value === 1 || value === 2 || value === 3 || value === 4;
 }
 
-export type CallStatus = 'on' | 'off';
+/**
+ * `noAnswer`: the agent let a distributed call ring out unanswered and gets no calls until it
+ * changes its status (3C `'No Answer'`; `changeCallStatus()` goes back to `on`).
+ */
+export type CallStatus = 'on' | 'off' | 'noAnswer';
 
 /** One agent of a domain, as listed for transfers (`csListTransferAgent`). */
 export interface AgentSummary {

@@ -78,10 +78,11 @@ export function mergeAgentState(stored: StoredAgentFields, defaults: AgentState,
 }
 
 export function parseCallStatus(value: unknown, where: string): CallStatus {
-  if (value === 'on' || value === 'off') return value;
+  if (value === 'on' || value === 'off' || value === 'noAnswer') return value;
   throw new Error(`coordination: invalid callStatus in ${where}`);
 }
 
+/** on → off; off or noAnswer → on (3C: any status other than Online goes back to Online). */
 export function flip(status: CallStatus): CallStatus {
   return status === 'on' ? 'off' : 'on';
 }

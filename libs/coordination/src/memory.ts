@@ -255,10 +255,17 @@ export class MemoryBackend {
 
   toggleCallStatus(key: string, fallback: CallStatus): CallStatus {
     const fields = this.agents.get(key) ?? {};
-    const current = fields.callStatus === 'on' || fields.callStatus === 'off' ? fields.callStatus : fallback;
+    const current =
+      fields.callStatus === 'on' || fields.callStatus === 'off' || fields.callStatus === 'noAnswer'
+        ? fields.callStatus
+        : fallback;
     const next = flip(current);
     this.agents.set(key, { ...fields, callStatus: next });
     return next;
+  }
+
+  setCallStatus(key: string, status: CallStatus): void {
+    this.agents.set(key, { ...this.agents.get(key), callStatus: status });
   }
 
   setLogin(key: string, ttlMs: number): void {
@@ -443,6 +450,7 @@ class MemoryCoordination implements Coordination {
         }),
       toggleCallStatus: (agent, defaults) =>
         this.op(() => backend.toggleCallStatus(keys.agentState(agent), defaults.callStatus)),
+      setCallStatus: (agent, status) => this.op(() => backend.setCallStatus(keys.agentState(agent), status)),
     };
 
     this.events = {

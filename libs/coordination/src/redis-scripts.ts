@@ -222,7 +222,7 @@ return redis.call('HGETALL', KEYS[1])
     numberOfKeys: 1,
     lua: `
 local current = redis.call('HGET', KEYS[1], 'callStatus')
-if current ~= 'on' and current ~= 'off' then current = ARGV[1] end
+if current ~= 'on' and current ~= 'off' and current ~= 'noAnswer' then current = ARGV[1] end
 local next_status = 'on'
 if current == 'on' then next_status = 'off' end
 redis.call('HSET', KEYS[1], 'callStatus', next_status)

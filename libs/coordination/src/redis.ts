@@ -316,6 +316,10 @@ class RedisCoordination implements Coordination {
         );
         return parseCallStatus(reply, key);
       },
+      setCallStatus: async (agent, status) => {
+        const key = keys.agentState(agent);
+        await this.call('agents.setCallStatus', () => client.hset(key, 'callStatus', status));
+      },
     };
 
     this.events = {

@@ -68,6 +68,8 @@ export interface AgentStateStore {
   ): Promise<AgentState>;
   /** Flip on/off atomically; returns the new status. */
   toggleCallStatus(agent: AgentRef, defaults: AgentState): Promise<CallStatus>;
+  /** Sets the call status (the gateway marks `noAnswer` after a distributed call rang out). */
+  setCallStatus(agent: AgentRef, status: CallStatus): Promise<void>;
 }
 
 /** One event in a domain's log: its id and what was stored (an opaque JSON string). */

@@ -466,6 +466,16 @@ describe('3C facade', () => {
     expect(client().sent).toEqual([]);
   });
 
+  it("a call status noAnswer is shown as 'No Answer' (and kept in csVoice.callStatus)", () => {
+    const { page, client } = setUp();
+    void page.csInit('t', 'demo');
+    client().event('session.ready', READY);
+    page.calls.length = 0;
+    client().event('agent.callStatus', { status: 'noAnswer' });
+    expect(page.calls).toEqual([['csShowCallStatus', 'No Answer']]);
+    expect(page.csVoice.callStatus).toBe('No Answer');
+  });
+
   it('a tab without voice keeps csVoice current but gets no call callbacks (as the vendor)', () => {
     const { page, client } = setUp();
     void page.csInit('t', 'demo');

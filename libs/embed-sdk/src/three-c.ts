@@ -58,7 +58,7 @@ export type ThreeCCallStatus = 'Online' | 'Offline' | 'No Answer';
 
 /** What `csShowCallStatus` gets for callgate's call status. */
 export function threeCCallStatus(status: CallStatus): ThreeCCallStatus {
-  return status === 'on' ? 'Online' : 'Offline';
+  return status === 'on' ? 'Online' : status === 'noAnswer' ? 'No Answer' : 'Offline';
 }
 
 /** An item of `csListTransferAgent`: callgate's summary plus 3C's `ipPhone` and `userName`. */

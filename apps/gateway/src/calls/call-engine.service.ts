@@ -110,6 +110,9 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
   private stopping = false;
   private drainingFlag = false;
 
+  /** inbound calls in progress on server-side lines (a `call.ended` NO_ANSWER of one marks noAnswer) */
+  private readonly inbound = new Set<string>();
+
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     @Inject(COORDINATION) private readonly coordination: Coordination,
@@ -659,6 +662,20 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     }
   }
 
+  /**
+   * An inbound call rang out on the agent's device: the agent is marked not-answering (3C
+   * `'No Answer'`) and gets no calls until it changes its call status.
+   */
+  private async markNoAnswer(agent: AgentRef): Promise<void> {
+    try {
+      await this.coordination.agents.setCallStatus(agent, 'noAnswer');
+      await this.bus.publish(agent, 'agent.callStatus', { status: 'noAnswer' });
+      this.logger.log(`${key(agent)}: a call rang out unanswered, call status -> noAnswer`);
+    } catch (err) {
+      this.logger.warn(`${key(agent)}: marking noAnswer failed: ${(err as Error).message}`);
+    }
+  }
+
   private state(agent: AgentRef): Promise<AgentState> {
     return this.coordination.agents.get(
       agent,
@@ -694,7 +711,13 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
           );
         });
         await this.bus.publish(agent, type, data, call);
+        // a distributed call, not a transfer: only these mark the agent not-answering
+        if (type === 'call.ringing' && (data as { transferId?: string }).transferId === undefined)
+          this.inbound.add(call.callId);
         if (type === 'call.ended') {
+          const rangOut =
+            this.inbound.delete(call.callId) && (data as { cause?: string }).cause === 'NO_ANSWER';
+          if (rangOut) await this.markNoAnswer(agent);
           this.notifyCallEnded();
           this.reconcileSoon(agent);
         }

@@ -210,8 +210,10 @@ export class ServerLine {
       customer.reject(486);
       return;
     }
-    if (state.callStatus === 'off') {
-      this.deps.logger.log(`${this.name}: call status off, ${logText(customer.remote.user)} refused 480`);
+    if (state.callStatus !== 'on') {
+      this.deps.logger.log(
+        `${this.name}: call status ${state.callStatus}, ${logText(customer.remote.user)} refused 480`,
+      );
       customer.reject(480);
       return;
     }
