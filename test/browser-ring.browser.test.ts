@@ -68,7 +68,7 @@ describe('browser mode: Off and RING_TIMEOUT_MS', () => {
     expect((await rest(env.gateway, 'POST', '/v1/demo/agents/5003/status')).body).toMatchObject({
       status: 'off',
     });
-    await tab.waitForCallback('csShowCallStatus', { args: ['off'], after: before });
+    await tab.waitForCallback('csShowCallStatus', { args: ['Offline'], after: before });
 
     const { attempt } = await callAgent();
     const end = await attempt.terminated;

@@ -430,7 +430,11 @@ describe('several gateway instances (real processes, one Redis, the lab PBX)', (
     const missed = await resumed.nth('agent.callStatus', 2, 5_000);
     expect(resumed.of('agent.callStatus').map((e) => e.id)).toHaveLength(2);
     expect(compareEventIds(missed.id, seen.id)).toBe(1);
-    expect(resumed.of('session.ready')[0]?.data.resumed).toMatchObject({ replayed: 2 });
+    // Replayed: the two toggles, and the agent's registration on the adopter (agent.sip).
+    expect(resumed.of('agent.sip').map((e) => e.data.state)).toContain('registered');
+    expect(resumed.of('session.ready')[0]?.data.resumed).toMatchObject({
+      replayed: 2 + resumed.of('agent.sip').length,
+    });
 
     // A new customer call to each agent rings its IP-phone bot (refused at once, to stay quick).
     for (const ipphone of agents)

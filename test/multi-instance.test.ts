@@ -3,6 +3,7 @@ import type { RunningGateway } from '../apps/gateway/src/app.js';
 import { login, startGateway } from './support/gateway.js';
 import { startRedis, type RedisServer } from './support/redis-server.js';
 import { Tab } from './support/tabs.js';
+import { type TenantsFile, writeTenants } from './support/tenants.js';
 
 /**
  * Two gateway instances on ephemeral ports sharing one real redis-server: an agent's tabs may be
@@ -12,6 +13,7 @@ describe('two gateway instances on one Redis', () => {
   let redis: RedisServer;
   let a: RunningGateway;
   let b: RunningGateway;
+  let tenants: TenantsFile;
   const tabs: Tab[] = [];
   const open = async (gw: RunningGateway, ipphone: string): Promise<Tab> => {
     // Log in on one instance, connect on the other when asked: session tokens are shared.
@@ -23,9 +25,12 @@ describe('two gateway instances on one Redis', () => {
 
   beforeAll(async () => {
     redis = await startRedis();
+    // the race opens 50 tabs for one agent, above the default tabsPerAgent quota (20)
+    tenants = writeTenants({ demoExtra: '    quotas: { tabsPerAgent: 60 }' });
     const keyPrefix = `cg-test-${Date.now()}:`;
-    a = await startGateway({ redisUrl: redis.url, instanceId: 'gw-a', keyPrefix });
-    b = await startGateway({ redisUrl: redis.url, instanceId: 'gw-b', keyPrefix });
+    const configPath = tenants.path;
+    a = await startGateway({ redisUrl: redis.url, instanceId: 'gw-a', keyPrefix, configPath });
+    b = await startGateway({ redisUrl: redis.url, instanceId: 'gw-b', keyPrefix, configPath });
   });
   afterEach(async () => {
     for (const tab of tabs.splice(0)) {
@@ -37,6 +42,7 @@ describe('two gateway instances on one Redis', () => {
     await a.close();
     await b.close();
     await redis.stop();
+    tenants.remove();
   });
 
   it('voice moves between a tab on instance A and a tab on instance B, both hearing voice.changed', async () => {

@@ -95,7 +95,10 @@ describe('sessions end (redis coordination, two instances)', () => {
     const crmTab = await Tab.open(a.url, { domain: 'demo', token: crm });
     opened.push(crmTab);
     expect(crmTab.of('session.error')[0]?.data.code).toBe('NOT_LOGGED_IN');
-    expect(await loginWith(a.url, crm)).toMatchObject({ status: 401, body: { code: 'NOT_LOGGED_IN' } });
+    expect(await loginWith(a.url, crm)).toMatchObject({
+      status: 401,
+      body: { code: 'errors', error: 'NOT_LOGGED_IN' },
+    });
 
     // A token the CRM signs afterwards logs in (its clock a little ahead is within the skew).
     const fresh = await loginWith(b.url, await token('5000', { iat: nowS() + 2 }));
@@ -125,6 +128,6 @@ describe('sessions end (redis coordination, two instances)', () => {
     ],
   ])('a CRM token with %s is refused with 401 INVALID_TOKEN, never 500', async (_, claims) => {
     const res = await loginWith(a.url, await token('5000', { ...claims }));
-    expect(res).toMatchObject({ status: 401, body: { code: 'INVALID_TOKEN' } });
+    expect(res).toMatchObject({ status: 401, body: { code: 'errors', error: 'INVALID_TOKEN' } });
   });
 });

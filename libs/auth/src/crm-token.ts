@@ -11,7 +11,7 @@ import { jwtVerify, type JWTPayload } from 'jose';
 import { IPPHONE_PATTERN, type AgentConfig, type DomainConfig, type DomainRegistry } from './domains.js';
 import { CLOCK_SKEW_SECONDS, MAX_EPOCH_SECONDS, parseExpiredClaim } from './expired-claim.js';
 import { checkCompactHs256, invalidToken as invalid, joseRefusal, SESSION_TOKEN_TYPE } from './jwt-common.js';
-import { boundTokenLifetime, MAX_CLOCK_SKEW_SECONDS } from './token-lifetime.js';
+import { boundTokenLifetime } from './token-lifetime.js';
 
 export interface CrmTokenClaims {
   /** the agent's id: letters, digits, `_`, `-`, `.` (see `IPPHONE_PATTERN`) */
@@ -81,7 +81,7 @@ export async function verifyCrmToken(
     ({ payload } = await jwtVerify(token, await verificationKey(domain), {
       algorithms: ['HS256'],
       currentDate: now,
-      clockTolerance: MAX_CLOCK_SKEW_SECONDS,
+      clockTolerance: CLOCK_SKEW_SECONDS,
     }));
   } catch (error) {
     throw joseRefusal(error, 'TOKEN_EXPIRED', 'token');
@@ -116,8 +116,6 @@ export async function verifyCrmToken(
           : 'exp is past';
       throw new CallgateError('TOKEN_EXPIRED', `token has expired (${claim})`);
     }
-    // inside the clock-skew margin: the login lasts until the margin ends
-    if (expiresAt <= nowMs) expiresAt += skewMs;
   }
   // A separate step: the domain's maximum lifetime and the clock skew (token-lifetime.ts).
   const bounded = boundTokenLifetime(

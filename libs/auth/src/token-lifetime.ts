@@ -4,9 +4,7 @@
  * claim formats (`expired`, `exp`) and to this policy stay apart.
  */
 import { CallgateError } from '@callgate/contracts';
-
-/** The CRM's clock may be this far ahead of or behind ours (seconds). */
-export const MAX_CLOCK_SKEW_SECONDS = 60;
+import { CLOCK_SKEW_SECONDS } from './expired-claim.js';
 
 /**
  * The login's end as the gateway will honour it, or a refusal:
@@ -23,7 +21,7 @@ export function boundTokenLifetime(
   maxLifetimeSeconds: number,
   fromClaims = true,
 ): number {
-  const skewMs = MAX_CLOCK_SKEW_SECONDS * 1000;
+  const skewMs = CLOCK_SKEW_SECONDS * 1000;
   const latest = nowMs + maxLifetimeSeconds * 1000;
   if (!Number.isFinite(expiresAtMs) || Number.isNaN(new Date(expiresAtMs).getTime())) {
     throw new CallgateError('INVALID_TOKEN', 'token expiry is not a valid time');

@@ -120,8 +120,11 @@ export function parseCommand(name: CommandName, input: unknown): Parsed<CommandP
       if (ipphone === undefined || ipphone === null || ipphone === '') {
         return fail('NOT_CHOOSE_TYPE_TRANSFER', 'no target agent was given');
       }
-      if (typeof ipphone !== 'string' || !/^[0-9]{1,16}$/.test(ipphone)) {
-        return fail('INVALID_PAYLOAD', 'ipphone must be the target agent extension (digits)');
+      if (typeof ipphone !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(ipphone)) {
+        return fail(
+          'INVALID_PAYLOAD',
+          "ipphone must be the target agent id (letters, digits, '_', '-', '.')",
+        );
       }
       return withCallId(record, { ...base, ipphone });
     }
@@ -245,6 +248,9 @@ export function parseCallReport(record: Record<string, unknown>): Parsed<CallRep
     case 'call.ringing': {
       // The caller id as the PBX sent it to the in-page phone: normalised as for server-side
       // devices ('anonymous', spaces, markup), never refused, so the CRM hears of every call.
+      // The in-page phone reports it as the SIP URI's user part: a string, always.
+      if (data.phone !== undefined && typeof data.phone !== 'string')
+        return fail('INVALID_PAYLOAD', 'data.phone must be a string');
       const caller = normaliseCallerId(data.phone);
       // The voice tab tells which transfer brought the call (from the INVITE's header); the
       // gateway checks it against its own transfers and adds what it knows.

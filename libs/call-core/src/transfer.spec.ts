@@ -112,6 +112,18 @@ describe('transfer rules', () => {
     });
   });
 
+  it('takes a target agent id as the domains file allows it (401_202) and refuses one unsafe in a SIP URI', () => {
+    expect(parseCommand('transfer.toAgent', { ipphone: '401_202' })).toEqual({
+      ok: true,
+      value: { ipphone: '401_202' },
+    });
+    for (const ipphone of ['5001@evil.example', '5001;transport=tcp', 'a b', 'x'.repeat(65)])
+      expect(parseCommand('transfer.toAgent', { ipphone })).toMatchObject({
+        ok: false,
+        code: 'INVALID_PAYLOAD',
+      });
+  });
+
   it('keeps a well-formed transfer id on a reported ringing call and drops a malformed one', () => {
     const report = (transferId: unknown): unknown =>
       parseCommand('call.report', {
