@@ -73,7 +73,7 @@ describe('quotas', () => {
       body = await res.json();
     }
     expect(statuses.at(-1)).toBe(429);
-    expect(body).toMatchObject({ code: 'RATE_LIMITED' });
+    expect(body).toMatchObject({ code: 'errors', error: 'RATE_LIMITED' });
   });
 
   it('a socket on the default namespace is closed at once', async () => {

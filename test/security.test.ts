@@ -121,7 +121,7 @@ describe('bad input never stops the gateway (redis coordination)', () => {
     form.set('third', 'c');
     const res = await fetch(`${gw.url}/demo/thirdParty/login`, { method: 'POST', body: form });
     expect(res.status).toBe(413);
-    expect(await res.json()).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    expect(await res.json()).toMatchObject({ code: 'errors', error: 'PAYLOAD_TOO_LARGE' });
     expect(await acmeServed(gw.url, tenants)).toBe(true);
   });
 

@@ -53,10 +53,10 @@ export async function crmToken(
   domain = 'demo',
   configPath = DEMO_CONFIG,
 ): Promise<string> {
-  return new SignJWT({ ipphone, ...claims })
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setIssuedAt()
-    .sign(new TextEncoder().encode(accessKey(domain, configPath)));
+  // `iat` now, unless the test gives its own (setIssuedAt would overwrite it)
+  const jwt = new SignJWT({ ipphone, ...claims }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' });
+  if (claims.iat === undefined) jwt.setIssuedAt();
+  return jwt.sign(new TextEncoder().encode(accessKey(domain, configPath)));
 }
 
 /** Logs an agent in through `POST /{domain}/thirdParty/login`; returns the gateway session token. */

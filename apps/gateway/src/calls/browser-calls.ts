@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import {
   type CallReport,
+  type CallStatus,
   CallgateError,
   type CallCommandName,
   type CommandPayload,
@@ -161,7 +162,7 @@ export class BrowserCalls implements OnApplicationShutdown {
 
   /**
    * A call event from the voice tab: checked (holder, state machine) and published. With
-   * `callStatus: 'off'` an inbound call (not a transfer) is refused as in desk-phone mode: it is
+   * `callStatus` other than `'on'` (`'off'`, `'noAnswer'`) an inbound call (not a transfer) is refused as in desk-phone mode: it is
    * not announced, and the tab's phone is told to reject it (480). An inbound call that rings
    * longer than RING_TIMEOUT_MS is rejected the same way and ends with NO_ANSWER.
    */
@@ -169,7 +170,7 @@ export class BrowserCalls implements OnApplicationShutdown {
     agent: AgentRef,
     tabId: string,
     report: CallReport,
-    options: { callStatus?: 'on' | 'off' } = {},
+    options: { callStatus?: CallStatus } = {},
   ): Promise<void> {
     const holder = await this.coordination.voice.holder(agent);
     if (holder?.tabId !== tabId)
@@ -208,7 +209,8 @@ export class BrowserCalls implements OnApplicationShutdown {
                 : plain,
             };
             if (leg) this.customerIds.set(k, { callId: report.callId, customerCallId: leg.customerCallId });
-            if (!leg && options.callStatus === 'off') {
+            // Off, or 'No Answer' (3C: marked after a call rang out), takes no calls until turned on
+            if (!leg && options.callStatus !== undefined && options.callStatus !== 'on') {
               this.refuse(agent, tabId, report.callId, 'off');
               return;
             }
