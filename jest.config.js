@@ -17,4 +17,6 @@ export default {
   testMatch: ['<rootDir>/libs/**/*.spec.ts', '<rootDir>/apps/**/*.spec.ts', '<rootDir>/test/**/*.test.ts'],
   testTimeout: 30000,
   maxWorkers: 2,
+  // dist/sdk-package/package.json (npm run build:sdk-package) repeats libs/embed-sdk's package name
+  modulePathIgnorePatterns: ['<rootDir>/dist/'],
 };
