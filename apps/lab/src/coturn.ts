@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger, type SipLogger } from '@callgate/sip';
 import { freeTcpPort, isUdpPortFree } from './ports.js';
+import { terminate } from './probe.js';
 
 export interface CoturnOptions {
   host?: string;
@@ -133,12 +134,7 @@ class CoturnProcess implements Coturn {
 
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      if (this.running) {
-        this.child.kill('SIGTERM');
-        const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
-        await this.exited;
-        clearTimeout(timer);
-      }
+      if (this.running) await terminate(this.child, this.exited);
       rmSync(this.dir, { recursive: true, force: true });
     })();
     return this.stopping;

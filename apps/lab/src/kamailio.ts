@@ -1,6 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createSocket } from 'node:dgram';
 import {
   closeSync,
   existsSync,
@@ -20,6 +19,7 @@ import { silentLogger, type SipLogger } from '@callgate/sip';
 import { WebSocket } from 'ws';
 import { kamailioConfig, type KamailioConfigParams } from './kamailio-config.js';
 import { freeSipPorts, freeTcpPort, freeUdpPort } from './ports.js';
+import { udpProbe } from './probe.js';
 import { kamailioTlsConfig, makeLabCertificates } from './tls-ca.js';
 
 /** The field profile's PBX settings (see kamailioConfig's `field`). */
@@ -502,42 +502,30 @@ class KamailioProcess implements Kamailio {
  * Useful as a health probe of any SIP server.
  */
 export function sipOptionsPing(host: string, port: number, timeoutMs = 500): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createSocket('udp4');
-    const tag = randomBytes(6).toString('hex');
-    let done = false;
-    const finish = (ok: boolean): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      socket.close();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => finish(false), timeoutMs);
-    socket.on('error', () => finish(false));
-    socket.on('message', (message) => {
-      const text = message.toString('utf8');
-      if (text.startsWith('SIP/2.0 200') && text.includes(tag)) finish(true);
-    });
-    socket.bind(0, host, () => {
-      const local = socket.address();
-      const request = [
-        `OPTIONS sip:${host}:${port} SIP/2.0`,
-        `Via: SIP/2.0/UDP ${host}:${local.port};branch=z9hG4bK${tag};rport`,
-        'Max-Forwards: 5',
-        `From: <sip:probe@${host}>;tag=${tag}`,
-        `To: <sip:${host}:${port}>`,
-        `Call-ID: ${tag}@${host}`,
-        'CSeq: 1 OPTIONS',
-        'Content-Length: 0',
-        '',
-        '',
-      ].join('\r\n');
-      socket.send(request, port, host, (error) => {
-        if (error) finish(false);
-      });
-    });
-  });
+  const tag = randomBytes(6).toString('hex');
+  const request = (localPort: number): string =>
+    [
+      `OPTIONS sip:${host}:${port} SIP/2.0`,
+      `Via: SIP/2.0/UDP ${host}:${localPort};branch=z9hG4bK${tag};rport`,
+      'Max-Forwards: 5',
+      `From: <sip:probe@${host}>;tag=${tag}`,
+      `To: <sip:${host}:${port}>`,
+      `Call-ID: ${tag}@${host}`,
+      'CSeq: 1 OPTIONS',
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n');
+  return udpProbe(
+    host,
+    port,
+    request,
+    (answer) => {
+      const text = answer.toString('utf8');
+      return text.startsWith('SIP/2.0 200') && text.includes(tag);
+    },
+    timeoutMs,
+  );
 }
 
 /** Resolves true when a WebSocket handshake with the 'sip' subprotocol succeeds in time. */

@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { createSocket } from 'node:dgram';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger, type SipLogger } from '@callgate/sip';
 import { freeUdpPort } from './ports.js';
+import { terminate, udpProbe } from './probe.js';
 
 export interface RtpengineOptions {
   host?: string;
@@ -118,26 +118,14 @@ class RtpengineProcess implements Rtpengine {
   }
 
   ping(timeoutMs = 500): Promise<boolean> {
-    return new Promise((resolve) => {
-      const socket = createSocket('udp4');
-      const cookie = randomBytes(6).toString('hex');
-      let done = false;
-      const finish = (ok: boolean): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        socket.close();
-        resolve(ok);
-      };
-      const timer = setTimeout(() => finish(false), timeoutMs);
-      socket.on('error', () => finish(false));
-      socket.on('message', (message) =>
-        finish(message.toString('latin1').startsWith(`${cookie} `) && message.includes('pong')),
-      );
-      socket.send(`${cookie} d7:command4:pinge`, this.ngPort, this.host, (error) => {
-        if (error) finish(false);
-      });
-    });
+    const cookie = randomBytes(6).toString('hex');
+    return udpProbe(
+      this.host,
+      this.ngPort,
+      () => `${cookie} d7:command4:pinge`,
+      (answer) => answer.toString('latin1').startsWith(`${cookie} `) && answer.includes('pong'),
+      timeoutMs,
+    );
   }
 
   cpuMs(): number {
@@ -165,12 +153,7 @@ class RtpengineProcess implements Rtpengine {
 
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      if (this.running) {
-        this.child.kill('SIGTERM');
-        const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
-        await this.exited;
-        clearTimeout(timer);
-      }
+      if (this.running) await terminate(this.child, this.exited);
       rmSync(this.dir, { recursive: true, force: true });
     })();
     return this.stopping;
