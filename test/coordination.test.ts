@@ -406,23 +406,23 @@ describe.each(['memory', 'redis'] as const)('%s coordination store', (kind) => {
   });
 
   describe('logins', () => {
-    it('a remembered token is known until its ttl runs out', async () => {
+    it('a logout is known to every instance until its ttl runs out', async () => {
       const a = await instance('gw-a');
       const b = await instance('gw-b');
-      await a.logins.remember(agent.domain, 'digest-1', 400);
-      await expect(b.logins.isRemembered(agent.domain, 'digest-1')).resolves.toBe(true);
-      await expect(b.logins.isRemembered(agent.domain, 'digest-2')).resolves.toBe(false);
-      await expect(b.logins.isRemembered('other.example', 'digest-1')).resolves.toBe(false);
+      await a.logins.revoke(agent, 1_234_567, 400);
+      await expect(b.logins.revokedAt(agent)).resolves.toBe(1_234_567);
+      await expect(b.logins.revokedAt({ ...agent, ipphone: '5999' })).resolves.toBeUndefined();
+      await expect(b.logins.revokedAt({ ...agent, domain: 'other.example' })).resolves.toBeUndefined();
       await waitFor(
-        () => b.logins.isRemembered(agent.domain, 'digest-1'),
-        (known) => !known,
+        () => b.logins.revokedAt(agent),
+        (at) => at === undefined,
         3_000,
       );
     });
 
-    it('remember refuses a ttl that is not a positive integer', async () => {
+    it('revoke refuses a ttl that is not a positive integer', async () => {
       const a = await instance('gw-a');
-      await expect(a.logins.remember(agent.domain, 'digest-1', 0)).rejects.toThrow(RangeError);
+      await expect(a.logins.revoke(agent, Date.now(), 0)).rejects.toThrow(RangeError);
     });
   });
 

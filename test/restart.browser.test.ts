@@ -32,7 +32,7 @@ async function ringAgent(lab: Lab, customerNumber: string) {
 
 /**
  * The embedded default (one gateway, no Redis, no SESSION_SECRET) restarted under open pages:
- * its session secret and remembered logins are kept in DATA_DIR, and its event ids continue above
+ * its session secret is kept in DATA_DIR, and its event ids continue above
  * the old ones, so the pages come back by themselves and hear the next call.
  */
 describe('embedded default restarted under an open page (no Redis, no SESSION_SECRET)', () => {

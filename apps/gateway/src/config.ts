@@ -41,8 +41,8 @@ export interface GatewayConfig {
   /** `text`: readable lines (default); `json`: one JSON object per line (pino) */
   logFormat: LogFormat;
   /**
-   * The embedded default's folder for what must survive a restart (session secret, remembered
-   * logins); validated and created at boot only without REDIS_URL (Redis keeps those otherwise).
+   * The embedded default's folder for what must survive a restart (the session secret);
+   * validated and created at boot only without REDIS_URL (Redis and SESSION_SECRET do otherwise).
    */
   dataDir: string;
   /** webhook delivery: first retry delay (doubling, capped at 5 minutes), attempts before the dead letters, POST timeout */

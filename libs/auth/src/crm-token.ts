@@ -5,7 +5,6 @@
  * `verifyCrmToken()` checks the signature and the expiry only; it does not check that the agent
  * exists. `authenticateCrmLogin()` does the whole login check with a {@link DomainRegistry}.
  */
-import { createHash } from 'node:crypto';
 import { CallgateError } from '@callgate/contracts';
 import { jwtVerify, type JWTPayload } from 'jose';
 import { IPPHONE_PATTERN, type AgentConfig, type DomainConfig, type DomainRegistry } from './domains.js';
@@ -159,9 +158,4 @@ export async function authenticateCrmLogin(
     expiresAt,
     ...(issuedAt === undefined ? {} : { issuedAt }),
   };
-}
-
-/** SHA-256 of a token, hex: how a logged-in CRM token is remembered without storing it. */
-export function tokenDigest(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
 }

@@ -6,7 +6,6 @@
 //   {prefix}presence:{domain}:{ipphone}      sorted set, member tabId, score expiry (server ms)
 //   {prefix}agent:{domain}:{ipphone}         hash {deviceType, mobile, callStatus}
 //   {prefix}events:{domain}                  stream of the domain's events, capped (MAXLEN ~)
-//   {prefix}login:{domain}:{tokenDigest}     string '1', PX the token's remaining life
 //   {prefix}logout:{domain}:{ipphone}        string, ms of the agent's last logout, PX the session lifetime
 //   {prefix}lease:{domain}:{ipphone}         hash {owner, epoch}, PX lease: who registers the agent
 //   {prefix}lease:epoch:{domain}:{ipphone}   integer counter, never expires (epochs only grow)
@@ -27,7 +26,6 @@ export interface CoordinationKeys {
   presence(agent: AgentRef): string;
   agentState(agent: AgentRef): string;
   eventLog(domain: string): string;
-  login(domain: string, tokenDigest: string): string;
   lease(agent: AgentRef): string;
   leaseEpoch(agent: AgentRef): string;
   leaseCall(agent: AgentRef): string;
@@ -43,7 +41,6 @@ export function coordinationKeys(prefix: string): CoordinationKeys {
     presence: (agent) => `${prefix}presence:${agentPart(agent)}`,
     agentState: (agent) => `${prefix}agent:${agentPart(agent)}`,
     eventLog: (domain) => `${prefix}events:${seg(domain)}`,
-    login: (domain, tokenDigest) => `${prefix}login:${seg(domain)}:${seg(tokenDigest)}`,
     lease: (agent) => `${prefix}lease:${agentPart(agent)}`,
     leaseEpoch: (agent) => `${prefix}lease:epoch:${agentPart(agent)}`,
     leaseCall: (agent) => `${prefix}lease:call:${agentPart(agent)}`,

@@ -14,7 +14,6 @@ import {
 } from './common.js';
 import { coordinationKeys, type CoordinationKeys } from './keys.js';
 import { compareEventIds, parseEventId } from '@callgate/contracts';
-import { LoginFile } from './login-file.js';
 import { RpcPeer } from './rpc.js';
 import type {
   AgentLeases,
@@ -59,7 +58,6 @@ export class MemoryBackend {
   })();
   private readonly presence = new Map<string, Map<string, number>>();
   private readonly agents = new Map<string, StoredAgentFields>();
-  private readonly logins = new Map<string, number>();
   private readonly revocations = new Map<string, { atMs: number; expiresAt: number }>();
   private readonly leases = new Map<string, Expiring<Lease>>();
   private readonly calls = new Map<string, string>();
@@ -268,10 +266,6 @@ export class MemoryBackend {
     this.agents.set(key, { ...this.agents.get(key), callStatus: status });
   }
 
-  setLogin(key: string, ttlMs: number): void {
-    this.logins.set(key, this.now() + ttlMs);
-  }
-
   setRevocation(key: string, atMs: number, ttlMs: number): void {
     this.revocations.set(key, { atMs, expiresAt: this.now() + ttlMs });
   }
@@ -282,14 +276,6 @@ export class MemoryBackend {
     if (entry.expiresAt > this.now()) return entry.atMs;
     this.revocations.delete(key);
     return undefined;
-  }
-
-  hasLogin(key: string): boolean {
-    const expiresAt = this.logins.get(key);
-    if (expiresAt === undefined) return false;
-    if (expiresAt > this.now()) return true;
-    this.logins.delete(key);
-    return false;
   }
 
   private grant(
@@ -324,9 +310,7 @@ function sameGrant(a: VoiceHolder, b: VoiceHolder): boolean {
 export function createMemoryCoordination(options: CoordinationOptions): Coordination {
   const resolved = resolveOptions(options);
   const backend = options.memoryBackend ?? new MemoryBackend();
-  const loginFile =
-    options.loginsFile === undefined ? undefined : new LoginFile(options.loginsFile, resolved.logger);
-  return new MemoryCoordination(resolved, backend, loginFile);
+  return new MemoryCoordination(resolved, backend);
 }
 
 class MemoryCoordination implements Coordination {
@@ -353,7 +337,6 @@ class MemoryCoordination implements Coordination {
   constructor(
     private readonly options: ResolvedOptions,
     private readonly backend: MemoryBackend,
-    loginFile?: LoginFile,
   ) {
     this.instanceId = options.instanceId;
     this.leaseMs = options.leaseMs;
@@ -465,17 +448,7 @@ class MemoryCoordination implements Coordination {
         }),
     };
 
-    const now = Date.now();
-    for (const { key, until } of loginFile?.load(now) ?? []) backend.setLogin(key, until - now);
     this.logins = {
-      remember: (domain, tokenDigest, ttlMs) =>
-        this.op(() => {
-          assertTtl(ttlMs);
-          const key = keys.login(domain, tokenDigest);
-          backend.setLogin(key, ttlMs);
-          loginFile?.append({ key, until: Date.now() + ttlMs });
-        }),
-      isRemembered: (domain, tokenDigest) => this.op(() => backend.hasLogin(keys.login(domain, tokenDigest))),
       revoke: (agent, atMs, ttlMs) =>
         this.op(() => {
           assertTtl(ttlMs);

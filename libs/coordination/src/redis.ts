@@ -366,15 +366,6 @@ class RedisCoordination implements Coordination {
     };
 
     this.logins = {
-      remember: async (domain, tokenDigest, ttlMs) => {
-        assertTtl(ttlMs);
-        const key = keys.login(domain, tokenDigest);
-        await this.call('logins.remember', () => client.set(key, '1', 'PX', ttlMs));
-      },
-      isRemembered: async (domain, tokenDigest) => {
-        const key = keys.login(domain, tokenDigest);
-        return (await this.call('logins.isRemembered', () => client.exists(key))) === 1;
-      },
       revoke: async (agent, atMs, ttlMs) => {
         assertTtl(ttlMs);
         const key = keys.logout(agent);

@@ -94,10 +94,8 @@ export interface EventLog {
   since(domain: string, afterId: string, limit: number): Promise<{ events: LoggedEvent[]; gap: boolean }>;
 }
 
-/** CRM tokens that went through login, so `csInit` can accept them until they expire. */
+/** Agents' logouts everywhere (`session.logout`): sessions and logins issued before are void. */
 export interface LoginRegistry {
-  remember(domain: string, tokenDigest: string, ttlMs: number): Promise<void>;
-  isRemembered(domain: string, tokenDigest: string): Promise<boolean>;
   /** `session.logout`: every session and login of the agent issued up to `atMs` is void (for `ttlMs`). */
   revoke(agent: AgentRef, atMs: number, ttlMs: number): Promise<void>;
   /** When the agent last logged out everywhere (ms), if that is still remembered. */
@@ -202,11 +200,6 @@ export interface CoordinationOptions {
    * sharing one Redis do (tests run several instances this way); default: a private one.
    */
   memoryBackend?: MemoryBackend;
-  /**
-   * Memory only: a file that keeps the remembered logins across a restart of the process (the
-   * embedded default's DATA_DIR); unset: they live in memory only.
-   */
-  loginsFile?: string;
   /** Redis only: told of every command of the main client, with its latency (for metrics). */
   redisObserver?: RedisCommandObserver;
 }

@@ -1,13 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { decodeProtectedHeader } from 'jose';
 import { CallgateError, type LoginResponse } from '@callgate/contracts';
-import {
-  authenticateCrmLogin,
-  MAX_TOKEN_LENGTH,
-  SESSION_TOKEN_TYPE,
-  SessionTokens,
-  tokenDigest,
-} from '@callgate/auth';
+import { authenticateCrmLogin, MAX_TOKEN_LENGTH, SESSION_TOKEN_TYPE, SessionTokens } from '@callgate/auth';
 import type { AgentRef, Coordination } from '@callgate/coordination';
 import type { GatewayConfig } from '../config.js';
 import { COORDINATION, GATEWAY_CONFIG } from '../tokens.js';
@@ -40,9 +34,6 @@ export class SessionService {
       ipphone: agent.ipphone,
       notAfter: expiresAt,
     });
-    await this.store(`login of ${domainName}/${agent.ipphone}`, () =>
-      this.coordination.logins.remember(domainName, tokenDigest(token), expiresAt.getTime() - Date.now()),
-    );
     this.logger.log(`login ${domainName}/${agent.ipphone} until ${session.expiresAt.toISOString()}`);
     return {
       code: 'ok',
