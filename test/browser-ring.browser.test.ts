@@ -88,7 +88,7 @@ describe('browser mode: Off and RING_TIMEOUT_MS', () => {
     });
   }, 60_000);
 
-  it('an unanswered call stops after RING_TIMEOUT_MS with NO_ANSWER, and the agent can take the next one', async () => {
+  it("an unanswered call stops after RING_TIMEOUT_MS with NO_ANSWER and marks the agent 'No Answer'; changeCallStatus() brings it back Online for the next one", async () => {
     const before = await tab.mark();
     const seen = backend.events.length;
     const { customer, attempt } = await callAgent();
@@ -105,7 +105,28 @@ describe('browser mode: Off and RING_TIMEOUT_MS', () => {
     );
     expect(ended.data).toMatchObject({ cause: 'NO_ANSWER', by: 'system' });
 
-    // The next call rings and is answered: nothing was left behind.
+    // 3C: a call that rang out marks the agent not-answering, as on server-side devices.
+    await tab.waitForCallback('csShowCallStatus', { args: ['No Answer'], after: before });
+    const marked = await backend.waitFor(
+      (e) => e.type === 'agent.callStatus' && e.ipphone === '5003' && backend.events.indexOf(e) >= seen,
+    );
+    expect(marked.data).toEqual({ status: 'noAnswer' });
+
+    // Not answering: the next distributed call is refused (480) and never rings the page.
+    const refusedFrom = await tab.mark();
+    const refusedSeen = backend.events.length;
+    const refused = await callAgent();
+    expect(await refused.attempt.terminated).toMatchObject({ statusCode: 480, established: false });
+    const refusedEnd = await backend.waitFor(
+      (e) => e.type === 'call.ended' && e.ipphone === '5003' && backend.events.indexOf(e) >= refusedSeen,
+    );
+    expect(refusedEnd.data).toMatchObject({ cause: 'AGENT_REJECTED', by: 'system' });
+    expect((await tab.calls()).slice(refusedFrom).filter(([name]) => name === 'csCallRinging')).toEqual([]);
+
+    // changeCallStatus() goes back to Online, and the next call rings and is answered.
+    const online = await tab.mark();
+    expect(await tab.call('changeCallStatus')).toMatchObject({ ok: true, status: 'on' });
+    await tab.waitForCallback('csShowCallStatus', { args: ['Online'], after: online });
     const next = await tab.mark();
     const second = await callAgent();
     await tab.waitForCallback('csCallRinging', { after: next });

@@ -164,7 +164,8 @@ export class BrowserCalls implements OnApplicationShutdown {
    * A call event from the voice tab: checked (holder, state machine) and published. With
    * `callStatus` other than `'on'` (`'off'`, `'noAnswer'`) an inbound call (not a transfer) is refused as in desk-phone mode: it is
    * not announced, and the tab's phone is told to reject it (480). An inbound call that rings
-   * longer than RING_TIMEOUT_MS is rejected the same way and ends with NO_ANSWER.
+   * longer than RING_TIMEOUT_MS is rejected the same way and ends with NO_ANSWER; a distributed
+   * one (not a transfer) then marks the agent not-answering (3C `'No Answer'`).
    */
   async report(
     agent: AgentRef,
@@ -177,6 +178,7 @@ export class BrowserCalls implements OnApplicationShutdown {
       throw new CallgateError('NOT_VOICE_HOLDER', 'only the voice tab reports calls');
     const k = key(agent);
     let call = this.current.get(k);
+    let rangOut = false;
     try {
       switch (report.type) {
         case 'call.ringing':
@@ -250,6 +252,7 @@ export class BrowserCalls implements OnApplicationShutdown {
               if (report.data.duration !== undefined && report.data.duration > seen)
                 report = { ...report, data: { ...report.data, duration: seen } };
               call.transition('ended');
+              rangOut = this.rangOut(k, call.callId);
               this.current.delete(k);
               this.customerIds.delete(k);
               this.callEnded(agent, call.callId);
@@ -284,6 +287,34 @@ export class BrowserCalls implements OnApplicationShutdown {
       callId: report.callId,
       ...(call.transactionId === undefined ? {} : { transactionId: call.transactionId }),
     });
+    if (rangOut) await this.markNoAnswer(agent);
+  }
+
+  /**
+   * Whether the agent's call `callId`, about to end, is a distributed call (not a transfer leg)
+   * that the gateway gave up ringing (RING_TIMEOUT_MS): as on server-side devices, such a call
+   * marks the agent not-answering.
+   */
+  private rangOut(k: string, callId: string): boolean {
+    return (
+      this.refusals.get(callId) === 'timeout' &&
+      this.current.get(k)?.direction === 'inbound' &&
+      this.customerIds.get(k)?.callId !== callId
+    );
+  }
+
+  /**
+   * An inbound call rang out in the voice tab: the agent is marked not-answering (3C
+   * `'No Answer'`) and gets no calls until it changes its call status (as on server-side devices).
+   */
+  private async markNoAnswer(agent: AgentRef): Promise<void> {
+    try {
+      await this.coordination.agents.setCallStatus(agent, 'noAnswer');
+      await this.bus.publish(agent, 'agent.callStatus', { status: 'noAnswer' });
+      this.logger.log(`${key(agent)}: a call rang out in the voice tab, call status -> noAnswer`);
+    } catch (err) {
+      this.logger.warn(`${key(agent)}: marking noAnswer failed: ${(err as Error).message}`);
+    }
   }
 
   private startRingTimer(agent: AgentRef, tabId: string, callId: string): void {
@@ -327,6 +358,7 @@ export class BrowserCalls implements OnApplicationShutdown {
   private async endLocally(agent: AgentRef, callId: string, why: 'off' | 'timeout'): Promise<void> {
     const k = key(agent);
     const call = this.current.get(k);
+    const rangOut = this.rangOut(k, callId);
     this.refusals.delete(callId);
     if (call?.callId !== callId || call.ended) return;
     call.transition('ended');
@@ -339,6 +371,7 @@ export class BrowserCalls implements OnApplicationShutdown {
       { cause: why === 'off' ? 'AGENT_REJECTED' : 'NO_ANSWER', by: 'system', duration: call.duration },
       { callId, ...(call.transactionId === undefined ? {} : { transactionId: call.transactionId }) },
     );
+    if (rangOut) await this.markNoAnswer(agent);
   }
 
   /** The voice tab is gone: a call it carried cannot go on. */
