@@ -206,7 +206,7 @@ describe('parseDomainsFile()', () => {
     [
       'defaultDevice: 1',
       'defaultDevice: 5',
-      'domains.acme.agents.5001.defaultDevice: must be 1 (browser), 2 (IP phone while logged in), 3 (mobile) or 4 (IP phone always)',
+      'domains.acme.agents.5001.defaultDevice: must be 1 (browser), 2 (IP phone while logged in), 3 (mobile), 4 (IP phone always) or 6 (softphone)',
     ],
     [
       'canCallOut: false',
@@ -298,6 +298,35 @@ describe('parseDomainsFile()', () => {
     expect(problemsOf(text.replace('defaultDevice: 4', 'defaultDevice: 2'))).toEqual([
       'domains.acme.agents.5000.devices.ipPhone: is required when defaultDevice is 2 (IP phone)',
     ]);
+  });
+
+  it('device 6 (softphone): its own SIP URI, required when 6 is the default or allowed, and allowed by default once set', () => {
+    const withSoftphone = goodWith(
+      'devices: { ipPhone: "sip:5000-desk@pbx.acme.example", mobile: "+84930000000" }',
+      'devices: { ipPhone: "sip:5000-desk@pbx.acme.example", softphone: "sip:5000-sp@pbx.acme.example", mobile: "+84930000000" }',
+    ).replace('defaultDevice: 4', 'defaultDevice: 6');
+    const agent = parseDomainsFile(withSoftphone, 't.yaml').domains.acme?.agents['5000'];
+    expect(agent?.devices.softphone).toBe('sip:5000-sp@pbx.acme.example');
+    expect(agent?.defaultDevice).toBe(6);
+    expect(agent?.allowedDevices).toEqual([1, 2, 3, 4, 6]);
+    // without a softphone, 6 is not among the default allowed devices
+    expect(parseDomainsFile(goodWith('', ''), 't.yaml').domains.acme?.agents['5000']?.allowedDevices).toEqual(
+      [1, 2, 3, 4],
+    );
+    expect(problemsOf(goodWith('defaultDevice: 4', 'defaultDevice: 6'))).toEqual([
+      'domains.acme.agents.5000.devices.softphone: is required when device type 6 (softphone) is the default or allowed',
+    ]);
+    expect(
+      problemsOf(goodWith('defaultDevice: 4', 'defaultDevice: 4\n        allowedDevices: [4, 6]')),
+    ).toEqual([
+      'domains.acme.agents.5000.devices.softphone: is required when device type 6 (softphone) is the default or allowed',
+    ]);
+    expect(
+      problemsOf(withSoftphone.replace('softphone: "sip:5000-sp@pbx.acme.example"', 'softphone: "5000 sp"')),
+    ).toEqual(['domains.acme.agents.5000.devices.softphone: must be a SIP URI like sip:user@host']);
+    expect(problemsOf(goodWith('defaultDevice: 4', 'defaultDevice: 8'))[0]).toMatch(
+      /defaultDevice: must be 1 \(browser\)/,
+    );
   });
 
   it('requires devices.mobile when defaultDevice is 3', () => {

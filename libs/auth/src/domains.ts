@@ -73,6 +73,8 @@ export interface PbxTls {
 export interface AgentDevices {
   /** `sip:` URI of the agent's IP phone (device types 2 and 4) */
   readonly ipPhone?: string;
+  /** `sip:` URI of the agent's vendor softphone (device type 6) */
+  readonly softphone?: string;
   /** the agent's mobile number (device type 3), see {@link MOBILE_NUMBER_PATTERN} */
   readonly mobile?: string;
   /**
@@ -101,7 +103,8 @@ export interface AgentConfig {
   readonly canCallOut: boolean;
   /**
    * The device types the agent may switch to (`agent.setDevice`); its default device is always
-   * among them. Without `1` the agent never gets the SIP password (`voice.sip`). Default: all four.
+   * among them. Without `1` the agent never gets the SIP password (`voice.sip`). Default: 1-4, and
+   * 6 when a softphone is configured.
    */
   readonly allowedDevices: readonly DeviceType[];
 }
@@ -297,21 +300,22 @@ const agentSchema = z
     devices: z
       .strictObject({
         ipPhone: sipUri.optional(),
+        softphone: sipUri.optional(),
         mobile: mobileNumber.optional(),
         ipPhoneAutoAnswer: z.boolean().optional(),
       })
       .default({}),
-    defaultDevice: z.literal([1, 2, 3, 4], {
+    defaultDevice: z.literal([1, 2, 3, 4, 6], {
       error: (issue) =>
         issue.input === undefined
           ? 'is required'
-          : 'must be 1 (browser), 2 (IP phone while logged in), 3 (mobile) or 4 (IP phone always)',
+          : 'must be 1 (browser), 2 (IP phone while logged in), 3 (mobile), 4 (IP phone always) or 6 (softphone)',
     }),
     canCallOut: z.boolean().default(true),
     allowedDevices: z
       .array(
-        z.literal([1, 2, 3, 4], {
-          error: 'must list device types 1 (browser), 2, 3 or 4',
+        z.literal([1, 2, 3, 4, 6], {
+          error: 'must list device types 1 (browser), 2, 3, 4 or 6',
         }),
       )
       .min(1, 'must list at least one device type')
@@ -330,6 +334,16 @@ const agentSchema = z
         code: 'custom',
         path: ['devices', 'ipPhone'],
         message: `is required when defaultDevice is ${agent.defaultDevice} (IP phone)`,
+      });
+    }
+    if (
+      (agent.defaultDevice === 6 || agent.allowedDevices?.includes(6) === true) &&
+      agent.devices.softphone === undefined
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['devices', 'softphone'],
+        message: 'is required when device type 6 (softphone) is the default or allowed',
       });
     }
     if (agent.defaultDevice === 3 && agent.devices.mobile === undefined) {
@@ -646,6 +660,7 @@ function build(parsed: ParsedFile, source: string): DomainsFile {
     const agents = Object.entries(d.agents).map(([ipphone, a]): [string, AgentConfig] => {
       const devices: AgentDevices = Object.freeze({
         ...(a.devices.ipPhone !== undefined && { ipPhone: a.devices.ipPhone }),
+        ...(a.devices.softphone !== undefined && { softphone: a.devices.softphone }),
         ...(a.devices.mobile !== undefined && { mobile: a.devices.mobile }),
         ...(a.devices.ipPhoneAutoAnswer !== undefined && { ipPhoneAutoAnswer: a.devices.ipPhoneAutoAnswer }),
       });
@@ -661,7 +676,9 @@ function build(parsed: ParsedFile, source: string): DomainsFile {
         devices,
         defaultDevice: a.defaultDevice,
         canCallOut: a.canCallOut,
-        allowedDevices: Object.freeze([...(a.allowedDevices ?? [1, 2, 3, 4])]),
+        allowedDevices: Object.freeze([
+          ...(a.allowedDevices ?? [1, 2, 3, 4, ...(a.devices.softphone === undefined ? [] : [6 as const])]),
+        ]),
       };
       return [ipphone, Object.freeze(agent)];
     });

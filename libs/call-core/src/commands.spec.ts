@@ -75,12 +75,14 @@ describe('parseCommand', () => {
 });
 
 describe('parseDevice', () => {
-  it('accepts types 1 to 4, also as strings from 3C pages', () => {
+  it('accepts types 1 to 4 and 6 (softphone), also as strings from 3C pages', () => {
     expect(parseDevice(4, undefined)).toEqual({ ok: true, value: { type: 4 } });
     expect(parseDevice('2', undefined)).toEqual({ ok: true, value: { type: 2 } });
+    expect(parseDevice('6', undefined)).toEqual({ ok: true, value: { type: 6 } });
   });
-  it('refuses a device type 7', () => {
-    expect(parseDevice(7, undefined)).toMatchObject({ ok: false, code: 'INVALID_DEVICE_TYPE' });
+  it('refuses device types 5, 7 and 8 (the vendor mobile app)', () => {
+    for (const type of [5, 7, 8, '5', '8'])
+      expect(parseDevice(type, undefined)).toMatchObject({ ok: false, code: 'INVALID_DEVICE_TYPE' });
   });
   it('refuses a mobile like 09x; DROP', () => {
     expect(parseDevice(3, '09x; DROP')).toMatchObject({ ok: false, code: 'INVALID_MOBILE' });

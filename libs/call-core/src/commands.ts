@@ -201,10 +201,10 @@ function jsonType(value: unknown): string {
   return Array.isArray(value) ? 'array' : typeof value;
 }
 
-/** A device choice: types 1-4; type 3 needs a mobile number (validated when given). */
+/** A device choice: types 1-4 and 6; type 3 needs a mobile number (validated when given). */
 export function parseDevice(type: unknown, mobile: unknown): Parsed<{ type: DeviceType; mobile?: string }> {
-  const numeric = typeof type === 'string' && /^[1-4]$/.test(type) ? Number(type) : type;
-  if (!isDeviceType(numeric)) return fail('INVALID_DEVICE_TYPE', 'device type must be 1, 2, 3 or 4');
+  const numeric = typeof type === 'string' && /^[1-46]$/.test(type) ? Number(type) : type;
+  if (!isDeviceType(numeric)) return fail('INVALID_DEVICE_TYPE', 'device type must be 1, 2, 3, 4 or 6');
   if (mobile === undefined || mobile === null || mobile === '') return { ok: true, value: { type: numeric } };
   const checked = checkMobileNumber(mobile);
   if (!checked.ok) return fail('INVALID_MOBILE', checked.reason);

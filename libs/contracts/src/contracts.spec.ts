@@ -10,7 +10,17 @@ describe('contracts', () => {
     expect(new Set(EventTypes).size).toBe(EventTypes.length);
   });
   it('recognises device types 1 to 4 only', () => {
-    expect([0, 1, 2, 3, 4, 5, '1'].map(isDeviceType)).toEqual([false, true, true, true, true, false, false]);
+    expect([0, 1, 2, 3, 4, 5, 6, 8, '1'].map(isDeviceType)).toEqual([
+      false,
+      true,
+      true,
+      true,
+      true,
+      false,
+      true,
+      false,
+      false,
+    ]);
   });
   it('recognises the 3C callout codes', () => {
     expect(isErrorCode('IPCC_NOT_CONNECT_CUSTOMER')).toBe(true);

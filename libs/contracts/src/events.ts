@@ -8,11 +8,13 @@ export const DeviceTypes = {
   Mobile: 3,
   /** an IP phone, always reachable */
   IpPhoneAlways: 4,
+  /** the vendor's softphone: its own SIP URI per agent, always reachable (as type 4) */
+  Softphone: 6,
 } as const;
 export type DeviceType = (typeof DeviceTypes)[keyof typeof DeviceTypes];
 
 export function isDeviceType(value: unknown): value is DeviceType {
-  return value === 1 || value === 2 || value === 3 || value === 4;
+  return value === 1 || value === 2 || value === 3 || value === 4 || value === 6;
 }
 
 /**

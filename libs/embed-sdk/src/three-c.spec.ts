@@ -429,7 +429,7 @@ describe('3C facade', () => {
     ]);
   });
 
-  it('changeDevice(8) and (6) are refused with a message saying why, and the page is shown the active device', async () => {
+  it('changeDevice(8) is refused with a message saying why, and the page is shown the active device; (6) goes to the gateway', async () => {
     const { page, client } = setUp();
     void page.csInit('t', 'demo');
     client().event('session.ready', { ...READY, deviceType: 4 });
@@ -439,17 +439,28 @@ describe('3C facade', () => {
       code: 'INVALID_DEVICE_TYPE',
       message: expect.stringContaining("the vendor's mobile app") as unknown,
     });
-    expect(await page.changeDevice('6')).toMatchObject({
-      message: expect.stringContaining("the vendor's softphone") as unknown,
+    expect(await page.changeDevice(7)).toMatchObject({
+      code: 'INVALID_DEVICE_TYPE',
+      message: expect.stringContaining('1, 2, 3, 4 or 6') as unknown,
     });
+    client().answers.set('agent.setDevice', () => ({
+      ok: false,
+      code: 'DEVICE_NOT_AVAILABLE',
+      message: 'no softphone',
+    }));
+    expect(await page.changeDevice('6')).toMatchObject({ ok: false, code: 'DEVICE_NOT_AVAILABLE' });
     client().answers.set('agent.setDevice', () => ({ ok: false, code: 'INVALID_MOBILE', message: 'no' }));
     expect(await page.changeDevice(3, 'x')).toMatchObject({ ok: false, code: 'INVALID_MOBILE' });
     expect(page.calls).toEqual([
       ['csShowDeviceType', 4],
       ['csShowDeviceType', 4],
       ['csShowDeviceType', 4],
+      ['csShowDeviceType', 4],
     ]);
-    expect(client().sent.map((c) => c.name)).toEqual(['agent.setDevice']);
+    expect(client().sent.map((c) => [c.name, c.payload])).toEqual([
+      ['agent.setDevice', { type: 6 }],
+      ['agent.setDevice', { type: 3, mobile: 'x' }],
+    ]);
   });
 
   it('transferSurvey answers csTransferSurveyResponse: a free SIP URI is refused, never dialled', async () => {

@@ -174,9 +174,8 @@ export interface ClientFailureLike {
   message: string;
 }
 
-/** Why the vendor's device types 6 and 8 are refused. */
+/** Why the vendor's device type 8 is refused. */
 const UNSUPPORTED_DEVICES: Readonly<Record<number, string>> = {
-  6: "device 6 is the vendor's softphone, which callgate does not run: use 1 (this browser) or 2/4 (an IP phone)",
   8: "device 8 is the vendor's mobile app, which callgate cannot reach: use 3 (the agent's mobile number)",
 };
 
@@ -650,7 +649,7 @@ export class ThreeCFacade {
     const deviceType = typeof type === 'string' && type.trim() !== '' ? Number(type) : type;
     if (!isDeviceType(deviceType)) {
       const why = typeof deviceType === 'number' ? UNSUPPORTED_DEVICES[deviceType] : undefined;
-      const message = `changeDevice: ${why ?? `the device type must be 1, 2, 3 or 4 (got ${JSON.stringify(type)})`}`;
+      const message = `changeDevice: ${why ?? `the device type must be 1, 2, 3, 4 or 6 (got ${JSON.stringify(type)})`}`;
       console.warn(LOG, `changeDevice refused: INVALID_DEVICE_TYPE ${message}`);
       this.showActualDevice();
       return { ok: false, code: 'INVALID_DEVICE_TYPE', message };

@@ -441,6 +441,14 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
           );
         }
         break;
+      case 6:
+        if (!config.devices.softphone) {
+          throw new CallgateError(
+            'DEVICE_NOT_AVAILABLE',
+            `agent ${ctx.agent.ipphone} has no softphone configured`,
+          );
+        }
+        break;
       case 3:
         chosenMobile = mobile ?? config.devices.mobile;
         if (!chosenMobile) {

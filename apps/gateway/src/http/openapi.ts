@@ -250,7 +250,7 @@ export const OPENAPI_DOCUMENT = {
     },
     '/v1/{domain}/agents/{ipphone}/device': {
       post: {
-        summary: 'Set the agent’s device {type: 1-4, mobile?}',
+        summary: 'Set the agent’s device {type: 1-4 or 6, mobile?}',
         parameters: [domain, ipphone],
         requestBody: {
           content: {
@@ -258,7 +258,7 @@ export const OPENAPI_DOCUMENT = {
               schema: {
                 type: 'object',
                 required: ['type'],
-                properties: { type: { type: 'integer', enum: [1, 2, 3, 4] }, mobile: { type: 'string' } },
+                properties: { type: { type: 'integer', enum: [1, 2, 3, 4, 6] }, mobile: { type: 'string' } },
               },
             },
           },
