@@ -619,6 +619,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
           state !== undefined &&
           (state.deviceType === 3 ||
             state.deviceType === 4 ||
+            state.deviceType === 6 ||
             (state.deviceType === 2 && (counts.get(ipphone) ?? 0) > 0));
         const owner = owners.get(ipphone)?.owner;
         const preferred = preferredInstance(agent, this.members);
@@ -656,6 +657,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
         return false;
       case 3:
       case 4:
+      case 6:
         return true;
       case 2:
         return (await this.coordination.presence.count(agent)) > 0;

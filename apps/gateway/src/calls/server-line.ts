@@ -59,9 +59,9 @@ export function registrationReason(statusCode: number | undefined, cause: string
 }
 
 /**
- * The agent's extension, registered by the gateway (device modes 2, 3, 4), and its one call at a
- * time. Inbound calls ring the device the agent chose; the device is read at each call, so a
- * switch between modes 2, 3 and 4 needs no new registration.
+ * The agent's extension, registered by the gateway (device modes 2, 3, 4, 6), and its one call at
+ * a time. Inbound calls ring the device the agent chose; the device is read at each call, so a
+ * switch between modes 2, 3, 4 and 6 needs no new registration.
  */
 export class ServerLine {
   readonly ua: SipUserAgent;
@@ -230,7 +230,9 @@ export class ServerLine {
       `${this.name}: call ${callId} from ${logText(customer.remote.user)}, ringing ${target}`,
     );
     // An IP phone that answers when asked lets the CRM pick up the ringing call (`call.answer`).
-    const autoAnswer = state.deviceType !== 3 && this.deps.config.devices.ipPhoneAutoAnswer === true;
+    const autoAnswer =
+      (state.deviceType === 2 || state.deviceType === 4) &&
+      this.deps.config.devices.ipPhoneAutoAnswer === true;
     this.active = ServerCall.inbound({ ...this.callDeps(target, callId), autoAnswer }, callId, customer);
   }
 
@@ -265,6 +267,8 @@ export function deviceTargetOf(state: AgentState, config: AgentConfig, pbx: PbxC
     case 2:
     case 4:
       return config.devices.ipPhone;
+    case 6:
+      return config.devices.softphone;
     case 3: {
       const mobile = state.mobile ?? config.devices.mobile;
       return mobile ? `${pbx.mobilePrefix}${mobile}` : undefined;
