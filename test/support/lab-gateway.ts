@@ -13,8 +13,10 @@ export const MOBILE_PREFIX = '9';
 /** An agent of a lab domains file: its extension, default device, and whether it may call out. */
 export interface LabAgent {
   ext: string;
-  device: 1 | 2 | 3 | 4;
+  device: 1 | 2 | 3 | 4 | 6;
   canCallOut?: boolean;
+  /** it has a vendor softphone (device 6) "<ext>-softphone" in the lab */
+  softphone?: boolean;
   /** its desk phone answers by itself when asked (`devices.ipPhoneAutoAnswer`) */
   autoAnswer?: boolean;
 }
@@ -37,14 +39,20 @@ export const LAB_HOTLINES = { sales: '02873000001', care: '19001234' } as const;
 /** The lab's domains file (domain `demo`): `agents` with `defaults` overriding their devices. */
 export function labDomainsYaml(
   wsUri: string,
-  defaults: Record<string, 1 | 2 | 3 | 4> = {},
+  defaults: Record<string, 1 | 2 | 3 | 4 | 6> = {},
   agents: readonly LabAgent[] = LAB_AGENTS,
 ): string {
-  const agent = ({ ext, device, canCallOut = true, autoAnswer = false }: LabAgent): string => `
+  const agent = ({
+    ext,
+    device,
+    canCallOut = true,
+    autoAnswer = false,
+    softphone = false,
+  }: LabAgent): string => `
       "${ext}":
         name: "Agent ${ext}"
         sip: { user: "${ext}", password: "lab-${ext}" }
-        devices: { ipPhone: "sip:${ext}-desk@127.0.0.1", mobile: "09300000${ext.slice(-2)}", ipPhoneAutoAnswer: ${autoAnswer} }
+        devices: { ipPhone: "sip:${ext}-desk@127.0.0.1", mobile: "09300000${ext.slice(-2)}", ipPhoneAutoAnswer: ${autoAnswer}${softphone ? `, softphone: "sip:${ext}-softphone@127.0.0.1"` : ''} }
         defaultDevice: ${defaults[ext] ?? device}
         canCallOut: ${canCallOut}`;
   return `domains:
@@ -75,7 +83,7 @@ export interface LabGateway {
 export async function startLabGateway(
   labOptions: LabOptions,
   options: {
-    defaults?: Record<string, 1 | 2 | 3 | 4>;
+    defaults?: Record<string, 1 | 2 | 3 | 4 | 6>;
     agents?: readonly LabAgent[];
     gateway?: GatewayOptions;
   } = {},

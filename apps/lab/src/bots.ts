@@ -19,7 +19,7 @@ import {
 } from '@callgate/sip';
 
 /** The simulated endpoints of the lab. */
-export type BotKind = 'customer' | 'ipPhone' | 'mobile' | 'queue';
+export type BotKind = 'customer' | 'ipPhone' | 'mobile' | 'queue' | 'softphone' | 'survey';
 
 /** The SIP codes a bot can reject a call with (those the 3C callout errors distinguish). */
 export const BOT_REJECT_CODES = [404, 486, 480, 408, 403, 487, 603] as const;
@@ -96,7 +96,14 @@ export interface BotEvents {
 /** Refer-To URI headers a bot copies onto the call it places for a REFER. */
 const REFER_COPIED_HEADERS = ['X-Callgate-Transfer'] as const;
 
-const DEFAULT_TONES: Record<BotKind, number> = { customer: 440, ipPhone: 880, mobile: 1200, queue: 660 };
+const DEFAULT_TONES: Record<BotKind, number> = {
+  customer: 440,
+  ipPhone: 880,
+  mobile: 1200,
+  queue: 660,
+  softphone: 1000,
+  survey: 1400,
+};
 
 /** The behaviour of a bot nobody configured: answers at once, plays its kind's tone, follows REFERs. */
 export function defaultBehaviour(kind: BotKind): BotBehaviour {

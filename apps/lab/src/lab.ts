@@ -13,6 +13,10 @@ export const labUsers = {
   mobile: (mobilePrefix: string, number: string): string => `${mobilePrefix}${number}`,
   /** An ACD queue: id "1" registers as "queue1". */
   queue: (id: string): string => `queue${id}`,
+  /** An agent's vendor softphone (device 6): extension "5006" registers as "5006-softphone". */
+  softphone: (extension: string): string => `${extension}-softphone`,
+  /** A survey IVR: id "csat" registers as "survey-csat". */
+  survey: (id: string): string => `survey-${id}`,
   /** The n-th generated customer (1-based): 0901000001, 0901000002, ... */
   customer: (n: number): string => `09010000${String(n).padStart(2, '0')}`,
 };
@@ -25,13 +29,24 @@ export const labPasswords = {
   ipPhone: (extension: string): string => `desk-${extension}`,
   /** A queue "queue1" → "queue-1". */
   queue: (id: string): string => `queue-${id}`,
+  /** The softphone "5006-softphone" → "softphone-5006". */
+  softphone: (extension: string): string => `softphone-${extension}`,
+  /** The survey IVR "survey-csat" → "survey-csat". */
+  survey: (id: string): string => `survey-${id}`,
 };
 
 /** Which lab: `plain` (no auth, WebRTC bots everywhere), or `field` (a PBX like the ones users run). */
 export type LabProfile = 'plain' | 'field';
 
 /** Tones of generated bots: each bot of a lab plays its own, 100 Hz apart within a kind. */
-const TONE_BASE: Record<BotKind, number> = { customer: 400, ipPhone: 1000, mobile: 1600, queue: 2200 };
+const TONE_BASE: Record<BotKind, number> = {
+  customer: 400,
+  ipPhone: 1000,
+  mobile: 1600,
+  queue: 2200,
+  softphone: 2800,
+  survey: 3300,
+};
 
 /** The tone the lab gives the `index`-th (0-based) bot of a kind. */
 export function labTone(kind: BotKind, index: number): number {
@@ -47,6 +62,10 @@ export interface LabOptions {
   mobiles?: readonly string[];
   /** Queue ids: "1" registers "queue1". */
   queues?: readonly string[];
+  /** Agents' extensions with a vendor softphone (device 6): "5006" registers "5006-softphone". */
+  softphones?: readonly string[];
+  /** Survey IVR ids (a bot that answers): "csat" registers "survey-csat". */
+  surveys?: readonly string[];
   /** Prefix that routes a mobile number (DESIGN's pbx.mobilePrefix). Default "9". */
   mobilePrefix?: string;
   /** Behaviour per kind (over the bot default: answer at once, play the lab tone, follow REFER). */
@@ -56,8 +75,8 @@ export interface LabOptions {
   /**
    * `field`: Kamailio challenges REGISTER and INVITE (passwords {@link labPasswords}), rtpengine
    * relays media, desk phones are baresip (plain RTP/PCMU, digest auth, auto-answer), customers and
-   * mobiles are baresip on the trunk socket (plain RTP, trusted). Queues stay JsSIP bots (with a
-   * password). Default `plain`.
+   * mobiles are baresip on the trunk socket (plain RTP, trusted). Queues, softphones and survey IVRs
+   * stay JsSIP bots (with a password). Default `plain`.
    */
   profile?: LabProfile;
   /** Field profile: how long registrations last (s; clients refresh before) and pike's density. */
@@ -128,6 +147,16 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       user: labUsers.queue(id),
       index,
     })),
+    ...(options.softphones ?? []).map((ext, index) => ({
+      kind: 'softphone' as const,
+      user: labUsers.softphone(ext),
+      index,
+    })),
+    ...(options.surveys ?? []).map((id, index) => ({
+      kind: 'survey' as const,
+      user: labUsers.survey(id),
+      index,
+    })),
   ];
   const bots = plan.map(
     ({ kind, user, index }) =>
@@ -161,6 +190,9 @@ async function startFieldLab(options: LabOptions): Promise<Lab> {
   for (const [user, password] of Object.entries(options.agents ?? {})) passwords[user] = password;
   for (const ext of options.ipPhones ?? []) passwords[labUsers.ipPhone(ext)] = labPasswords.ipPhone(ext);
   for (const id of options.queues ?? []) passwords[labUsers.queue(id)] = labPasswords.queue(id);
+  for (const ext of options.softphones ?? [])
+    passwords[labUsers.softphone(ext)] = labPasswords.softphone(ext);
+  for (const id of options.surveys ?? []) passwords[labUsers.survey(id)] = labPasswords.survey(id);
   const rtpengine = await startRtpengine({ logger });
   let pbx: Kamailio;
   let turn: Coturn;
@@ -196,15 +228,41 @@ async function startFieldLab(options: LabOptions): Promise<Lab> {
       tone: labTone('mobile', i),
     })),
   ];
-  const queues = (options.queues ?? []).map(
-    (id, index) =>
+  // Queues, softphones and survey IVRs stay JsSIP bots, with a password.
+  const jssipPlan: {
+    kind: 'queue' | 'softphone' | 'survey';
+    user: string;
+    password: string;
+    index: number;
+  }[] = [
+    ...(options.queues ?? []).map((id, index) => ({
+      kind: 'queue' as const,
+      user: labUsers.queue(id),
+      password: labPasswords.queue(id),
+      index,
+    })),
+    ...(options.softphones ?? []).map((ext, index) => ({
+      kind: 'softphone' as const,
+      user: labUsers.softphone(ext),
+      password: labPasswords.softphone(ext),
+      index,
+    })),
+    ...(options.surveys ?? []).map((id, index) => ({
+      kind: 'survey' as const,
+      user: labUsers.survey(id),
+      password: labPasswords.survey(id),
+      index,
+    })),
+  ];
+  const queues = jssipPlan.map(
+    ({ kind, user, password, index }) =>
       new Bot({
         pbx,
-        user: labUsers.queue(id),
-        kind: 'queue',
+        user,
+        kind,
         logger,
-        password: labPasswords.queue(id),
-        behaviour: { tone: labTone('queue', index), ...options.behaviours?.queue },
+        password,
+        behaviour: { tone: labTone(kind, index), ...options.behaviours?.[kind] },
       }),
   );
   const phones: LabPhone[] = [];
