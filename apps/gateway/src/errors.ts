@@ -43,6 +43,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   RATE_LIMITED: 429,
   TOO_MANY_TABS: 429,
   UNKNOWN_CALLOUT_SERVICE: 404,
+  UNKNOWN_SURVEY: 404,
 };
 
 /** A CallgateError as it is, anything else as INTERNAL_ERROR (the caller logs the original). */

@@ -329,6 +329,26 @@ describe('parseDomainsFile()', () => {
     );
   });
 
+  it('reads survey IVRs (id → SIP URI), none by default; refuses a bad id or URI; survey() names an unknown id', () => {
+    const text = GOOD.replace(
+      'timezone: Asia/Ho_Chi_Minh',
+      'timezone: Asia/Ho_Chi_Minh\n    surveys: { csat: "sip:survey-csat@pbx.acme.example" }',
+    );
+    const registry = new DomainRegistry(parseDomainsFile(text, 't.yaml'));
+    expect(registry.survey('acme', 'csat')).toBe('sip:survey-csat@pbx.acme.example');
+    expect(() => registry.survey('acme', 'nps')).toThrow(expect.objectContaining({ code: 'UNKNOWN_SURVEY' }));
+    expect(() => registry.survey('acme', '__proto__')).toThrow(
+      expect.objectContaining({ code: 'UNKNOWN_SURVEY' }),
+    );
+    expect(parseDomainsFile(GOOD, 't.yaml').domains.acme?.surveys).toEqual({});
+    expect(problemsOf(text.replace('"sip:survey-csat@pbx.acme.example"', '"survey-csat"'))).toEqual([
+      'domains.acme.surveys.csat: must be a SIP URI like sip:user@host',
+    ]);
+    expect(problemsOf(text.replace('surveys: { csat:', 'surveys: { "c;s":'))).toEqual([
+      "domains.acme.surveys[\"c;s\"]: is not a valid survey id: use letters, digits, '-' and '_'",
+    ]);
+  });
+
   it('requires devices.mobile when defaultDevice is 3', () => {
     expect(problemsOf(goodWith('defaultDevice: 1', 'defaultDevice: 3'))).toEqual([
       'domains.acme.agents.5001.devices.mobile: is required when defaultDevice is 3 (mobile)',

@@ -143,6 +143,11 @@ export interface DomainConfig {
   readonly pbx: PbxConfig;
   /** queue id → `sip:` URI; a null-prototype object, prefer {@link DomainRegistry.queue} */
   readonly queues: Readonly<Record<string, string>>;
+  /**
+   * survey IVR id → `sip:` URI (3C `transferSurvey`); a null-prototype object, prefer
+   * {@link DomainRegistry.survey}. A page names a survey by id, never by URI.
+   */
+  readonly surveys: Readonly<Record<string, string>>;
   /** ipphone → agent, in file order; a null-prototype object, prefer {@link DomainRegistry.agent} */
   readonly agents: Readonly<Record<string, AgentConfig>>;
   /** what the PBX may dial for this domain (callouts, mobile forwards, transfers, queues) */
@@ -436,6 +441,11 @@ const domainSchema = z
       "is not a valid queue id: use letters, digits, '-' and '_'",
       sipUri,
     ).default({}),
+    surveys: namedRecord(
+      QUEUE_ID_PATTERN,
+      "is not a valid survey id: use letters, digits, '-' and '_'",
+      sipUri,
+    ).default({}),
     agents: namedRecord(
       IPPHONE_PATTERN,
       "is not a valid ipphone: use 1 to 64 letters, digits, '_', '-' or '.'",
@@ -721,6 +731,7 @@ function build(parsed: ParsedFile, source: string): DomainsFile {
         ...(d.pbx.iceTransportPolicy !== undefined && { iceTransportPolicy: d.pbx.iceTransportPolicy }),
       }),
       queues: nullPrototypeRecord(Object.entries(d.queues)),
+      surveys: nullPrototypeRecord(Object.entries(d.surveys)),
       agents: nullPrototypeRecord(agents),
       dialPolicy: Object.freeze({
         allowInternational: d.dialPolicy.allowInternational,
@@ -826,6 +837,7 @@ interface DomainEntry {
   readonly config: DomainConfig;
   readonly agents: ReadonlyMap<string, AgentConfig>;
   readonly queues: ReadonlyMap<string, string>;
+  readonly surveys: ReadonlyMap<string, string>;
 }
 
 /** Lookups over a validated {@link DomainsFile}; unknown names are refused with a typed error. */
@@ -838,6 +850,7 @@ export class DomainRegistry {
         config,
         agents: new Map(Object.entries(config.agents)),
         queues: new Map(Object.entries(config.queues)),
+        surveys: new Map(Object.entries(config.surveys)),
       });
     }
   }
@@ -871,6 +884,18 @@ export class DomainRegistry {
   /** The `sip:` URI of a queue, or `undefined`. @throws CallgateError `DOMAIN_NOT_FOUND` */
   queue(domain: string, queueId: string): string | undefined {
     return this.#entry(domain).queues.get(queueId);
+  }
+
+  /**
+   * The `sip:` URI of a survey IVR the domain lists (3C `transferSurvey`).
+   * @throws CallgateError `DOMAIN_NOT_FOUND`, `UNKNOWN_SURVEY` for an id the domain does not list
+   */
+  survey(domain: string, surveyId: string): string {
+    const uri = this.#entry(domain).surveys.get(surveyId);
+    if (uri === undefined) {
+      throw new CallgateError('UNKNOWN_SURVEY', `domain ${quoted(domain)} has no survey ${quoted(surveyId)}`);
+    }
+    return uri;
   }
 
   /**

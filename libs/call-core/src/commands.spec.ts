@@ -74,6 +74,25 @@ describe('parseCommand', () => {
   });
 });
 
+describe('transfer.toSurvey', () => {
+  it('takes a survey id; refuses a page-given SIP URI, no id, or an id that is not one', () => {
+    expect(parseCommand('transfer.toSurvey', { surveyId: 'csat' })).toEqual({
+      ok: true,
+      value: { surveyId: 'csat' },
+    });
+    for (const bad of [
+      { surveyId: 'csat', sipurl: 'sip:evil@elsewhere' },
+      { surveyId: 'csat', uri: 'sip:evil@elsewhere' },
+      {},
+      { surveyId: '' },
+      { surveyId: 'sip:evil@elsewhere' },
+      { surveyId: 'a b' },
+      { surveyId: 'x'.repeat(65) },
+    ])
+      expect(parseCommand('transfer.toSurvey', bad)).toMatchObject({ ok: false, code: 'INVALID_PAYLOAD' });
+  });
+});
+
 describe('parseDevice', () => {
   it('accepts types 1 to 4 and 6 (softphone), also as strings from 3C pages', () => {
     expect(parseDevice(4, undefined)).toEqual({ ok: true, value: { type: 4 } });

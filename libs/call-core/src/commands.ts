@@ -138,6 +138,24 @@ export function parseCommand(name: CommandName, input: unknown): Parsed<CommandP
       }
       return withCallId(record, { ...base, queueId });
     }
+    case 'transfer.toSurvey': {
+      // 3C pages pass {id, sipurl}: a SIP URI from the page is never dialled, only a listed survey.
+      const sipurl = record.sipurl ?? record.uri;
+      if (sipurl !== undefined && sipurl !== null && sipurl !== '') {
+        return fail(
+          'INVALID_PAYLOAD',
+          'a SIP URI from the page is never dialled: surveys are listed per domain',
+        );
+      }
+      const surveyId = record.surveyId;
+      if (surveyId === undefined || surveyId === null || surveyId === '') {
+        return fail('INVALID_PAYLOAD', 'no survey was given (surveyId)');
+      }
+      if (typeof surveyId !== 'string' || !SURVEY_ID_PATTERN.test(surveyId)) {
+        return fail('INVALID_PAYLOAD', "surveyId must be a survey id (1 to 64 letters, digits, '-' or '_')");
+      }
+      return withCallId(record, { ...base, surveyId });
+    }
     case 'call.report': {
       const report = parseCallReport(record);
       return report.ok ? { ok: true, value: { ...base, ...report.value } } : report;
@@ -182,6 +200,7 @@ const FIELD_TYPES: {
   'call.dtmf': { callId: 'string', digits: 'string' },
   'transfer.toAgent': { ipphone: 'string', callId: 'string' },
   'transfer.toQueue': { queueId: 'string', callId: 'string' },
+  'transfer.toSurvey': { surveyId: 'string', callId: 'string' },
   'transfer.respond': { accept: 'boolean', transferId: 'string' },
   'call.report': { type: 'string', callId: 'string', transactionId: 'string' },
 };
@@ -200,6 +219,9 @@ export function strictTypeError(name: CommandName, record: Record<string, unknow
 function jsonType(value: unknown): string {
   return Array.isArray(value) ? 'array' : typeof value;
 }
+
+/** A survey id as the domains file lists them (`surveys`). */
+const SURVEY_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** A device choice: types 1-4 and 6; type 3 needs a mobile number (validated when given). */
 export function parseDevice(type: unknown, mobile: unknown): Parsed<{ type: DeviceType; mobile?: string }> {

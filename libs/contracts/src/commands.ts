@@ -54,6 +54,14 @@ export interface CommandMap {
     payload: CommandBase & { queueId: string; callId?: string };
     result: { callId: string; transferId: string };
   };
+  /**
+   * Moves the current call's customer to a survey IVR the domain lists (3C `transferSurvey`);
+   * answered once the move started (outcome: events). Never a URI from the page.
+   */
+  'transfer.toSurvey': {
+    payload: CommandBase & { surveyId: string; callId?: string };
+    result: { callId: string; transferId: string };
+  };
   /** The target's answer to its pending `transfer.request` (3C `responseTransferAgent(1|0)`). */
   'transfer.respond': {
     payload: CommandBase & { accept: boolean; transferId?: string };
@@ -94,6 +102,7 @@ export const CommandNames = [
   'call.dtmf',
   'transfer.toAgent',
   'transfer.toQueue',
+  'transfer.toSurvey',
   'transfer.respond',
   'call.report',
   'session.logout',

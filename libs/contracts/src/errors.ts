@@ -48,6 +48,8 @@ export const ErrorCodes = [
   'TOO_MANY_TABS',
   // callout services (3C hotlines)
   'UNKNOWN_CALLOUT_SERVICE',
+  // survey IVRs (3C transferSurvey)
+  'UNKNOWN_SURVEY',
 ] as const;
 
 export type ErrorCode = (typeof ErrorCodes)[number];

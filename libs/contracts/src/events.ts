@@ -154,7 +154,13 @@ export interface EventDataMap {
   /** The target accepted (`OK`) or refused (`NOK`) (`csTransferCallResponse`, on the source's side). */
   'transfer.response': TransferIds & { status: 'OK' | 'NOK'; callId: string };
   /** The customer now talks to the target agent or the queue (`csTransferCallSuccess`). */
-  'transfer.succeeded': TransferIds & { callId: string; agent?: AgentSummary; queueId?: string };
+  'transfer.succeeded': TransferIds & {
+    callId: string;
+    agent?: AgentSummary;
+    queueId?: string;
+    /** a survey transfer (3C `transferSurvey`): the survey's id */
+    surveyId?: string;
+  };
   /**
    * The transfer did not happen (`csTransferCallError(error, agent)`); the customer stays with the
    * source agent. `error` is a 3C transfer code, `reason` says why in more detail.
@@ -165,6 +171,7 @@ export interface EventDataMap {
     callId?: string;
     agent?: AgentSummary;
     queueId?: string;
+    surveyId?: string;
     /** the final SIP status of the failed move, when there was one */
     sipCode?: number;
   };

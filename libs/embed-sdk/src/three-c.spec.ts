@@ -463,18 +463,64 @@ describe('3C facade', () => {
     ]);
   });
 
-  it('transferSurvey answers csTransferSurveyResponse: a free SIP URI is refused, never dialled', async () => {
+  it('transferSurvey answers csTransferSurveyResponse: a free SIP URI or no id is refused, never sent', async () => {
     const { page, client } = setUp();
     void page.csInit('t', 'demo');
     expect(await page.transferSurvey({ id: 1, sipurl: 'sip:evil@elsewhere' })).toMatchObject({
       code: 'INVALID_PAYLOAD',
     });
-    expect(await page.transferSurvey({ id: 'unknown' })).toMatchObject({ code: 'NOT_IMPLEMENTED' });
+    expect(await page.transferSurvey({})).toMatchObject({ code: 'INVALID_PAYLOAD' });
+    expect(await page.transferSurvey()).toMatchObject({ code: 'INVALID_PAYLOAD' });
     expect(page.calls).toEqual([
       ['csTransferSurveyResponse', 'INVALID_PAYLOAD'],
-      ['csTransferSurveyResponse', 'NOT_IMPLEMENTED'],
+      ['csTransferSurveyResponse', 'INVALID_PAYLOAD'],
+      ['csTransferSurveyResponse', 'INVALID_PAYLOAD'],
     ]);
     expect(client().sent).toEqual([]);
+  });
+
+  it("transferSurvey({id}) sends transfer.toSurvey and answers 'OK' or the gateway's code; a failed move answers again", async () => {
+    const { page, client } = setUp();
+    void page.csInit('t', 'demo');
+    client().event('session.ready', READY);
+    page.calls.length = 0;
+    client().answers.set('transfer.toSurvey', (payload) =>
+      (payload as { surveyId: string }).surveyId === 'csat'
+        ? { ok: true, callId: 'c1', transferId: 't1' }
+        : { ok: false, code: 'UNKNOWN_SURVEY', message: 'no such survey' },
+    );
+    expect(await page.transferSurvey({ id: 'csat', sipurl: '' })).toMatchObject({
+      ok: true,
+      transferId: 't1',
+    });
+    expect(await page.transferSurvey({ id: 7 })).toMatchObject({ ok: false, code: 'UNKNOWN_SURVEY' });
+    expect(client().sent.map((c) => [c.name, (c.payload as { surveyId?: string }).surveyId])).toEqual([
+      ['transfer.toSurvey', 'csat'],
+      ['transfer.toSurvey', '7'],
+    ]);
+    client().event('transfer.succeeded', {
+      transferId: 't1',
+      customerCallId: 'c1',
+      from: READY.ipphone,
+      to: 'survey:csat',
+      callId: 'c1',
+      surveyId: 'csat',
+    });
+    client().event('transfer.failed', {
+      transferId: 't2',
+      customerCallId: 'c1',
+      from: READY.ipphone,
+      to: 'survey:csat',
+      error: 'TRANSFER_CALL_FAILED',
+      reason: 'NOT_ANSWERED',
+      callId: 'c1',
+      surveyId: 'csat',
+    });
+    expect(page.calls).toEqual([
+      ['csTransferSurveyResponse', 'OK'],
+      ['csTransferSurveyResponse', 'UNKNOWN_SURVEY'],
+      ['csTransferSurveyResponse', 'TRANSFER_CALL_FAILED'],
+    ]);
   });
 
   it("a call status noAnswer is shown as 'No Answer' (and kept in csVoice.callStatus)", () => {

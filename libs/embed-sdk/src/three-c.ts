@@ -152,11 +152,15 @@ export interface ThreeCFunctions {
   /** `action` 1 accepts, 0 refuses (3C); `true`/`false` also work. */
   responseTransferAgent(action: number | string | boolean): Promise<CommandAnswer<'transfer.respond'>>;
   /**
-   * 3C's survey hand-over. Not available yet: answered `csTransferSurveyResponse(code)` with
-   * `INVALID_PAYLOAD` for a page-given SIP URI (never dialled: surveys are the domain's) and
-   * `NOT_IMPLEMENTED` otherwise.
+   * 3C's survey hand-over: the customer goes to the survey IVR `id` of the domain's `surveys`.
+   * Answered `csTransferSurveyResponse('OK')` once the move started, else with the refusal's code:
+   * `INVALID_PAYLOAD` for a page-given SIP URI (never dialled: surveys are the domain's) or no id,
+   * `UNKNOWN_SURVEY` for an id the domain does not list, `NOT_IN_A_CALL`...
    */
-  transferSurvey(survey?: { id?: unknown; sipurl?: unknown }): Promise<ClientFailureLike>;
+  transferSurvey(survey?: {
+    id?: unknown;
+    sipurl?: unknown;
+  }): Promise<CommandAnswer<'transfer.toSurvey'> | ClientFailureLike>;
   /** The current call's id, or `''`. */
   getCurrentCallId(): string;
   isCsHasCall(): boolean;
@@ -238,7 +242,8 @@ type FencedCommand =
   | 'call.toggleHold'
   | 'call.toggleMute'
   | 'transfer.toAgent'
-  | 'transfer.toQueue';
+  | 'transfer.toQueue'
+  | 'transfer.toSurvey';
 
 const LOG = '[callgate]';
 
@@ -323,7 +328,7 @@ export class ThreeCFacade {
         this.send('responseTransferAgent', 'transfer.respond', {
           accept: action === true || action === 1 || action === '1',
         }),
-      transferSurvey: (survey) => Promise.resolve(this.transferSurvey(survey)),
+      transferSurvey: (survey) => this.transferSurvey(survey),
       getCurrentCallId: () => (this.csVoice.hasCall ? this.csVoice.callInfo.callId : ''),
       isCsHasCall: () => this.csVoice.hasCall,
       isCsCallout: () => this.csVoice.hasCall && this.csVoice.isCallout,
@@ -560,10 +565,17 @@ export class ThreeCFacade {
     });
     client.on('transfer.succeeded', (e) => {
       if (!current() || !mine(e)) return;
+      // a survey hand-over was answered csTransferSurveyResponse('OK') when it started
+      if (e.data.surveyId !== undefined) return;
       this.callback('csTransferCallSuccess', transferInfo(e.ipphone, e.data));
     });
     client.on('transfer.failed', (e) => {
       if (!current()) return;
+      if (e.data.surveyId !== undefined) {
+        // the move to the survey IVR failed after it started: the customer stays with the agent
+        if (mine(e)) this.callback('csTransferSurveyResponse', e.data.error);
+        return;
+      }
       if (mine(e)) {
         // the vendor answers a request nobody answered NOK by itself: the source hears NOK first
         if (e.data.reason === 'TIMEOUT') this.callback('csTransferCallResponse', 'NOK');
@@ -666,24 +678,26 @@ export class ThreeCFacade {
     if (actual !== 0) this.callback('csShowDeviceType', actual);
   }
 
-  private transferSurvey(survey: { id?: unknown; sipurl?: unknown } | undefined): ClientFailureLike {
-    const sipurl = typeof survey === 'object' && survey !== null ? survey.sipurl : undefined;
-    const failure: ClientFailureLike =
-      sipurl !== undefined && sipurl !== null && sipurl !== ''
-        ? {
-            ok: false,
-            code: 'INVALID_PAYLOAD',
-            message:
-              'transferSurvey: a SIP URI from the page is never dialled; surveys are configured per domain',
-          }
-        : {
-            ok: false,
-            code: 'NOT_IMPLEMENTED',
-            message: 'transferSurvey: survey IVRs are not available on this gateway yet',
-          };
-    console.warn(LOG, `transferSurvey refused: ${failure.code} ${failure.message}`);
-    this.callback('csTransferSurveyResponse', failure.code);
-    return failure;
+  private async transferSurvey(
+    survey: { id?: unknown; sipurl?: unknown } | undefined,
+  ): Promise<CommandAnswer<'transfer.toSurvey'> | ClientFailureLike> {
+    const given = typeof survey === 'object' && survey !== null ? survey : {};
+    const { id, sipurl } = given;
+    const refuse = (message: string): ClientFailureLike => {
+      const failure: ClientFailureLike = { ok: false, code: 'INVALID_PAYLOAD', message };
+      console.warn(LOG, `transferSurvey refused: ${failure.code} ${failure.message}`);
+      this.callback('csTransferSurveyResponse', failure.code);
+      return failure;
+    };
+    if (sipurl !== undefined && sipurl !== null && sipurl !== '')
+      return refuse(
+        'transferSurvey: a SIP URI from the page is never dialled; surveys are configured per domain',
+      );
+    if ((typeof id !== 'string' && typeof id !== 'number') || String(id) === '')
+      return refuse('transferSurvey: no survey id was given ({id})');
+    const answer = await this.sendFenced('transferSurvey', 'transfer.toSurvey', { surveyId: String(id) });
+    this.callback('csTransferSurveyResponse', answer.ok ? 'OK' : answer.code);
+    return answer;
   }
 
   /**

@@ -263,6 +263,8 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
         return this.transfers.toAgent(ctx.agent, payload as CommandPayload<'transfer.toAgent'>);
       case 'transfer.toQueue':
         return this.transfers.toQueue(ctx.agent, payload as CommandPayload<'transfer.toQueue'>);
+      case 'transfer.toSurvey':
+        return this.transfers.toSurvey(ctx.agent, payload as CommandPayload<'transfer.toSurvey'>);
       case 'transfer.respond':
         return this.transfers.respond(ctx.agent, payload as CommandPayload<'transfer.respond'>);
       case 'session.logout':
