@@ -28,6 +28,7 @@ import { CallEngine } from './call-engine.service.js';
 import { Peers } from '../infra/peers.js';
 import { DialGuard } from '../security/dial-guard.js';
 import type { HandOverResult } from './server-call.js';
+import { surveyDestination, surveyTarget, uriUser, type SurveyTarget } from './survey-transfer.js';
 import { transferLedger, type TransferLeg } from './transfer-ledger.js';
 
 /** The source agent's call a transfer moves: carried by the gateway (modes 2-4) or by its voice tab. */
@@ -48,6 +49,8 @@ interface Transfer extends TransferIds {
   /** agent transfers: the target's extension; queue transfers: the queue's id and URI */
   targetAgent?: string;
   queue?: { id: string; uri: string };
+  /** survey transfers (3C `transferSurvey`): the survey IVR, moved to as a queue is */
+  survey?: SurveyTarget;
   timer?: NodeJS.Timeout;
 }
 
@@ -101,6 +104,11 @@ export class TransferService implements OnApplicationShutdown {
         this.toQueueHere(agent, payload),
     );
     peers.handle(
+      'transfers.toSurvey',
+      ({ agent, payload }: { agent: AgentRef; payload: CommandPayload<'transfer.toSurvey'> }) =>
+        this.toSurveyHere(agent, payload),
+    );
+    peers.handle(
       'transfers.respond',
       ({ agent, payload }: { agent: AgentRef; payload: CommandPayload<'transfer.respond'> }) =>
         this.respondHere(agent, payload),
@@ -151,6 +159,16 @@ export class TransferService implements OnApplicationShutdown {
     const home = await this.homeOf(source);
     if (home === this.peers.instanceId) return this.toQueueHere(source, payload);
     return this.peers.ask(home, 'transfers.toQueue', { agent: source, payload });
+  }
+
+  /** `transfer.toSurvey`: moves the customer to a survey IVR of the domain; answered once the move started. */
+  async toSurvey(
+    source: AgentRef,
+    payload: CommandPayload<'transfer.toSurvey'>,
+  ): Promise<CommandResult<'transfer.toSurvey'>> {
+    const home = await this.homeOf(source);
+    if (home === this.peers.instanceId) return this.toSurveyHere(source, payload);
+    return this.peers.ask(home, 'transfers.toSurvey', { agent: source, payload });
   }
 
   /** `transfer.respond`: answered here when the request is here, else by the instance holding it. */
@@ -313,6 +331,36 @@ export class TransferService implements OnApplicationShutdown {
     this.transfers.set(transferId, t);
     this.logger.log(
       `transfer ${transferId}: ${source.ipphone} sends call ${call.callId} to queue ${payload.queueId}`,
+    );
+    this.moveSoon(t);
+    return { callId: call.callId, transferId };
+  }
+
+  /** As a queue transfer, to the survey's URI; an unknown id is refused before anything happens. */
+  private async toSurveyHere(
+    source: AgentRef,
+    payload: CommandPayload<'transfer.toSurvey'>,
+  ): Promise<CommandResult<'transfer.toSurvey'>> {
+    const call = this.sourceCall(source, payload.callId);
+    const survey = surveyTarget(this.config.domains, source.domain, payload.surveyId);
+    const to = surveyDestination(survey);
+    await this.refuseSecondTransfer(source, call, to);
+    await this.dial.check(source, 'queue', uriUser(survey.uri), 'transfer.toSurvey');
+    const transferId = randomUUID();
+    const t: Transfer = {
+      model: new TransferModel(transferId, 'queue'),
+      transferId,
+      customerCallId: call.customerCallId,
+      from: source.ipphone,
+      to,
+      domain: source.domain,
+      source: call,
+      targetUser: uriUser(survey.uri),
+      survey,
+    };
+    this.transfers.set(transferId, t);
+    this.logger.log(
+      `transfer ${transferId}: ${source.ipphone} sends call ${call.callId} to survey ${survey.id}`,
     );
     this.moveSoon(t);
     return { callId: call.callId, transferId };
@@ -527,6 +575,7 @@ export class TransferService implements OnApplicationShutdown {
           callId: t.source.callId,
           ...(agent ? { agent } : {}),
           ...(t.queue ? { queueId: t.queue.id } : {}),
+          ...(t.survey ? { surveyId: t.survey.id } : {}),
         },
         { callId: t.source.callId },
       );
@@ -563,7 +612,7 @@ export class TransferService implements OnApplicationShutdown {
     if (!call || call.callId !== t.source.callId || call.model.ended)
       return { ok: false, reason: 'CALL_ENDED' };
     return call.handOver({
-      target: t.queue ? t.queue.uri : t.targetUser,
+      target: (t.queue ?? t.survey)?.uri ?? t.targetUser,
       transferId: t.transferId,
       timeoutMs: this.config.ringTimeoutMs + MOVE_MARGIN_MS,
     });
@@ -572,8 +621,9 @@ export class TransferService implements OnApplicationShutdown {
   private async moveBrowser(t: Transfer, source: AgentRef): Promise<HandOverResult> {
     const holder = await this.coordination.voice.holder(source);
     if (!holder) return { ok: false, reason: 'CALL_ENDED' };
-    const target = t.queue
-      ? withTransferHeader(t.queue.uri, t.transferId)
+    const fixed = t.queue ?? t.survey;
+    const target = fixed
+      ? withTransferHeader(fixed.uri, t.transferId)
       : transferTargetUri(t.targetUser, this.config.domains.domain(t.domain).pbx.sipDomain, t.transferId);
     const answer = await this.relay.transfer(
       holder.tabId,
@@ -621,6 +671,7 @@ export class TransferService implements OnApplicationShutdown {
       callId: t.source.callId,
       ...(agent ? { agent } : {}),
       ...(t.queue ? { queueId: t.queue.id } : {}),
+      ...(t.survey ? { surveyId: t.survey.id } : {}),
       ...(detail.sipCode === undefined ? {} : { sipCode: detail.sipCode }),
     };
     await this.bus.publish({ domain: t.domain, ipphone: t.from }, 'transfer.failed', data, {
