@@ -63,6 +63,7 @@ export function labDomainsYaml(
     timezone: Asia/Ho_Chi_Minh
     pbx: { wsUri: "${wsUri}", sipDomain: 127.0.0.1, mobilePrefix: "${MOBILE_PREFIX}" }
     queues: { "1": "sip:queue1@127.0.0.1" }
+    surveys: { csat: "sip:survey-csat@127.0.0.1" }
     calloutServices:
       - { id: "1", description: "Sales hotline", callerNumber: "${LAB_HOTLINES.sales}", default: true }
       - { id: "cskh", description: "Customer care", callerNumber: "${LAB_HOTLINES.care}" }
