@@ -32,7 +32,11 @@ export interface WebhookFailure {
 
 /** Where the event bus hands the events meant for CRM backends. */
 export interface WebhookSink {
-  enqueue(event: AnyEventEnvelope): void;
+  /**
+   * Queues the event for each of its domain's webhooks that wants it; resolves once it is queued
+   * (or could not be: logged with the event id). Never rejects.
+   */
+  queued(event: AnyEventEnvelope): Promise<void>;
 }
 
 /**
@@ -86,24 +90,26 @@ export class WebhooksService implements WebhookSink, OnApplicationBootstrap, OnA
     await this.store.close();
   }
 
-  enqueue(event: AnyEventEnvelope): void {
-    if (this.stopped) return;
+  queued(event: AnyEventEnvelope): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     const workers = this.workers.filter(
       (w) => w.queue.domain === event.domain && (w.hook.events?.includes(event.type) ?? true),
     );
-    if (workers.length === 0) return;
+    if (workers.length === 0) return Promise.resolve();
     const body = JSON.stringify(event);
-    for (const worker of workers) {
-      const pushed = this.store.push(worker.queue, body).then(
+    const pushes = workers.map((worker) =>
+      this.store.push(worker.queue, body).then(
         () => worker.wake(),
         (err: unknown) =>
           this.logger.error(
-            `${event.domain}: event ${event.id} (${event.type}) could not be queued for ${worker.hook.url}: ${(err as Error).message}`,
+            `${event.domain}/${event.ipphone}: event ${event.id} (${event.type}) could not be queued for ${worker.hook.url}: ${(err as Error).message}`,
           ),
-      );
-      this.pending.add(pushed);
-      void pushed.finally(() => this.pending.delete(pushed));
-    }
+      ),
+    );
+    const all = Promise.all(pushes).then(() => undefined);
+    this.pending.add(all);
+    void all.finally(() => this.pending.delete(all));
+    return all;
   }
 
   async failures(domain: string, limit = 100): Promise<WebhookFailure[]> {
@@ -183,7 +189,7 @@ class Worker {
     this.attempts += 1;
     const outcome = await this.post(item, event);
     if (outcome === 'ok') {
-      await this.store.pop(this.queue);
+      await this.store.pop(this.queue, item);
       this.metrics.eventDelivered('webhook');
       this.attempts = 0;
       this.notBefore = 0;
@@ -204,7 +210,7 @@ class Worker {
         failedAt: new Date().toISOString(),
         event,
       };
-      await this.store.deadLetter(this.queue, JSON.stringify(failure), DEAD_LETTERS_KEPT);
+      await this.store.deadLetter(this.queue, item, JSON.stringify(failure), DEAD_LETTERS_KEPT);
       this.attempts = 0;
       this.notBefore = 0;
       return;
