@@ -102,7 +102,7 @@ export class WebhooksService implements WebhookSink, OnApplicationBootstrap, OnA
         () => worker.wake(),
         (err: unknown) =>
           this.logger.error(
-            `${event.domain}/${event.ipphone}: event ${event.id} (${event.type}) could not be queued for ${worker.hook.url}: ${(err as Error).message}`,
+            `${event.domain}/${event.ipphone}: event ${event.id} (${about(event)}) could not be queued for ${worker.hook.url}: ${(err as Error).message}`,
           ),
       ),
     );
@@ -115,6 +115,11 @@ export class WebhooksService implements WebhookSink, OnApplicationBootstrap, OnA
   async failures(domain: string, limit = 100): Promise<WebhookFailure[]> {
     return (await this.store.deadLetters(domain, limit)).map((raw) => JSON.parse(raw) as WebhookFailure);
   }
+}
+
+/** An event as log lines name it: its type, its agent (`<domain>/<ipphone>`) and call, if any. */
+function about(event: AnyEventEnvelope): string {
+  return `${event.type} of ${event.domain}/${event.ipphone}${event.callId ? `, call ${event.callId}` : ''}`;
 }
 
 /** Sends one queue's events in order while this instance leads it. */
@@ -199,7 +204,7 @@ class Worker {
     const { maxAttempts, retryMs } = this.config.webhooks;
     if (this.attempts >= maxAttempts) {
       this.logger.error(
-        `${this.name}: event ${event.id} (${event.type}) given up after ${this.attempts} attempts: ${outcome}`,
+        `${this.name}: event ${event.id} (${about(event)}) given up after ${this.attempts} attempts: ${outcome}`,
       );
       const failure = {
         url: this.hook.url,
@@ -217,7 +222,7 @@ class Worker {
     }
     const delay = retryDelayMs(this.attempts, retryMs);
     this.logger.warn(
-      `${this.name}: event ${event.id} attempt ${this.attempts} failed (${outcome}); retry in ${delay} ms`,
+      `${this.name}: event ${event.id} (${about(event)}) attempt ${this.attempts} failed (${outcome}); retry in ${delay} ms`,
     );
     this.notBefore = Date.now() + delay;
   }
