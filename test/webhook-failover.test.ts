@@ -154,9 +154,7 @@ describe('webhook failover under kill -9 (two instances, one redis-server)', () 
       (await rest(survivor, 'GET', '/v1/demo/events?after=0-0')).body.events as AnyEventEnvelope[]
     ).map((e) => e.id);
     expect(expected.length).toBe(14);
-    const delivered = (): string[] => [
-      ...new Set(received.filter((r) => r.status === 200).map((r) => r.id)),
-    ];
+    const delivered = (): string[] => [...new Set(received.filter((r) => r.status === 200).map((r) => r.id))];
     await eventually(
       () => delivered().length >= expected.length || undefined,
       60_000,
@@ -175,7 +173,9 @@ describe('webhook failover under kill -9 (two instances, one redis-server)', () 
         .map((id) => received.find((r) => r.id === id)!.event)
         .filter((e) => e.ipphone === agent)
         .map((e) => e.id);
-      expect(mine).toEqual(expected.filter((id) => received.find((r) => r.id === id)!.event.ipphone === agent));
+      expect(mine).toEqual(
+        expected.filter((id) => received.find((r) => r.id === id)!.event.ipphone === agent),
+      );
       expect(mine.length).toBeGreaterThan(0);
     }
     expect(received.every((r) => r.signed && r.event.id === r.id)).toBe(true);

@@ -3,7 +3,10 @@ import { pino } from 'pino';
 import { JsonLogger } from './logging.js';
 
 /** A JsonLogger over pino writing into memory; `lines()` parses what it wrote. */
-function memoryLogger(domains: readonly string[]): { logger: JsonLogger; lines: () => Record<string, unknown>[] } {
+function memoryLogger(domains: readonly string[]): {
+  logger: JsonLogger;
+  lines: () => Record<string, unknown>[];
+} {
   const chunks: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -45,7 +48,10 @@ describe('JsonLogger fields', () => {
 
   it('names the domain of a line about a whole domain (starting with its name)', () => {
     const { logger, lines } = memoryLogger(['demo']);
-    logger.warn('demo webhook https://crm.example.com/hook: event 1-0 attempt 1 failed (HTTP 503)', 'Webhooks');
+    logger.warn(
+      'demo webhook https://crm.example.com/hook: event 1-0 attempt 1 failed (HTTP 503)',
+      'Webhooks',
+    );
     logger.error('demo: event 1-0 could not be queued', 'Webhooks');
     const [a, b] = lines();
     expect(a).toMatchObject({ domain: 'demo', context: 'Webhooks', level: 40 });

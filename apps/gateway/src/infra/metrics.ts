@@ -309,7 +309,10 @@ export class MetricsController {
   @Header('cache-control', 'no-store')
   metricsText(@Headers('authorization') authorization: string | undefined): Promise<string> {
     if (!(this.metrics instanceof GatewayMetrics))
-      throw new CallgateError('NOT_FOUND', 'metrics are switched off on this instance (METRICS_ENABLED=false)');
+      throw new CallgateError(
+        'NOT_FOUND',
+        'metrics are switched off on this instance (METRICS_ENABLED=false)',
+      );
     const token = this.config.metricsToken;
     if (token !== undefined) {
       const presented = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
