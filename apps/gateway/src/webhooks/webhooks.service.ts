@@ -91,11 +91,17 @@ export class WebhooksService implements WebhookSink, OnApplicationBootstrap, OnA
   }
 
   queued(event: AnyEventEnvelope): Promise<void> {
-    if (this.stopped) return Promise.resolve();
     const workers = this.workers.filter(
       (w) => w.queue.domain === event.domain && (w.hook.events?.includes(event.type) ?? true),
     );
     if (workers.length === 0) return Promise.resolve();
+    if (this.stopped) {
+      // After the queues closed (the last moments of a shutdown): said, not silently dropped.
+      this.logger.warn(
+        `${event.domain}/${event.ipphone}: event ${event.id} (${about(event)}) not queued for webhooks: the instance is stopping`,
+      );
+      return Promise.resolve();
+    }
     const body = JSON.stringify(event);
     const pushes = workers.map((worker) =>
       this.store.push(worker.queue, body).then(
