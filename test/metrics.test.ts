@@ -2,12 +2,31 @@
 // extension with the lab Kamailio and rings its desk phone bot), with a tab and a CRM backend
 // connected, the coordination on a real redis-server. The numbers move as the call goes.
 import { labTone } from '../apps/lab/src/lab.js';
-import { API_KEY, startLabGateway, waitRegistered, type LabGateway } from './support/lab-gateway.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { RunningGateway } from '../apps/gateway/src/app.js';
+import { startGateway } from './support/gateway.js';
+import {
+  API_KEY,
+  labDomainsYaml,
+  rest,
+  startLabGateway,
+  waitRegistered,
+  type LabGateway,
+} from './support/lab-gateway.js';
 import { scrape, type Scrape } from './support/metrics.js';
 import { startRedis, type RedisServer } from './support/redis-server.js';
 import { AgentTabs, eventually, Tab } from './support/tabs.js';
 
 const TOKEN = 'metrics-token-0123456789';
+
+/** A domains file with one browser-mode agent (5003) and no reachable PBX, in a fresh folder. */
+function writeLabDomains(): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'callgate-metrics-')), 'domains.yaml');
+  writeFileSync(file, labDomainsYaml('ws://127.0.0.1:9', {}, [{ ext: '5003', device: 1 }]));
+  return file;
+}
 
 describe('GET /metrics (Prometheus)', () => {
   let redis: RedisServer;
@@ -114,5 +133,38 @@ describe('GET /metrics (Prometheus)', () => {
     } finally {
       late.close();
     }
+  });
+});
+
+describe('METRICS_ENABLED=false', () => {
+  let redis: RedisServer;
+  let gateway: RunningGateway;
+  let backend: Tab | undefined;
+  const configPath = writeLabDomains();
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    gateway = await startGateway({
+      configPath,
+      redisUrl: redis.url,
+      keyPrefix: 'metrics-off:',
+      env: { METRICS_ENABLED: 'false' },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    backend?.close();
+    await gateway?.close();
+    await redis?.stop();
+    rmSync(dirname(configPath), { recursive: true, force: true });
+  });
+
+  it('answers 404 NOT_FOUND at /metrics while events still flow', async () => {
+    const res = await fetch(`${gateway.url}/metrics`);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ code: 'NOT_FOUND' });
+    backend = await Tab.open(gateway.url, { domain: 'demo', apiKey: API_KEY }, { namespace: '/events' });
+    expect((await rest(gateway, 'POST', '/v1/demo/agents/5003/status')).status).toBe(200);
+    const event = await backend.waitFor((e) => e.type === 'agent.callStatus' && e.ipphone === '5003');
+    expect(event.domain).toBe('demo');
   });
 });

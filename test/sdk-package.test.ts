@@ -1,6 +1,8 @@
 // The embed SDK as the npm package @callgate/embed-sdk (scripts/build-sdk-package.js): built,
 // packed with `npm pack`, installed offline into a scratch TypeScript project, and type-checked
-// with the repository's tsc (built into a temporary folder, not dist/, so parallel runs do not meet): a correct integration passes, a misuse fails, so the types are real.
+// with the repository's tsc (built into a temporary folder, not dist/, so parallel runs do not meet): a correct integration passes, a misuse fails, so the types are real:
+// event names and data, and `client.command(...)` typed by the contracts' command map (name,
+// payload, answer).
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,6 +34,16 @@ const off = client.on('call.ringing', (event) => {
 });
 off();
 export const answer: Promise<unknown> = client.command('call.dial', { number: '0912345678' });
+// The answer is typed by the command: its result fields on success, a code on failure.
+export async function setDevice(): Promise<string> {
+  const ack = await client.command('agent.setDevice', { type: 3, mobile: '0912345678' });
+  if (ack.ok) {
+    const type: 1 | 2 | 3 | 4 = ack.type;
+    return \`device \${type}\`;
+  }
+  const code: string = ack.code;
+  return code;
+}
 `;
 
 const badEventName = `import { connect } from '@callgate/embed-sdk';
@@ -46,6 +58,32 @@ const client = connect({ gatewayUrl: 'https://callgate.example.com', domain: 'de
 client.on('call.ringing', (event) => {
   const phone: number = event.data.phone;
   console.log(phone);
+});
+`;
+
+const badCommandName = `import { connect } from '@callgate/embed-sdk';
+
+const client = connect({ gatewayUrl: 'https://callgate.example.com', domain: 'demo', token: 't' });
+void client.command('call.dail', { number: '0912345678' });
+`;
+
+const badCommandPayload = `import { connect } from '@callgate/embed-sdk';
+
+const client = connect({ gatewayUrl: 'https://callgate.example.com', domain: 'demo', token: 't' });
+void client.command('call.dial', { number: 912345678 });
+`;
+
+const missingCommandField = `import { connect } from '@callgate/embed-sdk';
+
+const client = connect({ gatewayUrl: 'https://callgate.example.com', domain: 'demo', token: 't' });
+void client.command('agent.setDevice', {});
+`;
+
+const badCommandAnswer = `import { connect } from '@callgate/embed-sdk';
+
+const client = connect({ gatewayUrl: 'https://callgate.example.com', domain: 'demo', token: 't' });
+void client.command('agent.toggleCallStatus', {}).then((ack) => {
+  if (ack.ok) console.log(ack.callId);
 });
 `;
 
@@ -135,6 +173,10 @@ describe('@callgate/embed-sdk npm package', () => {
   it.each([
     ['a wrong event name', badEventName, 'call.ringin'],
     ['a wrong payload type', badPayload, "Type 'string' is not assignable to type 'number'"],
+    ['a wrong command name', badCommandName, 'call.dail'],
+    ['a wrong command payload', badCommandPayload, "Type 'number' is not assignable to type 'string'"],
+    ['a command payload missing a field', missingCommandField, "Property 'type' is missing"],
+    ['a field the command answer does not have', badCommandAnswer, "Property 'callId' does not exist"],
   ])(
     'fails to type-check %s',
     async (_name, source, message) => {

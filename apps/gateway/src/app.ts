@@ -14,7 +14,7 @@ import { GatewayModule } from './gateway.module.js';
 import { ErrorFilter } from './http/error.filter.js';
 import { CallgateIoAdapter } from './infra/io.adapter.js';
 import { gatewayLogger } from './infra/logging.js';
-import { GatewayMetrics } from './infra/metrics.js';
+import { createMetrics } from './infra/metrics.js';
 
 /** Largest HTTP body accepted (login and REST): larger ones answer 413 PAYLOAD_TOO_LARGE. */
 export const MAX_BODY = '16kb';
@@ -37,10 +37,10 @@ export interface RunningGateway {
 /** Builds and starts one gateway instance from a validated config. */
 export async function startGateway(config: GatewayConfig): Promise<RunningGateway> {
   const logger = new Logger('Gateway');
-  const metrics = new GatewayMetrics(config.instanceId);
+  const metrics = createMetrics(config);
   for (const warning of weakAccessKeyWarnings(config.domains.file)) logger.warn(warning);
   const coordination = await createCoordination({
-    redisObserver: metrics,
+    ...(config.metricsEnabled ? { redisObserver: metrics } : {}),
     instanceId: config.instanceId,
     ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
     keyPrefix: config.redisKeyPrefix,

@@ -46,10 +46,16 @@ describe('loadConfig', () => {
 });
 
 describe('loadConfig: operations (METRICS_TOKEN, LOG_FORMAT)', () => {
-  it('leaves /metrics open and logs as text by default', () => {
+  it('leaves /metrics on and open and logs as text by default', () => {
     const config = loadConfig({});
+    expect(config.metricsEnabled).toBe(true);
     expect(config.metricsToken).toBeUndefined();
     expect(config.logFormat).toBe('text');
+  });
+
+  it('switches metrics off with METRICS_ENABLED=false', () => {
+    expect(loadConfig({ METRICS_ENABLED: 'false' }).metricsEnabled).toBe(false);
+    expect(loadConfig({ METRICS_ENABLED: 'true' }).metricsEnabled).toBe(true);
   });
 
   it('takes a metrics token and the JSON log format', () => {
@@ -64,6 +70,12 @@ describe('loadConfig: operations (METRICS_TOKEN, LOG_FORMAT)', () => {
       'METRICS_TOKEN: must be 16 to 256 characters without spaces',
     ],
     [{ LOG_FORMAT: 'xml' }, 'LOG_FORMAT'],
+    [{ METRICS_ENABLED: 'no' }, "METRICS_ENABLED: must be 'true' or 'false'"],
+    [{ METRICS_ENABLED: '0' }, "METRICS_ENABLED: must be 'true' or 'false'"],
+    [
+      { METRICS_ENABLED: 'false', METRICS_TOKEN: 'a-long-enough-token' },
+      'METRICS_TOKEN: set while METRICS_ENABLED=false',
+    ],
   ])('refuses %j, naming the variable', (env, message) => {
     expect(messageOf(env)).toContain(message);
   });

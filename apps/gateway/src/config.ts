@@ -36,6 +36,8 @@ export interface GatewayConfig {
   /** where the built SDK (callgate.js, callgate.mjs) is served from */
   embedDir: string;
   domains: DomainRegistry;
+  /** false: nothing is counted and GET /metrics answers 404 (METRICS_ENABLED=false); default true */
+  metricsEnabled: boolean;
   /** set: GET /metrics answers only `Authorization: Bearer <metricsToken>` */
   metricsToken?: string;
   /** `text`: readable lines (default); `json`: one JSON object per line (pino) */
@@ -124,6 +126,7 @@ const envSchema = z.object({
     )
     .refine((codecs) => new Set(codecs).size === codecs.length, 'names a codec twice')
     .optional(),
+  METRICS_ENABLED: z.enum(['true', 'false'], { message: "must be 'true' or 'false'" }).default('true'),
   METRICS_TOKEN: z
     .string()
     .regex(/^\S{16,256}$/, 'must be 16 to 256 characters without spaces')
@@ -152,6 +155,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
   if (e.REDIS_URL && !e.SESSION_SECRET) {
     throw new ConfigError('environment', [
       'SESSION_SECRET: required when REDIS_URL is set (all instances must share it)',
+    ]);
+  }
+  if (e.METRICS_ENABLED === 'false' && e.METRICS_TOKEN) {
+    throw new ConfigError('environment', [
+      'METRICS_TOKEN: set while METRICS_ENABLED=false (there is no /metrics to protect)',
     ]);
   }
   const root = projectRoot();
@@ -194,6 +202,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     ...(e.AUDIO_CODECS ? { audioCodecs: e.AUDIO_CODECS } : {}),
     embedDir: join(root, 'dist', 'embed'),
     domains,
+    metricsEnabled: e.METRICS_ENABLED === 'true',
     ...(e.METRICS_TOKEN ? { metricsToken: e.METRICS_TOKEN } : {}),
     logFormat: e.LOG_FORMAT,
     dataDir,

@@ -10,7 +10,7 @@ import { TransferService } from './calls/transfers.js';
 import { EventBus } from './events/event-bus.js';
 import { EventsGateway } from './events/events.gateway.js';
 import { Peers } from './infra/peers.js';
-import { GatewayMetrics, METRICS, MetricsController } from './infra/metrics.js';
+import { createMetrics, METRICS, type Metrics, MetricsController } from './infra/metrics.js';
 import { EmbedController, ThreeCScriptsController } from './http/embed.controller.js';
 import { WebhooksController } from './webhooks/webhooks.controller.js';
 import { WebhooksService } from './webhooks/webhooks.service.js';
@@ -29,7 +29,7 @@ export class GatewayModule {
   static forRoot(
     config: GatewayConfig,
     coordination: Coordination,
-    metrics: GatewayMetrics = new GatewayMetrics(config.instanceId),
+    metrics: Metrics = createMetrics(config),
   ): DynamicModule {
     return {
       module: GatewayModule,

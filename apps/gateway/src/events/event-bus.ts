@@ -142,6 +142,10 @@ export class EventBus {
   ): Promise<EventEnvelope<T>> {
     const event = await this.envelope(agent, type, data, options);
     this.deliver(event, options);
+    // Answered only once the event is in its webhook queues (Redis lists with REDIS_URL): an
+    // instance killed after answering loses none, and queues keep the order events were published in.
+    if (options.backends !== false && (options.tab === undefined || !SECRET_EVENTS.has(type)))
+      await this.webhooks.queued(event as AnyEventEnvelope);
     return event;
   }
 
@@ -163,7 +167,6 @@ export class EventBus {
     if (options.backends !== false) {
       this.emit(this.eventsNsp, rooms.domain(event.domain), event);
       this.metrics.eventDelivered('events');
-      this.webhooks.enqueue(event as AnyEventEnvelope);
     }
     this.logger.debug(
       `${event.type} #${event.id} -> ${event.domain}/${event.ipphone}${options.tab ? ` tab ${options.tab}` : ''}`,

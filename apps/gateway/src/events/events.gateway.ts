@@ -55,7 +55,7 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection {
       return;
     }
     void socket.join(rooms.domain(domain));
-    this.logger.log(`backend ${socket.id} subscribed to ${domain}`);
+    this.logger.log(`${domain}: backend ${socket.id} subscribed`);
     const given = auth.lastEventId;
     if (given === undefined || given === '') return;
     const resync = (afterId: string): void => {

@@ -2,7 +2,8 @@
 // ConsoleLogger), or one JSON object per line on stdout with pino when LOG_FORMAT=json. Every
 // JSON line carries the instance id and its context (the subsystem), and the domain, agent and
 // call id when the line is about one: read from the message, where the code names them as
-// `<domain>/<ipphone>` and as the call's UUID, or given as fields. Also the SIP logger handed to
+// `<domain>/<ipphone>` and as the call's UUID (a line about a whole domain starts with its name,
+// `demo: …` or `demo webhook …`), or given as fields. Also the SIP logger handed to
 // libs/sip (SIP traffic at debug).
 import { ConsoleLogger, Logger, type LoggerService, type LogLevel as NestLogLevel } from '@nestjs/common';
 import { pino, type Logger as Pino } from 'pino';
@@ -33,6 +34,7 @@ type Fields = Record<string, unknown>;
  */
 export class JsonLogger implements LoggerService {
   private readonly agentPattern: RegExp | undefined;
+  private readonly domainPattern: RegExp | undefined;
 
   constructor(
     private readonly pino: Pino,
@@ -42,6 +44,7 @@ export class JsonLogger implements LoggerService {
     this.agentPattern = names.length
       ? new RegExp(`(?:^|[\\s(])(${names.join('|')})/([A-Za-z0-9_.-]+)`)
       : undefined;
+    this.domainPattern = names.length ? new RegExp(`^(${names.join('|')})(?=[:\\s])`) : undefined;
   }
 
   log(message: unknown, ...params: unknown[]): void {
@@ -86,11 +89,13 @@ export class JsonLogger implements LoggerService {
       msg = String(message);
     }
     const agent = this.agentPattern?.exec(msg);
+    const domain = agent?.[1] ?? this.domainPattern?.exec(msg)?.[1];
     const callId = UUID.exec(msg)?.[0];
     this.pino[level](
       {
         ...(context === undefined ? {} : { context }),
-        ...(agent ? { domain: agent[1], agent: agent[2] } : {}),
+        ...(domain === undefined ? {} : { domain }),
+        ...(agent ? { agent: agent[2] } : {}),
         ...(callId === undefined ? {} : { callId }),
         ...fields,
         ...(stack === undefined ? {} : { stack }),

@@ -20,7 +20,7 @@ export type DeliveryTarget = 'agent' | 'events' | 'tab' | 'webhook' | 'replay';
 
 export type PeerOutcome = 'ok' | 'error';
 
-/** What the gateway counts. Implemented by `GatewayMetrics`; `noMetrics` counts nothing. */
+/** What the gateway counts. Implemented by `GatewayMetrics`; `NoMetrics` (METRICS_ENABLED=false) counts nothing. */
 export interface Metrics extends RedisCommandObserver {
   /** `read` is called at each scrape (the last registration for a source wins). */
   gauge(source: GaugeSource, read: () => number): void;
@@ -267,6 +267,24 @@ export class GatewayMetrics implements Metrics {
   }
 }
 
+/** METRICS_ENABLED=false: every count is a no-op, no registry, no process sampling; /metrics answers 404. */
+export class NoMetrics implements Metrics {
+  gauge(): void {}
+  eventPublished(): void {}
+  eventDelivered(): void {}
+  resync(): void {}
+  registrationFailed(): void {}
+  leaseLost(): void {}
+  peerRequest(): void {}
+  redisCommand(): void {}
+  setModeResolver(): void {}
+}
+
+/** The instance's metrics as configured: prom-client's, or none. */
+export function createMetrics(config: Pick<GatewayConfig, 'metricsEnabled' | 'instanceId'>): Metrics {
+  return config.metricsEnabled ? new GatewayMetrics(config.instanceId) : new NoMetrics();
+}
+
 /** Compares a presented bearer token with the configured one in constant time. */
 function tokenMatches(expected: string, presented: string): boolean {
   const a = Buffer.from(expected);
@@ -276,19 +294,25 @@ function tokenMatches(expected: string, presented: string): boolean {
 
 /**
  * `GET /metrics` in the Prometheus text format. With `METRICS_TOKEN` set, only for
- * `Authorization: Bearer <METRICS_TOKEN>` (401 UNAUTHORIZED otherwise).
+ * `Authorization: Bearer <METRICS_TOKEN>` (401 UNAUTHORIZED otherwise). With METRICS_ENABLED=false,
+ * 404 NOT_FOUND.
  */
 @Controller()
 export class MetricsController {
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
-    @Inject(METRICS) private readonly metrics: GatewayMetrics,
+    @Inject(METRICS) private readonly metrics: Metrics,
   ) {}
 
   @Get('metrics')
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
   @Header('cache-control', 'no-store')
   metricsText(@Headers('authorization') authorization: string | undefined): Promise<string> {
+    if (!(this.metrics instanceof GatewayMetrics))
+      throw new CallgateError(
+        'NOT_FOUND',
+        'metrics are switched off on this instance (METRICS_ENABLED=false)',
+      );
     const token = this.config.metricsToken;
     if (token !== undefined) {
       const presented = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];

@@ -16,10 +16,14 @@ export interface WebhookQueueStore {
   /** Takes or renews the lead of a queue for `ttlMs`; false when another instance holds it. */
   lead(queue: QueueRef, ttlMs: number): Promise<boolean>;
   peek(queue: QueueRef): Promise<string | null>;
-  /** Removes the head, if this instance still leads the queue. */
-  pop(queue: QueueRef): Promise<void>;
-  /** Moves the head to the domain's dead letters (newest first, at most `keep`), if still leader. */
-  deadLetter(queue: QueueRef, record: string, keep: number): Promise<void>;
+  /**
+   * Removes the head if it is still `item` and this instance still leads the queue (a lead that
+   * lapsed during a slow POST, and another instance that sent and removed the item, remove nothing
+   * more: the next item is never lost).
+   */
+  pop(queue: QueueRef, item: string): Promise<void>;
+  /** Moves the head, if still `item`, to the domain's dead letters (newest first, at most `keep`), if still leader. */
+  deadLetter(queue: QueueRef, item: string, record: string, keep: number): Promise<void>;
   deadLetters(domain: string, limit: number): Promise<string[]>;
   release(queue: QueueRef): Promise<void>;
   close(): Promise<void>;
@@ -45,14 +49,16 @@ export class MemoryQueueStore implements WebhookQueueStore {
   peek(queue: QueueRef): Promise<string | null> {
     return Promise.resolve(this.queues.get(queueId(queue))?.[0] ?? null);
   }
-  pop(queue: QueueRef): Promise<void> {
-    this.queues.get(queueId(queue))?.shift();
+  pop(queue: QueueRef, item: string): Promise<void> {
+    const list = this.queues.get(queueId(queue));
+    if (list?.[0] === item) list.shift();
     return Promise.resolve();
   }
-  deadLetter(queue: QueueRef, record: string, keep: number): Promise<void> {
-    this.queues.get(queueId(queue))?.shift();
-    const list = [record, ...(this.dead.get(queue.domain) ?? [])].slice(0, keep);
-    this.dead.set(queue.domain, list);
+  deadLetter(queue: QueueRef, item: string, record: string, keep: number): Promise<void> {
+    const list = this.queues.get(queueId(queue));
+    if (list?.[0] !== item) return Promise.resolve();
+    list.shift();
+    this.dead.set(queue.domain, [record, ...(this.dead.get(queue.domain) ?? [])].slice(0, keep));
     return Promise.resolve();
   }
   deadLetters(domain: string, limit: number): Promise<string[]> {
@@ -73,13 +79,15 @@ if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
 return 0`;
 const POP_IF_LEADER = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.call('LINDEX', KEYS[2], 0) ~= ARGV[2] then return 0 end
 redis.call('LPOP', KEYS[2])
 return 1`;
 const DEAD_IF_LEADER = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.call('LINDEX', KEYS[2], 0) ~= ARGV[2] then return 0 end
 redis.call('LPOP', KEYS[2])
-redis.call('LPUSH', KEYS[3], ARGV[2])
-redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[3]) - 1)
+redis.call('LPUSH', KEYS[3], ARGV[3])
+redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[4]) - 1)
 return 1`;
 const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -119,13 +127,13 @@ export class RedisQueueStore implements WebhookQueueStore {
   peek(queue: QueueRef): Promise<string | null> {
     return this.client.lindex(this.keys(queue).list, 0);
   }
-  async pop(queue: QueueRef): Promise<void> {
+  async pop(queue: QueueRef, item: string): Promise<void> {
     const k = this.keys(queue);
-    await this.client.eval(POP_IF_LEADER, 2, k.lock, k.list, this.instanceId);
+    await this.client.eval(POP_IF_LEADER, 2, k.lock, k.list, this.instanceId, item);
   }
-  async deadLetter(queue: QueueRef, record: string, keep: number): Promise<void> {
+  async deadLetter(queue: QueueRef, item: string, record: string, keep: number): Promise<void> {
     const k = this.keys(queue);
-    await this.client.eval(DEAD_IF_LEADER, 3, k.lock, k.list, k.dead, this.instanceId, record, keep);
+    await this.client.eval(DEAD_IF_LEADER, 3, k.lock, k.list, k.dead, this.instanceId, item, record, keep);
   }
   deadLetters(domain: string, limit: number): Promise<string[]> {
     return this.client.lrange(`${this.prefix}webhooks:dead:${domain}`, 0, limit - 1);

@@ -32,7 +32,11 @@ export interface WebhookFailure {
 
 /** Where the event bus hands the events meant for CRM backends. */
 export interface WebhookSink {
-  enqueue(event: AnyEventEnvelope): void;
+  /**
+   * Queues the event for each of its domain's webhooks that wants it; resolves once it is queued
+   * (or could not be: logged with the event id). Never rejects.
+   */
+  queued(event: AnyEventEnvelope): Promise<void>;
 }
 
 /**
@@ -86,29 +90,42 @@ export class WebhooksService implements WebhookSink, OnApplicationBootstrap, OnA
     await this.store.close();
   }
 
-  enqueue(event: AnyEventEnvelope): void {
-    if (this.stopped) return;
+  queued(event: AnyEventEnvelope): Promise<void> {
     const workers = this.workers.filter(
       (w) => w.queue.domain === event.domain && (w.hook.events?.includes(event.type) ?? true),
     );
-    if (workers.length === 0) return;
+    if (workers.length === 0) return Promise.resolve();
+    if (this.stopped) {
+      // After the queues closed (the last moments of a shutdown): said, not silently dropped.
+      this.logger.warn(
+        `${event.domain}/${event.ipphone}: event ${event.id} (${about(event)}) not queued for webhooks: the instance is stopping`,
+      );
+      return Promise.resolve();
+    }
     const body = JSON.stringify(event);
-    for (const worker of workers) {
-      const pushed = this.store.push(worker.queue, body).then(
+    const pushes = workers.map((worker) =>
+      this.store.push(worker.queue, body).then(
         () => worker.wake(),
         (err: unknown) =>
           this.logger.error(
-            `${event.domain}: event ${event.id} (${event.type}) could not be queued for ${worker.hook.url}: ${(err as Error).message}`,
+            `${event.domain}/${event.ipphone}: event ${event.id} (${about(event)}) could not be queued for ${worker.hook.url}: ${(err as Error).message}`,
           ),
-      );
-      this.pending.add(pushed);
-      void pushed.finally(() => this.pending.delete(pushed));
-    }
+      ),
+    );
+    const all = Promise.all(pushes).then(() => undefined);
+    this.pending.add(all);
+    void all.finally(() => this.pending.delete(all));
+    return all;
   }
 
   async failures(domain: string, limit = 100): Promise<WebhookFailure[]> {
     return (await this.store.deadLetters(domain, limit)).map((raw) => JSON.parse(raw) as WebhookFailure);
   }
+}
+
+/** An event as log lines name it: its type, its agent (`<domain>/<ipphone>`) and call, if any. */
+function about(event: AnyEventEnvelope): string {
+  return `${event.type} of ${event.domain}/${event.ipphone}${event.callId ? `, call ${event.callId}` : ''}`;
 }
 
 /** Sends one queue's events in order while this instance leads it. */
@@ -183,7 +200,7 @@ class Worker {
     this.attempts += 1;
     const outcome = await this.post(item, event);
     if (outcome === 'ok') {
-      await this.store.pop(this.queue);
+      await this.store.pop(this.queue, item);
       this.metrics.eventDelivered('webhook');
       this.attempts = 0;
       this.notBefore = 0;
@@ -193,7 +210,7 @@ class Worker {
     const { maxAttempts, retryMs } = this.config.webhooks;
     if (this.attempts >= maxAttempts) {
       this.logger.error(
-        `${this.name}: event ${event.id} (${event.type}) given up after ${this.attempts} attempts: ${outcome}`,
+        `${this.name}: event ${event.id} (${about(event)}) given up after ${this.attempts} attempts: ${outcome}`,
       );
       const failure = {
         url: this.hook.url,
@@ -204,14 +221,14 @@ class Worker {
         failedAt: new Date().toISOString(),
         event,
       };
-      await this.store.deadLetter(this.queue, JSON.stringify(failure), DEAD_LETTERS_KEPT);
+      await this.store.deadLetter(this.queue, item, JSON.stringify(failure), DEAD_LETTERS_KEPT);
       this.attempts = 0;
       this.notBefore = 0;
       return;
     }
     const delay = retryDelayMs(this.attempts, retryMs);
     this.logger.warn(
-      `${this.name}: event ${event.id} attempt ${this.attempts} failed (${outcome}); retry in ${delay} ms`,
+      `${this.name}: event ${event.id} (${about(event)}) attempt ${this.attempts} failed (${outcome}); retry in ${delay} ms`,
     );
     this.notBefore = Date.now() + delay;
   }
