@@ -16,7 +16,7 @@ import {
   type JsSipSessionEvents,
 } from './jssip.js';
 import { type SipLogger } from './logger.js';
-import { PassThroughPeerConnection, withPeerConnection } from './passthrough-pc.js';
+import { type PassThroughPeerConnection, withPeerConnection } from './passthrough-pc.js';
 import type { SipUserAgent } from './user-agent.js';
 
 /**

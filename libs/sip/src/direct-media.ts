@@ -4,7 +4,7 @@
  * SDP is handed to the other, so RTP flows between the endpoints (or through the PBX's relay)
  * and never through this process: the legs use {@link PassThroughPeerConnection}, not wrtc.
  */
-import { SipCall, SipCallState, type SipCallTermination } from './call.js';
+import { type SipCall, SipCallState, type SipCallTermination } from './call.js';
 import { TypedEmitter } from './emitter.js';
 import { SipError } from './errors.js';
 import { silentLogger, type SipLogger } from './logger.js';
@@ -41,9 +41,17 @@ export enum DirectMediaState {
 }
 
 const allowed: Record<DirectMediaState, readonly DirectMediaState[]> = {
-  [DirectMediaState.Connecting]: [DirectMediaState.Connected, DirectMediaState.MediaFailed, DirectMediaState.Ended],
+  [DirectMediaState.Connecting]: [
+    DirectMediaState.Connected,
+    DirectMediaState.MediaFailed,
+    DirectMediaState.Ended,
+  ],
   [DirectMediaState.Connected]: [DirectMediaState.Updating, DirectMediaState.Ended],
-  [DirectMediaState.Updating]: [DirectMediaState.Connected, DirectMediaState.MediaFailed, DirectMediaState.Ended],
+  [DirectMediaState.Updating]: [
+    DirectMediaState.Connected,
+    DirectMediaState.MediaFailed,
+    DirectMediaState.Ended,
+  ],
   [DirectMediaState.MediaFailed]: [DirectMediaState.Connecting, DirectMediaState.Ended],
   [DirectMediaState.Ended]: [],
 };
@@ -71,6 +79,8 @@ export type DirectMediaErrorCode =
 
 export class DirectMediaError extends Error {
   override readonly name = 'DirectMediaError';
+  /** When connect() or callout() failed after both legs were up: the call, in MediaFailed. */
+  call: DirectMediaCall | undefined;
 
   constructor(
     readonly code: DirectMediaErrorCode,
@@ -105,8 +115,8 @@ export interface DirectMediaOptions {
 }
 
 interface LegState {
-  call: SipCall;
-  pc: PassThroughPeerConnection;
+  readonly call: SipCall;
+  readonly pc: PassThroughPeerConnection;
   /** The direction the endpoint asked for in its last offer (sendrecv until it offers). */
   wish: MediaDirection;
   off: () => void;
@@ -156,13 +166,20 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
   private endedInfo: DirectMediaEvents['ended'] | undefined;
   /** re-INVITEs sent by this object (a figure for tests and the bench). */
   reinvites = 0;
+  /** re-INVITEs answered 491 and sent again. */
+  glares = 0;
 
-  private constructor(device: SipCall, customer: SipCall, options: DirectMediaOptions) {
+  private constructor(
+    device: SipCall,
+    customer: SipCall,
+    options: DirectMediaOptions,
+    customerPc?: PassThroughPeerConnection,
+  ) {
     super();
     this.logger = options.logger ?? silentLogger;
     this.glareRetries = options.glareRetries ?? 3;
     this.device = this.attach('device', device);
-    this.customer = this.attach('customer', customer);
+    this.customer = this.attach('customer', customer, customerPc);
   }
 
   /**
@@ -178,7 +195,10 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
   ): Promise<DirectMediaCall> {
     const offer = customer.requestSdp;
     if (customer.direction !== 'incoming' || customer.state !== SipCallState.Ringing) {
-      throw new DirectMediaError('INVALID_STATE', `inbound(): the customer call is ${customer.direction} ${customer.state}`);
+      throw new DirectMediaError(
+        'INVALID_STATE',
+        `inbound(): the customer call is ${customer.direction} ${customer.state}`,
+      );
     }
     if (offer === undefined || !describeAudio(offer)) {
       throw new DirectMediaError('INVALID_ARGUMENT', 'inbound(): the customer INVITE has no audio offer');
@@ -186,14 +206,17 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
     const devicePc = new PassThroughPeerConnection(() => offer);
     const device = await placeLeg(ua, deviceTarget, devicePc, options, 'DEVICE_FAILED');
     const customerPc = new PassThroughPeerConnection();
-    const call = new DirectMediaCall(device, customer, options);
-    call.customer.pc = customerPc;
-    call.bindSource(call.customer);
+    const call = new DirectMediaCall(device, customer, options, customerPc);
     try {
       await customer.answer({ passThrough: customerPc });
     } catch (error) {
       await call.hangup();
-      throw new DirectMediaError('LEG_ENDED', `inbound(): answering the customer failed: ${String(error)}`, undefined, 'customer');
+      throw new DirectMediaError(
+        'LEG_ENDED',
+        `inbound(): answering the customer failed: ${String(error)}`,
+        undefined,
+        'customer',
+      );
     }
     call.transition(DirectMediaState.Connected);
     call.logger.info('direct media: inbound call connected');
@@ -217,12 +240,24 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
     const deviceSdp = devicePc.remoteSdp;
     if (deviceSdp === undefined) {
       await device.hangup();
-      throw new DirectMediaError('DEVICE_FAILED', 'callout(): the device answered without SDP', undefined, 'device');
+      throw new DirectMediaError(
+        'DEVICE_FAILED',
+        'callout(): the device answered without SDP',
+        undefined,
+        'device',
+      );
     }
     const customerPc = new PassThroughPeerConnection(() => withAudioDirection(deviceSdp, 'sendrecv'));
     let customer: SipCall;
     try {
-      customer = await placeLeg(ua, customerTarget, customerPc, { ...options }, 'CUSTOMER_FAILED', options.fromUser);
+      customer = await placeLeg(
+        ua,
+        customerTarget,
+        customerPc,
+        { ...options },
+        'CUSTOMER_FAILED',
+        options.fromUser,
+      );
     } catch (error) {
       await device.hangup();
       throw error;
@@ -231,15 +266,36 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
   }
 
   /** Connects two established pass-through legs: re-INVITEs until each has the other's SDP. */
-  static async connect(device: SipCall, customer: SipCall, options: DirectMediaOptions = {}): Promise<DirectMediaCall> {
-    for (const [name, leg] of [['device', device], ['customer', customer]] as const) {
-      if (!leg.passThrough) throw new DirectMediaError('INVALID_ARGUMENT', `connect(): the ${name} leg is not a pass-through leg`);
+  static async connect(
+    device: SipCall,
+    customer: SipCall,
+    options: DirectMediaOptions = {},
+  ): Promise<DirectMediaCall> {
+    for (const [name, leg] of [
+      ['device', device],
+      ['customer', customer],
+    ] as const) {
+      if (!leg.passThrough)
+        throw new DirectMediaError(
+          'INVALID_ARGUMENT',
+          `connect(): the ${name} leg is not a pass-through leg`,
+        );
       if (leg.state !== SipCallState.Established) {
-        throw new DirectMediaError('INVALID_STATE', `connect(): the ${name} leg is ${leg.state}`, undefined, name);
+        throw new DirectMediaError(
+          'INVALID_STATE',
+          `connect(): the ${name} leg is ${leg.state}`,
+          undefined,
+          name,
+        );
       }
     }
     const call = new DirectMediaCall(device, customer, options);
-    await call.run(DirectMediaState.Connecting, () => call.sync('device'));
+    try {
+      await call.run(DirectMediaState.Connecting, () => call.sync('device'));
+    } catch (error) {
+      if (error instanceof DirectMediaError) error.call = call;
+      throw error;
+    }
     call.logger.info('direct media: legs connected');
     return call;
   }
@@ -300,11 +356,22 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
    */
   retarget(target: SipCall): Promise<SipCall> {
     if (!target.passThrough || target.state !== SipCallState.Established) {
-      return Promise.reject(new DirectMediaError('INVALID_ARGUMENT', 'retarget(): the target must be an established pass-through leg'));
+      return Promise.reject(
+        new DirectMediaError(
+          'INVALID_ARGUMENT',
+          'retarget(): the target must be an established pass-through leg',
+        ),
+      );
     }
     return this.run(DirectMediaState.Updating, async () => {
       const previous = this.device;
       previous.off();
+      // the detached leg keeps answering with what it last had, whatever this call does next
+      const kept = previous.pc.localSdp;
+      previous.pc.source = () => {
+        if (kept === undefined) throw new Error('no SDP');
+        return kept;
+      };
       this.device = this.attach('device', target);
       await this.sync('customer');
       return previous.call;
@@ -377,30 +444,45 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
   /** One re-INVITE, retried after a random pause on 491 (RFC 3261 §14.1). */
   private async reoffer(leg: LegState, name: DirectMediaLeg): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      if (this.current === DirectMediaState.Ended) throw new DirectMediaError('LEG_ENDED', 'the call ended', undefined, name);
+      if (this.current === DirectMediaState.Ended)
+        throw new DirectMediaError('LEG_ENDED', 'the call ended', undefined, name);
       try {
         this.reinvites++;
         await leg.call.reoffer();
         return;
       } catch (error) {
         if (!(error instanceof SipError)) throw error;
-        if (error.code === 'CALL_TERMINATED') throw new DirectMediaError('LEG_ENDED', `the ${name} leg ended`, undefined, name);
+        if (error.code === 'CALL_TERMINATED')
+          throw new DirectMediaError('LEG_ENDED', `the ${name} leg ended`, undefined, name);
         if (error.code === 'REQUEST_FAILED' && error.statusCode === 491) {
           if (attempt >= this.glareRetries) {
-            throw new DirectMediaError('GLARE_UNRESOLVED', `the ${name} leg answered 491 ${attempt + 1} times`, 491, name);
+            throw new DirectMediaError(
+              'GLARE_UNRESOLVED',
+              `the ${name} leg answered 491 ${attempt + 1} times`,
+              491,
+              name,
+            );
           }
           // the owner of the Call-ID (our outgoing legs) waits 2.1–4 s, the other side 0–2 s
-          const pauseMs = leg.call.direction === 'outgoing' ? 2100 + Math.random() * 1900 : Math.random() * 2000;
+          this.glares++;
+          const pauseMs =
+            leg.call.direction === 'outgoing' ? 2100 + Math.random() * 1900 : Math.random() * 2000;
           this.logger.info(`direct media: 491 from the ${name} leg, retrying in ${Math.round(pauseMs)} ms`);
           await new Promise((resolve) => setTimeout(resolve, pauseMs));
           continue;
         }
         if (error.code === 'REQUEST_FAILED') {
-          throw new DirectMediaError('REINVITE_REJECTED', `the ${name} leg refused the re-INVITE${error.statusCode ? ` with ${error.statusCode}` : ''}`, error.statusCode, name);
+          throw new DirectMediaError(
+            'REINVITE_REJECTED',
+            `the ${name} leg refused the re-INVITE${error.statusCode ? ` with ${error.statusCode}` : ''}`,
+            error.statusCode,
+            name,
+          );
         }
         if (error.code === 'INVALID_STATE' && leg.call.state === SipCallState.Established) {
           // an offer of the peer is being answered: wait for it to settle and try again
-          if (attempt >= this.glareRetries) throw new DirectMediaError('GLARE_UNRESOLVED', `the ${name} leg stayed busy`, undefined, name);
+          if (attempt >= this.glareRetries)
+            throw new DirectMediaError('GLARE_UNRESOLVED', `the ${name} leg stayed busy`, undefined, name);
           await new Promise((resolve) => setTimeout(resolve, 200 + Math.random() * 300));
           continue;
         }
@@ -410,10 +492,15 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
   }
 
   /** Runs one command after the previous ones, with the state moves around it. */
-  private run<T>(during: DirectMediaState, body: () => Promise<T>, from: readonly DirectMediaState[] = [DirectMediaState.Connected]): Promise<T> {
+  private run<T>(
+    during: DirectMediaState,
+    body: () => Promise<T>,
+    from: readonly DirectMediaState[] = [DirectMediaState.Connected],
+  ): Promise<T> {
     const result = this.queue.then(async () => {
       if (during !== DirectMediaState.Connecting || this.current !== DirectMediaState.Connecting) {
-        if (!from.includes(this.current)) throw new DirectMediaError('INVALID_STATE', `not allowed in state '${this.current}'`);
+        if (!from.includes(this.current))
+          throw new DirectMediaError('INVALID_STATE', `not allowed in state '${this.current}'`);
         this.transition(during);
       }
       try {
@@ -421,10 +508,14 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
         this.transition(DirectMediaState.Connected);
         return value;
       } catch (error) {
-        const failure = error instanceof DirectMediaError ? error : new DirectMediaError('LEG_ENDED', String(error));
+        const failure =
+          error instanceof DirectMediaError ? error : new DirectMediaError('LEG_ENDED', String(error));
         if (this.current !== DirectMediaState.Ended) {
           this.transition(DirectMediaState.MediaFailed);
-          this.logger.warn(`direct media failed: ${failure.message}`, { code: failure.code, statusCode: failure.statusCode });
+          this.logger.warn(`direct media failed: ${failure.message}`, {
+            code: failure.code,
+            statusCode: failure.statusCode,
+          });
           this.safeEmit('failed', {
             code: failure.code,
             reason: failure.message,
@@ -442,18 +533,21 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
   private transition(to: DirectMediaState): void {
     const from = this.current;
     if (from === to) return;
-    if (!allowed[from].includes(to)) throw new DirectMediaError('INVALID_STATE', `transition ${from} -> ${to}`);
+    if (!allowed[from].includes(to))
+      throw new DirectMediaError('INVALID_STATE', `transition ${from} -> ${to}`);
     this.current = to;
     this.logger.debug(`direct media: ${from} -> ${to}`);
     this.safeEmit('stateChanged', { from, to });
   }
 
-  private attach(name: DirectMediaLeg, call: SipCall): LegState {
-    const pc = call.passThrough ?? new PassThroughPeerConnection();
+  /** Watches a leg; `pc`: the pass-through peer connection of a leg not answered yet (inbound's customer). */
+  private attach(name: DirectMediaLeg, call: SipCall, pending?: PassThroughPeerConnection): LegState {
+    const pc = call.passThrough ?? pending;
+    if (!pc) throw new DirectMediaError('INVALID_ARGUMENT', `the ${name} leg is not a pass-through leg`);
     const offer = call.direction === 'incoming' ? call.requestSdp : undefined;
     const wish = (offer === undefined ? undefined : describeAudio(offer)?.direction) ?? 'sendrecv';
     const leg: LegState = { call, pc, wish, off: () => undefined };
-    if (call.passThrough) this.bindSource(leg, name);
+    this.bindSource(leg, name);
     let active = true;
     void call.terminated.then((termination) => {
       if (active) this.finish(name, termination);
@@ -465,7 +559,7 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
   }
 
   /** Points the leg's peer connection at the other leg's SDP, and watches the leg's own offers. */
-  private bindSource(leg: LegState, name: DirectMediaLeg = leg === this.customer ? 'customer' : 'device'): void {
+  private bindSource(leg: LegState, name: DirectMediaLeg): void {
     leg.pc.source = (type, remoteOffer) => {
       const wanted = this.sdpFor(name);
       if (type === 'offer' || remoteOffer === undefined) return wanted;
@@ -486,8 +580,11 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
         if (this.current === DirectMediaState.Ended) return;
         const otherLeg = other === 'device' ? this.device : this.customer;
         if (!this.needsUpdate(otherLeg, other)) return;
-        this.run(DirectMediaState.Updating, () => this.sync(other), [DirectMediaState.Connected]).catch((error: unknown) =>
-          this.logger.warn(`direct media: following the ${name} leg's offer failed`, { error: String(error) }),
+        this.run(DirectMediaState.Updating, () => this.sync(other), [DirectMediaState.Connected]).catch(
+          (error: unknown) =>
+            this.logger.warn(`direct media: following the ${name} leg's offer failed`, {
+              error: String(error),
+            }),
         );
       });
     });
@@ -540,7 +637,12 @@ async function placeLeg(
     call.terminated,
   ]);
   if (outcome !== 'accepted') {
-    throw new DirectMediaError(failCode, `${target} did not answer (${outcome.cause})`, outcome.statusCode, leg);
+    throw new DirectMediaError(
+      failCode,
+      `${target} did not answer (${outcome.cause})`,
+      outcome.statusCode,
+      leg,
+    );
   }
   return call;
 }

@@ -143,7 +143,8 @@ export function withAudioDirection(sdp: string, direction: MediaDirection): stri
 export function withOrigin(sdp: string, origin: { sessionId: string; version: number }): string {
   const parts = sections(sdp);
   const description = describeAudio(sdp);
-  const address = description?.address && description.address !== '0.0.0.0' ? description.address : '127.0.0.1';
+  const address =
+    description?.address && description.address !== '0.0.0.0' ? description.address : '127.0.0.1';
   const family = address.includes(':') ? 'IP6' : 'IP4';
   const line = `o=callgate ${origin.sessionId} ${origin.version} IN ${family} ${address}`;
   const index = parts.session.findIndex((l) => l.startsWith('o='));
