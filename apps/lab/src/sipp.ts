@@ -17,7 +17,13 @@ export type SippScenario =
   /** registers `service` with a Contact on `-key contact_port` (for a UAS in another sipp) */
   | 'register-contact'
   /** a UAS that answers one INVITE with 486 */
-  | 'uas-busy-486';
+  | 'uas-busy-486'
+  /** direct media: a plain-RTP UAS that answers, then refuses the re-INVITE with 488 */
+  | 'uas-reinvite-488'
+  /** direct media: a plain-RTP UAC that answers our first two re-INVITEs 491, the third 200, waits for BYE */
+  | 'uac-reinvite-491'
+  /** direct media: a plain-RTP UAC that moves its media by re-INVITE mid-call, hangs up 4 s later */
+  | 'uac-sdp-change';
 
 /** The scenario that expects `statusCode` (200: answered, then BYE). */
 export function uacScenarioFor(statusCode: 200 | 403 | 404 | 408 | 480 | 486 | 603): SippScenario {

@@ -16,6 +16,7 @@ import {
   type JsSipSessionEvents,
 } from './jssip.js';
 import { type SipLogger } from './logger.js';
+import { type PassThroughPeerConnection, withPeerConnection } from './passthrough-pc.js';
 import type { SipUserAgent } from './user-agent.js';
 
 /**
@@ -104,7 +105,13 @@ export interface SipCallContext {
 }
 
 export interface SipMediaOptions {
-  mediaStream: MediaStream;
+  /** The audio to send (a wrtc track). Give either this or `passThrough`. */
+  mediaStream?: MediaStream;
+  /**
+   * Direct media: the leg does no media; its SDP is handed through this object (see
+   * DirectMediaCall). No wrtc peer connection, socket or track is created for the leg.
+   */
+  passThrough?: PassThroughPeerConnection;
   extraHeaders?: string[];
   /**
    * Outgoing calls only: the user part of the From URI, e.g. the customer's number on a leg that
@@ -137,6 +144,7 @@ export class SipCall extends TypedEmitter<SipCallEvents> {
   private resolveTerminated!: (termination: SipCallTermination) => void;
   private localStatusCode: number | undefined;
   private localStream: MediaStream | undefined;
+  private pc: PassThroughPeerConnection | undefined;
   private readonly logger: SipLogger;
   private readonly watchedConnections = new WeakSet<RTCPeerConnection>();
 
@@ -145,9 +153,11 @@ export class SipCall extends TypedEmitter<SipCallEvents> {
     private readonly context: SipCallContext,
     mediaStream?: MediaStream,
     private readonly request?: JsSipIncomingRequest,
+    passThrough?: PassThroughPeerConnection,
   ) {
     super();
     this.localStream = mediaStream;
+    this.pc = passThrough;
     this.direction = session.direction;
     const identity = session.remote_identity;
     this.remote = {
@@ -190,6 +200,17 @@ export class SipCall extends TypedEmitter<SipCallEvents> {
     return this.localStream;
   }
 
+  /** The pass-through peer connection of a direct-media leg (no media in this process). */
+  get passThrough(): PassThroughPeerConnection | undefined {
+    return this.pc;
+  }
+
+  /** Incoming calls: the SDP of the INVITE that started the call (undefined for an offerless INVITE). */
+  get requestSdp(): string | undefined {
+    const body = this.request?.body;
+    return typeof body === 'string' && body.length > 0 ? body : undefined;
+  }
+
   /** Incoming calls: a header of the INVITE that started the call (first value); undefined otherwise. */
   requestHeader(name: string): string | undefined {
     return this.request?.getHeader(name) ?? undefined;
@@ -210,11 +231,17 @@ export class SipCall extends TypedEmitter<SipCallEvents> {
     if (this.direction !== 'incoming' || this.currentState !== SipCallState.Ringing) {
       return Promise.reject(SipError.invalidState('answer()', `${this.direction} ${this.currentState}`));
     }
+    const invalid = invalidMediaOptions(options);
+    if (invalid) return Promise.reject(SipError.invalidArgument(`answer(): ${invalid}`));
     this.localStream = options.mediaStream;
+    this.pc = options.passThrough;
     const done = this.until('accepted', 'answer()');
     try {
       this.transition(SipCallState.Answering);
-      this.session.answer(this.mediaOptions(options));
+      const pc = options.passThrough;
+      const media = this.mediaOptions(options);
+      if (pc) withPeerConnection(pc, () => this.session.answer(media));
+      else this.session.answer(media);
     } catch (error) {
       return Promise.reject(asSipError(error, 'answer()'));
     }
@@ -256,6 +283,45 @@ export class SipCall extends TypedEmitter<SipCallEvents> {
   /** Takes the call off hold (re-INVITE a=sendrecv); resolves when the peer has answered it. */
   unhold(): Promise<void> {
     return this.reinvite('unhold');
+  }
+
+  /**
+   * Sends a re-INVITE whose offer is the leg's current local description (for a pass-through leg:
+   * what its source gives now). Resolves once the peer's answer is applied; rejects with
+   * REQUEST_FAILED and the status (e.g. 488, 491) when the peer refuses it. Unlike JsSIP's own
+   * renegotiate(), a refused re-INVITE leaves the call up with its previous session (RFC 3261
+   * §14.1); a timeout or transport error still ends the call (JsSIP does).
+   */
+  reoffer(extraHeaders?: string[]): Promise<void> {
+    if (this.currentState !== SipCallState.Established) {
+      return Promise.reject(SipError.invalidState('reoffer()', this.currentState));
+    }
+    const session = this.session as unknown as JsSipReinviteInternals;
+    if (!session.isReadyToReOffer()) {
+      return Promise.reject(SipError.invalidState('reoffer() (an offer is in progress)', this.currentState));
+    }
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const settle = (error?: SipError): void => {
+        if (settled) return;
+        settled = true;
+        if (error) reject(error);
+        else resolve();
+      };
+      try {
+        session._sendReinvite({
+          extraHeaders: extraHeaders ?? [],
+          eventHandlers: {
+            succeeded: () => settle(),
+            failed: (response) => settle(SipError.requestFailed('re-INVITE', response?.status_code)),
+          },
+        });
+      } catch (error) {
+        settle(asSipError(error, 'reoffer()'));
+        return;
+      }
+      void this.terminated.then(() => settle(SipError.callTerminated('reoffer()')));
+    });
   }
 
   /**
@@ -336,8 +402,8 @@ export class SipCall extends TypedEmitter<SipCallEvents> {
 
   private mediaOptions(options: SipMediaOptions): JsSipCallOptions {
     return {
-      mediaStream: options.mediaStream,
-      mediaConstraints: { audio: true, video: false },
+      ...(options.mediaStream === undefined ? {} : { mediaStream: options.mediaStream }),
+      mediaConstraints: { audio: options.passThrough === undefined, video: false },
       pcConfig: this.context.pcConfig,
       extraHeaders: options.extraHeaders,
       ...(options.fromUser === undefined ? {} : { fromUserName: options.fromUser }),
@@ -478,6 +544,9 @@ export class SipCall extends TypedEmitter<SipCallEvents> {
         uri?.user ?? undefined,
         (name) => uri?.getHeader(name)?.[0],
         (options) => {
+          if (options.passThrough) {
+            throw SipError.invalidArgument('refer.accept(): a followed REFER cannot use passThrough');
+          }
           let created: SipCall | undefined;
           e.accept((session) => {
             created = this.context.wrap(session);
@@ -570,6 +639,25 @@ export class SipIncomingRefer {
  */
 export function outgoing(ua: SipUserAgent, target: string, options: SipMediaOptions): SipCall {
   return ua.call(target, options);
+}
+
+/** The JsSIP internals {@link SipCall.reoffer} uses (JsSIP 3.13's RTCSession). */
+interface JsSipReinviteInternals {
+  isReadyToReOffer(): boolean;
+  _sendReinvite(options: {
+    extraHeaders: string[];
+    eventHandlers: {
+      succeeded: (response?: { status_code: number }) => void;
+      failed: (response?: { status_code: number }) => void;
+    };
+  }): void;
+}
+
+/** Why media options are unusable (both or neither of mediaStream and passThrough), or undefined. */
+export function invalidMediaOptions(options: SipMediaOptions): string | undefined {
+  if (options.mediaStream && options.passThrough) return 'give mediaStream or passThrough, not both';
+  if (!options.mediaStream && !options.passThrough) return 'give mediaStream or passThrough';
+  return undefined;
 }
 
 function stripUriHeaders(uri: string): string {

@@ -60,3 +60,34 @@ export {
 } from './codecs.js';
 export { backoffDelay, type BackoffOptions } from './backoff.js';
 export { type WsTlsOptions } from './ws-socket.js';
+export {
+  PassThroughPeerConnection,
+  withPeerConnection,
+  type PassThroughDescription,
+  type SdpSource,
+} from './passthrough-pc.js';
+export {
+  blackHoleOffer,
+  decideMediaPath,
+  describeAudio,
+  mediaTargetChanged,
+  reverseDirection,
+  sdpBody,
+  withAudioDirection,
+  withOrigin,
+  type AudioDescription,
+  type MediaDirection,
+  type MediaPath,
+  type MediaPathDecision,
+  type MediaProfile,
+} from './sdp-media.js';
+export {
+  DirectMediaCall,
+  DirectMediaError,
+  DirectMediaState,
+  type DirectMediaErrorCode,
+  type DirectMediaEvents,
+  type DirectMediaLeg,
+  type DirectMediaMode,
+  type DirectMediaOptions,
+} from './direct-media.js';

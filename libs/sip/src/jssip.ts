@@ -80,7 +80,8 @@ export interface JsSipUaEvents {
 }
 
 export interface JsSipCallOptions {
-  mediaStream: MediaStream;
+  /** Absent with mediaConstraints all false: no media (a pass-through leg). */
+  mediaStream?: MediaStream;
   pcConfig?: RTCConfiguration;
   extraHeaders?: string[];
   /** outgoing calls: the user part of the From URI (the UA's own AOR otherwise) */

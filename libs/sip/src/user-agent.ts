@@ -1,4 +1,4 @@
-import { SipCall, toSipError, type SipEmpty, type SipMediaOptions } from './call.js';
+import { SipCall, invalidMediaOptions, toSipError, type SipEmpty, type SipMediaOptions } from './call.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { translateCause, type SipEndCause } from './causes.js';
 import { audioCodecName, restrictAudioCodecs, type AudioCodec } from './codecs.js';
@@ -13,6 +13,7 @@ import {
   type JsSipUaEvents,
 } from './jssip.js';
 import { prefixedLogger, silentLogger, type SipLogger } from './logger.js';
+import { withPeerConnection, type PassThroughPeerConnection } from './passthrough-pc.js';
 import { NodeWsSocket, type WsTlsOptions } from './ws-socket.js';
 
 export interface SipUserAgentOptions {
@@ -104,6 +105,7 @@ export class SipUserAgent extends TypedEmitter<SipUserAgentEvents> {
   private readonly pcConfig: RTCConfiguration;
   private readonly codecs: readonly AudioCodec[] | undefined;
   private pendingMedia: MediaStream | undefined;
+  private pendingPassThrough: PassThroughPeerConnection | undefined;
   private startPromise: Promise<void> | undefined;
   private closePromise: Promise<void> | undefined;
   private closing = false;
@@ -239,24 +241,30 @@ export class SipUserAgent extends TypedEmitter<SipUserAgentEvents> {
   call(target: string, options: SipMediaOptions): SipCall {
     if (this.closing) throw SipError.closed('call()');
     if (!this.ua.isConnected()) throw SipError.invalidState('call()', 'disconnected');
+    const invalid = invalidMediaOptions(options);
+    if (invalid) throw SipError.invalidArgument(`call(): ${invalid}`);
     const uri = this.targetUri(target);
     this.pendingMedia = options.mediaStream;
+    this.pendingPassThrough = options.passThrough;
     let session: JsSipSession;
     try {
-      session = this.ua.call(uri, {
-        mediaStream: options.mediaStream,
-        mediaConstraints: { audio: true, video: false },
-        pcConfig: this.pcConfig,
-        extraHeaders: options.extraHeaders,
-        ...(options.fromUser === undefined ? {} : { fromUserName: options.fromUser }),
-      });
+      const place = (): JsSipSession =>
+        this.ua.call(uri, {
+          ...(options.mediaStream === undefined ? {} : { mediaStream: options.mediaStream }),
+          mediaConstraints: { audio: options.passThrough === undefined, video: false },
+          pcConfig: this.pcConfig,
+          extraHeaders: options.extraHeaders,
+          ...(options.fromUser === undefined ? {} : { fromUserName: options.fromUser }),
+        });
+      session = options.passThrough ? withPeerConnection(options.passThrough, place) : place();
     } catch (error) {
       throw toSipError(error, `call(${target})`);
     } finally {
       this.pendingMedia = undefined;
+      this.pendingPassThrough = undefined;
     }
-    this.logger.info(`calling ${uri}`);
-    return this.wrap(session, options.mediaStream);
+    this.logger.info(`calling ${uri}${options.passThrough ? ' (direct media)' : ''}`);
+    return this.wrap(session, options.mediaStream, undefined, options.passThrough);
   }
 
   /** Closes the agent (idempotent); resolves when its WebSocket is closed. */
@@ -322,7 +330,12 @@ export class SipUserAgent extends TypedEmitter<SipUserAgentEvents> {
     return `sip:${target}@${this.options.sipDomain}`;
   }
 
-  private wrap(session: JsSipSession, mediaStream?: MediaStream, request?: JsSipIncomingRequest): SipCall {
+  private wrap(
+    session: JsSipSession,
+    mediaStream?: MediaStream,
+    request?: JsSipIncomingRequest,
+    passThrough?: PassThroughPeerConnection,
+  ): SipCall {
     const existing = this.wrapped.get(session);
     if (existing) return existing;
     const call = new SipCall(
@@ -330,6 +343,7 @@ export class SipUserAgent extends TypedEmitter<SipUserAgentEvents> {
       { logger: this.logger, pcConfig: this.pcConfig, wrap: (s) => this.wrap(s) },
       mediaStream,
       request,
+      passThrough,
     );
     this.wrapped.set(session, call);
     this.calls.add(call);
@@ -396,7 +410,7 @@ export class SipUserAgent extends TypedEmitter<SipUserAgentEvents> {
     on('newRTCSession', (e) => {
       this.restrictCodecs(e.session);
       if (e.originator === 'local') {
-        this.wrap(e.session, this.pendingMedia);
+        this.wrap(e.session, this.pendingMedia, undefined, this.pendingPassThrough);
         return;
       }
       if (this.closing) {

@@ -1,0 +1,648 @@
+/**
+ * Direct media: third-party call control (RFC 3725) between two legs of one user agent. The
+ * user agent stays the SIP party of both legs (it sees and controls the call), but each leg's
+ * SDP is handed to the other, so RTP flows between the endpoints (or through the PBX's relay)
+ * and never through this process: the legs use {@link PassThroughPeerConnection}, not wrtc.
+ */
+import { type SipCall, SipCallState, type SipCallTermination } from './call.js';
+import { TypedEmitter } from './emitter.js';
+import { SipError } from './errors.js';
+import { silentLogger, type SipLogger } from './logger.js';
+import { PassThroughPeerConnection } from './passthrough-pc.js';
+import {
+  blackHoleOffer,
+  describeAudio,
+  mediaTargetChanged,
+  withAudioDirection,
+  type MediaDirection,
+} from './sdp-media.js';
+import type { SipUserAgent } from './user-agent.js';
+
+/**
+ * The state of a direct-media call.
+ *
+ * ```
+ *  Connecting ──both legs agree──▶ Connected ──hold/mute/retarget/peer re-offer──▶ Updating
+ *      │                              ▲                                              │
+ *      │                              └───────────────done──────────────────────────┘
+ *      └──re-INVITE refused / glare unresolved / no convergence──▶ MediaFailed ◀──────┘
+ *  MediaFailed ──reconnect()──▶ Connecting
+ *  every state ──a leg ends / hangup()──▶ Ended
+ * ```
+ * In MediaFailed both legs are still up, each with the last session it accepted (a refused
+ * re-INVITE changes nothing, RFC 3261 §14.1): hang up, reconnect(), or bridge the media.
+ */
+export enum DirectMediaState {
+  Connecting = 'connecting',
+  Connected = 'connected',
+  Updating = 'updating',
+  MediaFailed = 'mediaFailed',
+  Ended = 'ended',
+}
+
+const allowed: Record<DirectMediaState, readonly DirectMediaState[]> = {
+  [DirectMediaState.Connecting]: [
+    DirectMediaState.Connected,
+    DirectMediaState.MediaFailed,
+    DirectMediaState.Ended,
+  ],
+  [DirectMediaState.Connected]: [DirectMediaState.Updating, DirectMediaState.Ended],
+  [DirectMediaState.Updating]: [
+    DirectMediaState.Connected,
+    DirectMediaState.MediaFailed,
+    DirectMediaState.Ended,
+  ],
+  [DirectMediaState.MediaFailed]: [DirectMediaState.Connecting, DirectMediaState.Ended],
+  [DirectMediaState.Ended]: [],
+};
+
+/** What the endpoints do: talk, both held (inactive), or the customer no longer hears the device. */
+export type DirectMediaMode = 'talking' | 'held' | 'muted';
+
+export type DirectMediaLeg = 'device' | 'customer';
+
+export type DirectMediaErrorCode =
+  /** A leg answered the re-INVITE with an error (e.g. 488); `statusCode` says which. */
+  | 'REINVITE_REJECTED'
+  /** A leg kept answering 491 (both sides re-INVITE at once) after the retries. */
+  | 'GLARE_UNRESOLVED'
+  /** The legs' SDPs kept changing after several rounds of re-INVITEs. */
+  | 'SDP_NOT_CONVERGING'
+  /** The device leg of an inbound or callout call failed (status in `statusCode`). */
+  | 'DEVICE_FAILED'
+  /** The customer leg of a callout failed. */
+  | 'CUSTOMER_FAILED'
+  /** A leg ended during the operation. */
+  | 'LEG_ENDED'
+  | 'INVALID_STATE'
+  | 'INVALID_ARGUMENT';
+
+export class DirectMediaError extends Error {
+  override readonly name = 'DirectMediaError';
+  /** When connect() or callout() failed after both legs were up: the call, in MediaFailed. */
+  call: DirectMediaCall | undefined;
+
+  constructor(
+    readonly code: DirectMediaErrorCode,
+    message: string,
+    readonly statusCode?: number,
+    readonly leg?: DirectMediaLeg,
+  ) {
+    super(message);
+  }
+}
+
+export interface DirectMediaEvents {
+  stateChanged: { from: DirectMediaState; to: DirectMediaState };
+  modeChanged: { mode: DirectMediaMode };
+  /** A leg sent a new offer (re-INVITE) by itself; the other leg is being updated. */
+  remoteOffer: { leg: DirectMediaLeg };
+  /** An operation failed; the call is in MediaFailed (or Ended when `code` is LEG_ENDED). */
+  failed: { code: DirectMediaErrorCode; statusCode?: number; leg?: DirectMediaLeg; reason: string };
+  ended: { by: DirectMediaLeg | 'local'; leg?: SipCallTermination };
+}
+
+export interface DirectMediaOptions {
+  logger?: SipLogger;
+  /** Headers added to the INVITE of a leg this object places. */
+  extraHeaders?: string[];
+  /** The From user of the customer leg of a callout (e.g. the company's number). */
+  fromUser?: string;
+  /** How often a 491 is retried before GLARE_UNRESOLVED. Default 3. */
+  glareRetries?: number;
+  /** The offer a callout's device leg gets before the customer is known. Default {@link blackHoleOffer}. */
+  placeholderOffer?: string;
+}
+
+interface LegState {
+  readonly call: SipCall;
+  readonly pc: PassThroughPeerConnection;
+  /** The direction the endpoint asked for in its last offer (sendrecv until it offers). */
+  wish: MediaDirection;
+  off: () => void;
+}
+
+function opposite(leg: DirectMediaLeg): DirectMediaLeg {
+  return leg === 'device' ? 'customer' : 'device';
+}
+
+function sends(direction: MediaDirection): boolean {
+  return direction === 'sendrecv' || direction === 'sendonly';
+}
+
+function receives(direction: MediaDirection): boolean {
+  return direction === 'sendrecv' || direction === 'recvonly';
+}
+
+function directionOf(send: boolean, recv: boolean): MediaDirection {
+  return send && recv ? 'sendrecv' : send ? 'sendonly' : recv ? 'recvonly' : 'inactive';
+}
+
+/** What both directions allow, seen from the same end. */
+function intersect(a: MediaDirection, b: MediaDirection): MediaDirection {
+  return directionOf(sends(a) && sends(b), receives(a) && receives(b));
+}
+
+/** The direction an answerer may use, given the one it wants and the offer's (RFC 3264 §6.1). */
+function answerDirection(wanted: MediaDirection, offered: MediaDirection): MediaDirection {
+  return directionOf(sends(wanted) && receives(offered), receives(wanted) && sends(offered));
+}
+
+/**
+ * One call with direct media between a device leg (the agent's desk phone, mobile or softphone)
+ * and a customer leg, both legs of the same {@link SipUserAgent}. Build it with
+ * {@link DirectMediaCall.inbound}, {@link DirectMediaCall.callout} or {@link DirectMediaCall.connect}.
+ * Commands run one at a time, in order; each resolves once both legs agree, or rejects with a
+ * {@link DirectMediaError} and leaves the call in MediaFailed (both legs still up).
+ */
+export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
+  private current: DirectMediaState = DirectMediaState.Connecting;
+  private currentMode: DirectMediaMode = 'talking';
+  private device: LegState;
+  private readonly customer: LegState;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly logger: SipLogger;
+  private readonly glareRetries: number;
+  private endedInfo: DirectMediaEvents['ended'] | undefined;
+  /** re-INVITEs sent by this object (a figure for tests and the bench). */
+  reinvites = 0;
+  /** re-INVITEs answered 491 and sent again. */
+  glares = 0;
+
+  private constructor(
+    device: SipCall,
+    customer: SipCall,
+    options: DirectMediaOptions,
+    customerPc?: PassThroughPeerConnection,
+  ) {
+    super();
+    this.logger = options.logger ?? silentLogger;
+    this.glareRetries = options.glareRetries ?? 3;
+    this.device = this.attach('device', device);
+    this.customer = this.attach('customer', customer, customerPc);
+  }
+
+  /**
+   * An incoming customer call goes to the device: the device is called with the customer's
+   * offer, and the customer is answered with the device's answer (no re-INVITE at all). When
+   * the device fails, rejects with DEVICE_FAILED (its status) and leaves the customer ringing.
+   */
+  static async inbound(
+    ua: SipUserAgent,
+    customer: SipCall,
+    deviceTarget: string,
+    options: DirectMediaOptions = {},
+  ): Promise<DirectMediaCall> {
+    const offer = customer.requestSdp;
+    if (customer.direction !== 'incoming' || customer.state !== SipCallState.Ringing) {
+      throw new DirectMediaError(
+        'INVALID_STATE',
+        `inbound(): the customer call is ${customer.direction} ${customer.state}`,
+      );
+    }
+    if (offer === undefined || !describeAudio(offer)) {
+      throw new DirectMediaError('INVALID_ARGUMENT', 'inbound(): the customer INVITE has no audio offer');
+    }
+    const devicePc = new PassThroughPeerConnection(() => offer);
+    const device = await placeLeg(ua, deviceTarget, devicePc, options, 'DEVICE_FAILED');
+    const customerPc = new PassThroughPeerConnection();
+    const call = new DirectMediaCall(device, customer, options, customerPc);
+    try {
+      await customer.answer({ passThrough: customerPc });
+    } catch (error) {
+      await call.hangup();
+      throw new DirectMediaError(
+        'LEG_ENDED',
+        `inbound(): answering the customer failed: ${String(error)}`,
+        undefined,
+        'customer',
+      );
+    }
+    call.transition(DirectMediaState.Connected);
+    call.logger.info('direct media: inbound call connected');
+    return call;
+  }
+
+  /**
+   * The device is called first (with a placeholder offer: a hold "black hole"), then the
+   * customer with the device's SDP; when the customer answers, the device is re-INVITEd with the
+   * customer's SDP. The agent hears nothing while the customer rings (phase 1: no early media).
+   */
+  static async callout(
+    ua: SipUserAgent,
+    deviceTarget: string,
+    customerTarget: string,
+    options: DirectMediaOptions = {},
+  ): Promise<DirectMediaCall> {
+    const placeholder = options.placeholderOffer ?? blackHoleOffer();
+    const devicePc = new PassThroughPeerConnection(() => placeholder);
+    const device = await placeLeg(ua, deviceTarget, devicePc, options, 'DEVICE_FAILED');
+    const deviceSdp = devicePc.remoteSdp;
+    if (deviceSdp === undefined) {
+      await device.hangup();
+      throw new DirectMediaError(
+        'DEVICE_FAILED',
+        'callout(): the device answered without SDP',
+        undefined,
+        'device',
+      );
+    }
+    const customerPc = new PassThroughPeerConnection(() => withAudioDirection(deviceSdp, 'sendrecv'));
+    let customer: SipCall;
+    try {
+      customer = await placeLeg(
+        ua,
+        customerTarget,
+        customerPc,
+        { ...options },
+        'CUSTOMER_FAILED',
+        options.fromUser,
+      );
+    } catch (error) {
+      await device.hangup();
+      throw error;
+    }
+    return DirectMediaCall.connect(device, customer, options);
+  }
+
+  /** Connects two established pass-through legs: re-INVITEs until each has the other's SDP. */
+  static async connect(
+    device: SipCall,
+    customer: SipCall,
+    options: DirectMediaOptions = {},
+  ): Promise<DirectMediaCall> {
+    for (const [name, leg] of [
+      ['device', device],
+      ['customer', customer],
+    ] as const) {
+      if (!leg.passThrough)
+        throw new DirectMediaError(
+          'INVALID_ARGUMENT',
+          `connect(): the ${name} leg is not a pass-through leg`,
+        );
+      if (leg.state !== SipCallState.Established) {
+        throw new DirectMediaError(
+          'INVALID_STATE',
+          `connect(): the ${name} leg is ${leg.state}`,
+          undefined,
+          name,
+        );
+      }
+    }
+    const call = new DirectMediaCall(device, customer, options);
+    try {
+      await call.run(DirectMediaState.Connecting, () => call.sync('device'));
+    } catch (error) {
+      if (error instanceof DirectMediaError) error.call = call;
+      throw error;
+    }
+    call.logger.info('direct media: legs connected');
+    return call;
+  }
+
+  get state(): DirectMediaState {
+    return this.current;
+  }
+
+  get mode(): DirectMediaMode {
+    return this.currentMode;
+  }
+
+  get deviceCall(): SipCall {
+    return this.device.call;
+  }
+
+  get customerCall(): SipCall {
+    return this.customer.call;
+  }
+
+  /** How the call ended, once it has. */
+  get end(): DirectMediaEvents['ended'] | undefined {
+    return this.endedInfo;
+  }
+
+  /** Both ends hold: each leg is re-INVITEd `inactive`. The customer hears silence (no music in direct mode). */
+  hold(): Promise<void> {
+    return this.setMode('held');
+  }
+
+  unhold(): Promise<void> {
+    return this.setMode('talking');
+  }
+
+  /** The customer stops hearing the agent: the device becomes recvonly, the customer sendonly. */
+  mute(): Promise<void> {
+    return this.setMode('muted');
+  }
+
+  unmute(): Promise<void> {
+    return this.setMode('talking');
+  }
+
+  /** DTMF towards the customer by SIP INFO (as in bridge mode). */
+  sendDtmf(digits: string): Promise<void> {
+    return this.customer.call.sendInfoDtmf(digits);
+  }
+
+  /** Tries again to connect the legs after MediaFailed. */
+  reconnect(): Promise<void> {
+    return this.run(DirectMediaState.Connecting, () => this.sync('device'), [DirectMediaState.MediaFailed]);
+  }
+
+  /**
+   * Re-targets the customer at another established pass-through leg (a transfer target): the
+   * customer is re-INVITEd with its SDP and the target with the customer's. The previous device
+   * leg is detached and returned, still up: the caller hangs it up (or keeps it for a consult).
+   */
+  retarget(target: SipCall): Promise<SipCall> {
+    if (!target.passThrough || target.state !== SipCallState.Established) {
+      return Promise.reject(
+        new DirectMediaError(
+          'INVALID_ARGUMENT',
+          'retarget(): the target must be an established pass-through leg',
+        ),
+      );
+    }
+    return this.run(DirectMediaState.Updating, async () => {
+      const previous = this.device;
+      previous.off();
+      // the detached leg keeps answering with what it last had, whatever this call does next
+      const kept = previous.pc.localSdp;
+      previous.pc.source = () => {
+        if (kept === undefined) throw new Error('no SDP');
+        return kept;
+      };
+      this.device = this.attach('device', target);
+      await this.sync('customer');
+      return previous.call;
+    });
+  }
+
+  /** Hangs up both legs; resolves once both are over. Idempotent. */
+  async hangup(): Promise<void> {
+    this.finish('local', undefined);
+    await Promise.all([this.device.call.hangup(), this.customer.call.hangup()]);
+  }
+
+  protected override onListenerError(event: keyof DirectMediaEvents, error: unknown): void {
+    this.logger.error(`a '${String(event)}' listener threw`, { error: String(error) });
+  }
+
+  private setMode(mode: DirectMediaMode): Promise<void> {
+    return this.run(DirectMediaState.Updating, async () => {
+      if (this.currentMode === mode) return;
+      this.currentMode = mode;
+      await this.sync('customer');
+      this.safeEmit('modeChanged', { mode });
+    });
+  }
+
+  /**
+   * The SDP `leg` should have now: the other leg's, with a direction from the mode and from what
+   * the other endpoint itself asked for in its last offer (a customer that holds stays held).
+   */
+  private sdpFor(leg: DirectMediaLeg): string {
+    const other = this.leg(opposite(leg));
+    const sdp = other.pc.remoteSdp;
+    if (sdp === undefined) {
+      throw new DirectMediaError('INVALID_STATE', `no SDP from the ${opposite(leg)} leg yet`);
+    }
+    switch (this.currentMode) {
+      case 'talking':
+        return withAudioDirection(sdp, other.wish);
+      case 'held':
+        return withAudioDirection(sdp, 'inactive');
+      case 'muted':
+        // the device is told the customer only sends, the customer that the device only receives
+        return withAudioDirection(sdp, intersect(other.wish, leg === 'device' ? 'sendonly' : 'recvonly'));
+    }
+  }
+
+  private needsUpdate(leg: LegState, name: DirectMediaLeg): boolean {
+    const local = leg.pc.localSdp;
+    const wanted = this.sdpFor(name);
+    if (local === undefined || mediaTargetChanged(local, wanted)) return true;
+    return describeAudio(local)?.direction !== describeAudio(wanted)?.direction;
+  }
+
+  /** Re-INVITEs `first`, then the other leg while its SDP is out of date (at most 4 re-INVITEs in all). */
+  private async sync(first: DirectMediaLeg): Promise<void> {
+    let name = first;
+    await this.reoffer(this.leg(name), name);
+    for (let round = 0; round < 3; round++) {
+      name = opposite(name);
+      if (!this.needsUpdate(this.leg(name), name)) return;
+      await this.reoffer(this.leg(name), name);
+    }
+    throw new DirectMediaError('SDP_NOT_CONVERGING', 'the legs still disagree after 4 re-INVITEs');
+  }
+
+  private leg(name: DirectMediaLeg): LegState {
+    return name === 'device' ? this.device : this.customer;
+  }
+
+  /** One re-INVITE, retried after a random pause on 491 (RFC 3261 §14.1). */
+  private async reoffer(leg: LegState, name: DirectMediaLeg): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      if (this.current === DirectMediaState.Ended)
+        throw new DirectMediaError('LEG_ENDED', 'the call ended', undefined, name);
+      try {
+        this.reinvites++;
+        await leg.call.reoffer();
+        return;
+      } catch (error) {
+        if (!(error instanceof SipError)) throw error;
+        if (error.code === 'CALL_TERMINATED')
+          throw new DirectMediaError('LEG_ENDED', `the ${name} leg ended`, undefined, name);
+        if (error.code === 'REQUEST_FAILED' && error.statusCode === 491) {
+          if (attempt >= this.glareRetries) {
+            throw new DirectMediaError(
+              'GLARE_UNRESOLVED',
+              `the ${name} leg answered 491 ${attempt + 1} times`,
+              491,
+              name,
+            );
+          }
+          // the owner of the Call-ID (our outgoing legs) waits 2.1–4 s, the other side 0–2 s
+          this.glares++;
+          const pauseMs =
+            leg.call.direction === 'outgoing' ? 2100 + Math.random() * 1900 : Math.random() * 2000;
+          this.logger.info(`direct media: 491 from the ${name} leg, retrying in ${Math.round(pauseMs)} ms`);
+          await new Promise((resolve) => setTimeout(resolve, pauseMs));
+          continue;
+        }
+        if (error.code === 'REQUEST_FAILED') {
+          throw new DirectMediaError(
+            'REINVITE_REJECTED',
+            `the ${name} leg refused the re-INVITE${error.statusCode ? ` with ${error.statusCode}` : ''}`,
+            error.statusCode,
+            name,
+          );
+        }
+        if (error.code === 'INVALID_STATE' && leg.call.state === SipCallState.Established) {
+          // an offer of the peer is being answered: wait for it to settle and try again
+          if (attempt >= this.glareRetries)
+            throw new DirectMediaError('GLARE_UNRESOLVED', `the ${name} leg stayed busy`, undefined, name);
+          await new Promise((resolve) => setTimeout(resolve, 200 + Math.random() * 300));
+          continue;
+        }
+        throw new DirectMediaError('LEG_ENDED', `the ${name} leg: ${error.message}`, undefined, name);
+      }
+    }
+  }
+
+  /** Runs one command after the previous ones, with the state moves around it. */
+  private run<T>(
+    during: DirectMediaState,
+    body: () => Promise<T>,
+    from: readonly DirectMediaState[] = [DirectMediaState.Connected],
+  ): Promise<T> {
+    const result = this.queue.then(async () => {
+      if (during !== DirectMediaState.Connecting || this.current !== DirectMediaState.Connecting) {
+        if (!from.includes(this.current))
+          throw new DirectMediaError('INVALID_STATE', `not allowed in state '${this.current}'`);
+        this.transition(during);
+      }
+      try {
+        const value = await body();
+        this.transition(DirectMediaState.Connected);
+        return value;
+      } catch (error) {
+        const failure =
+          error instanceof DirectMediaError ? error : new DirectMediaError('LEG_ENDED', String(error));
+        if (this.current !== DirectMediaState.Ended) {
+          this.transition(DirectMediaState.MediaFailed);
+          this.logger.warn(`direct media failed: ${failure.message}`, {
+            code: failure.code,
+            statusCode: failure.statusCode,
+          });
+          this.safeEmit('failed', {
+            code: failure.code,
+            reason: failure.message,
+            ...(failure.statusCode === undefined ? {} : { statusCode: failure.statusCode }),
+            ...(failure.leg === undefined ? {} : { leg: failure.leg }),
+          });
+        }
+        throw failure;
+      }
+    });
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private transition(to: DirectMediaState): void {
+    const from = this.current;
+    if (from === to) return;
+    if (!allowed[from].includes(to))
+      throw new DirectMediaError('INVALID_STATE', `transition ${from} -> ${to}`);
+    this.current = to;
+    this.logger.debug(`direct media: ${from} -> ${to}`);
+    this.safeEmit('stateChanged', { from, to });
+  }
+
+  /** Watches a leg; `pc`: the pass-through peer connection of a leg not answered yet (inbound's customer). */
+  private attach(name: DirectMediaLeg, call: SipCall, pending?: PassThroughPeerConnection): LegState {
+    const pc = call.passThrough ?? pending;
+    if (!pc) throw new DirectMediaError('INVALID_ARGUMENT', `the ${name} leg is not a pass-through leg`);
+    const offer = call.direction === 'incoming' ? call.requestSdp : undefined;
+    const wish = (offer === undefined ? undefined : describeAudio(offer)?.direction) ?? 'sendrecv';
+    const leg: LegState = { call, pc, wish, off: () => undefined };
+    this.bindSource(leg, name);
+    let active = true;
+    void call.terminated.then((termination) => {
+      if (active) this.finish(name, termination);
+    });
+    leg.off = () => {
+      active = false;
+    };
+    return leg;
+  }
+
+  /** Points the leg's peer connection at the other leg's SDP, and watches the leg's own offers. */
+  private bindSource(leg: LegState, name: DirectMediaLeg): void {
+    leg.pc.source = (type, remoteOffer) => {
+      const wanted = this.sdpFor(name);
+      if (type === 'offer' || remoteOffer === undefined) return wanted;
+      const offered = describeAudio(remoteOffer)?.direction ?? 'sendrecv';
+      const mine = describeAudio(wanted)?.direction ?? 'sendrecv';
+      return withAudioDirection(wanted, answerDirection(mine, offered));
+    };
+    const offRemote = leg.pc.onRemoteDescription((description) => {
+      if (description.type !== 'offer') return;
+      leg.wish = describeAudio(description.sdp)?.direction ?? 'sendrecv';
+      if (leg.call.state !== SipCallState.Established) return;
+      if (this.current === DirectMediaState.Ended) return;
+      this.logger.info(`direct media: the ${name} leg sent a new offer`);
+      this.safeEmit('remoteOffer', { leg: name });
+      const other: DirectMediaLeg = name === 'device' ? 'customer' : 'device';
+      // after JsSIP has answered it: bring the other leg up to date
+      setImmediate(() => {
+        if (this.current === DirectMediaState.Ended) return;
+        const otherLeg = other === 'device' ? this.device : this.customer;
+        if (!this.needsUpdate(otherLeg, other)) return;
+        this.run(DirectMediaState.Updating, () => this.sync(other), [DirectMediaState.Connected]).catch(
+          (error: unknown) =>
+            this.logger.warn(`direct media: following the ${name} leg's offer failed`, {
+              error: String(error),
+            }),
+        );
+      });
+    });
+    const previousOff = leg.off;
+    leg.off = () => {
+      offRemote();
+      previousOff();
+    };
+  }
+
+  private finish(by: DirectMediaLeg | 'local', termination: SipCallTermination | undefined): void {
+    if (this.current === DirectMediaState.Ended) return;
+    this.endedInfo = termination ? { by, leg: termination } : { by };
+    const from = this.current;
+    this.current = DirectMediaState.Ended;
+    this.safeEmit('stateChanged', { from, to: DirectMediaState.Ended });
+    this.device.off();
+    this.customer.off();
+    if (by !== 'local') {
+      const other = by === 'device' ? this.customer.call : this.device.call;
+      this.logger.info(`direct media: the ${by} leg ended, hanging up the other`);
+      void other.hangup();
+    }
+    this.safeEmit('ended', this.endedInfo);
+  }
+}
+
+/** Places a pass-through leg and waits until it is answered; rejects with `failCode` and its status. */
+async function placeLeg(
+  ua: SipUserAgent,
+  target: string,
+  pc: PassThroughPeerConnection,
+  options: DirectMediaOptions,
+  failCode: 'DEVICE_FAILED' | 'CUSTOMER_FAILED',
+  fromUser?: string,
+): Promise<SipCall> {
+  const leg = failCode === 'DEVICE_FAILED' ? 'device' : 'customer';
+  let call: SipCall;
+  try {
+    call = ua.call(target, {
+      passThrough: pc,
+      ...(options.extraHeaders ? { extraHeaders: options.extraHeaders } : {}),
+      ...(fromUser === undefined ? {} : { fromUser }),
+    });
+  } catch (error) {
+    throw new DirectMediaError(failCode, `calling ${target} failed: ${String(error)}`, undefined, leg);
+  }
+  const outcome = await Promise.race([
+    new Promise<'accepted'>((resolve) => call.once('accepted', () => resolve('accepted'))),
+    call.terminated,
+  ]);
+  if (outcome !== 'accepted') {
+    throw new DirectMediaError(
+      failCode,
+      `${target} did not answer (${outcome.cause})`,
+      outcome.statusCode,
+      leg,
+    );
+  }
+  return call;
+}

@@ -1,0 +1,159 @@
+import {
+  blackHoleOffer,
+  decideMediaPath,
+  describeAudio,
+  mediaTargetChanged,
+  withAudioDirection,
+  withOrigin,
+} from './sdp-media.js';
+
+const plainPhone = [
+  'v=0',
+  'o=- 1 1 IN IP4 127.0.0.1',
+  's=baresip',
+  'c=IN IP4 127.0.0.1',
+  't=0 0',
+  'm=audio 40000 RTP/AVP 0 8 101',
+  'a=rtpmap:101 telephone-event/8000',
+  'a=sendrecv',
+  '',
+].join('\r\n');
+
+const g722Phone = plainPhone.replace('RTP/AVP 0 8 101', 'RTP/AVP 9 101');
+
+const webrtc = [
+  'v=0',
+  'o=- 2 2 IN IP4 127.0.0.1',
+  's=-',
+  't=0 0',
+  'm=audio 50000 UDP/TLS/RTP/SAVPF 111 0 126',
+  'c=IN IP4 10.0.0.5',
+  'a=ice-ufrag:abcd',
+  'a=ice-pwd:0123456789abcdef012345',
+  'a=fingerprint:sha-256 AA:BB',
+  'a=setup:actpass',
+  'a=rtpmap:111 opus/48000/2',
+  'a=rtpmap:0 PCMU/8000',
+  'a=rtpmap:126 telephone-event/8000',
+  'a=sendrecv',
+  '',
+].join('\r\n');
+
+describe('describeAudio()', () => {
+  it('reads a plain RTP phone: profile rtp, static payload names, session-level address', () => {
+    expect(describeAudio(plainPhone)).toEqual({
+      proto: 'RTP/AVP',
+      profile: 'rtp',
+      codecs: ['PCMU', 'PCMA'],
+      address: '127.0.0.1',
+      port: 40000,
+      direction: 'sendrecv',
+    });
+  });
+
+  it('reads a WebRTC section: profile webrtc, ICE ufrag and fingerprint, media-level address', () => {
+    expect(describeAudio(webrtc)).toMatchObject({
+      profile: 'webrtc',
+      codecs: ['OPUS', 'PCMU'],
+      address: '10.0.0.5',
+      iceUfrag: 'abcd',
+      fingerprint: 'sha-256 AA:BB',
+    });
+  });
+
+  it('returns undefined for an SDP without audio', () => {
+    expect(describeAudio('v=0\r\ns=-\r\nm=video 9 RTP/AVP 96\r\n')).toBeUndefined();
+    expect(describeAudio('')).toBeUndefined();
+  });
+});
+
+describe('withAudioDirection()', () => {
+  it('replaces the direction of the audio section and keeps CRLF', () => {
+    const held = withAudioDirection(plainPhone, 'inactive');
+    expect(describeAudio(held)?.direction).toBe('inactive');
+    expect(held).not.toContain('a=sendrecv');
+    expect(held.endsWith('\r\n')).toBe(true);
+    expect(held.split('\r\n').filter((l) => l === 'a=inactive')).toHaveLength(1);
+  });
+
+  it('removes a session-level direction so that the media-level one counts', () => {
+    const sessionLevel = plainPhone
+      .replace('t=0 0\r\n', 't=0 0\r\na=sendonly\r\n')
+      .replace('a=sendrecv\r\n', '');
+    expect(describeAudio(sessionLevel)?.direction).toBe('sendonly');
+    expect(describeAudio(withAudioDirection(sessionLevel, 'recvonly'))?.direction).toBe('recvonly');
+  });
+});
+
+describe('withOrigin()', () => {
+  it('puts our origin with the given version and the media address', () => {
+    const out = withOrigin(webrtc, { sessionId: '42', version: 3 });
+    expect(out).toContain('o=callgate 42 3 IN IP4 10.0.0.5');
+    expect(out).not.toContain('o=- 2 2');
+  });
+
+  it('uses 127.0.0.1 for a black hole (0.0.0.0)', () => {
+    expect(withOrigin(blackHoleOffer(), { sessionId: '1', version: 1 })).toContain(
+      'o=callgate 1 1 IN IP4 127.0.0.1',
+    );
+  });
+});
+
+describe('mediaTargetChanged()', () => {
+  it('is false when only the direction or the origin differ', () => {
+    expect(
+      mediaTargetChanged(
+        plainPhone,
+        withOrigin(withAudioDirection(plainPhone, 'inactive'), { sessionId: '1', version: 9 }),
+      ),
+    ).toBe(false);
+  });
+
+  it('is true for another port, another ICE ufrag, or no previous SDP', () => {
+    expect(mediaTargetChanged(plainPhone, plainPhone.replace('40000', '40002'))).toBe(true);
+    expect(mediaTargetChanged(webrtc, webrtc.replace('ice-ufrag:abcd', 'ice-ufrag:wxyz'))).toBe(true);
+    expect(mediaTargetChanged(undefined, plainPhone)).toBe(true);
+  });
+});
+
+describe('decideMediaPath()', () => {
+  it('goes direct between two plain RTP phones with a common codec', () => {
+    expect(decideMediaPath(plainPhone, plainPhone)).toEqual({
+      path: 'direct',
+      commonCodecs: ['PCMU', 'PCMA'],
+      reason: 'both rtp, common codecs PCMU,PCMA',
+    });
+  });
+
+  it('goes direct between two WebRTC ends', () => {
+    expect(decideMediaPath(webrtc, webrtc).path).toBe('direct');
+  });
+
+  it('bridges WebRTC and plain RTP when no relay converts, and says why', () => {
+    const decision = decideMediaPath(webrtc, plainPhone);
+    expect(decision.path).toBe('bridge');
+    expect(decision.commonCodecs).toEqual(['PCMU']);
+    expect(decision.reason).toBe(
+      'media profiles differ (webrtc UDP/TLS/RTP/SAVPF vs rtp RTP/AVP) and no relay converts them',
+    );
+  });
+
+  it('goes direct between WebRTC and plain RTP when the relay converts', () => {
+    expect(decideMediaPath(webrtc, plainPhone, { relayConverts: true })).toMatchObject({
+      path: 'direct',
+      reason: 'the relay converts the profiles, common codecs PCMU',
+    });
+  });
+
+  it('bridges when no codec is common, even with a converting relay', () => {
+    expect(decideMediaPath(g722Phone, plainPhone, { relayConverts: true })).toEqual({
+      path: 'bridge',
+      commonCodecs: [],
+      reason: 'no common codec (G722 vs PCMU,PCMA)',
+    });
+  });
+
+  it('bridges when an SDP has no audio section', () => {
+    expect(decideMediaPath(plainPhone, 'v=0\r\n').reason).toBe('no audio section in the second SDP');
+  });
+});
