@@ -24,6 +24,7 @@ const BENCHES: Record<string, () => Promise<{ default: Bench }>> = {
   transfer: () => import('./transfer.js'),
   operations: () => import('./operations.js'),
   guards: () => import('./guards.js'),
+  'direct-media': () => import('./direct-media.js'),
 };
 
 function machine(): string {

@@ -75,12 +75,13 @@ describe('direct media between two legs of one user agent', () => {
     await pbx.stop();
   });
 
-  async function phone(user: string, tone: number): Promise<BaresipPhone> {
+  async function phone(user: string, tone: number, autoAnswer = true): Promise<BaresipPhone> {
     const started = await BaresipPhone.start({
       user,
       domain: pbx.sipDomain,
       proxy: { host: pbx.host, port: pbx.udpPort },
       tone,
+      autoAnswer,
     });
     open.phones.push(started);
     return started;
@@ -266,6 +267,32 @@ describe('direct media between two legs of one user agent', () => {
       await customerCall.hangup();
       await waitForEvent(call, 'ended', { timeoutMs: 15_000 });
       expect(call.end?.by).toBe('customer');
+    },
+    T,
+  );
+
+  it(
+    'a customer that hangs up while the device rings: inbound() rejects with LEG_ENDED and the device stops ringing',
+    async () => {
+      const gateway = await agent('5003');
+      const desk = await phone('5003-desk', 1000, false);
+      const customer = await phone('0901000001', 400);
+      const incoming = nextIncoming(gateway);
+      await customer.dial(`sip:5003@${pbx.sipDomain}`);
+      const customerLeg = await incoming;
+      const outcome = DirectMediaCall.inbound(gateway, customerLeg, '5003-desk').then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      await desk.waitFor('CALL_INCOMING');
+      await customer.hangup();
+
+      const error = await outcome;
+      expect(error).toBeInstanceOf(DirectMediaError);
+      expect(error).toMatchObject({ code: 'LEG_ENDED', leg: 'customer' });
+      expect(customerLeg.isTerminated).toBe(true);
+      await desk.waitFor('CALL_CLOSED');
+      expect(gateway.activeCalls).toHaveLength(0);
     },
     T,
   );

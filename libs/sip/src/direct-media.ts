@@ -185,7 +185,8 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
   /**
    * An incoming customer call goes to the device: the device is called with the customer's
    * offer, and the customer is answered with the device's answer (no re-INVITE at all). When
-   * the device fails, rejects with DEVICE_FAILED (its status) and leaves the customer ringing.
+   * the device fails, rejects with DEVICE_FAILED (its status) and leaves the customer ringing;
+   * when the customer goes away while the device rings, the device is hung up (LEG_ENDED).
    */
   static async inbound(
     ua: SipUserAgent,
@@ -204,7 +205,7 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
       throw new DirectMediaError('INVALID_ARGUMENT', 'inbound(): the customer INVITE has no audio offer');
     }
     const devicePc = new PassThroughPeerConnection(() => offer);
-    const device = await placeLeg(ua, deviceTarget, devicePc, options, 'DEVICE_FAILED');
+    const device = await placeLeg(ua, deviceTarget, devicePc, options, 'DEVICE_FAILED', undefined, customer);
     const customerPc = new PassThroughPeerConnection();
     const call = new DirectMediaCall(device, customer, options, customerPc);
     try {
@@ -620,6 +621,8 @@ async function placeLeg(
   options: DirectMediaOptions,
   failCode: 'DEVICE_FAILED' | 'CUSTOMER_FAILED',
   fromUser?: string,
+  /** The customer of an inbound call: when it goes away first, the leg is hung up (LEG_ENDED). */
+  caller?: SipCall,
 ): Promise<SipCall> {
   const leg = failCode === 'DEVICE_FAILED' ? 'device' : 'customer';
   let call: SipCall;
@@ -635,7 +638,17 @@ async function placeLeg(
   const outcome = await Promise.race([
     new Promise<'accepted'>((resolve) => call.once('accepted', () => resolve('accepted'))),
     call.terminated,
+    ...(caller ? [caller.terminated.then(() => 'callerGone' as const)] : []),
   ]);
+  if (outcome === 'callerGone') {
+    await call.hangup();
+    throw new DirectMediaError(
+      'LEG_ENDED',
+      `the customer went away while ${target} rang`,
+      undefined,
+      'customer',
+    );
+  }
   if (outcome !== 'accepted') {
     throw new DirectMediaError(
       failCode,
