@@ -48,6 +48,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     keyPrefix: config.redisKeyPrefix,
     leaseMs: config.leaseMs,
     eventLogMaxLen: config.eventLogMaxLen,
+    agentLogMaxLen: config.agentEventLogMaxLen,
     logger: new Logger('Coordination'),
     // The embedded default keeps its remembered logins across a restart (Redis keeps them otherwise).
     ...(config.redisUrl ? {} : { loginsFile: join(config.dataDir, LOGINS_FILE) }),

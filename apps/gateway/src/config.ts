@@ -31,6 +31,8 @@ export interface GatewayConfig {
   audioCodecs?: string[];
   /** how many events each domain's log keeps for clients that resume */
   eventLogMaxLen: number;
+  /** how many events each agent's partition of the log keeps for its tabs that resume */
+  agentEventLogMaxLen: number;
   /** after a browser-mode agent's voice tab left, how long before it falls back to its default device */
   voiceFallbackMs: number;
   /** where the built SDK (callgate.js, callgate.mjs) is served from */
@@ -108,6 +110,7 @@ const envSchema = z.object({
   TRANSFER_TIMEOUT_MS: intFrom(1000, 600_000).default(10_000),
   VOICE_FALLBACK_MS: intFrom(0, 3_600_000).default(10_000),
   EVENT_LOG_MAX_LEN: intFrom(10, 10_000_000).default(10_000),
+  AGENT_EVENT_LOG_MAX_LEN: intFrom(10, 1_000_000).default(1_000),
   AUDIO_CODECS: z
     .string()
     .transform((list) => list.split(',').map((name) => name.trim()))
@@ -191,6 +194,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     transferTimeoutMs: e.TRANSFER_TIMEOUT_MS,
     voiceFallbackMs: e.VOICE_FALLBACK_MS,
     eventLogMaxLen: e.EVENT_LOG_MAX_LEN,
+    agentEventLogMaxLen: e.AGENT_EVENT_LOG_MAX_LEN,
     ...(e.AUDIO_CODECS ? { audioCodecs: e.AUDIO_CODECS } : {}),
     embedDir: join(root, 'dist', 'embed'),
     domains,

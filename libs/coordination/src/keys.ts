@@ -6,6 +6,7 @@
 //   {prefix}presence:{domain}:{ipphone}      sorted set, member tabId, score expiry (server ms)
 //   {prefix}agent:{domain}:{ipphone}         hash {deviceType, mobile, callStatus}
 //   {prefix}events:{domain}                  stream of the domain's events, capped (MAXLEN ~)
+//   {prefix}agentevents:{domain}:{ipphone}   stream of one agent's events (same ids), capped, PX a day
 //   {prefix}login:{domain}:{tokenDigest}     string '1', PX the token's remaining life
 //   {prefix}logout:{domain}:{ipphone}        string, ms of the agent's last logout, PX the session lifetime
 //   {prefix}lease:{domain}:{ipphone}         hash {owner, epoch}, PX lease: who registers the agent
@@ -27,6 +28,7 @@ export interface CoordinationKeys {
   presence(agent: AgentRef): string;
   agentState(agent: AgentRef): string;
   eventLog(domain: string): string;
+  agentEventLog(agent: AgentRef): string;
   login(domain: string, tokenDigest: string): string;
   lease(agent: AgentRef): string;
   leaseEpoch(agent: AgentRef): string;
@@ -43,6 +45,7 @@ export function coordinationKeys(prefix: string): CoordinationKeys {
     presence: (agent) => `${prefix}presence:${agentPart(agent)}`,
     agentState: (agent) => `${prefix}agent:${agentPart(agent)}`,
     eventLog: (domain) => `${prefix}events:${seg(domain)}`,
+    agentEventLog: (agent) => `${prefix}agentevents:${agentPart(agent)}`,
     login: (domain, tokenDigest) => `${prefix}login:${seg(domain)}:${seg(tokenDigest)}`,
     lease: (agent) => `${prefix}lease:${agentPart(agent)}`,
     leaseEpoch: (agent) => `${prefix}lease:epoch:${agentPart(agent)}`,
