@@ -23,7 +23,7 @@ describe.each(['redis', 'memory'] as const)('the event log partitioned per agent
       // the flood stays within the noisy agent's quotas
       demoExtra: '    quotas: { commandsPerSecond: 1000, commandsPerSecondPerAgent: 1000 }',
     });
-    const env = { EVENT_LOG_MAX_LEN: '10', AGENT_EVENT_LOG_MAX_LEN: '50' };
+    const env = { EVENT_LOG_MAX_LEN: '10', AGENT_LOG_MAX_LEN: '50' };
     if (mode === 'redis') {
       redis = await startRedis();
       const options = {

@@ -111,7 +111,10 @@ describe('sessions end (redis coordination, two instances)', () => {
   it('POST /v1/{domain}/agents/{ipphone}/logout (REST) ends the agent’s sessions on every instance', async () => {
     const logout = async (url: string, domain: string, ipphone: string, key: string) => {
       const path = `/v1/${domain}/agents/${ipphone}/logout`;
-      const res = await fetch(`${url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${key}` } });
+      const res = await fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}` },
+      });
       const body: unknown = await res.json();
       checkAgainstOpenApi('POST', path, res.status, body);
       return { status: res.status, body };

@@ -365,7 +365,15 @@ class RedisCoordination implements Coordination {
       append: async (domain, body, ipphone) => {
         const id = await this.call('events.append', () =>
           ipphone === undefined
-            ? client.xadd(keys.eventLog(domain), 'MAXLEN', '~', String(options.eventLogMaxLen), '*', 'e', body)
+            ? client.xadd(
+                keys.eventLog(domain),
+                'MAXLEN',
+                '~',
+                String(options.eventLogMaxLen),
+                '*',
+                'e',
+                body,
+              )
             : runScript(
                 client,
                 'cgEventAppend',

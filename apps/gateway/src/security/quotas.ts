@@ -41,6 +41,7 @@ const seg = (value: string): string => encodeURIComponent(value);
  * in-memory counter of the same size on this instance (the insurance counter): during an outage an
  * instance admits at most its own full quota, nobody is locked out and nothing throws; a warning
  * with Redis's error is logged (at most every 30 s). The per-socket count is always in memory.
+ * `QUOTAS=off` turns the login and command quotas off (benchmarks; a rate limiter in front).
  */
 @Injectable()
 export class Quotas implements OnModuleDestroy {
@@ -50,7 +51,8 @@ export class Quotas implements OnModuleDestroy {
   private lastWarning = 0;
 
   constructor(@Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig) {
-    if (config.redisUrl) {
+    if (!config.quotasEnabled) this.logger.warn('QUOTAS=off: no login or command quotas');
+    else if (config.redisUrl) {
       this.redis = new Redis(config.redisUrl, {
         connectionName: `callgate:${config.instanceId}:quotas`,
         // Counts fail at once while disconnected (the insurance counter answers), never queue.
@@ -69,6 +71,7 @@ export class Quotas implements OnModuleDestroy {
 
   /** @throws CallgateError `RATE_LIMITED` */
   async login(domain: string, address: string): Promise<void> {
+    if (!this.config.quotasEnabled) return;
     const limits = this.of(domain);
     await this.consume(
       limits.loginsPerAddress,
@@ -80,6 +83,7 @@ export class Quotas implements OnModuleDestroy {
 
   /** @throws CallgateError `RATE_LIMITED` */
   async command(domain: string, ipphone: string, socketId: string): Promise<void> {
+    if (!this.config.quotasEnabled) return;
     const limits = this.of(domain);
     await this.consume(limits.commands, socketId, 'too many commands from this tab; slow down');
     await this.consume(limits.agentCommands, seg(ipphone), 'too many commands for this agent; slow down');
