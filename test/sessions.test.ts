@@ -3,7 +3,8 @@ import type { RunningGateway } from '../apps/gateway/src/app.js';
 import { crmToken, startGateway } from './support/gateway.js';
 import { startRedis, type RedisServer } from './support/redis-server.js';
 import { Tab } from './support/tabs.js';
-import { acmeServed, type TenantsFile, writeTenants } from './support/tenants.js';
+import { checkAgainstOpenApi } from './support/openapi.js';
+import { acmeServed, ACME_API_KEY, DEMO_API_KEY, type TenantsFile, writeTenants } from './support/tenants.js';
 
 /** Sessions end: on expiry, on logout (on every instance), and tokens beyond the domain's lifetime are refused. */
 describe('sessions end (redis coordination, two instances)', () => {
@@ -105,6 +106,53 @@ describe('sessions end (redis coordination, two instances)', () => {
     expect(fresh.status).toBe(200);
     const back = await open(a.url, fresh.body.user.token);
     expect(back.of('session.ready')).toHaveLength(1);
+  });
+
+  it('POST /v1/{domain}/agents/{ipphone}/logout (REST) ends the agent’s sessions on every instance', async () => {
+    const logout = async (url: string, domain: string, ipphone: string, key: string) => {
+      const path = `/v1/${domain}/agents/${ipphone}/logout`;
+      const res = await fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}` },
+      });
+      const body: unknown = await res.json();
+      checkAgainstOpenApi('POST', path, res.status, body);
+      return { status: res.status, body };
+    };
+    const crm = await token('5002', { iat: nowS() - 5 });
+    const login = await loginWith(a.url, crm);
+    expect(login.status).toBe(200);
+    const session = login.body.user.token;
+    const onA = await open(a.url, session);
+    const onB = await open(b.url, session);
+    const other = await open(a.url, (await loginWith(a.url, await token('5003'))).body.user.token);
+
+    // Refused without the domain's key, with another domain's key, and for an unknown agent.
+    expect((await logout(b.url, 'demo', '5002', ACME_API_KEY)).status).toBe(401);
+    expect(await logout(b.url, 'demo', '9999', DEMO_API_KEY)).toMatchObject({
+      status: 404,
+      body: { code: 'AGENT_NOT_FOUND' },
+    });
+    expect(onA.socket.connected && onB.socket.connected).toBe(true);
+
+    // Through instance b: the tabs on both instances are told and closed.
+    expect(await logout(b.url, 'demo', '5002', DEMO_API_KEY)).toEqual({ status: 200, body: { ok: true } });
+    for (const tab of [onA, onB]) {
+      expect((await tab.nth('session.error', 1)).data.code).toBe('SESSION_EXPIRED');
+      await tab.waitForDisconnect();
+    }
+    expect(other.socket.connected).toBe(true);
+    expect(await other.command('agent.toggleCallStatus', {})).toMatchObject({ ok: true });
+
+    // The old session token and CRM token are refused on either instance; a new token logs in.
+    for (const url of [a.url, b.url]) {
+      const again = await open(url, session);
+      expect(again.of('session.error')[0]?.data.code).toBe('SESSION_EXPIRED');
+      expect(await loginWith(url, crm)).toMatchObject({ status: 401, body: { error: 'NOT_LOGGED_IN' } });
+    }
+    const fresh = await loginWith(a.url, await token('5002', { iat: nowS() + 2 }));
+    expect(fresh.status).toBe(200);
+    expect((await open(b.url, fresh.body.user.token)).of('session.ready')).toHaveLength(1);
   });
 
   it.each([

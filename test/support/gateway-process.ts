@@ -12,6 +12,7 @@ const MAIN = join(projectRoot(), 'dist', 'apps', 'gateway', 'src', 'main.js');
 export interface GatewayProcessOptions {
   instanceId: string;
   configPath: string;
+  /** '' for the in-memory store (one instance) */
   redisUrl: string;
   keyPrefix?: string;
   leaseMs?: number;
@@ -50,7 +51,7 @@ export async function spawnGateway(options: GatewayProcessOptions): Promise<Gate
       LOG_LEVEL: 'log',
       SESSION_SECRET: TEST_SESSION_SECRET,
       CALLGATE_CONFIG: options.configPath,
-      REDIS_URL: options.redisUrl,
+      ...(options.redisUrl === '' ? {} : { REDIS_URL: options.redisUrl }),
       INSTANCE_ID: options.instanceId,
       ...(options.keyPrefix ? { REDIS_KEY_PREFIX: options.keyPrefix } : {}),
       ...(options.leaseMs ? { LEASE_MS: String(options.leaseMs) } : {}),

@@ -68,7 +68,7 @@ export function labDomainsYaml(
       - { id: "1", description: "Sales hotline", callerNumber: "${LAB_HOTLINES.sales}", default: true }
       - { id: "cskh", description: "Customer care", callerNumber: "${LAB_HOTLINES.care}" }
     # the cluster bench opens thousands of tabs for one agent and sends commands back to back
-    quotas: { tabsPerAgent: 100000, commandsPerSecond: 100000, loginsPerMinutePerAddress: 100000, loginsPerMinute: 100000 }
+    quotas: { tabsPerAgent: 100000, commandsPerSecond: 100000, commandsPerSecondPerAgent: 100000, loginsPerMinutePerAddress: 100000, loginsPerMinute: 100000 }
     agents:${agents.map(agent).join('')}
 `;
 }

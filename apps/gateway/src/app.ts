@@ -46,6 +46,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     keyPrefix: config.redisKeyPrefix,
     leaseMs: config.leaseMs,
     eventLogMaxLen: config.eventLogMaxLen,
+    agentLogMaxLen: config.agentEventLogMaxLen,
     logger: new Logger('Coordination'),
   });
   // The Socket.IO adapter needs its own connection (it blocks on stream reads).

@@ -31,6 +31,8 @@ export interface GatewayConfig {
   audioCodecs?: string[];
   /** how many events each domain's log keeps for clients that resume */
   eventLogMaxLen: number;
+  /** how many events each agent's partition of the log keeps for its tabs that resume */
+  agentEventLogMaxLen: number;
   /** after a browser-mode agent's voice tab left, how long before it falls back to its default device */
   voiceFallbackMs: number;
   /** where the built SDK (callgate.js, callgate.mjs) is served from */
@@ -42,6 +44,8 @@ export interface GatewayConfig {
   metricsToken?: string;
   /** `text`: readable lines (default); `json`: one JSON object per line (pino) */
   logFormat: LogFormat;
+  /** false (`QUOTAS=off`): no login or command quotas (tabs per agent still apply) */
+  quotasEnabled: boolean;
   /**
    * The embedded default's folder for what must survive a restart (the session secret);
    * validated and created at boot only without REDIS_URL (Redis and SESSION_SECRET do otherwise).
@@ -110,6 +114,7 @@ const envSchema = z.object({
   TRANSFER_TIMEOUT_MS: intFrom(1000, 600_000).default(10_000),
   VOICE_FALLBACK_MS: intFrom(0, 3_600_000).default(10_000),
   EVENT_LOG_MAX_LEN: intFrom(10, 10_000_000).default(10_000),
+  AGENT_LOG_MAX_LEN: intFrom(10, 1_000_000).default(1_000),
   AUDIO_CODECS: z
     .string()
     .transform((list) => list.split(',').map((name) => name.trim()))
@@ -132,6 +137,7 @@ const envSchema = z.object({
     .regex(/^\S{16,256}$/, 'must be 16 to 256 characters without spaces')
     .optional(),
   LOG_FORMAT: z.enum(['text', 'json']).default('text'),
+  QUOTAS: z.enum(['on', 'off']).default('on'),
   DATA_DIR: z.string().min(1).optional(),
   WEBHOOK_RETRY_MS: intFrom(10, 600_000).default(1_000),
   WEBHOOK_MAX_ATTEMPTS: intFrom(1, 100).default(12),
@@ -199,12 +205,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     transferTimeoutMs: e.TRANSFER_TIMEOUT_MS,
     voiceFallbackMs: e.VOICE_FALLBACK_MS,
     eventLogMaxLen: e.EVENT_LOG_MAX_LEN,
+    agentEventLogMaxLen: e.AGENT_LOG_MAX_LEN,
     ...(e.AUDIO_CODECS ? { audioCodecs: e.AUDIO_CODECS } : {}),
     embedDir: join(root, 'dist', 'embed'),
     domains,
     metricsEnabled: e.METRICS_ENABLED === 'true',
     ...(e.METRICS_TOKEN ? { metricsToken: e.METRICS_TOKEN } : {}),
     logFormat: e.LOG_FORMAT,
+    quotasEnabled: e.QUOTAS === 'on',
     dataDir,
     webhooks: {
       retryMs: e.WEBHOOK_RETRY_MS,

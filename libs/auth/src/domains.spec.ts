@@ -499,6 +499,7 @@ ${agentExtra}
       loginsPerMinutePerAddress: 300,
       loginsPerMinute: 3000,
       commandsPerSecond: 50,
+      commandsPerSecondPerAgent: 200,
       tabsPerAgent: 20,
     });
     expect(acme?.agents['7000']?.allowedDevices).toEqual([1, 2, 3, 4]);

@@ -190,6 +190,8 @@ export interface DomainQuotas {
   readonly loginsPerMinute: number;
   /** commands one socket may send per second (burst over one second) */
   readonly commandsPerSecond: number;
+  /** commands all the tabs of one agent may send per second, across instances */
+  readonly commandsPerSecondPerAgent: number;
   /** live tabs one agent may hold */
   readonly tabsPerAgent: number;
 }
@@ -199,6 +201,7 @@ export const DEFAULT_QUOTAS: DomainQuotas = Object.freeze({
   loginsPerMinutePerAddress: 300,
   loginsPerMinute: 3000,
   commandsPerSecond: 50,
+  commandsPerSecondPerAgent: 200,
   tabsPerAgent: 20,
 });
 export const DEFAULT_PREMIUM_PREFIXES: readonly string[] = Object.freeze(['1900', '0900']);
@@ -482,6 +485,7 @@ const domainSchema = z
         loginsPerMinutePerAddress: quota.default(DEFAULT_QUOTAS.loginsPerMinutePerAddress),
         loginsPerMinute: quota.default(DEFAULT_QUOTAS.loginsPerMinute),
         commandsPerSecond: quota.default(DEFAULT_QUOTAS.commandsPerSecond),
+        commandsPerSecondPerAgent: quota.default(DEFAULT_QUOTAS.commandsPerSecondPerAgent),
         tabsPerAgent: quota.default(DEFAULT_QUOTAS.tabsPerAgent),
       })
       .default({ ...DEFAULT_QUOTAS }),

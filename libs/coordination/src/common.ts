@@ -14,6 +14,7 @@ export interface ResolvedOptions {
   /** how often an instance renews its locks and presence entries: a third of the lease */
   renewEveryMs: number;
   eventLogMaxLen: number;
+  agentLogMaxLen: number;
   logger: CoordinationLogger;
 }
 
@@ -35,6 +36,7 @@ export function resolveOptions(options: CoordinationOptions): ResolvedOptions {
     leaseMs,
     renewEveryMs: Math.floor(leaseMs / 3),
     eventLogMaxLen: options.eventLogMaxLen ?? 10_000,
+    agentLogMaxLen: options.agentLogMaxLen ?? 1_000,
     logger: options.logger ?? consoleLogger,
   };
 }

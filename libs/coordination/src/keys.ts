@@ -6,6 +6,7 @@
 //   {prefix}presence:{domain}:{ipphone}      sorted set, member tabId, score expiry (server ms)
 //   {prefix}agent:{domain}:{ipphone}         hash {deviceType, mobile, callStatus}
 //   {prefix}events:{domain}                  stream of the domain's events, capped (MAXLEN ~)
+//   {prefix}agentevents:{domain}:{ipphone}   stream of one agent's events (same ids), capped, PX a day
 //   {prefix}logout:{domain}:{ipphone}        string, ms of the agent's last logout, PX the session lifetime
 //   {prefix}lease:{domain}:{ipphone}         hash {owner, epoch}, PX lease: who registers the agent
 //   {prefix}lease:epoch:{domain}:{ipphone}   integer counter, never expires (epochs only grow)
@@ -26,6 +27,7 @@ export interface CoordinationKeys {
   presence(agent: AgentRef): string;
   agentState(agent: AgentRef): string;
   eventLog(domain: string): string;
+  agentEventLog(agent: AgentRef): string;
   lease(agent: AgentRef): string;
   leaseEpoch(agent: AgentRef): string;
   leaseCall(agent: AgentRef): string;
@@ -41,6 +43,7 @@ export function coordinationKeys(prefix: string): CoordinationKeys {
     presence: (agent) => `${prefix}presence:${agentPart(agent)}`,
     agentState: (agent) => `${prefix}agent:${agentPart(agent)}`,
     eventLog: (domain) => `${prefix}events:${seg(domain)}`,
+    agentEventLog: (agent) => `${prefix}agentevents:${agentPart(agent)}`,
     lease: (agent) => `${prefix}lease:${agentPart(agent)}`,
     leaseEpoch: (agent) => `${prefix}lease:epoch:${agentPart(agent)}`,
     leaseCall: (agent) => `${prefix}lease:call:${agentPart(agent)}`,

@@ -207,6 +207,17 @@ export class MemoryBackend {
     return id;
   }
 
+  /** Appends with an id another log handed out (an agent's partition of the domain log). */
+  logAppendAs(key: string, id: string, body: string, maxLen: number): void {
+    const log = this.logs.get(key) ?? { entries: [] as LoggedEvent[], ...this.logFloor };
+    this.logs.set(key, log);
+    const [ms, seq] = id.split('-').map(Number);
+    log.ms = ms ?? log.ms;
+    log.seq = seq ?? log.seq;
+    log.entries.push({ id, body });
+    while (log.entries.length > maxLen) log.maxDeleted = log.entries.shift()?.id ?? log.maxDeleted;
+  }
+
   logSince(key: string, afterId: string, limit: number): { events: LoggedEvent[]; gap: boolean } {
     const log = this.logs.get(key) ?? { entries: [] as LoggedEvent[], ...this.logFloor };
     // `0` / `0-0`: from the start of this log, complete unless it was trimmed.
@@ -437,14 +448,26 @@ class MemoryCoordination implements Coordination {
     };
 
     this.events = {
-      append: (domain, body) =>
-        this.op(() => backend.logAppend(keys.eventLog(domain), body, options.eventLogMaxLen)),
+      append: (domain, body, ipphone) =>
+        this.op(() => {
+          const id = backend.logAppend(keys.eventLog(domain), body, options.eventLogMaxLen);
+          if (ipphone !== undefined)
+            backend.logAppendAs(keys.agentEventLog({ domain, ipphone }), id, body, options.agentLogMaxLen);
+          return id;
+        }),
       since: (domain, afterId, limit) =>
         this.op(() => {
           const from = parseEventId(afterId);
           return from === undefined
             ? { events: [], gap: true }
             : backend.logSince(keys.eventLog(domain), from, limit);
+        }),
+      sinceForAgent: (agent, afterId, limit) =>
+        this.op(() => {
+          const from = parseEventId(afterId);
+          return from === undefined
+            ? { events: [], gap: true }
+            : backend.logSince(keys.agentEventLog(agent), from, limit);
         }),
     };
 

@@ -229,6 +229,20 @@ redis.call('HSET', KEYS[1], 'callStatus', next_status)
 return next_status
 `,
   },
+
+  /**
+   * KEYS domain log, agent log; ARGV domain max length, agent max length, agent log ttl ms, body
+   * → the id. One step, so an agent's partition receives its events in the domain log's order.
+   */
+  cgEventAppend: {
+    numberOfKeys: 2,
+    lua: `
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[4])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], id, 'e', ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return id
+`,
+  },
 } satisfies Record<string, ScriptDefinition>;
 
 export type ScriptName = keyof typeof scripts;

@@ -50,6 +50,8 @@ import type {
 import { RpcPeer } from './rpc.js';
 
 const CONNECT_TIMEOUT_MS = 2_000;
+/** An agent's event partition not written for this long is dropped (a tab resuming from it resyncs). */
+const AGENT_LOG_TTL_MS = 86_400_000;
 
 type ScriptArg = string | number;
 /** The commands ioredis adds for each entry of `scripts`, on the client and on pipelines. */
@@ -322,47 +324,72 @@ class RedisCoordination implements Coordination {
       },
     };
 
+    // One round trip: the log's bounds, whether afterId is still in it, and what follows it.
+    // (MAXLEN trimming does not move Redis 7's max-deleted-entry-id, so the bounds decide.)
+    const since = async (
+      key: string,
+      rawAfterId: string,
+      limit: number,
+    ): Promise<{ events: LoggedEvent[]; gap: boolean }> => {
+      // Bounded before XRANGE sees it: Redis refuses a part past 64 bits and `(` before the max id.
+      const afterId = parseEventId(rawAfterId);
+      if (afterId === undefined) return { events: [], gap: true };
+      const [info, self, range] = await this.pipelined('events.since', (p) => {
+        p.xinfo('STREAM', key);
+        p.xrange(key, afterId, afterId);
+        p.xrange(key, `(${afterId}`, '+', 'COUNT', limit);
+      }).catch((error: unknown) => {
+        // XINFO on a stream that does not exist yet: nothing was ever logged.
+        if (error instanceof Error && /no such key/i.test(error.message)) return [null, [], []];
+        throw error;
+      });
+      const fields = Array.isArray(info) ? (info as unknown[]) : [];
+      const field = (name: string): unknown => fields[fields.indexOf(name) + 1];
+      const lastId =
+        typeof field('last-generated-id') === 'string' ? (field('last-generated-id') as string) : '0-0';
+      const trimmed = Number(field('entries-added') ?? 0) > Number(field('length') ?? 0);
+      const events: LoggedEvent[] = (range as [string, string[]][]).map(([id, kv]) => ({
+        id,
+        body: kv[1] ?? '',
+      }));
+      const present = (self as unknown[]).length > 0;
+      // An id still in the log, or the very start of an untrimmed log: nothing was lost after it.
+      // Otherwise it was trimmed (so may what followed), or it never was one of ours.
+      const gap =
+        compareEventIds(afterId, lastId) > 0 ||
+        !(present || (compareEventIds(afterId, '0-0') === 0 && !trimmed));
+      return { events, gap };
+    };
+
     this.events = {
-      append: async (domain, body) => {
+      append: async (domain, body, ipphone) => {
         const id = await this.call('events.append', () =>
-          client.xadd(keys.eventLog(domain), 'MAXLEN', '~', String(options.eventLogMaxLen), '*', 'e', body),
+          ipphone === undefined
+            ? client.xadd(
+                keys.eventLog(domain),
+                'MAXLEN',
+                '~',
+                String(options.eventLogMaxLen),
+                '*',
+                'e',
+                body,
+              )
+            : runScript(
+                client,
+                'cgEventAppend',
+                keys.eventLog(domain),
+                keys.agentEventLog({ domain, ipphone }),
+                options.eventLogMaxLen,
+                options.agentLogMaxLen,
+                AGENT_LOG_TTL_MS,
+                body,
+              ),
         );
         if (typeof id !== 'string') throw unavailable('coordination: XADD returned no id');
         return id;
       },
-      since: async (domain, rawAfterId, limit) => {
-        // Bounded before XRANGE sees it: Redis refuses a part past 64 bits and `(` before the max id.
-        const afterId = parseEventId(rawAfterId);
-        if (afterId === undefined) return { events: [], gap: true };
-        const key = keys.eventLog(domain);
-        // One round trip: the log's bounds, whether afterId is still in it, and what follows it.
-        // (MAXLEN trimming does not move Redis 7's max-deleted-entry-id, so the bounds decide.)
-        const [info, self, range] = await this.pipelined('events.since', (p) => {
-          p.xinfo('STREAM', key);
-          p.xrange(key, afterId, afterId);
-          p.xrange(key, `(${afterId}`, '+', 'COUNT', limit);
-        }).catch((error: unknown) => {
-          // XINFO on a stream that does not exist yet: nothing was ever logged.
-          if (error instanceof Error && /no such key/i.test(error.message)) return [null, [], []];
-          throw error;
-        });
-        const fields = Array.isArray(info) ? (info as unknown[]) : [];
-        const field = (name: string): unknown => fields[fields.indexOf(name) + 1];
-        const lastId =
-          typeof field('last-generated-id') === 'string' ? (field('last-generated-id') as string) : '0-0';
-        const trimmed = Number(field('entries-added') ?? 0) > Number(field('length') ?? 0);
-        const events: LoggedEvent[] = (range as [string, string[]][]).map(([id, kv]) => ({
-          id,
-          body: kv[1] ?? '',
-        }));
-        const present = (self as unknown[]).length > 0;
-        // An id still in the log, or the very start of an untrimmed log: nothing was lost after it.
-        // Otherwise it was trimmed (so may what followed), or it never was one of ours.
-        const gap =
-          compareEventIds(afterId, lastId) > 0 ||
-          !(present || (compareEventIds(afterId, '0-0') === 0 && !trimmed));
-        return { events, gap };
-      },
+      since: (domain, afterId, limit) => since(keys.eventLog(domain), afterId, limit),
+      sinceForAgent: (agent, afterId, limit) => since(keys.agentEventLog(agent), afterId, limit),
     };
 
     this.logins = {

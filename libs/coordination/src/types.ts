@@ -84,14 +84,24 @@ export interface LoggedEvent {
  * resumes after the last id it saw.
  */
 export interface EventLog {
-  /** Stores an event of `domain`; resolves with its id. */
-  append(domain: string, body: string): Promise<string>;
+  /**
+   * Stores an event of `domain`; resolves with its id. With `ipphone`, the event is also kept, with
+   * the same id and in the same step, in that agent's own capped log (its partition), which
+   * `sinceForAgent` reads: one agent's burst trims its own partition, never another agent's.
+   */
+  append(domain: string, body: string, ipphone?: string): Promise<string>;
   /**
    * The events stored after `afterId`, oldest first, at most `limit`. `gap` is true when events
    * after `afterId` have already been trimmed from the log (or the id is unknown or malformed):
    * the client missed something it can no longer get and must resync.
    */
   since(domain: string, afterId: string, limit: number): Promise<{ events: LoggedEvent[]; gap: boolean }>;
+  /** As `since`, from the agent's partition (the events appended with its `ipphone`). */
+  sinceForAgent(
+    agent: AgentRef,
+    afterId: string,
+    limit: number,
+  ): Promise<{ events: LoggedEvent[]; gap: boolean }>;
 }
 
 /** Agents' logouts everywhere (`session.logout`): sessions and logins issued before are void. */
@@ -188,6 +198,11 @@ export interface CoordinationOptions {
   leaseMs?: number;
   /** how many events each domain's log keeps (approximately, in Redis); default 10 000 */
   eventLogMaxLen?: number;
+  /**
+   * how many events each agent's partition keeps (approximately, in Redis); default 1000. A
+   * partition not written for a day is dropped (Redis); a tab resuming from it then resyncs.
+   */
+  agentLogMaxLen?: number;
   /** background failures (renewal, connection loss); default: `console.warn` with a `[coordination]` tag */
   logger?: CoordinationLogger;
   /**

@@ -225,7 +225,7 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
         );
     };
     try {
-      await this.quotas.command(agent.domain, socket.id);
+      await this.quotas.command(agent.domain, agent.ipphone, socket.id);
     } catch (err) {
       refuse({ ok: false, ...toErrorBody(err) });
       return false;

@@ -94,22 +94,26 @@ export class EventBus {
     const stored: StoredEvent = options.tab
       ? { t: type, tab: true }
       : { t: type, e: partial, b: options.backends !== false };
-    const id = await this.coordination.events.append(agent.domain, JSON.stringify(stored));
+    // Also in the agent's partition, which its tabs resume from: another agent's burst cannot trim it.
+    const id = await this.coordination.events.append(agent.domain, JSON.stringify(stored), agent.ipphone);
     const event = { id, ...partial };
     this.metrics.eventPublished(event as AnyEventEnvelope);
     return event;
   }
 
   /**
-   * What a reconnecting client missed after `afterId`: the agent's events (for a tab) or every
-   * event meant for backends (for /events), oldest first. `gap` when the log no longer has them all.
+   * What a reconnecting client missed after `afterId`: the agent's events (for a tab, from the
+   * agent's partition of the log) or every event meant for backends (for /events, from the domain
+   * log), oldest first. `gap` when the log no longer has them all.
    */
   async replay(
     domain: string,
     afterId: string,
     forAgent?: string,
   ): Promise<{ events: AnyEventEnvelope[]; gap: boolean }> {
-    const { events, gap } = await this.coordination.events.since(domain, afterId, REPLAY_LIMIT);
+    const { events, gap } = await (forAgent === undefined
+      ? this.coordination.events.since(domain, afterId, REPLAY_LIMIT)
+      : this.coordination.events.sinceForAgent({ domain, ipphone: forAgent }, afterId, REPLAY_LIMIT));
     if (gap || events.length >= REPLAY_LIMIT) {
       this.metrics.resync(forAgent === undefined ? 'events' : 'agent');
       return { events: [], gap: true };

@@ -273,6 +273,15 @@ export const OPENAPI_DOCUMENT = {
         responses: { '200': ok('device'), ...errors(401, 404) },
       },
     },
+    '/v1/{domain}/agents/{ipphone}/logout': {
+      post: {
+        summary: 'Log the agent out everywhere (session.logout)',
+        description:
+          'Every session and CRM login of the agent issued until now is refused from now on, on every instance; its open tabs receive `session.error {code: SESSION_EXPIRED}` and are closed. The CRM signs a new token to log in again.',
+        parameters: [domain, ipphone],
+        responses: { '200': ok('{ok: true}'), ...errors(401, 404, 503) },
+      },
+    },
     '/health': { get: { summary: 'The process answers', security: [], responses: { '200': ok('alive') } } },
     '/ready': {
       get: {

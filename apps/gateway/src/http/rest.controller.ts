@@ -166,6 +166,16 @@ export class RestController {
     return this.run(d, i, 'agent.resetDevice', {});
   }
 
+  /**
+   * `session.logout` for a CRM backend: every session and CRM login of the agent issued until now
+   * is void on every instance, and its open tabs get `session.error SESSION_EXPIRED` and are closed.
+   */
+  @Post('agents/:ipphone/logout')
+  @HttpCode(200)
+  logout(@Param('domain') d: string, @Param('ipphone') i: string) {
+    return this.run(d, i, 'session.logout', {});
+  }
+
   private ref(domain: string, ipphone: string): { domain: string; ipphone: string } {
     this.agents.agentConfig({ domain, ipphone });
     return { domain, ipphone };
