@@ -24,6 +24,7 @@ const BENCHES: Record<string, () => Promise<{ default: Bench }>> = {
   transfer: () => import('./transfer.js'),
   operations: () => import('./operations.js'),
   guards: () => import('./guards.js'),
+  field: () => import('./field.js'),
 };
 
 function machine(): string {
