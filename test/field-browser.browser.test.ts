@@ -15,9 +15,9 @@ import { writeSineWav } from '../apps/lab/src/wav.js';
 import { launchBrowser, type TestBrowser } from './support/browser.js';
 import { startGatewayOn } from './support/field-gateway.js';
 import { login } from './support/gateway.js';
-import { MOBILE_PREFIX } from './support/lab-gateway.js';
+import { API_KEY, MOBILE_PREFIX } from './support/lab-gateway.js';
 import { openCrmTab, startCrmPages, type CrmPageServer, type CrmTab } from './support/pages.js';
-import { eventually } from './support/tabs.js';
+import { eventually, Tab } from './support/tabs.js';
 
 const T = 120_000;
 /** The page's microphone. */
@@ -175,6 +175,58 @@ describe('browser mode on the field PBX: wss://, digest auth, media only through
       await customer.hangup();
       await voice.waitForCallback('csEndCall', { after, timeoutMs: 20_000 });
       expect(voice.errors).toEqual([]);
+    },
+    T,
+  );
+  it(
+    'a TURN server refusing the page’s credentials under relay only: the page hangs up, the call ends MEDIA_FAILED on /events',
+    async () => {
+      const turn = lab.turn;
+      const field = lab.pbx.field;
+      if (!turn || !field) throw new Error('not a field lab');
+      // Agent 5006 exists only for this gateway, whose TURN password is wrong.
+      await field.setPassword('5006', labPasswords.agent('5006'));
+      const second = await startGatewayOn(lab, [{ ext: '5006', device: 1 }], {
+        transport: 'wss',
+        pbxExtra: `iceServers: [{ urls: ["${turn.turnUrl}"], username: "${turn.username}", credential: "not-the-turn-password" }], iceTransportPolicy: relay`,
+      });
+      const events = await Tab.open(
+        second.gateway.url,
+        { domain: 'demo', apiKey: API_KEY },
+        { namespace: '/events' },
+      );
+      const registered = lab.pbx.countLog(/auth: REGISTER of 5006 by 5006 accepted/);
+      const page = await openCrmTab(browser, pages, {
+        gatewayUrl: second.gateway.url,
+        token: await login(second.gateway.url, '5006'),
+      });
+      try {
+        await page.waitForCallback('csShowEnableVoice', { args: [true], timeoutMs: 20_000 });
+        await eventually(
+          () => lab.pbx.countLog(/auth: REGISTER of 5006 by 5006 accepted/) > registered,
+          30_000,
+          '5006’s in-page phone registered',
+        );
+        const customer = lab.phone(labUsers.customer(1)).phone;
+        const since = customer.events.length;
+        await customer.dial(`sip:5006@${lab.pbx.sipDomain}`);
+        await page.waitForCallback('csCallRinging', { args: [labUsers.customer(1)], timeoutMs: 20_000 });
+        const answeredAt = performance.now();
+        await page.page.evaluate(() =>
+          (window as unknown as { onAcceptCall(): Promise<unknown> }).onAcceptCall(),
+        );
+        const ended = await events.waitFor((e) => e.type === 'call.ended', 60_000, 'call.ended');
+        console.log(
+          `browser, TURN refusing credentials: call.ended ${JSON.stringify(ended.data)} ${(performance.now() - answeredAt).toFixed(0)} ms after the answer`,
+        );
+        expect(ended.data).toMatchObject({ cause: 'MEDIA_FAILED', by: 'system' });
+        await page.waitForCallback('csEndCall', { timeoutMs: 20_000 });
+        await customer.waitFor('CALL_CLOSED', 20_000, since);
+      } finally {
+        await page.close();
+        events.close();
+        await second.close();
+      }
     },
     T,
   );
