@@ -130,13 +130,23 @@ describe('faults of the field PBX: TURN refusing credentials, rtpengine stopped 
         `rtpengine stopped: silence at both parties within ${silentMs.toFixed(0)} ms; call.ended ${JSON.stringify(ended.data)} after ${endedMs.toFixed(0)} ms; both parties hung up after ${closedMs.toFixed(0)} ms`,
       );
       expect(ended.data).toMatchObject({ cause: 'MEDIA_FAILED' });
-      // The line is free again (a new call would need rtpengine back: see the README).
       await eventually(
         async () =>
           (await rest(env.gateway, 'GET', '/v1/demo/agents/5000')).body.call === null ? true : undefined,
         10_000,
         '5000 idle',
       );
+
+      // A new call while rtpengine is still down: the PBX refuses it (503), the gateway never sees it.
+      const again = { customer: customer.events.length, backend: backend.events.length };
+      await customer.dial(`sip:5000@${env.lab.pbx.sipDomain}`);
+      const closed = await customer.waitFor('CALL_CLOSED', 30_000, again.customer);
+      console.log(`a new call while rtpengine is down: ${closed.param ?? ''}`);
+      expect(closed.param).toMatch(/503/);
+      expect(
+        env.lab.pbx.countLog(/media: rtpengine unavailable, INVITE from 0901000002 to 5000 refused \(503\)/),
+      ).toBe(1);
+      expect(backend.events.slice(again.backend).filter((e) => e.type.startsWith('call.'))).toEqual([]);
     },
     T,
   );
