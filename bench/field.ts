@@ -81,11 +81,11 @@ async function runProfile(profile: Profile): Promise<ProfileResult> {
   });
   const dir = mkdtempSync(join(tmpdir(), 'callgate-bench-field-'));
   const cleanup: (() => Promise<void>)[] = [
-    async () => rmSync(dir, { recursive: true, force: true }),
+    () => Promise.resolve(rmSync(dir, { recursive: true, force: true })),
     () => lab.close(),
   ];
   const probe = new SessionProbe();
-  cleanup.unshift(async () => probe.uninstall());
+  cleanup.unshift(() => Promise.resolve(probe.uninstall()));
   try {
     const redis = await startRedis();
     cleanup.unshift(() => redis.stop());
@@ -103,7 +103,7 @@ async function runProfile(profile: Profile): Promise<ProfileResult> {
       { domain: 'demo', apiKey: API_KEY },
       { namespace: '/events' },
     );
-    cleanup.unshift(async () => backend.close());
+    cleanup.unshift(() => Promise.resolve(backend.close()));
     await eventually(
       async () => {
         for (const ext of exts) {
