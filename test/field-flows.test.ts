@@ -56,6 +56,8 @@ describe('main flows on the field PBX (modes 2, 3, 4, transfers; baresip phones 
   }, T);
   afterEach(async () => {
     await tabs.closeAll();
+    // A failed test may leave a phone in a call: hang every lab phone up (no call: baresip says so).
+    for (const { phone: p } of env.lab.phones) await p.hangup().catch(() => undefined);
     // No call may leak into the next test.
     for (const { ext } of AGENTS) {
       await eventually(async () => ((await callOf(ext)) === null ? true : undefined), 20_000, `${ext} idle`);
@@ -126,13 +128,13 @@ describe('main flows on the field PBX (modes 2, 3, 4, transfers; baresip phones 
         status: 200,
         body: { muted: true },
       });
-      await customer.hearsSilence();
-      await desk.hears(customerTone(2)); // the agent still hears the customer
+      await customer.hearsSilence(20_000);
+      await desk.hears(customerTone(2), 20_000); // the agent still hears the customer
       expect(await rest(env.gateway, 'POST', `${path}/mute`)).toMatchObject({
         status: 200,
         body: { muted: false },
       });
-      await customer.hears(tone);
+      await customer.hears(tone, 20_000);
       expect(await rest(env.gateway, 'POST', `${path}/dtmf`, { digits: '7*' })).toMatchObject({
         status: 200,
       });
@@ -141,7 +143,7 @@ describe('main flows on the field PBX (modes 2, 3, 4, transfers; baresip phones 
           const got = customer.events.slice(since.customer).filter((e) => e.type === 'CALL_DTMF_START');
           return got.length >= 2 ? got.map((e) => e.param).join('') : undefined;
         },
-        10_000,
+        20_000,
         'the customer received DTMF',
       );
       expect(digits).toBe('7*');
