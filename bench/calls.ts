@@ -205,7 +205,11 @@ async function measureLatency(
 }
 
 /** The receipt time (hrtime) of the tab's next event of a type. */
-function nextEvent(tab: Tab, type: 'call.ringing' | 'call.ended', timeoutMs = 10_000): Promise<bigint> {
+export function nextEvent(
+  tab: Tab,
+  type: 'call.ringing' | 'call.ended',
+  timeoutMs = 10_000,
+): Promise<bigint> {
   return new Promise((resolve, reject) => {
     const socket = tab.socket as unknown as {
       once(event: string, fn: () => void): void;
@@ -952,7 +956,7 @@ interface ProbedSession {
 type Emit = (this: ProbedSession['session'], event: string | symbol, ...args: unknown[]) => boolean;
 
 /** Wraps `emit` of JsSIP's RTCSession to see each session's SDP and when its INVITE leaves. */
-class SessionProbe {
+export class SessionProbe {
   private readonly sessions = new Map<string, ProbedSession>();
   private readonly proto: { emit: Emit };
   private readonly hadOwnEmit: boolean;

@@ -25,6 +25,7 @@ const BENCHES: Record<string, () => Promise<{ default: Bench }>> = {
   operations: () => import('./operations.js'),
   guards: () => import('./guards.js'),
   'direct-media': () => import('./direct-media.js'),
+  field: () => import('./field.js'),
 };
 
 function machine(): string {

@@ -45,12 +45,15 @@ export function chromiumPath(): string {
   );
 }
 
-/** Launches headless Chromium with a fresh profile (a temporary user-data-dir made by Playwright). */
-export async function launchBrowser(): Promise<TestBrowser> {
+/**
+ * Launches headless Chromium with a fresh profile (a temporary user-data-dir made by Playwright);
+ * `extraArgs` are added to {@link CHROMIUM_ARGS} (e.g. a fake microphone file).
+ */
+export async function launchBrowser(extraArgs: readonly string[] = []): Promise<TestBrowser> {
   const browser = await chromium.launch({
     executablePath: chromiumPath(),
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...extraArgs],
   });
   let context: Promise<BrowserContext> | undefined;
   let closed = false;

@@ -364,7 +364,12 @@ route[MEDIA] {
 	}
 	$avp(rtp_initial) = 1;
 	if (has_totag()) $avp(rtp_initial) = 0;
-	rtpengine_manage("$avp(rtp_request)");
+	if (!rtpengine_manage("$avp(rtp_request)") && $avp(rtp_initial) == 1) {
+		# No media relay: refuse the new call rather than forward SDP the other side cannot use.
+		xlog("L_ERR", "media: rtpengine unavailable, $rm from $fU to $tU refused (503)\n");
+		sl_send_reply("503", "Media relay unavailable");
+		exit;
+	}
 	t_on_reply("REPLY");
 }
 

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { estimateFrequency, rmsLevel } from '@callgate/sip';
 
 /** 16-bit PCM samples of a WAV file and their format. */
@@ -68,4 +68,38 @@ export function lastWindow(pcm: WavPcm, ms: number): WavWindow {
     frequency: frames === 0 ? null : estimateFrequency(window, pcm.sampleRate, pcm.channels),
     durationMs: (frames * 1000) / pcm.sampleRate,
   };
+}
+
+/**
+ * Writes a 16-bit mono PCM WAV file of a sine tone (e.g. Chromium's fake microphone,
+ * `--use-file-for-fake-audio-capture`, which loops it). `amplitude` is 0..1 of full scale.
+ */
+export function writeSineWav(
+  file: string,
+  frequency: number,
+  options: { seconds?: number; sampleRate?: number; amplitude?: number } = {},
+): void {
+  const sampleRate = options.sampleRate ?? 48_000;
+  // a whole number of periods per file, so the loop has no click
+  const periods = Math.max(1, Math.round((options.seconds ?? 2) * frequency));
+  const frames = Math.round((periods * sampleRate) / frequency);
+  const amplitude = Math.round(32767 * (options.amplitude ?? 0.3));
+  const data = Buffer.alloc(frames * 2);
+  for (let i = 0; i < frames; i++)
+    data.writeInt16LE(Math.round(amplitude * Math.sin((2 * Math.PI * frequency * i) / sampleRate)), i * 2);
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0, 'latin1');
+  header.writeUInt32LE(36 + data.length, 4);
+  header.write('WAVE', 8, 'latin1');
+  header.write('fmt ', 12, 'latin1');
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20); // PCM
+  header.writeUInt16LE(1, 22); // mono
+  header.writeUInt32LE(sampleRate, 24);
+  header.writeUInt32LE(sampleRate * 2, 28);
+  header.writeUInt16LE(2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write('data', 36, 'latin1');
+  header.writeUInt32LE(data.length, 40);
+  writeFileSync(file, Buffer.concat([header, data]));
 }

@@ -16,6 +16,12 @@ import {
 } from '@callgate/call-core';
 import type { CallgateClient } from './client.js';
 
+/**
+ * How long an answered call's ICE may take to connect before the phone hangs up (MEDIA_FAILED);
+ * the gateway's own legs use the same bound (libs/sip ICE_CONNECT_TIMEOUT_MS).
+ */
+const ICE_CONNECT_TIMEOUT_MS = 12_000;
+
 /** The part of a JsSIP RTCSession the phone uses (JsSIP ships no types worth trusting). */
 interface Session {
   direction: 'incoming' | 'outgoing';
@@ -244,6 +250,8 @@ export class BrowserPhone {
   private track(session: Session, call: CallModel): void {
     this.session = session;
     this.call = call;
+    let iceTimer: ReturnType<typeof setTimeout> | undefined;
+    let iceFailed = false;
     session.on('peerconnection', (e) => e.peerconnection && this.playRemote(e.peerconnection));
     if (session.connection) this.playRemote(session.connection);
     session.on('accepted', () => {
@@ -252,12 +260,26 @@ export class BrowserPhone {
       if (event === 'call.accepted' || event === 'call.customerAccepted') {
         this.report({ type: event, callId: call.callId, data: {} });
       }
+      // Media that never connects (no candidate pair: a TURN server refusing us under 'relay')
+      // would leave the call up and silent for ever: hang up and report MEDIA_FAILED.
+      iceTimer = setTimeout(() => {
+        const state = session.connection?.iceConnectionState;
+        if (session.isEnded() || state === 'connected' || state === 'completed') return;
+        console.warn(
+          `[callgate] ICE did not connect within ${ICE_CONNECT_TIMEOUT_MS} ms (${state}): hanging up`,
+        );
+        iceFailed = true;
+        session.terminate();
+      }, ICE_CONNECT_TIMEOUT_MS);
     });
     session.on('ended', (e) => {
+      clearTimeout(iceTimer);
       const referring = this.referring?.call === call ? this.referring : undefined;
       // A customer that accepted the REFER (202) and then hangs up has left for the target (the
       // transferee may end the old call itself, even before the NOTIFY of its new call's answer).
       if (referring?.requestAccepted) this.finish(call, 'TRANSFERRED', 'agent');
+      else if (iceFailed || e.cause === JsSIP.C.causes.RTP_TIMEOUT)
+        this.finish(call, 'MEDIA_FAILED', 'system');
       else this.finish(call, 'NORMAL_CLEARING', e.originator === 'remote' ? 'customer' : 'agent');
       referring?.ended();
     });

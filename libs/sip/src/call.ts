@@ -100,6 +100,8 @@ export interface SipCallEvents {
 export interface SipCallContext {
   logger: SipLogger;
   pcConfig: RTCConfiguration;
+  /** How long an answered call's ICE may take to connect before the call is ended (default {@link ICE_CONNECT_TIMEOUT_MS}). */
+  iceConnectTimeoutMs?: number;
   /** Wraps a JsSIP session created on our behalf (a REFER we follow). */
   wrap(session: JsSipSession): SipCall;
 }
@@ -129,6 +131,14 @@ export interface SipDtmfOptions {
 }
 
 /**
+ * How long an answered call's ICE may take to connect: beyond it the call is hung up and ends
+ * `{cause: 'iceFailed', by: 'system'}`. JsSIP ends a call whose ICE state turns `failed`, but with
+ * no candidate pair at all (a TURN server refusing the credentials with `iceTransportPolicy:
+ * relay`) the state never gets there, and the call would stay up without media for ever.
+ */
+export const ICE_CONNECT_TIMEOUT_MS = 12_000;
+
+/**
  * A call (JsSIP RTCSession) in the vocabulary of libs/sip: string states, typed events,
  * promises for commands, SIP statuses as numbers and causes as {@link SipEndCause}.
  * Created by {@link SipUserAgent} (incoming calls, {@link outgoing}, followed REFERs).
@@ -147,6 +157,9 @@ export class SipCall extends TypedEmitter<SipCallEvents> {
   private pc: PassThroughPeerConnection | undefined;
   private readonly logger: SipLogger;
   private readonly watchedConnections = new WeakSet<RTCPeerConnection>();
+  private iceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Set when the ICE watchdog hung the call up: the ICE state it saw. */
+  private iceFailure: string | undefined;
 
   constructor(
     private readonly session: JsSipSession,
@@ -521,6 +534,7 @@ export class SipCall extends TypedEmitter<SipCallEvents> {
     });
     this.guard('accepted', () => {
       this.transition(SipCallState.Established);
+      this.watchIce();
       this.safeEmit('accepted', {});
     });
     this.guard('confirmed', () => {
@@ -574,8 +588,43 @@ export class SipCall extends TypedEmitter<SipCallEvents> {
     });
   }
 
+  /**
+   * Once answered, the call's ICE must connect within the context's timeout; else the call is hung
+   * up (BYE) and ends `iceFailed`, by the system ({@link ICE_CONNECT_TIMEOUT_MS}).
+   */
+  private watchIce(): void {
+    if (this.iceTimer) return;
+    const timeoutMs = this.context.iceConnectTimeoutMs ?? ICE_CONNECT_TIMEOUT_MS;
+    const connected = (): boolean => {
+      const state = this.session.connection?.iceConnectionState;
+      return state === 'connected' || state === 'completed';
+    };
+    if (connected()) return;
+    this.iceTimer = setTimeout(() => {
+      this.iceTimer = undefined;
+      if (this.isTerminated || connected()) return;
+      this.iceFailure = this.session.connection?.iceConnectionState ?? 'no peer connection';
+      this.logger.warn(
+        `call ${this.remote.user}: ICE did not connect within ${timeoutMs} ms (state ${this.iceFailure}); hanging up`,
+      );
+      void this.hangup();
+    }, timeoutMs);
+    this.iceTimer.unref?.();
+  }
+
   private finish(e: JsSipEndEvent, established: boolean): void {
     if (this.termination) return;
+    if (this.iceTimer) clearTimeout(this.iceTimer);
+    this.iceTimer = undefined;
+    if (this.iceFailure !== undefined) {
+      const end: SipCallEnd = { cause: 'iceFailed', by: 'system' };
+      this.termination = { ...end, established };
+      this.transition(SipCallState.Terminated);
+      this.logger.debug(`call ${this.remote.user} ended: ICE failed (${this.iceFailure})`);
+      this.safeEmit(established ? 'ended' : 'failed', end);
+      this.resolveTerminated(this.termination);
+      return;
+    }
     const by = translateOriginator(e.originator);
     const statusCode = isResponse(e.message)
       ? e.message.status_code

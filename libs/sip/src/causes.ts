@@ -26,6 +26,8 @@ export type SipEndCause =
   | 'mediaAccessDenied'
   | 'badMediaDescription'
   | 'rtpTimeout'
+  /** The call was answered but ICE never connected (no usable candidate pair, e.g. TURN refused us). */
+  | 'iceFailed'
   | 'other';
 
 /** Who ended a call: this side, the peer, or the stack itself (timers, transport). */

@@ -5,6 +5,7 @@
 export { installNodeWebRtcGlobals } from './globals.js';
 export { SipUserAgent, type SipUserAgentEvents, type SipUserAgentOptions } from './user-agent.js';
 export {
+  ICE_CONNECT_TIMEOUT_MS,
   SipCall,
   SipCallState,
   SipIncomingRefer,
