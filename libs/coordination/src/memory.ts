@@ -16,6 +16,7 @@ import { coordinationKeys, type CoordinationKeys } from './keys.js';
 import { compareEventIds, parseEventId } from '@callgate/contracts';
 import { LoginFile } from './login-file.js';
 import { RpcPeer } from './rpc.js';
+import { memoryTransferStore, TransferTable, type TransferStore } from './transfer-store.js';
 import type {
   AgentLeases,
   AgentRef,
@@ -64,6 +65,8 @@ export class MemoryBackend {
   private readonly leases = new Map<string, Expiring<Lease>>();
   private readonly calls = new Map<string, string>();
   private readonly instances = new Map<string, number>();
+  /** pending transfers and their targets' reservations */
+  readonly transfers = new TransferTable();
   /** the request handlers of the instances using this backend, by instance id */
   readonly peers = new Map<string, RpcPeer>();
 
@@ -339,6 +342,7 @@ class MemoryCoordination implements Coordination {
   readonly logins: LoginRegistry;
   readonly leases: AgentLeases;
   readonly cluster: Cluster;
+  readonly transfers: TransferStore;
   readonly leaseMs: number;
 
   private readonly keys: CoordinationKeys;
@@ -373,6 +377,7 @@ class MemoryCoordination implements Coordination {
       options.logger,
     );
     backend.peers.set(instanceId, this.rpc);
+    this.transfers = memoryTransferStore(backend.transfers, instanceId, leaseMs, (step) => this.op(step));
 
     this.voice = {
       acquireIfFree: (agent, tabId) =>

@@ -1,6 +1,7 @@
 import type { CallStatus, DeviceType } from '@callgate/contracts';
 export { compareEventIds, EVENT_ID_PATTERN } from '@callgate/contracts';
 import type { MemoryBackend } from './memory.js';
+import type { TransferStore } from './transfer-store.js';
 
 /** An agent across the whole deployment. */
 export interface AgentRef {
@@ -164,6 +165,8 @@ export interface Coordination {
   readonly logins: LoginRegistry;
   readonly leases: AgentLeases;
   readonly cluster: Cluster;
+  /** pending transfers with a lease, and their targets' reservations (transfer-store.ts) */
+  readonly transfers: TransferStore;
   /** lifetime of locks, presence entries and leases not renewed (ms) */
   readonly leaseMs: number;
   /** Resolves when the store answers a ping. */
