@@ -13,7 +13,7 @@ import { originAllowedForPath } from './agent/origins.js';
 import type { GatewayConfig } from './config.js';
 import { GatewayModule } from './gateway.module.js';
 import { ErrorFilter } from './http/error.filter.js';
-import { LOGINS_FILE } from './session/data-dir.js';
+import { LOGINS_FILE, AGENTS_FILE } from './session/data-dir.js';
 import { CallgateIoAdapter } from './infra/io.adapter.js';
 import { gatewayLogger } from './infra/logging.js';
 import { GatewayMetrics } from './infra/metrics.js';
@@ -49,8 +49,11 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     leaseMs: config.leaseMs,
     eventLogMaxLen: config.eventLogMaxLen,
     logger: new Logger('Coordination'),
-    // The embedded default keeps its remembered logins across a restart (Redis keeps them otherwise).
-    ...(config.redisUrl ? {} : { loginsFile: join(config.dataDir, LOGINS_FILE) }),
+    // The embedded default keeps its remembered logins and agent state across a restart (Redis
+    // keeps them otherwise).
+    ...(config.redisUrl
+      ? {}
+      : { loginsFile: join(config.dataDir, LOGINS_FILE), agentsFile: join(config.dataDir, AGENTS_FILE) }),
   });
   // The Socket.IO adapter needs its own connection (it blocks on stream reads).
   const adapterRedis = config.redisUrl

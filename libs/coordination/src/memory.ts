@@ -15,6 +15,7 @@ import {
 import { coordinationKeys, type CoordinationKeys } from './keys.js';
 import { compareEventIds, parseEventId } from '@callgate/contracts';
 import { LoginFile } from './login-file.js';
+import { AgentFile } from './agent-file.js';
 import { RpcPeer } from './rpc.js';
 import { memoryTransferStore, TransferTable, type TransferStore } from './transfer-store.js';
 import type {
@@ -267,6 +268,11 @@ export class MemoryBackend {
     return next;
   }
 
+  /** Puts back an agent's fields kept across a restart (the embedded default's agent file). */
+  restoreAgent(key: string, fields: StoredAgentFields): void {
+    this.agents.set(key, { ...fields });
+  }
+
   setCallStatus(key: string, status: CallStatus): void {
     this.agents.set(key, { ...this.agents.get(key), callStatus: status });
   }
@@ -329,7 +335,9 @@ export function createMemoryCoordination(options: CoordinationOptions): Coordina
   const backend = options.memoryBackend ?? new MemoryBackend();
   const loginFile =
     options.loginsFile === undefined ? undefined : new LoginFile(options.loginsFile, resolved.logger);
-  return new MemoryCoordination(resolved, backend, loginFile);
+  const agentFile =
+    options.agentsFile === undefined ? undefined : new AgentFile(options.agentsFile, resolved.logger);
+  return new MemoryCoordination(resolved, backend, loginFile, agentFile);
 }
 
 class MemoryCoordination implements Coordination {
@@ -358,6 +366,7 @@ class MemoryCoordination implements Coordination {
     private readonly options: ResolvedOptions,
     private readonly backend: MemoryBackend,
     loginFile?: LoginFile,
+    agentFile?: AgentFile,
   ) {
     this.instanceId = options.instanceId;
     this.leaseMs = options.leaseMs;
@@ -439,6 +448,12 @@ class MemoryCoordination implements Coordination {
       const key = keys.agentState(agent);
       return mergeAgentState(backend.agentFields(key), defaults, key);
     };
+    for (const [key, fields] of agentFile?.load() ?? []) backend.restoreAgent(key, fields);
+    /** Keeps an agent's fields in the agent file (if any) after a change. */
+    const kept = <T>(key: string, value: T): T => {
+      agentFile?.append(key, backend.agentFields(key));
+      return value;
+    };
     this.agents = {
       get: (agent, defaults) => this.op(() => stateOf(agent, defaults)),
       getMany: (domain, defaults) =>
@@ -451,11 +466,20 @@ class MemoryCoordination implements Coordination {
       setDevice: (agent, device, defaults) =>
         this.op(() => {
           const key = keys.agentState(agent);
-          return mergeAgentState(backend.setDevice(key, device.deviceType, device.mobile), defaults, key);
+          const fields = backend.setDevice(key, device.deviceType, device.mobile);
+          return kept(key, mergeAgentState(fields, defaults, key));
         }),
       toggleCallStatus: (agent, defaults) =>
-        this.op(() => backend.toggleCallStatus(keys.agentState(agent), defaults.callStatus)),
-      setCallStatus: (agent, status) => this.op(() => backend.setCallStatus(keys.agentState(agent), status)),
+        this.op(() => {
+          const key = keys.agentState(agent);
+          return kept(key, backend.toggleCallStatus(key, defaults.callStatus));
+        }),
+      setCallStatus: (agent, status) =>
+        this.op(() => {
+          const key = keys.agentState(agent);
+          backend.setCallStatus(key, status);
+          kept(key, undefined);
+        }),
     };
 
     this.events = {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compareEventIds } from '@callgate/contracts';
@@ -70,5 +70,49 @@ describe('in-memory store restarted (a new backend in a new process)', () => {
     const second = createMemoryCoordination({ instanceId: 'a', logger: quiet });
     expect(await second.logins.isRemembered('demo', 'digest')).toBe(false);
     await second.close();
+  });
+  it('keeps each agent’s device and call status across a restart when given an agents file', async () => {
+    const agentsFile = join(dir, 'agents.jsonl');
+    const defaults = { deviceType: 1 as const, callStatus: 'on' as const };
+    const a = { domain: 'demo', ipphone: '5001' };
+    const b = { domain: 'demo', ipphone: '5002' };
+    const first = createMemoryCoordination({ instanceId: 'a', logger: quiet, agentsFile });
+    await first.agents.setDevice(a, { deviceType: 3, mobile: '0909123456' }, defaults);
+    await first.agents.toggleCallStatus(a, defaults);
+    await first.agents.setDevice(b, { deviceType: 4 }, defaults);
+    await first.agents.setCallStatus(b, 'noAnswer');
+    await first.agents.setDevice(b, { deviceType: 2 }, defaults);
+    await first.close();
+
+    const second = createMemoryCoordination({ instanceId: 'a', logger: quiet, agentsFile });
+    expect(await second.agents.get(a, defaults)).toEqual({
+      deviceType: 3,
+      mobile: '0909123456',
+      callStatus: 'off',
+    });
+    expect(await second.agents.get(b, defaults)).toEqual({ deviceType: 2, callStatus: 'noAnswer' });
+    expect(await second.agents.get({ domain: 'demo', ipphone: '5003' }, defaults)).toEqual(defaults);
+    await second.close();
+    // Compacted at load: one line per agent.
+    expect(readFileSync(agentsFile, 'utf8').trim().split('\n')).toHaveLength(2);
+  });
+
+  it('skips a malformed line of the agents file, with a warning, and keeps the others', async () => {
+    const agentsFile = join(dir, 'agents.jsonl');
+    writeFileSync(
+      agentsFile,
+      '{"k":"cg:agent:demo:5001","f":{"callStatus":"off"}}\nnot json\n{"k":"x","f":{"callStatus":1}}\n',
+    );
+    const warnings: string[] = [];
+    const store = createMemoryCoordination({
+      instanceId: 'a',
+      logger: { warn: (msg) => warnings.push(msg) },
+      agentsFile,
+    });
+    expect(
+      await store.agents.get({ domain: 'demo', ipphone: '5001' }, { deviceType: 1, callStatus: 'on' }),
+    ).toEqual({ deviceType: 1, callStatus: 'off' });
+    expect(warnings).toHaveLength(2);
+    await store.close();
   });
 });

@@ -210,6 +210,11 @@ export interface CoordinationOptions {
    * embedded default's DATA_DIR); unset: they live in memory only.
    */
   loginsFile?: string;
+  /**
+   * Memory only: a file that keeps each agent's device and call status across a restart of the
+   * process (the embedded default's DATA_DIR); unset: they live in memory only.
+   */
+  agentsFile?: string;
   /** Redis only: told of every command of the main client, with its latency (for metrics). */
   redisObserver?: RedisCommandObserver;
 }

@@ -1,7 +1,7 @@
 // The embedded default's own folder (DATA_DIR): what a single instance without Redis must keep
 // across a restart so that its open pages come back by themselves. Today: the session secret
-// (tokens signed before the restart stay valid) and the remembered logins (see
-// libs/coordination's `loginsFile`). Read once at boot, by loadConfig; a bad folder or file stops
+// (tokens signed before the restart stay valid), the remembered logins and the agents' device and
+// On/Off (see libs/coordination's `loginsFile` and `agentsFile`). Read once at boot, by loadConfig; a bad folder or file stops
 // the boot with a message naming DATA_DIR.
 import { randomBytes } from 'node:crypto';
 import {
@@ -21,6 +21,8 @@ import { ConfigError } from '@callgate/auth';
 export const SESSION_SECRET_FILE = 'session-secret';
 /** The remembered logins' file inside DATA_DIR (one JSON line per login, mode 0600). */
 export const LOGINS_FILE = 'logins.jsonl';
+/** The agents' device and call status inside DATA_DIR (one JSON line per change, mode 0600). */
+export const AGENTS_FILE = 'agents.jsonl';
 
 const refuse = (message: string): ConfigError => new ConfigError('environment', [`DATA_DIR: ${message}`]);
 
