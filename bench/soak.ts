@@ -74,6 +74,7 @@ const counts = {
   reloads: 0,
   failedSteps: 0,
   instanceKills: 0,
+  instanceRestarts: 0,
   redisRestarts: 0,
 };
 
@@ -286,6 +287,18 @@ function rssMb(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
+/** What main opened, closed last-opened first (on success and on failure alike). */
+const cleanups: (() => Promise<void> | void)[] = [];
+async function cleanUp(): Promise<void> {
+  for (const step of cleanups.splice(0).reverse()) {
+    try {
+      await step();
+    } catch (err) {
+      console.warn(`[soak] clean-up: ${String(err)}`);
+    }
+  }
+}
+
 /** Errors thrown by the lab's JsSIP bots outside any call of ours (a bot's hang-up racing its set-up). */
 let labErrors = 0;
 
@@ -293,9 +306,12 @@ async function main(): Promise<void> {
   const started = Date.now();
   process.on('uncaughtException', (err) => {
     labErrors += 1;
-    console.warn(`[soak] uncaught in a lab bot: ${err.message}`);
+    console.warn(
+      `[soak] uncaught in a lab bot: ${err.stack?.split('\n').slice(0, 3).join(' | ') ?? err.message}`,
+    );
   });
   const redis: RedisServer = await startRedis();
+  cleanups.push(() => redis.stop());
   const mobiles = AGENTS.filter((ext) => modeOf(Number(ext)) === 3).map((ext) => `09300000${ext.slice(-2)}`);
   const lab: Lab = await startLab({
     mobilePrefix: MOBILE_PREFIX,
@@ -303,7 +319,12 @@ async function main(): Promise<void> {
     ipPhones: AGENTS.filter((ext) => [2, 4].includes(modeOf(Number(ext)))),
     mobiles,
   });
+  cleanups.push(() => lab.close());
   const dir = mkdtempSync(join(tmpdir(), 'callgate-soak-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  cleanups.push(async () => {
+    for (const g of Object.values(gw)) if (g) await g.stop();
+  });
   writeFileSync(
     join(dir, 'domains.yaml'),
     labDomainsYaml(
@@ -324,6 +345,9 @@ async function main(): Promise<void> {
     });
   for (const id of IDS) gw[id] = await spawn(id);
   const opened: LiveTab[] = [];
+  cleanups.push(() => {
+    for (const tab of opened) tab.close();
+  });
   const tokens = new Map<string, string>();
   const tokenOf = async (ipphone: string): Promise<string> => {
     let token = tokens.get(ipphone);
@@ -559,7 +583,7 @@ async function main(): Promise<void> {
           freeAgents.add(agent);
           for (const r of releases) freeAgents.add(r);
           freeCustomers.add(number);
-          if (callsDone % 100 === 0)
+          if (callsDone % 100 === 0 && callsDone > 0)
             console.log(
               `[soak] ${callsDone} calls, ${anomalies.length} anomalies, ${Math.round((Date.now() - started) / 1000)} s`,
             );
@@ -579,7 +603,8 @@ async function main(): Promise<void> {
     const at = (share: number): Promise<void> =>
       new Promise((resolve) => {
         const poll = setInterval(() => {
-          if (callsDone >= TARGET_CALLS * share || Date.now() - started > MAX_MS) {
+          // by calls or by time, whichever comes first (the run is bounded by both)
+          if (callsDone >= TARGET_CALLS * share || Date.now() - started >= MAX_MS * share) {
             clearInterval(poll);
             resolve();
           }
@@ -595,8 +620,14 @@ async function main(): Promise<void> {
       counts.instanceKills += 1;
     }
     await at(0.4);
-    gw[VICTIM] = await spawn(VICTIM);
-    console.log('[soak] restarted', VICTIM);
+    try {
+      gw[VICTIM] = await spawn(VICTIM);
+      counts.instanceRestarts += 1;
+      console.log('[soak] restarted', VICTIM);
+    } catch (err) {
+      // On an overloaded machine a start can outlast its bound: the run goes on with two instances.
+      console.warn(`[soak] ${VICTIM} did not start again: ${(err as Error).message.split('\n')[0] ?? ''}`);
+    }
     await at(0.65);
     let resume: () => void = () => undefined;
     paused = new Promise((r) => (resume = r));
@@ -691,11 +722,7 @@ async function main(): Promise<void> {
     (a) => a.kind === 'incomplete' && a.detail.startsWith('/events reference'),
   ).length;
 
-  for (const tab of opened) tab.close();
-  for (const g of Object.values(gw)) if (g) await g.stop();
-  await lab.close();
-  await redis.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await cleanUp();
 
   const byKind = new Map<string, number>();
   for (const a of anomalies) byKind.set(a.kind, (byKind.get(a.kind) ?? 0) + 1);
@@ -711,7 +738,7 @@ async function main(): Promise<void> {
     `| events at the reference /events, at the resuming one | ${ref.events.length}, ${resuming.stream.events.length} (${resuming.stream.gaps.length} resyncs, ${resuming.stream.duplicates} replays dropped as duplicates) |`,
     `| live events that arrived after one with a larger id (produced on two instances at once) | reference ${ref.events.length > 0 ? ref.inversions : 0}, resuming ${resuming.stream.inversions} |`,
     `| errors thrown inside the lab's JsSIP bots (the soak process, not the gateway) | ${labErrors} |`,
-    `| faults injected | kill -9 of ${VICTIM} ×${counts.instanceKills} (restarted), Redis restarted ×${counts.redisRestarts} (new calls paused meanwhile) |`,
+    `| faults injected | kill -9 of ${VICTIM} ×${counts.instanceKills} (started again ×${counts.instanceRestarts}), Redis restarted ×${counts.redisRestarts} (new calls paused meanwhile) |`,
     `| resident memory, gw-a / gw-b | ${half ? `${half.a.toFixed(0)} / ${half.b.toFixed(0)} MB at half time` : 'n/a'}, ${end ? `${end.a.toFixed(0)} / ${end.b.toFixed(0)} MB at the end` : 'n/a'} |`,
     `| calls without their call.ended at /events (the "lost BYE" suspicion) | ${lostBye} |`,
     `| **anomalies** | **${anomalies.length}**${byKind.size > 0 ? ` (${[...byKind].map(([k, n]) => `${k}: ${n}`).join(', ')})` : ''} |`,
@@ -738,6 +765,6 @@ main().then(
   () => process.exit(0),
   (err: unknown) => {
     console.error('[soak] failed', err);
-    process.exit(1);
+    void cleanUp().finally(() => process.exit(1));
   },
 );
