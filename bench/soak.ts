@@ -226,7 +226,11 @@ class LiveTab {
           this.stream.push(e);
         };
         for (const e of tab.events) handle(e);
-        tab.socket.onAny((_type: string, e: AnyEventEnvelope) => handle(e));
+        // Only event envelopes (requests to the voice tab, such as voice.stop, are not events).
+        tab.socket.onAny((_type: string, e: unknown) => {
+          if (typeof e === 'object' && e !== null && typeof (e as { id?: unknown }).id === 'string')
+            handle(e as AnyEventEnvelope);
+        });
         tab.socket.on('disconnect', () => {
           if (this.tab !== tab) return;
           this.tab = undefined;
