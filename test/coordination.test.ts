@@ -544,6 +544,55 @@ describe.each(['memory', 'redis'] as const)('%s coordination store', (kind) => {
     });
   });
 
+  describe('pending transfers', () => {
+    const target: AgentRef = { domain: 'acme.example', ipphone: '1002' };
+
+    it('a target is reserved for one transfer across instances until its home finishes it', async () => {
+      const [a, b] = [await instance('gw-a'), await instance('gw-b')];
+      expect(await a.transfers.reserve(target, 't1', '{"state":"pending"}')).toEqual({ reserved: true });
+      expect(await b.transfers.reserve(target, 't2', '{}')).toEqual({ reserved: false, holder: 't1' });
+      expect(await b.transfers.reservedBy(target)).toBe('t1');
+      expect(await b.transfers.update('t1', 'x')).toBe(false);
+      expect(await b.transfers.finish('t1', target)).toBe(false);
+      expect(await a.transfers.update('t1', '{"state":"accepted"}')).toBe(true);
+      expect(await a.transfers.renew(['t1', 'nope'])).toEqual([true, false]);
+      expect(await a.transfers.finish('t1', target)).toBe(true);
+      expect(await b.transfers.reservedBy(target)).toBeNull();
+      expect(await b.transfers.reserve(target, 't2', '{}')).toEqual({ reserved: true });
+    });
+
+    it('a transfer not renewed within the lease is an orphan that exactly one instance adopts', async () => {
+      const options = { leaseMs: SHORT_LEASE_MS };
+      const [a, b, c] = [
+        await instance('gw-a', options),
+        await instance('gw-b', options),
+        await instance('gw-c', options),
+      ];
+      await a.transfers.reserve(target, 't1', 'body');
+      expect(await b.transfers.orphans()).toEqual([]);
+      const orphans = await waitFor(
+        () => b.transfers.orphans(),
+        (found) => found.length > 0,
+      );
+      expect(orphans).toEqual([{ transferId: 't1', target, home: 'gw-a', body: 'body' }]);
+      expect(await c.transfers.reserve(target, 't2', '{}')).toEqual({ reserved: false, holder: 't1' });
+      const adopted = await Promise.all([b.transfers.adopt('t1'), c.transfers.adopt('t1')]);
+      expect(adopted.filter((x) => x !== null)).toHaveLength(1);
+      const winner = adopted[0] === null ? c : b;
+      expect(adopted.find((x) => x !== null)).toEqual({
+        transferId: 't1',
+        target,
+        home: winner.instanceId,
+        body: 'body',
+      });
+      expect(await a.transfers.renew(['t1'])).toEqual([false]);
+      expect(await a.transfers.finish('t1', target)).toBe(false);
+      expect(await winner.transfers.renew(['t1'])).toEqual([true]);
+      expect(await winner.transfers.finish('t1', target)).toBe(true);
+      expect(await a.transfers.reservedBy(target)).toBeNull();
+    });
+  });
+
   describe('lifecycle', () => {
     it('close() is idempotent and later calls reject with COORDINATION_UNAVAILABLE', async () => {
       const a = await instance('gw-a');

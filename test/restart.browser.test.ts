@@ -8,7 +8,7 @@ import type { LoginResponse } from '@callgate/contracts';
 import type { Lab } from '../apps/lab/src/lab.js';
 import { launchBrowser, type TestBrowser } from './support/browser.js';
 import { crmToken, startGateway } from './support/gateway.js';
-import { startLabGateway, type LabGateway } from './support/lab-gateway.js';
+import { API_KEY, startLabGateway, type LabGateway } from './support/lab-gateway.js';
 import { openCrmTab, startCrmPages, type CrmPageServer, type CrmTab } from './support/pages.js';
 import { eventually } from './support/tabs.js';
 
@@ -134,5 +134,29 @@ describe('embedded default restarted under an open page (no Redis, no SESSION_SE
     await customer.hangup(call);
     await tab.waitForCallback('csEndCall');
     expect((await tab.calls()).some(([name]) => name === 'csInitError')).toBe(false);
+  }, 60_000);
+  it('the agent’s device and On/Off come back after a restart (kept in DATA_DIR)', async () => {
+    const before = await tab.mark();
+    await tab.page.evaluate(() => {
+      (window as unknown as { changeCallStatus(): void }).changeCallStatus();
+    });
+    await tab.waitForCallback('csShowCallStatus', { args: ['Offline'], after: before });
+    await tab.page.evaluate(() => {
+      (window as unknown as { changeDevice(type: number): void }).changeDevice(4);
+    });
+    await tab.waitForCallback('csShowDeviceType', { args: [4], after: before });
+
+    const beforeRestart = await tab.mark();
+    await restart();
+    // The page reconnects by itself; its snapshot shows what the agent had, not the defaults.
+    await tab.waitForCallback('csShowDeviceType', { args: [4], after: beforeRestart, timeoutMs: 20_000 });
+    await tab.waitForCallback('csShowCallStatus', { args: ['Offline'], after: beforeRestart });
+    const shown = (await tab.calls()).filter(([name]) => name === 'csShowCallStatus').at(-1);
+    expect(shown).toEqual(['csShowCallStatus', 'Offline']);
+    const res = await fetch(`${gateway.url}/v1/demo/agents/5003`, {
+      headers: { authorization: `Bearer ${API_KEY}` },
+    });
+    expect(await res.json()).toMatchObject({ deviceType: 4, callStatus: 'off' });
+    expect(tab.errors).toEqual([]);
   }, 60_000);
 });

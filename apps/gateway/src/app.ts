@@ -12,6 +12,7 @@ import { originAllowedForPath } from './agent/origins.js';
 import type { GatewayConfig } from './config.js';
 import { GatewayModule } from './gateway.module.js';
 import { ErrorFilter } from './http/error.filter.js';
+import { AGENTS_FILE } from './session/data-dir.js';
 import { CallgateIoAdapter } from './infra/io.adapter.js';
 import { gatewayLogger } from './infra/logging.js';
 import { createMetrics } from './infra/metrics.js';
@@ -48,6 +49,8 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     eventLogMaxLen: config.eventLogMaxLen,
     agentLogMaxLen: config.agentEventLogMaxLen,
     logger: new Logger('Coordination'),
+    // The embedded default keeps its agents' state across a restart (Redis keeps it otherwise).
+    ...(config.redisUrl ? {} : { agentsFile: join(config.dataDir, AGENTS_FILE) }),
   });
   // The Socket.IO adapter needs its own connection (it blocks on stream reads).
   const adapterRedis = config.redisUrl

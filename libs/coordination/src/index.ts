@@ -2,3 +2,4 @@ export * from './types.js';
 export { createCoordination } from './create.js';
 export { MemoryBackend } from './memory.js';
 export { preferredInstance } from './placement.js';
+export type { Reservation, StoredTransfer, TransferStore } from './transfer-store.js';

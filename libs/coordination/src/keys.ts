@@ -13,6 +13,9 @@
 //   {prefix}lease:call:{domain}:{ipphone}    string, the owner's call in progress (opaque JSON)
 //   {prefix}instances                        sorted set, member instanceId, score expiry (server ms)
 //   {prefix}rpc:{instanceId}                 pub/sub channel of requests to (and answers for) an instance
+//   {prefix}transfer:{transferId}            hash {domain, ipphone, home, body}: a pending transfer (transfer-store.ts)
+//   {prefix}transfer:target:{domain}:{ipphone}  string, the id of the transfer that reserved the agent
+//   {prefix}transfers                        sorted set, member transferId, score lease expiry (server ms)
 //
 // Segments are percent-encoded so a ':' inside a domain or extension cannot make two agents share
 // a key; ordinary host names, extensions and hex digests are left as they are.
@@ -34,6 +37,9 @@ export interface CoordinationKeys {
   instances(): string;
   rpc(instanceId: string): string;
   logout(agent: AgentRef): string;
+  transfer(transferId: string): string;
+  transferTarget(agent: AgentRef): string;
+  transfers(): string;
 }
 
 export function coordinationKeys(prefix: string): CoordinationKeys {
@@ -50,5 +56,8 @@ export function coordinationKeys(prefix: string): CoordinationKeys {
     instances: () => `${prefix}instances`,
     rpc: (instanceId) => `${prefix}rpc:${seg(instanceId)}`,
     logout: (agent) => `${prefix}logout:${agentPart(agent)}`,
+    transfer: (transferId) => `${prefix}transfer:${seg(transferId)}`,
+    transferTarget: (agent) => `${prefix}transfer:target:${agentPart(agent)}`,
+    transfers: () => `${prefix}transfers`,
   };
 }

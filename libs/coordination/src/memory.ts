@@ -14,7 +14,9 @@ import {
 } from './common.js';
 import { coordinationKeys, type CoordinationKeys } from './keys.js';
 import { compareEventIds, parseEventId } from '@callgate/contracts';
+import { AgentFile } from './agent-file.js';
 import { RpcPeer } from './rpc.js';
+import { memoryTransferStore, TransferTable, type TransferStore } from './transfer-store.js';
 import type {
   AgentLeases,
   AgentRef,
@@ -62,6 +64,8 @@ export class MemoryBackend {
   private readonly leases = new Map<string, Expiring<Lease>>();
   private readonly calls = new Map<string, string>();
   private readonly instances = new Map<string, number>();
+  /** pending transfers and their targets' reservations */
+  readonly transfers = new TransferTable();
   /** the request handlers of the instances using this backend, by instance id */
   readonly peers = new Map<string, RpcPeer>();
 
@@ -273,6 +277,11 @@ export class MemoryBackend {
     return next;
   }
 
+  /** Puts back an agent's fields kept across a restart (the embedded default's agent file). */
+  restoreAgent(key: string, fields: StoredAgentFields): void {
+    this.agents.set(key, { ...fields });
+  }
+
   setCallStatus(key: string, status: CallStatus): void {
     this.agents.set(key, { ...this.agents.get(key), callStatus: status });
   }
@@ -321,7 +330,9 @@ function sameGrant(a: VoiceHolder, b: VoiceHolder): boolean {
 export function createMemoryCoordination(options: CoordinationOptions): Coordination {
   const resolved = resolveOptions(options);
   const backend = options.memoryBackend ?? new MemoryBackend();
-  return new MemoryCoordination(resolved, backend);
+  const agentFile =
+    options.agentsFile === undefined ? undefined : new AgentFile(options.agentsFile, resolved.logger);
+  return new MemoryCoordination(resolved, backend, agentFile);
 }
 
 class MemoryCoordination implements Coordination {
@@ -334,6 +345,7 @@ class MemoryCoordination implements Coordination {
   readonly logins: LoginRegistry;
   readonly leases: AgentLeases;
   readonly cluster: Cluster;
+  readonly transfers: TransferStore;
   readonly leaseMs: number;
 
   private readonly keys: CoordinationKeys;
@@ -348,6 +360,7 @@ class MemoryCoordination implements Coordination {
   constructor(
     private readonly options: ResolvedOptions,
     private readonly backend: MemoryBackend,
+    agentFile?: AgentFile,
   ) {
     this.instanceId = options.instanceId;
     this.leaseMs = options.leaseMs;
@@ -367,6 +380,7 @@ class MemoryCoordination implements Coordination {
       options.logger,
     );
     backend.peers.set(instanceId, this.rpc);
+    this.transfers = memoryTransferStore(backend.transfers, instanceId, leaseMs, (step) => this.op(step));
 
     this.voice = {
       acquireIfFree: (agent, tabId) =>
@@ -428,6 +442,12 @@ class MemoryCoordination implements Coordination {
       const key = keys.agentState(agent);
       return mergeAgentState(backend.agentFields(key), defaults, key);
     };
+    for (const [key, fields] of agentFile?.load() ?? []) backend.restoreAgent(key, fields);
+    /** Keeps an agent's fields in the agent file (if any) after a change. */
+    const kept = <T>(key: string, value: T): T => {
+      agentFile?.append(key, backend.agentFields(key));
+      return value;
+    };
     this.agents = {
       get: (agent, defaults) => this.op(() => stateOf(agent, defaults)),
       getMany: (domain, defaults) =>
@@ -440,11 +460,20 @@ class MemoryCoordination implements Coordination {
       setDevice: (agent, device, defaults) =>
         this.op(() => {
           const key = keys.agentState(agent);
-          return mergeAgentState(backend.setDevice(key, device.deviceType, device.mobile), defaults, key);
+          const fields = backend.setDevice(key, device.deviceType, device.mobile);
+          return kept(key, mergeAgentState(fields, defaults, key));
         }),
       toggleCallStatus: (agent, defaults) =>
-        this.op(() => backend.toggleCallStatus(keys.agentState(agent), defaults.callStatus)),
-      setCallStatus: (agent, status) => this.op(() => backend.setCallStatus(keys.agentState(agent), status)),
+        this.op(() => {
+          const key = keys.agentState(agent);
+          return kept(key, backend.toggleCallStatus(key, defaults.callStatus));
+        }),
+      setCallStatus: (agent, status) =>
+        this.op(() => {
+          const key = keys.agentState(agent);
+          backend.setCallStatus(key, status);
+          kept(key, undefined);
+        }),
     };
 
     this.events = {

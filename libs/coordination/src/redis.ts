@@ -48,6 +48,7 @@ import type {
   VoiceLock,
 } from './types.js';
 import { RpcPeer } from './rpc.js';
+import { redisTransferStore, type TransferStore } from './transfer-store.js';
 
 const CONNECT_TIMEOUT_MS = 2_000;
 /** An agent's event partition not written for this long is dropped (a tab resuming from it resyncs). */
@@ -144,6 +145,7 @@ class RedisCoordination implements Coordination {
   readonly logins: LoginRegistry;
   readonly leases: AgentLeases;
   readonly cluster: Cluster;
+  readonly transfers: TransferStore;
   readonly leaseMs: number;
 
   private readonly keys: CoordinationKeys;
@@ -404,6 +406,10 @@ class RedisCoordination implements Coordination {
         return Number.isFinite(at) ? at : undefined;
       },
     };
+
+    this.transfers = redisTransferStore(client, keys, instanceId, leaseMs, (what, operation) =>
+      this.call(what, operation),
+    );
 
     this.leases = {
       claim: async (agent) => {

@@ -1,6 +1,7 @@
 import type { CallStatus, DeviceType } from '@callgate/contracts';
 export { compareEventIds, EVENT_ID_PATTERN } from '@callgate/contracts';
 import type { MemoryBackend } from './memory.js';
+import type { TransferStore } from './transfer-store.js';
 
 /** An agent across the whole deployment. */
 export interface AgentRef {
@@ -172,6 +173,8 @@ export interface Coordination {
   readonly logins: LoginRegistry;
   readonly leases: AgentLeases;
   readonly cluster: Cluster;
+  /** pending transfers with a lease, and their targets' reservations (transfer-store.ts) */
+  readonly transfers: TransferStore;
   /** lifetime of locks, presence entries and leases not renewed (ms) */
   readonly leaseMs: number;
   /** Resolves when the store answers a ping. */
@@ -215,6 +218,11 @@ export interface CoordinationOptions {
    * sharing one Redis do (tests run several instances this way); default: a private one.
    */
   memoryBackend?: MemoryBackend;
+  /**
+   * Memory only: a file that keeps each agent's device and call status across a restart of the
+   * process (the embedded default's DATA_DIR); unset: they live in memory only.
+   */
+  agentsFile?: string;
   /** Redis only: told of every command of the main client, with its latency (for metrics). */
   redisObserver?: RedisCommandObserver;
 }

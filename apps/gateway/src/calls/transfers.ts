@@ -30,6 +30,7 @@ import { DialGuard } from '../security/dial-guard.js';
 import type { HandOverResult } from './server-call.js';
 import { surveyDestination, surveyTarget, uriUser, type SurveyTarget } from './survey-transfer.js';
 import { transferLedger, type TransferLeg } from './transfer-ledger.js';
+import { type LeasedTransfer, TransferLeaseKeeper } from './transfer-leases.js';
 
 /** The source agent's call a transfer moves: carried by the gateway (modes 2-4) or by its voice tab. */
 interface SourceCall {
@@ -52,6 +53,8 @@ interface Transfer extends TransferIds {
   /** survey transfers (3C `transferSurvey`): the survey IVR, moved to as a queue is */
   survey?: SurveyTarget;
   timer?: NodeJS.Timeout;
+  /** agent transfers: when the request lapses (epoch ms) */
+  expiresAtMs?: number;
 }
 
 /** How long the ledger remembers a finished transfer, for reports of its INVITE still in flight. */
@@ -82,6 +85,8 @@ export class TransferService implements OnApplicationShutdown {
   private readonly transfers = new Map<string, Transfer>();
   private readonly ledgerTimers = new Set<NodeJS.Timeout>();
   private readonly offBrowserEnded: () => void;
+  /** agent transfers in the shared store: target reservations, leases, adoption of orphans */
+  private readonly keeper: TransferLeaseKeeper;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
@@ -118,6 +123,17 @@ export class TransferService implements OnApplicationShutdown {
       this.forgetLater(leg.transferId);
       return Promise.resolve(null);
     });
+    this.keeper = new TransferLeaseKeeper(
+      coordination.transfers,
+      Math.max(1, Math.floor(coordination.leaseMs / 3)),
+      this.logger,
+      {
+        wants: (lt) => this.wantsOrphan(lt),
+        adopted: (lt) => this.adoptOrphan(lt),
+        lost: (id) => this.dropLost(id),
+      },
+    );
+    this.keeper.start();
     // A browser-mode source's customer hangs up while the target thinks: withdraw the request.
     this.offBrowserEnded = browser.onCallEnded((agent, callId) => {
       for (const t of this.transfers.values()) {
@@ -132,6 +148,7 @@ export class TransferService implements OnApplicationShutdown {
 
   onApplicationShutdown(): void {
     this.offBrowserEnded();
+    this.keeper.stop();
     for (const t of this.transfers.values()) clearTimeout(t.timer);
     for (const timer of this.ledgerTimers) {
       clearTimeout(timer);
@@ -219,27 +236,7 @@ export class TransferService implements OnApplicationShutdown {
     await this.refuseSecondTransfer(source, call, payload.ipphone);
     const target: AgentRef = { domain: source.domain, ipphone: payload.ipphone };
     const reason = await this.targetProblem(source, target);
-    if (reason) {
-      const agent = reason === 'TARGET_UNKNOWN' ? undefined : await this.summary(target);
-      await this.bus.publish(
-        source,
-        'transfer.failed',
-        {
-          error: 'TRANSFER_CALL_FAILED',
-          reason,
-          callId: call.callId,
-          customerCallId: call.customerCallId,
-          from: source.ipphone,
-          to: target.ipphone,
-          ...(agent ? { agent } : {}),
-        },
-        { callId: call.callId },
-      );
-      throw new CallgateError(
-        'TRANSFER_CALL_FAILED',
-        `agent ${target.ipphone} cannot take the call: ${reason}`,
-      );
-    }
+    if (reason) await this.refuseTarget(source, call, target, reason);
     // A target forwarded to a mobile makes the PBX dial that number: the transfer policy decides.
     const targetConfig = this.config.domains.agent(target.domain, target.ipphone);
     const targetState = await this.coordination.agents.get(target, defaultAgentState(targetConfig));
@@ -258,13 +255,14 @@ export class TransferService implements OnApplicationShutdown {
       targetUser: this.config.domains.agent(target.domain, target.ipphone).sip.user,
       targetAgent: target.ipphone,
     };
-    this.transfers.set(transferId, t);
     const timeoutMs = this.requestTimeoutMs(source.domain);
-    const expiresAt = new Date(Date.now() + timeoutMs).toISOString();
-    t.timer = setTimeout(() => {
-      t.timer = undefined;
-      this.lapse(t).catch((err: unknown) => this.logger.error(`transfer ${transferId}: ${String(err)}`));
-    }, timeoutMs);
+    t.expiresAtMs = Date.now() + timeoutMs;
+    const expiresAt = new Date(t.expiresAtMs).toISOString();
+    // The target is reserved cluster-wide: a second source, wherever it runs, finds it busy.
+    const reservation = await this.keeper.reserve(target, this.leased(t, 'pending'));
+    if (!reservation.reserved) await this.refuseTarget(source, call, target, 'TARGET_BUSY');
+    this.transfers.set(transferId, t);
+    this.armLapse(t, timeoutMs);
     // The customer hangs up while the target thinks: the request is withdrawn at once.
     void this.calls
       .line(source)
@@ -395,6 +393,7 @@ export class TransferService implements OnApplicationShutdown {
     }
     t.model.transition('accepted');
     this.logger.log(`transfer ${t.transferId}: ${target.ipphone} accepted`);
+    await this.keeper.update(this.leased(t, 'accepted'));
     await this.publishBoth(t, 'transfer.response', { ...this.ids(t), status: 'OK', callId: t.source.callId });
     this.moveSoon(t);
     return result;
@@ -476,9 +475,10 @@ export class TransferService implements OnApplicationShutdown {
       callStatus: state.callStatus,
       deviceType: state.deviceType,
       inCall,
-      pendingRequest: [...this.transfers.values()].some(
-        (t) => t.domain === target.domain && t.targetAgent === target.ipphone && !t.model.final,
-      ),
+      pendingRequest:
+        [...this.transfers.values()].some(
+          (t) => t.domain === target.domain && t.targetAgent === target.ipphone && !t.model.final,
+        ) || (await this.coordination.transfers.reservedBy(target)) !== null,
       reachable,
     });
   }
@@ -580,6 +580,7 @@ export class TransferService implements OnApplicationShutdown {
         { callId: t.source.callId },
       );
       this.transfers.delete(t.transferId);
+      await this.keeper.finish(t.transferId);
       return;
     }
     if (outcome.reason === 'CALL_ENDED') {
@@ -656,6 +657,7 @@ export class TransferService implements OnApplicationShutdown {
     detail: { reason?: 'NOT_ANSWERED' | 'SIP_FAILED'; sipCode?: number } = {},
   ): Promise<void> {
     this.transfers.delete(t.transferId);
+    await this.keeper.finish(t.transferId);
     const { error, reason } = transferFailure(
       state,
       detail.reason === 'NOT_ANSWERED' || detail.reason === 'SIP_FAILED' ? detail.reason : undefined,
@@ -698,6 +700,120 @@ export class TransferService implements OnApplicationShutdown {
         backends: false,
       });
     }
+  }
+
+  /** A target refusal: announced to the source (and /events) with the target's info, then thrown. */
+  private async refuseTarget(
+    source: AgentRef,
+    call: SourceCall,
+    target: AgentRef,
+    reason: TransferFailureReason,
+  ): Promise<never> {
+    const agent = reason === 'TARGET_UNKNOWN' ? undefined : await this.summary(target);
+    await this.bus.publish(
+      source,
+      'transfer.failed',
+      {
+        error: 'TRANSFER_CALL_FAILED',
+        reason,
+        callId: call.callId,
+        customerCallId: call.customerCallId,
+        from: source.ipphone,
+        to: target.ipphone,
+        ...(agent ? { agent } : {}),
+      },
+      { callId: call.callId },
+    );
+    throw new CallgateError(
+      'TRANSFER_CALL_FAILED',
+      `agent ${target.ipphone} cannot take the call: ${reason}`,
+    );
+  }
+
+  private armLapse(t: Transfer, inMs: number): void {
+    t.timer = setTimeout(() => {
+      t.timer = undefined;
+      this.lapse(t).catch((err: unknown) => this.logger.error(`transfer ${t.transferId}: ${String(err)}`));
+    }, inMs);
+  }
+
+  // ---- Transfers that outlive their instance (the shared store's leases; see transfer-leases.ts) ----
+
+  private leased(t: Transfer, state: LeasedTransfer['state']): LeasedTransfer {
+    return {
+      transferId: t.transferId,
+      customerCallId: t.customerCallId,
+      domain: t.domain,
+      from: t.from,
+      to: t.to,
+      targetUser: t.targetUser,
+      source: t.source,
+      expiresAtMs: t.expiresAtMs ?? Date.now(),
+      state,
+    };
+  }
+
+  /**
+   * Whether this instance finishes an orphan now. A server-side source's call died with the
+   * orphan's home: anyone ends the transfer. A browser-mode source's call lives on in its voice
+   * tab: the instance that tab now talks to adopts it (it can carry out the move); when no live
+   * instance holds the source's voice, any instance does once the request has lapsed.
+   */
+  private async wantsOrphan(lt: LeasedTransfer): Promise<boolean> {
+    if (lt.source.side === 'server') return true;
+    const holder = await this.coordination.voice.holder({ domain: lt.domain, ipphone: lt.from });
+    if (holder?.instanceId === this.peers.instanceId) return true;
+    if (holder && this.calls.liveInstances.includes(holder.instanceId)) return false;
+    return Date.now() >= lt.expiresAtMs;
+  }
+
+  /** Finishes a transfer whose home died: as its state and the source's call say. */
+  private async adoptOrphan(lt: LeasedTransfer): Promise<void> {
+    const t: Transfer = {
+      model: new TransferModel(lt.transferId, 'agent'),
+      transferId: lt.transferId,
+      customerCallId: lt.customerCallId,
+      from: lt.from,
+      to: lt.to,
+      domain: lt.domain,
+      source: lt.source,
+      targetUser: lt.targetUser,
+      targetAgent: lt.to,
+      expiresAtMs: lt.expiresAtMs,
+    };
+    if (lt.state === 'accepted') t.model.transition('accepted');
+    this.transfers.set(t.transferId, t);
+    const source: AgentRef = { domain: lt.domain, ipphone: lt.from };
+    if (lt.source.side === 'server') {
+      // The source's line ran on the dead instance: the customer's call ended with it (INSTANCE_LOST).
+      this.logger.log(
+        `transfer ${t.transferId}: the source's call ${lt.source.callId} died with its instance`,
+      );
+      t.model.transition('cancelled');
+      await this.failed(t, 'cancelled');
+      return;
+    }
+    if (lt.state === 'accepted') {
+      // The move's outcome went to the dead instance. The customer still with the source: it failed.
+      if (this.currentCallId(source, 'browser') === lt.source.callId) {
+        t.model.transition('failed');
+        await this.failed(t, 'failed', { reason: 'SIP_FAILED' });
+      } else {
+        t.model.transition('cancelled');
+        await this.failed(t, 'cancelled');
+      }
+      return;
+    }
+    // Still pending: the request runs on here, answered through any instance or lapsing on time.
+    this.armLapse(t, Math.max(0, lt.expiresAtMs - Date.now()));
+  }
+
+  /** Another instance adopted a transfer this one ran (this one was frozen): it finishes it. */
+  private dropLost(transferId: string): void {
+    const t = this.transfers.get(transferId);
+    if (!t) return;
+    clearTimeout(t.timer);
+    this.transfers.delete(transferId);
   }
 
   private ids(t: Transfer): TransferIds {

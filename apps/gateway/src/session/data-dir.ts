@@ -1,7 +1,8 @@
 // The embedded default's own folder (DATA_DIR): what a single instance without Redis must keep
 // across a restart so that its open pages come back by themselves. Today: the session secret
-// (tokens signed before the restart stay valid). Read once at boot, by loadConfig; a bad folder or
-// file stops the boot with a message naming DATA_DIR.
+// (tokens signed before the restart stay valid) and the agents' device and On/Off (see
+// libs/coordination's `agentsFile`). Read once at boot, by loadConfig; a bad folder or file
+// stops the boot with a message naming DATA_DIR.
 import { randomBytes } from 'node:crypto';
 import {
   accessSync,
@@ -18,6 +19,8 @@ import { ConfigError } from '@callgate/auth';
 
 /** The session secret's file inside DATA_DIR (mode 0600, created on first start). */
 export const SESSION_SECRET_FILE = 'session-secret';
+/** The agents' device and call status inside DATA_DIR (one JSON line per change, mode 0600). */
+export const AGENTS_FILE = 'agents.jsonl';
 
 const refuse = (message: string): ConfigError => new ConfigError('environment', [`DATA_DIR: ${message}`]);
 
