@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Redis } from 'ioredis';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { createCoordination, type Coordination } from '@callgate/coordination';
 import { weakAccessKeyWarnings } from '@callgate/auth';
 import { AgentGateway } from './agent/agent.gateway.js';
