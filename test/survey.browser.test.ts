@@ -82,14 +82,19 @@ describe('3C transferSurvey from a browser-mode page', () => {
     expect(await tab.call('transferSurvey', { id: 'csat', sipurl: '' })).toMatchObject({ ok: true });
     await tab.waitForCallback('csTransferSurveyResponse', { args: ['OK'], after: moving });
     const ivrLeg = (await answered).call;
-    await customer.hears({ call, frequency: labTone('survey', 0) });
+    expect(ivrLeg.remote.user).toBe('0901000001');
     await survey.hears({ call: ivrLeg, frequency: labTone('customer', 0) });
+    // In browser mode the page REFERs the customer, who calls the survey on a new leg.
+    const newCall = customer.calls.find((c) => c !== call && !c.isTerminated);
+    if (!newCall) throw new Error('the customer has no call to the survey');
+    await customer.hears({ call: newCall, frequency: labTone('survey', 0) });
     await tab.waitForCallback('csEndCall', { after: moving });
     // a survey hand-over is not an agent transfer: no csTransferCallSuccess
     expect((await tab.calls()).slice(moving).filter(([name]) => name === 'csTransferCallSuccess')).toEqual(
       [],
     );
     await survey.hangup(ivrLeg);
+    await newCall.terminated;
     await call.terminated;
     expect(tab.errors).toEqual([]);
   }, 90_000);
