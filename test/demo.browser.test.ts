@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import type { Page } from 'playwright-core';
 import { join } from 'node:path';
 import { projectRoot } from '../apps/gateway/src/config.js';
@@ -11,10 +12,18 @@ import { eventually } from './support/tabs.js';
 describe('the demo CRM', () => {
   let demo: Demo;
   let browser: TestBrowser;
+  // Its own DATA_DIR: a developer's earlier `npm run demo` (agents' device, On/Off) must not leak in.
+  const dataDir = mkdtempSync(join(tmpdir(), 'callgate-demo-data-'));
 
   beforeAll(async () => {
     demo = await startDemo({
-      env: { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'error', SESSION_SECRET: TEST_SESSION_SECRET },
+      env: {
+        PORT: '0',
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'error',
+        SESSION_SECRET: TEST_SESSION_SECRET,
+        DATA_DIR: dataDir,
+      },
       crmPort: 0,
       domain: 'demo',
       preferDemoPorts: false,
@@ -24,6 +33,7 @@ describe('the demo CRM', () => {
   afterAll(async () => {
     await browser.close();
     await demo.close();
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('signs in, takes a simulated customer call on the desk phone with the customer card popped up, and hangs up', async () => {

@@ -2,6 +2,8 @@
 // it: for the tests that kill, freeze and drain instances. Its output is kept for the assertions
 // and for the failure message; readiness is its "listening on" log line.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../../apps/gateway/src/config.js';
 import { TEST_SESSION_SECRET } from './gateway.js';
@@ -42,6 +44,12 @@ export interface GatewayProcess {
 
 export async function spawnGateway(options: GatewayProcessOptions): Promise<GatewayProcess> {
   const port = await freePort();
+  // In memory mode without a DATA_DIR of the test's own: a fresh one (removed once the process is
+  // gone), so that what one test's gateway keeps there does not leak into another's.
+  const ownDataDir =
+    options.redisUrl === '' && options.env?.DATA_DIR === undefined
+      ? mkdtempSync(join(tmpdir(), 'callgate-test-data-'))
+      : undefined;
   const child: ChildProcess = spawn(process.execPath, [options.main ?? MAIN], {
     env: {
       // eslint-disable-next-line no-restricted-syntax -- the child needs PATH to find its tools
@@ -55,6 +63,7 @@ export async function spawnGateway(options: GatewayProcessOptions): Promise<Gate
       INSTANCE_ID: options.instanceId,
       ...(options.keyPrefix ? { REDIS_KEY_PREFIX: options.keyPrefix } : {}),
       ...(options.leaseMs ? { LEASE_MS: String(options.leaseMs) } : {}),
+      ...(ownDataDir ? { DATA_DIR: ownDataDir } : {}),
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -85,6 +94,7 @@ export async function spawnGateway(options: GatewayProcessOptions): Promise<Gate
   void exited.then(() => {
     gone = true;
     for (const wake of waiters) wake();
+    if (ownDataDir) rmSync(ownDataDir, { recursive: true, force: true });
   });
 
   const waitForLog = (pattern: RegExp, timeoutMs = 20_000): Promise<string> =>

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { parseDomainsFile } from '@callgate/auth';
@@ -19,8 +20,16 @@ export interface GatewayOptions {
   env?: Record<string, string>;
 }
 
-/** One gateway instance in this process, on a free loopback port. */
-export function startGateway(options: GatewayOptions = {}): Promise<RunningGateway> {
+/**
+ * One gateway instance in this process, on a free loopback port. Without Redis and without a
+ * DATA_DIR of the test's own, it gets a fresh DATA_DIR (removed at close): what one test's gateway
+ * keeps there (agents' device and On/Off) must not leak into the next test's.
+ */
+export async function startGateway(options: GatewayOptions = {}): Promise<RunningGateway> {
+  const ownDataDir =
+    options.redisUrl || options.env?.DATA_DIR !== undefined
+      ? undefined
+      : mkdtempSync(join(tmpdir(), 'callgate-test-data-'));
   const config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
@@ -33,9 +42,18 @@ export function startGateway(options: GatewayOptions = {}): Promise<RunningGatew
     ...(options.instanceId ? { INSTANCE_ID: options.instanceId } : {}),
     ...(options.keyPrefix ? { REDIS_KEY_PREFIX: options.keyPrefix } : {}),
     ...(options.leaseMs ? { LEASE_MS: String(options.leaseMs) } : {}),
+    ...(ownDataDir ? { DATA_DIR: ownDataDir } : {}),
     ...options.env,
   });
-  return start(config);
+  const gateway = await start(config);
+  if (!ownDataDir) return gateway;
+  return {
+    ...gateway,
+    close: async () => {
+      await gateway.close();
+      rmSync(ownDataDir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** The access key of a domain of the demo config (what a CRM keeps secret). */
