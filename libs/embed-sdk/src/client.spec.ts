@@ -120,6 +120,31 @@ describe('CallgateClient', () => {
     expect(client.lastEventId).toBe(device.id);
   });
 
+  it('a live event older than the newest (made on another instance) still counts, once; lastEventId stays the newest', async () => {
+    const client = open({ lastEventId: '1764640000000-2' }); // resumes: its floor
+    const tab = await gateway.tab(1);
+    const gotReady = next(client, 'session.ready');
+    tab.emit('session.ready', { ...ready(), id: '1764640000001-0' });
+    await gotReady;
+    const seen: number[] = [];
+    const done = new Promise<void>((resolve) => {
+      client.on('agent.device', (event) => {
+        seen.push(event.data.type);
+        if (event.data.type === 3) resolve();
+      });
+    });
+    const device = (type: 1 | 2 | 3 | 4, id: string) => ({ ...envelope('agent.device', { type }), id });
+    tab.emit('agent.device', device(4, '1764640000005-0'));
+    tab.emit('agent.device', device(2, '1764640000003-0')); // older, not seen yet: counts
+    tab.emit('agent.device', device(4, '1764640000005-0')); // seen: dropped
+    tab.emit('agent.device', device(2, '1764640000003-0')); // seen: dropped
+    tab.emit('agent.device', device(1, '1764640000000-0')); // at or below the resume point: dropped
+    tab.emit('agent.device', device(3, '1764640000004-0'));
+    await done;
+    expect(seen).toEqual([4, 2, 3]);
+    expect(client.lastEventId).toBe('1764640000005-0');
+  });
+
   it('a dropped connection reconnects with the session token and resumes after the last event id', async () => {
     const client = open({ token: 'crm-token' });
     const first = await gateway.tab(1);

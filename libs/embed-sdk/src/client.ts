@@ -21,6 +21,8 @@ import { TypedEmitter, type Listener } from './emitter.js';
 
 /** How long `command()` waits for the gateway's acknowledgement unless told otherwise. */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
+/** How many recent event ids a client keeps to drop an event it receives twice. */
+const RECENT_IDS = 1024;
 
 export interface ConnectOptions {
   /**
@@ -120,6 +122,10 @@ export class CallgateClient {
   private readonly commandTimeoutMs: number;
   private token: string;
   private lastId: string | undefined;
+  /** The resume point of the current connection: events at or below it were seen before. */
+  private floor: string | undefined;
+  /** The ids received lately, oldest first: drops an event received twice (replayed and live). */
+  private readonly recent = new Set<string>();
   private everConnected = false;
   private closeReason: string | undefined;
 
@@ -251,6 +257,7 @@ export class CallgateClient {
 
   private handshake(): AgentHandshake {
     const auth: AgentHandshake = { domain: this.domain, token: this.token };
+    this.floor = this.lastId;
     if (this.lastId !== undefined) auth.lastEventId = this.lastId;
     return auth;
   }
@@ -278,21 +285,25 @@ export class CallgateClient {
     // A session.error is not in the event log (a refused handshake's has id "0"): it is neither
     // deduplicated nor remembered as the resume point, so it always reaches the page.
     const logged = envelope.type !== 'session.error' && envelope.id !== '0';
-    // A resumed connection may get an event both replayed and live: the first one counts.
-    // `session.ready` is never a duplicate (one per connection, never replayed) and always counts,
-    // and the ids that follow are compared with its id: when it is not above the last one, the
-    // gateway's log started again (a restarted gateway or store, clock set back; the gateway
-    // answered the resume with a resync), and nothing after the restart is dropped.
-    if (
-      envelope.type !== 'session.ready' &&
-      logged &&
-      this.lastId !== undefined &&
-      EVENT_ID_PATTERN.test(this.lastId) &&
-      compareEventIds(envelope.id, this.lastId) <= 0
-    ) {
+    // A resumed connection may get an event both replayed and live: the first one counts. Live
+    // events of one agent made on two instances may arrive out of id order: an older id not seen
+    // yet still counts (only ids at or below the resume point, or seen lately, are dropped), and
+    // lastEventId stays the newest. `session.ready` is never a duplicate (one per connection, never
+    // replayed) and always counts; when its id is not above the resume point, the gateway's log
+    // started again (a restarted gateway or store, clock set back; the gateway answered the resume
+    // with a resync), and the ids that follow are compared with its id instead, so nothing after
+    // the restart is dropped.
+    if (envelope.type === 'session.ready') {
+      if (
+        this.floor !== undefined &&
+        this.isEventId(this.floor) &&
+        compareEventIds(envelope.id, this.floor) <= 0
+      )
+        this.floor = envelope.id;
+    } else if (logged && this.alreadySeen(envelope.id)) {
       return;
     }
-    if (logged) this.lastId = envelope.id;
+    if (logged) this.remember(envelope.id, envelope.type === 'session.ready');
     if (envelope.type === 'session.ready') {
       const ready = envelope as EventEnvelope<'session.ready'>;
       if (ready.data.sessionToken) this.token = ready.data.sessionToken;
@@ -303,6 +314,27 @@ export class CallgateClient {
       const error = envelope as EventEnvelope<'session.error'>;
       this.finish(error.data.code);
     }
+  }
+
+  private isEventId(id: string): boolean {
+    return EVENT_ID_PATTERN.test(id);
+  }
+
+  private alreadySeen(id: string): boolean {
+    if (this.recent.has(id)) return true;
+    return this.floor !== undefined && this.isEventId(this.floor) && compareEventIds(id, this.floor) <= 0;
+  }
+
+  /** Keeps `id` among the recent ones and moves lastEventId to it when newer (or when `always`). */
+  private remember(id: string, always: boolean): void {
+    this.recent.add(id);
+    if (this.recent.size > RECENT_IDS) {
+      const oldest = this.recent.values().next();
+      if (!oldest.done) this.recent.delete(oldest.value);
+    }
+    const last = this.lastId;
+    if (always || last === undefined || !this.isEventId(last) || compareEventIds(id, last) > 0)
+      this.lastId = id;
   }
 
   private handleConnect(): void {
