@@ -31,7 +31,6 @@ describe('short-lived SIP credentials (pbx.ephemeralAuth, Kamailio auth_ephemera
   beforeAll(async () => {
     rtpengine = await startRtpengine();
     pbx = await startKamailio({
-      keepFiles: true,
       field: {
         // 5001 also has a digest password: both ways work side by side on one PBX.
         passwords: { '5001': PERMANENT },
@@ -143,6 +142,18 @@ describe('short-lived SIP credentials (pbx.ephemeralAuth, Kamailio auth_ephemera
     async () => {
       await phone('5001', PERMANENT).start();
       await expect(phone('5001', 'wrong').start()).rejects.toBeInstanceOf(SipError);
+    },
+    T,
+  );
+  it(
+    'a gateway whose domains file has a bad ephemeralAuth refuses to boot, naming the path',
+    () => {
+      const bad = join(dir, 'bad.yaml');
+      writeFileSync(bad, readFileSync(configPath, 'utf8').replace(`secret: '${SECRET}'`, "secret: 'short'"));
+      // Validated when the config is loaded, before anything listens.
+      expect(() => startGateway({ configPath: bad })).toThrow(
+        /domains\.demo\.pbx\.ephemeralAuth\.secret: must be at least 16 characters/,
+      );
     },
     T,
   );

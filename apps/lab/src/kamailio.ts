@@ -283,7 +283,9 @@ class KamailioProcess implements Kamailio {
         rtpengineSocket: fieldOptions.rtpengineSocket,
         pikeDensity: fieldOptions.pikeDensity ?? 400,
         ...(fieldOptions.maxExpires === undefined ? {} : { maxExpires: fieldOptions.maxExpires }),
-        ...(fieldOptions.ephemeralSecret === undefined ? {} : { ephemeralSecret: fieldOptions.ephemeralSecret }),
+        ...(fieldOptions.ephemeralSecret === undefined
+          ? {}
+          : { ephemeralSecret: fieldOptions.ephemeralSecret }),
       };
       this.field = {
         wssUri: `wss://${host}:${fieldPorts.tlsPort}`,

@@ -106,9 +106,9 @@ describe('domains file: a field PBX', () => {
       secret: '0123456789abcdef-shared',
       lifetimeSeconds: 3600,
     });
-    expect(parseDomainsFile(fileWith(`{ ${WSS} }`), join(dir, 'domains.yaml')).domains.acme?.pbx).not.toHaveProperty(
-      'ephemeralAuth',
-    );
+    expect(
+      parseDomainsFile(fileWith(`{ ${WSS} }`), join(dir, 'domains.yaml')).domains.acme?.pbx,
+    ).not.toHaveProperty('ephemeralAuth');
   });
 
   it('refuses a short secret, a missing or bad lifetime and unknown ephemeralAuth keys, naming each', () => {
@@ -132,7 +132,9 @@ describe('domains file: a field PBX', () => {
     expect(missing).toHaveLength(1);
     expect(missing[0]).toMatch(/^domains\.acme\.pbx\.ephemeralAuth\.lifetimeSeconds: /);
     const extra = problemsOf(
-      fileWith(`{ ${WSS}, ephemeralAuth: { secret: "0123456789abcdef-shared", lifetimeSeconds: 60, sha: 256 } }`),
+      fileWith(
+        `{ ${WSS}, ephemeralAuth: { secret: "0123456789abcdef-shared", lifetimeSeconds: 60, sha: 256 } }`,
+      ),
     );
     expect(extra).toHaveLength(1);
     expect(extra[0]).toMatch(/sha/);
