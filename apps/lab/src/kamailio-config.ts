@@ -38,6 +38,11 @@ export interface KamailioFieldParams {
   pikeDensity: number;
   /** Registrations last at most (and at least) this long (s), so that clients refresh often. Default 3600. */
   maxExpires?: number;
+  /**
+   * auth_ephemeral's shared secret: an auth user `<expiry>:<user>` is checked against
+   * base64(HMAC-SHA1(secret, auth user)) and refused after its expiry; others keep digest auth.
+   */
+  ephemeralSecret?: string;
 }
 
 /** Numbers the field PBX refuses with 403 (a blocked destination, as a PBX's dial plan does). */
@@ -271,7 +276,7 @@ loadmodule "auth.so"
 loadmodule "htable.so"
 loadmodule "pike.so"
 loadmodule "rtpengine.so"
-
+${field.ephemeralSecret === undefined ? '' : `loadmodule "auth_ephemeral.so"\nmodparam("auth_ephemeral", "secret", ${kamString(field.ephemeralSecret)})\nmodparam("auth_ephemeral", "username_format", 1)\n`}
 modparam("tls", "config", "${field.tlsConfigFile}")
 modparam("htable", "htable", "pw=>size=6;")
 modparam("pike", "sampling_time_unit", 2)
@@ -312,7 +317,7 @@ route[FLOOD] {
 # Requests that arrive on the trunk socket (port ${field.trunkPort}) come from the "carrier" and are trusted.
 route[AUTH] {
 	if ($Rp == ${field.trunkPort}) return;
-	if (is_method("REGISTER")) {
+	${field.ephemeralSecret === undefined ? '' : 'route(EPHEMERAL);\n\tif ($var(ephemeral) == 1) return;\n\t'}if (is_method("REGISTER")) {
 		route(PASSWORD);
 		if (!pv_www_authenticate("${field.realm}", "$var(password)", "0")) {
 			if ($au != $null) xlog("L_NOTICE", "auth: REGISTER of $tU by $au from $si:$sp refused\\n");
@@ -339,6 +344,7 @@ route[AUTH] {
 	}
 }
 
+${field.ephemeralSecret === undefined ? '' : ephemeralRoute(field)}
 route[PASSWORD] {
 	$var(password) = ${kamString(field.unknownPassword)};
 	if ($au != $null && $sht(pw=>$au) != $null) $var(password) = $sht(pw=>$au);
@@ -380,6 +386,56 @@ route[MEDIA_REPLY] {
 	} else if (status =~ "^[3-6]" && $avp(rtp_initial) == 1) {
 		rtpengine_delete();
 	}
+}
+`;
+}
+
+/**
+ * auth_ephemeral for auth users named `<expiry>:<user>` (the gateway's short-lived credentials):
+ * REGISTER (401) and an initial INVITE (407) are checked with the shared secret, the user part must
+ * be the To (REGISTER) or From (INVITE) user, and an expired name is refused like a wrong password.
+ * Sets $var(ephemeral) to 1 when it has accepted the request (route[AUTH] then skips digest auth).
+ */
+function ephemeralRoute(field: KamailioFieldParams): string {
+  return `
+# Short-lived credentials (auth_ephemeral), beside the digest auth of the other users.
+route[EPHEMERAL] {
+	$var(ephemeral) = 0;
+	# $aU: the whole user name ($au would be its part after the colon)
+	if ($aU == $null || !($aU =~ "^[0-9]+:")) return;
+	if (is_method("REGISTER")) {
+		if (!autheph_www("${field.realm}")) {
+			xlog("L_NOTICE", "auth: REGISTER of $tU by $aU refused (ephemeral, $rc)\\n");
+			www_challenge("${field.realm}", "0");
+			exit;
+		}
+		if (!autheph_check_to()) {
+			xlog("L_NOTICE", "auth: REGISTER of $tU by $aU refused (not its user)\\n");
+			sl_send_reply("403", "Forbidden");
+			exit;
+		}
+		xlog("L_NOTICE", "auth: REGISTER of $tU by $aU accepted (ephemeral)\\n");
+	} else if (is_method("INVITE") && !has_totag()) {
+		if (!autheph_proxy("${field.realm}")) {
+			xlog("L_NOTICE", "auth: INVITE from $fU by $aU refused (ephemeral, $rc)\\n");
+			proxy_challenge("${field.realm}", "0");
+			exit;
+		}
+		if (!autheph_check_from()) {
+			xlog("L_NOTICE", "auth: INVITE from $fU by $aU refused (not its user)\\n");
+			sl_send_reply("403", "Forbidden");
+			exit;
+		}
+		if ($rU =~ "^${FIELD_FORBIDDEN_PREFIX}") {
+			xlog("L_NOTICE", "dialplan: $fU may not call $rU (403)\\n");
+			sl_send_reply("403", "Forbidden destination");
+			exit;
+		}
+	} else {
+		return;
+	}
+	consume_credentials();
+	$var(ephemeral) = 1;
 }
 `;
 }

@@ -36,6 +36,8 @@ export interface KamailioFieldOptions {
   serverName?: string;
   /** Registrations last exactly this long (s): clients refresh often (tests of a changed password). Default 3600. */
   maxExpires?: number;
+  /** auth_ephemeral's shared secret (short-lived `<expiry>:<user>` credentials). Default: not loaded. */
+  ephemeralSecret?: string;
 }
 
 /** What the field profile adds to a running Kamailio. */
@@ -281,6 +283,9 @@ class KamailioProcess implements Kamailio {
         rtpengineSocket: fieldOptions.rtpengineSocket,
         pikeDensity: fieldOptions.pikeDensity ?? 400,
         ...(fieldOptions.maxExpires === undefined ? {} : { maxExpires: fieldOptions.maxExpires }),
+        ...(fieldOptions.ephemeralSecret === undefined
+          ? {}
+          : { ephemeralSecret: fieldOptions.ephemeralSecret }),
       };
       this.field = {
         wssUri: `wss://${host}:${fieldPorts.tlsPort}`,

@@ -79,8 +79,11 @@ export interface LabOptions {
    * stay JsSIP bots (with a password). Default `plain`.
    */
   profile?: LabProfile;
-  /** Field profile: how long registrations last (s; clients refresh before) and pike's density. */
-  field?: { maxExpires?: number; pikeDensity?: number };
+  /**
+   * Field profile: how long registrations last (s; clients refresh before), pike's density, and
+   * auth_ephemeral's secret (the gateway's `pbx.ephemeralAuth.secret`) for short-lived credentials.
+   */
+  field?: { maxExpires?: number; pikeDensity?: number; ephemeralSecret?: string };
   /** Field profile: the agents' SIP users the PBX knows (e.g. "5003") → password (tests use {@link labPasswords.agent}). */
   agents?: Readonly<Record<string, string>>;
 }

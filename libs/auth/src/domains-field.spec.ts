@@ -97,4 +97,46 @@ describe('domains file: a field PBX', () => {
       expect.stringMatching(/^domains\.acme\.pbx\.tls\.caFile: holds no PEM certificate/),
     ]);
   });
+  it('reads pbx.ephemeralAuth (the secret shared with the PBX and a lifetime)', () => {
+    const file = parseDomainsFile(
+      fileWith(`{ ${WSS}, ephemeralAuth: { secret: "0123456789abcdef-shared", lifetimeSeconds: 3600 } }`),
+      join(dir, 'domains.yaml'),
+    );
+    expect(file.domains.acme?.pbx.ephemeralAuth).toEqual({
+      secret: '0123456789abcdef-shared',
+      lifetimeSeconds: 3600,
+    });
+    expect(
+      parseDomainsFile(fileWith(`{ ${WSS} }`), join(dir, 'domains.yaml')).domains.acme?.pbx,
+    ).not.toHaveProperty('ephemeralAuth');
+  });
+
+  it('refuses a short secret, a missing or bad lifetime and unknown ephemeralAuth keys, naming each', () => {
+    expect(
+      problemsOf(fileWith(`{ ${WSS}, ephemeralAuth: { secret: "short", lifetimeSeconds: 0 } }`)),
+    ).toEqual([
+      'domains.acme.pbx.ephemeralAuth.secret: must be at least 16 characters',
+      'domains.acme.pbx.ephemeralAuth.lifetimeSeconds: must be at least 1',
+    ]);
+    expect(
+      problemsOf(
+        fileWith(`{ ${WSS}, ephemeralAuth: { secret: "0123456789abcdef-shared", lifetimeSeconds: 1.5 } }`),
+      ),
+    ).toEqual(['domains.acme.pbx.ephemeralAuth.lifetimeSeconds: must be a whole number of seconds']);
+    expect(
+      problemsOf(
+        fileWith(`{ ${WSS}, ephemeralAuth: { secret: "0123456789abcdef-shared", lifetimeSeconds: 700000 } }`),
+      ),
+    ).toEqual(['domains.acme.pbx.ephemeralAuth.lifetimeSeconds: must be at most 604800']);
+    const missing = problemsOf(fileWith(`{ ${WSS}, ephemeralAuth: { secret: "0123456789abcdef-shared" } }`));
+    expect(missing).toHaveLength(1);
+    expect(missing[0]).toMatch(/^domains\.acme\.pbx\.ephemeralAuth\.lifetimeSeconds: /);
+    const extra = problemsOf(
+      fileWith(
+        `{ ${WSS}, ephemeralAuth: { secret: "0123456789abcdef-shared", lifetimeSeconds: 60, sha: 256 } }`,
+      ),
+    );
+    expect(extra).toHaveLength(1);
+    expect(extra[0]).toMatch(/sha/);
+  });
 });

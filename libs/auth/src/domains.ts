@@ -52,7 +52,22 @@ export interface PbxConfig {
   readonly tls?: PbxTls;
   /** `relay`: WebRTC media only through the TURN servers of {@link iceServers} */
   readonly iceTransportPolicy?: 'all' | 'relay';
+  /**
+   * A secret shared with the PBX (Kamailio `auth_ephemeral`): the voice tab gets credentials valid
+   * `lifetimeSeconds` (`<expiry>:<user>`, base64(HMAC-SHA1(secret, username))), never the password.
+   */
+  readonly ephemeralAuth?: PbxEphemeralAuth;
 }
+
+export interface PbxEphemeralAuth {
+  readonly secret: string;
+  readonly lifetimeSeconds: number;
+}
+
+/** The shortest shared secret `pbx.ephemeralAuth` accepts. */
+export const MIN_EPHEMERAL_SECRET_LENGTH = 16;
+/** The longest lifetime of short-lived SIP credentials: a week. */
+export const MAX_EPHEMERAL_LIFETIME_SECONDS = 7 * 86_400;
 
 /** A STUN or TURN server, as RTCPeerConnection takes it. */
 export interface PbxIceServer {
@@ -438,6 +453,18 @@ const domainSchema = z
         })
         .optional(),
       iceTransportPolicy: z.literal(['all', 'relay'], { error: "must be 'all' or 'relay'" }).optional(),
+      ephemeralAuth: z
+        .strictObject({
+          secret: z
+            .string()
+            .min(MIN_EPHEMERAL_SECRET_LENGTH, `must be at least ${MIN_EPHEMERAL_SECRET_LENGTH} characters`),
+          lifetimeSeconds: z
+            .number()
+            .int('must be a whole number of seconds')
+            .min(1, 'must be at least 1')
+            .max(MAX_EPHEMERAL_LIFETIME_SECONDS, `must be at most ${MAX_EPHEMERAL_LIFETIME_SECONDS}`),
+        })
+        .optional(),
     }),
     queues: namedRecord(
       QUEUE_ID_PATTERN,
@@ -733,6 +760,12 @@ function build(parsed: ParsedFile, source: string): DomainsFile {
         }),
         ...(d.pbx.tls !== undefined && { tls: Object.freeze(tlsOf(d.pbx.tls, source, name)) }),
         ...(d.pbx.iceTransportPolicy !== undefined && { iceTransportPolicy: d.pbx.iceTransportPolicy }),
+        ...(d.pbx.ephemeralAuth !== undefined && {
+          ephemeralAuth: Object.freeze({
+            secret: d.pbx.ephemeralAuth.secret,
+            lifetimeSeconds: d.pbx.ephemeralAuth.lifetimeSeconds,
+          }),
+        }),
       }),
       queues: nullPrototypeRecord(Object.entries(d.queues)),
       surveys: nullPrototypeRecord(Object.entries(d.surveys)),

@@ -10,3 +10,4 @@ export { CLOCK_SKEW_SECONDS, parseExpiredClaim } from './expired-claim.js';
 export * from './session-token.js';
 export * from './token-lifetime.js';
 export * from './failure-limiter.js';
+export * from './sip-ephemeral.js';

@@ -113,6 +113,11 @@ export interface EventDataMap {
     iceServers?: SipIceServer[];
     /** `relay`: media only through TURN (`pbx.iceTransportPolicy`) */
     iceTransportPolicy?: 'all' | 'relay';
+    /**
+     * Short-lived credentials (`pbx.ephemeralAuth`): when the PBX stops accepting them (ISO 8601).
+     * `authUser` is then `<expiry>:<user>` and `password` is derived, not the account's password.
+     */
+    expiresAt?: string;
   };
   'agent.callStatus': { status: CallStatus };
   'agent.device': { type: DeviceType; mobile?: string };

@@ -58,6 +58,8 @@ interface SessionEvent {
 
 interface UserAgent {
   start(): void;
+  /** JsSIP's runtime configuration change (used for `authorization_user` and `password`). */
+  set(parameter: 'authorization_user' | 'password', value: string): boolean;
   stop(): void;
   unregister(options?: { all?: boolean }): void;
   isRegistered(): boolean;
@@ -123,7 +125,16 @@ export class BrowserPhone {
 
   /** Registers the extension (the gateway sent this tab the account). */
   private start(account: Credentials): void {
-    if (this.ua && this.account?.user === account.user) return;
+    if (this.ua && this.account?.user === account.user) {
+      // Fresh short-lived credentials (`pbx.ephemeralAuth`): the running phone answers its next
+      // challenge (registration refresh, new call) with them; no re-registration, no call dropped.
+      if (account.password !== this.account.password || account.authUser !== this.account.authUser) {
+        if (account.authUser !== undefined) this.ua.set('authorization_user', account.authUser);
+        this.ua.set('password', account.password);
+        this.account = account;
+      }
+      return;
+    }
     void this.stop('new account');
     this.account = account;
     const socket = new JsSIP.WebSocketInterface(account.wsUri);

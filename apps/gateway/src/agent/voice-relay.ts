@@ -7,6 +7,7 @@ import {
   type VoiceTransferAnswer,
   type VoiceTransferRequest,
 } from '@callgate/contracts';
+import { ephemeralSipCredentials } from '@callgate/auth';
 import type { AgentRef } from '@callgate/coordination';
 import type { GatewayConfig } from '../config.js';
 import { type AgentNamespace, EventBus } from '../events/event-bus.js';
@@ -74,6 +75,17 @@ export class VoiceRelay {
       return;
     }
     const domain = this.config.domains.domain(agent.domain);
+    // With a secret shared with the PBX, the tab gets credentials that expire (fresh ones on each
+    // connection of the voice tab); the permanent password stays here.
+    const ephemeral =
+      domain.pbx.ephemeralAuth === undefined
+        ? undefined
+        : ephemeralSipCredentials(
+            domain.pbx.ephemeralAuth.secret,
+            config.sip.authUser ?? config.sip.user,
+            domain.pbx.ephemeralAuth.lifetimeSeconds,
+            new Date(),
+          );
     await this.bus.publish(
       agent,
       'voice.sip',
@@ -81,9 +93,17 @@ export class VoiceRelay {
         wsUri: domain.pbx.wsUri,
         sipDomain: domain.pbx.sipDomain,
         user: config.sip.user,
-        password: config.sip.password,
         displayName: config.name,
-        ...(config.sip.authUser === undefined ? {} : { authUser: config.sip.authUser }),
+        ...(ephemeral !== undefined
+          ? {
+              authUser: ephemeral.username,
+              password: ephemeral.password,
+              expiresAt: ephemeral.expiresAt.toISOString(),
+            }
+          : {
+              password: config.sip.password,
+              ...(config.sip.authUser === undefined ? {} : { authUser: config.sip.authUser }),
+            }),
         ...(config.sip.realm === undefined ? {} : { realm: config.sip.realm }),
         ...(domain.pbx.iceServers === undefined
           ? {}
@@ -94,7 +114,10 @@ export class VoiceRelay {
       },
       { tab: tabId, backends: false },
     );
-    this.logger.log(`${agent.domain}/${agent.ipphone}: SIP account handed to voice tab ${tabId}`);
+    this.logger.log(
+      `${agent.domain}/${agent.ipphone}: SIP account handed to voice tab ${tabId}` +
+        (ephemeral === undefined ? '' : ` (short-lived, until ${ephemeral.expiresAt.toISOString()})`),
+    );
   }
 
   /** Asks a tab to stop its in-page phone; resolves when it has (or after a short deadline). */
