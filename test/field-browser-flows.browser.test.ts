@@ -17,10 +17,10 @@ import { writeSineWav } from '../apps/lab/src/wav.js';
 import { launchBrowser, type TestBrowser } from './support/browser.js';
 import { startFieldGateway, type FieldGateway } from './support/field-gateway.js';
 import { login } from './support/gateway.js';
-import { rest, waitRegistered } from './support/lab-gateway.js';
+import { API_KEY, rest, waitRegistered } from './support/lab-gateway.js';
 import { pageHears } from './support/page-ears.js';
 import { openCrmTab, startCrmPages, type CrmPageServer, type CrmTab } from './support/pages.js';
-import { AgentTabs, eventually } from './support/tabs.js';
+import { AgentTabs, eventually, Tab } from './support/tabs.js';
 
 const T = 180_000;
 /** The page's microphone. */
@@ -35,6 +35,7 @@ describe('browser mode on the field PBX: hold, mute, DTMF and transfers from the
   let pages: CrmPageServer;
   let voice: CrmTab;
   let dir: string;
+  let backend: Tab;
   const tabs = new AgentTabs(() => env.gateway.url);
   const customer = (n: number) => env.lab.bot(labUsers.customer(n));
   const desk = (ext: string): BaresipPhone => env.lab.phone(labUsers.ipPhone(ext)).phone;
@@ -99,6 +100,7 @@ describe('browser mode on the field PBX: hold, mute, DTMF and transfers from the
       30_000,
       'the in-page phone registered with digest auth',
     );
+    backend = await Tab.open(env.gateway.url, { domain: 'demo', apiKey: API_KEY }, { namespace: '/events' });
   }, T);
   afterEach(async () => {
     for (const bot of env.lab.bots) await bot.hangup();
@@ -106,13 +108,16 @@ describe('browser mode on the field PBX: hold, mute, DTMF and transfers from the
     for (const ipphone of ['5000', '5003']) {
       await eventually(
         async () =>
-          (await rest(env.gateway, 'GET', `/v1/demo/agents/${ipphone}`)).body.call === null ? true : undefined,
+          (await rest(env.gateway, 'GET', `/v1/demo/agents/${ipphone}`)).body.call === null
+            ? true
+            : undefined,
         30_000,
         `${ipphone} idle`,
       );
     }
   }, T);
   afterAll(async () => {
+    backend?.close();
     await browser?.close();
     await pages?.close();
     await env?.close();
@@ -161,6 +166,17 @@ describe('browser mode on the field PBX: hold, mute, DTMF and transfers from the
       await voice.call('endCall');
       await voice.waitForCallback('csEndCall', { after, timeoutMs: 30_000 });
       expect((await leg.terminated).by).toBe('remote');
+      // What the CRM saw on /events, in order.
+      await backend.waitFor((e) => e.type === 'call.ended' && e.callId === callId, 30_000);
+      expect(backend.events.filter((e) => e.callId === callId).map((e) => e.type)).toEqual([
+        'call.ringing',
+        'call.accepted',
+        'call.held',
+        'call.unheld',
+        'call.muted',
+        'call.unmuted',
+        'call.ended',
+      ]);
       expect(voice.errors).toEqual([]);
     },
     T,
