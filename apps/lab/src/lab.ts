@@ -33,6 +33,8 @@ export const labPasswords = {
   softphone: (extension: string): string => `softphone-${extension}`,
   /** The survey IVR "survey-csat" → "survey-csat". */
   survey: (id: string): string => `survey-${id}`,
+  /** A customer played by a JsSIP bot in the field lab ({@link LabOptions.customerBots}): "0901000001" → "customer-0901000001". */
+  customer: (number: string): string => `customer-${number}`,
 };
 
 /** Which lab: `plain` (no auth, WebRTC bots everywhere), or `field` (a PBX like the ones users run). */
@@ -84,6 +86,12 @@ export interface LabOptions {
    * auth_ephemeral's secret (the gateway's `pbx.ephemeralAuth.secret`) for short-lived credentials.
    */
   field?: { maxExpires?: number; pikeDensity?: number; ephemeralSecret?: string };
+  /**
+   * Field profile: the customers are JsSIP+wrtc bots (WebRTC, digest auth on the users' socket) instead
+   * of baresip on the trunk — for flows baresip 1.0 cannot check (it stops recording after a re-INVITE,
+   * and does not follow a REFER). Default false.
+   */
+  customerBots?: boolean;
   /** Field profile: the agents' SIP users the PBX knows (e.g. "5003") → password (tests use {@link labPasswords.agent}). */
   agents?: Readonly<Record<string, string>>;
 }
@@ -196,6 +204,8 @@ async function startFieldLab(options: LabOptions): Promise<Lab> {
   for (const ext of options.softphones ?? [])
     passwords[labUsers.softphone(ext)] = labPasswords.softphone(ext);
   for (const id of options.surveys ?? []) passwords[labUsers.survey(id)] = labPasswords.survey(id);
+  const customerBots = options.customerBots === true;
+  if (customerBots) for (const n of customerNumbers) passwords[n] = labPasswords.customer(n);
   const rtpengine = await startRtpengine({ logger });
   let pbx: Kamailio;
   let turn: Coturn;
@@ -218,7 +228,11 @@ async function startFieldLab(options: LabOptions): Promise<Lab> {
   }
   const trunkPort = pbx.field?.trunkPort ?? pbx.udpPort;
   const phonePlan: { kind: BotKind; user: string; tone: number; auth?: string }[] = [
-    ...customerNumbers.map((user, i) => ({ kind: 'customer' as const, user, tone: labTone('customer', i) })),
+    ...(customerBots ? [] : customerNumbers).map((user, i) => ({
+      kind: 'customer' as const,
+      user,
+      tone: labTone('customer', i),
+    })),
     ...(options.ipPhones ?? []).map((ext, i) => ({
       kind: 'ipPhone' as const,
       user: labUsers.ipPhone(ext),
@@ -231,13 +245,19 @@ async function startFieldLab(options: LabOptions): Promise<Lab> {
       tone: labTone('mobile', i),
     })),
   ];
-  // Queues, softphones and survey IVRs stay JsSIP bots, with a password.
+  // Queues, softphones and survey IVRs stay JsSIP bots, with a password (customers too on request).
   const jssipPlan: {
-    kind: 'queue' | 'softphone' | 'survey';
+    kind: 'customer' | 'queue' | 'softphone' | 'survey';
     user: string;
     password: string;
     index: number;
   }[] = [
+    ...(customerBots ? customerNumbers : []).map((user, index) => ({
+      kind: 'customer' as const,
+      user,
+      password: labPasswords.customer(user),
+      index,
+    })),
     ...(options.queues ?? []).map((id, index) => ({
       kind: 'queue' as const,
       user: labUsers.queue(id),
