@@ -198,8 +198,14 @@ class RedisCoordination implements Coordination {
     });
     client.on('ready', () => {
       this.lastConnectionError = null;
-      if (this.state === 'down') logger.warn('redis connection restored', { instanceId });
+      const restored = this.state === 'down';
       this.state = 'up';
+      if (!restored) return;
+      logger.warn('redis connection restored', { instanceId });
+      // A restarted Redis may have lost every voice lock: write ours back at once, as the first
+      // command on the new connection, rather than at the next tick (up to a third of the lease
+      // later), while a tab connecting elsewhere would find the lock free and take voice too.
+      this.renewNow();
     });
 
     this.voice = {
@@ -525,19 +531,32 @@ class RedisCoordination implements Coordination {
     if (this.closing !== null || this.timer !== null) return;
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.renewal = this.renew()
-        .catch((error: unknown) => {
-          this.options.logger.warn('renewal failed; retrying next tick', {
-            instanceId: this.instanceId,
-            error: messageOf(error),
-          });
-        })
-        .finally(() => {
-          this.renewal = null;
-          this.start();
-        });
+      void this.renewOnce().finally(() => this.start());
     }, this.options.renewEveryMs);
     this.timer.unref();
+  }
+
+  /** One renewal now, besides the timer's (after a reconnect), after any one still running. */
+  private renewNow(): void {
+    if (this.closing !== null) return;
+    void this.renewOnce();
+  }
+
+  /** Runs one renewal, known to `shutdown` while it runs; never rejects. */
+  private renewOnce(): Promise<void> {
+    const run: Promise<void> = (this.renewal ?? Promise.resolve())
+      .then(() => this.renew())
+      .catch((error: unknown) => {
+        this.options.logger.warn('renewal failed; retrying next tick', {
+          instanceId: this.instanceId,
+          error: messageOf(error),
+        });
+      })
+      .finally(() => {
+        if (this.renewal === run) this.renewal = null;
+      });
+    this.renewal = run;
+    return run;
   }
 
   private async shutdown(): Promise<void> {
