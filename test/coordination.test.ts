@@ -825,4 +825,54 @@ describe('redis coordination store restarted under a held voice lock', () => {
     await expect(a.voice.checkFence(agent, 'tab-A', held.holder.fence)).resolves.toBe(true);
     expect(warnings).toContain('gw-a: voice lock was gone from Redis; written back');
   }, 60_000);
+
+  it('a lock granted again by the emptied store before the write-back: its old holder is reported lost; a steal is not', async () => {
+    const open = async (instanceId: string): Promise<Coordination> => {
+      const coordination = await createCoordination({
+        instanceId,
+        keyPrefix: 'reset:',
+        redisUrl: server?.url,
+        leaseMs: 900, // renewed every 300 ms
+        logger: { warn: (msg) => warnings.push(`${instanceId}: ${msg}`) },
+      });
+      opened.push(coordination);
+      return coordination;
+    };
+    const a = await open('gw-a');
+    const b = await open('gw-b');
+    const reported: { instance: string; lost: VoiceHolder; holder: VoiceHolder }[] = [];
+    a.voice.onLostToReset((_agent, lost, holder) => reported.push({ instance: 'gw-a', lost, holder }));
+    b.voice.onLostToReset((_agent, lost, holder) => reported.push({ instance: 'gw-b', lost, holder }));
+    const held = await a.voice.acquireIfFree(agent, 'tab-A');
+    // What a Redis restart does, between two of A's renewals: the lock and its fence counter gone.
+    const raw = new Redis(server?.url ?? '');
+    try {
+      const keys = await raw.keys('reset:voice:*');
+      expect(keys).toHaveLength(2);
+      await raw.del(...keys);
+    } finally {
+      await raw.quit();
+    }
+    const regranted = await b.voice.acquireIfFree(agent, 'tab-B');
+    expect(regranted.granted).toBe(true);
+    expect(regranted.holder.fence).toBeLessThanOrEqual(held.holder.fence);
+    await waitFor(
+      () => Promise.resolve(reported.length),
+      (n) => n > 0,
+      10_000,
+    );
+    expect(reported).toEqual([{ instance: 'gw-a', lost: held.holder, holder: regranted.holder }]);
+    // A steal grows the fence and is told by the stealer: B's renewal drops its lock silently.
+    const stolen = await a.voice.steal(agent, 'tab-A2');
+    expect(stolen.holder.fence).toBeGreaterThan(regranted.holder.fence);
+    await holdsFor(
+      () => Promise.resolve(reported.length),
+      (n) => n === 1,
+      2_000,
+    );
+    await expect(b.voice.holder(agent)).resolves.toEqual(stolen.holder);
+    expect(warnings).toContain(
+      'gw-a: voice lock was granted again by a store that lost it; its holder is told',
+    );
+  }, 60_000);
 });
