@@ -17,7 +17,7 @@
  * Browser-mode agents (device 1) are played by socket tabs that speak the voice tab's protocol:
  * they take part in voice moves and reloads, not in SIP calls (those need a real page each).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +37,8 @@ const { values: args } = parseArgs({
     calls: { type: 'string', default: '2000' },
     minutes: { type: 'string', default: '40' },
     concurrency: { type: 'string', default: '8' },
+    /** a directory to keep every instance's output in (gw-a.log, …; the killed one's as gw-c.1.log) */
+    logs: { type: 'string' },
   },
 });
 const TARGET_CALLS = Number(args.calls);
@@ -620,6 +622,7 @@ async function main(): Promise<void> {
       console.log('[soak] kill -9 of', VICTIM);
       victim.signal('SIGKILL');
       await victim.exited;
+      keepLog(`${VICTIM}.1`, victim);
       gw[VICTIM] = undefined;
       counts.instanceKills += 1;
     }
@@ -654,6 +657,13 @@ async function main(): Promise<void> {
     resume();
   };
 
+  /** With --logs: an instance's output, for reading an anomaly's cause after the run. */
+  function keepLog(name: string, g: GatewayProcess): void {
+    if (args.logs === undefined) return;
+    mkdirSync(args.logs, { recursive: true });
+    writeFileSync(join(args.logs, `${name}.log`), g.output());
+  }
+
   const memory: { at: string; a: number; b: number }[] = [];
   const sampleMemory = (at: string): void => {
     const [a, b] = [gw['gw-a'], gw['gw-b']];
@@ -686,6 +696,7 @@ async function main(): Promise<void> {
   if (openDialogs > 0) anomaly('sip-dialog', `${openDialogs} bot calls still up after the drain`);
   if (busyAgents.length > 0) anomaly('sip-dialog', `agents still in a call: ${busyAgents.join(', ')}`);
   sampleMemory('end');
+  for (const [id, g] of Object.entries(gw)) if (g) keepLog(id, g);
   const [half, end] = [memory.find((m) => m.at === 'half'), memory.find((m) => m.at === 'end')];
   if (half && end) {
     for (const id of ['a', 'b'] as const) {

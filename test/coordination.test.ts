@@ -776,3 +776,103 @@ describe('redis store: round trips and outages', () => {
     await expect(a.close()).resolves.toBeUndefined();
   });
 });
+
+// Soak anomaly (two tabs of one agent both holding voice just after a Redis restart): the empty
+// Redis had no voice lock until the holder's next renewal tick (a third of the lease later), so a
+// tab connecting meanwhile through another instance was granted voice too.
+describe('redis coordination store restarted under a held voice lock', () => {
+  let server: RedisServer | undefined;
+  const opened: Coordination[] = [];
+  const warnings: string[] = [];
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(async () => {
+    await Promise.all(opened.map((coordination) => coordination.close()));
+    await server?.stop();
+  });
+
+  it('the holder writes its lock back as soon as it reconnects, not at its next tick: a later tab is refused', async () => {
+    const open = async (instanceId: string): Promise<Coordination> => {
+      const coordination = await createCoordination({
+        instanceId,
+        keyPrefix: 'restart:',
+        redisUrl: server?.url,
+        // renewed every 20 s: the timer alone cannot write the lock back within this test's bound
+        leaseMs: 60_000,
+        logger: { warn: (msg) => warnings.push(`${instanceId}: ${msg}`) },
+      });
+      opened.push(coordination);
+      return coordination;
+    };
+    const a = await open('gw-a');
+    const b = await open('gw-b');
+    const held = await a.voice.acquireIfFree(agent, 'tab-A');
+    expect(held.granted).toBe(true);
+    await server?.restart();
+    // Back in the store without any tick, within the reconnect back-off (at most 1 s) plus load.
+    const seen = await waitFor(
+      () => b.voice.holder(agent).catch(() => 'down' as const),
+      (holder) => holder !== 'down' && holder !== null,
+      10_000,
+    );
+    expect(seen).toEqual(held.holder);
+    // A tab connecting now through another instance does not take voice, and the fence held.
+    await expect(b.voice.acquireIfFree(agent, 'tab-B')).resolves.toEqual({
+      granted: false,
+      holder: held.holder,
+    });
+    await expect(a.voice.checkFence(agent, 'tab-A', held.holder.fence)).resolves.toBe(true);
+    expect(warnings).toContain('gw-a: voice lock was gone from Redis; written back');
+  }, 60_000);
+
+  it('a lock granted again by the emptied store before the write-back: its old holder is reported lost; a steal is not', async () => {
+    const open = async (instanceId: string): Promise<Coordination> => {
+      const coordination = await createCoordination({
+        instanceId,
+        keyPrefix: 'reset:',
+        redisUrl: server?.url,
+        leaseMs: 900, // renewed every 300 ms
+        logger: { warn: (msg) => warnings.push(`${instanceId}: ${msg}`) },
+      });
+      opened.push(coordination);
+      return coordination;
+    };
+    const a = await open('gw-a');
+    const b = await open('gw-b');
+    const reported: { instance: string; lost: VoiceHolder; holder: VoiceHolder }[] = [];
+    a.voice.onLostToReset((_agent, lost, holder) => reported.push({ instance: 'gw-a', lost, holder }));
+    b.voice.onLostToReset((_agent, lost, holder) => reported.push({ instance: 'gw-b', lost, holder }));
+    const held = await a.voice.acquireIfFree(agent, 'tab-A');
+    // What a Redis restart does, between two of A's renewals: the lock and its fence counter gone.
+    const raw = new Redis(server?.url ?? '');
+    try {
+      const keys = await raw.keys('reset:voice:*');
+      expect(keys).toHaveLength(2);
+      await raw.del(...keys);
+    } finally {
+      await raw.quit();
+    }
+    const regranted = await b.voice.acquireIfFree(agent, 'tab-B');
+    expect(regranted.granted).toBe(true);
+    expect(regranted.holder.fence).toBeLessThanOrEqual(held.holder.fence);
+    await waitFor(
+      () => Promise.resolve(reported.length),
+      (n) => n > 0,
+      10_000,
+    );
+    expect(reported).toEqual([{ instance: 'gw-a', lost: held.holder, holder: regranted.holder }]);
+    // A steal grows the fence and is told by the stealer: B's renewal drops its lock silently.
+    const stolen = await a.voice.steal(agent, 'tab-A2');
+    expect(stolen.holder.fence).toBeGreaterThan(regranted.holder.fence);
+    await holdsFor(
+      () => Promise.resolve(reported.length),
+      (n) => n === 1,
+      2_000,
+    );
+    await expect(b.voice.holder(agent)).resolves.toEqual(stolen.holder);
+    expect(warnings).toContain(
+      'gw-a: voice lock was granted again by a store that lost it; its holder is told',
+    );
+  }, 60_000);
+});

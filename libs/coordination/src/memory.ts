@@ -409,6 +409,7 @@ class MemoryCoordination implements Coordination {
           const holder = backend.holder(keys.voiceLock(agent));
           return holder !== null && holder.tabId === tabId && holder.fence === fence;
         }),
+      onLostToReset: () => undefined,
     };
 
     this.presence = {

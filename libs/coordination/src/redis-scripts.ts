@@ -67,7 +67,7 @@ return 0
 
   /**
    * KEYS lock, fence; ARGV exact value held, leaseMs, fence held → 1 renewed | 2 written back (the
-   * key was gone: Redis restarted or the lease ran out while nobody took it) | 0 another holder.
+   * key was gone: Redis restarted or the lease ran out while nobody took it) | the other holder's value.
    * A written-back grant also lifts the fence counter to it, so no later grant reuses its token.
    */
   cgVoiceRenew: {
@@ -78,7 +78,7 @@ if current == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
 end
-if current then return 0 end
+if current then return current end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[3]) then redis.call('SET', KEYS[2], ARGV[3]) end
 return 2

@@ -31,6 +31,7 @@ import { compareEventIds, parseEventId } from '@callgate/contracts';
 import { scripts, type ScriptName } from './redis-scripts.js';
 import type {
   AgentLeases,
+  AgentRef,
   AgentState,
   AgentStateStore,
   Cluster,
@@ -88,6 +89,7 @@ function observeCommands(client: Redis, observer: RedisCommandObserver): void {
 
 /** A grant this instance made, with the exact stored value its renewal compares against. */
 interface HeldLock {
+  agent: AgentRef;
   raw: string;
   holder: VoiceHolder;
   fenceKey: string;
@@ -151,6 +153,7 @@ class RedisCoordination implements Coordination {
   private readonly keys: CoordinationKeys;
   /** locks granted through this instance, by lock key: renewed until lost, released or closed */
   private readonly held = new Map<string, HeldLock>();
+  private readonly lostToReset: ((agent: AgentRef, lost: VoiceHolder, holder: VoiceHolder) => void)[] = [];
   /** the pub/sub connection of requests between instances (a subscribed client can do nothing else) */
   private readonly subscriber: Redis;
   private readonly rpc: RpcPeer;
@@ -198,8 +201,14 @@ class RedisCoordination implements Coordination {
     });
     client.on('ready', () => {
       this.lastConnectionError = null;
-      if (this.state === 'down') logger.warn('redis connection restored', { instanceId });
+      const restored = this.state === 'down';
       this.state = 'up';
+      if (!restored) return;
+      logger.warn('redis connection restored', { instanceId });
+      // A restarted Redis may have lost every voice lock: write ours back at once, as the first
+      // command on the new connection, rather than at the next tick (up to a third of the lease
+      // later), while a tab connecting elsewhere would find the lock free and take voice too.
+      this.renewNow();
     });
 
     this.voice = {
@@ -212,7 +221,7 @@ class RedisCoordination implements Coordination {
         const holder = parseHolder(raw, key);
         const granted = flag === 1;
         if (granted)
-          this.held.set(key, { raw: asString(raw, key), holder, fenceKey: keys.voiceFence(agent) });
+          this.held.set(key, { agent, raw: asString(raw, key), holder, fenceKey: keys.voiceFence(agent) });
         return { granted, holder };
       },
       steal: async (agent, tabId) => {
@@ -222,7 +231,7 @@ class RedisCoordination implements Coordination {
         );
         const [raw, previousRaw] = tuple(reply, 2, key);
         const holder = parseHolder(raw, key);
-        this.held.set(key, { raw: asString(raw, key), holder, fenceKey: keys.voiceFence(agent) });
+        this.held.set(key, { agent, raw: asString(raw, key), holder, fenceKey: keys.voiceFence(agent) });
         return { holder, previous: previousRaw === null ? null : parseHolder(previousRaw, key) };
       },
       release: async (agent, tabId) => {
@@ -242,6 +251,9 @@ class RedisCoordination implements Coordination {
         if (raw === null) return false;
         const holder = parseHolder(raw, key);
         return holder.tabId === tabId && holder.fence === fence;
+      },
+      onLostToReset: (listener) => {
+        this.lostToReset.push(listener);
       },
     };
 
@@ -525,19 +537,32 @@ class RedisCoordination implements Coordination {
     if (this.closing !== null || this.timer !== null) return;
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.renewal = this.renew()
-        .catch((error: unknown) => {
-          this.options.logger.warn('renewal failed; retrying next tick', {
-            instanceId: this.instanceId,
-            error: messageOf(error),
-          });
-        })
-        .finally(() => {
-          this.renewal = null;
-          this.start();
-        });
+      void this.renewOnce().finally(() => this.start());
     }, this.options.renewEveryMs);
     this.timer.unref();
+  }
+
+  /** One renewal now, besides the timer's (after a reconnect), after any one still running. */
+  private renewNow(): void {
+    if (this.closing !== null) return;
+    void this.renewOnce();
+  }
+
+  /** Runs one renewal, known to `shutdown` while it runs; never rejects. */
+  private renewOnce(): Promise<void> {
+    const run: Promise<void> = (this.renewal ?? Promise.resolve())
+      .then(() => this.renew())
+      .catch((error: unknown) => {
+        this.options.logger.warn('renewal failed; retrying next tick', {
+          instanceId: this.instanceId,
+          error: messageOf(error),
+        });
+      })
+      .finally(() => {
+        if (this.renewal === run) this.renewal = null;
+      });
+    this.renewal = run;
+    return run;
   }
 
   private async shutdown(): Promise<void> {
@@ -603,9 +628,27 @@ class RedisCoordination implements Coordination {
         return;
       }
       const lock = locks[i];
-      if (lock !== undefined && reply === 0) {
+      if (lock !== undefined && typeof reply === 'string') {
+        // Another holder: stolen (a larger fence; the stealer told our tab), or granted again by a
+        // store that lost our lock (no larger fence; nobody told our tab, so the listeners do).
         const [key, mine] = lock;
         if (this.held.get(key) === mine) this.held.delete(key);
+        const holder = parseHolder(reply, key);
+        if (holder.fence <= mine.holder.fence) {
+          logger.warn('voice lock was granted again by a store that lost it; its holder is told', {
+            instanceId,
+            lock: key,
+            lost: mine.holder.tabId,
+            holder: holder.tabId,
+          });
+          for (const listener of this.lostToReset) {
+            try {
+              listener(mine.agent, mine.holder, holder);
+            } catch (error) {
+              logger.warn('a voice-lost listener failed', { instanceId, error: messageOf(error) });
+            }
+          }
+        }
       }
       if (lock !== undefined && reply === 2) {
         logger.warn('voice lock was gone from Redis; written back', { instanceId, lock: lock[0] });

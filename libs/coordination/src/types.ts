@@ -37,6 +37,14 @@ export interface VoiceLock {
   holder(agent: AgentRef): Promise<VoiceHolder | null>;
   /** True when `tabId` holds the lock and `fence` is its current token. */
   checkFence(agent: AgentRef, tabId: string, fence: number): Promise<boolean>;
+  /**
+   * `listener` hears of a lock this instance held that its renewal found granted to another tab
+   * with no larger fence: the store lost the lock (a Redis restart) and granted it again before
+   * this instance wrote it back. Nobody stole it, so nobody told `lost.tabId`; the caller does.
+   * (A steal always grows the fence and is told by whoever stole.) The in-memory store never loses
+   * a lock, so never calls it.
+   */
+  onLostToReset(listener: (agent: AgentRef, lost: VoiceHolder, holder: VoiceHolder) => void): void;
 }
 
 /** Live tabs per agent, shared by all instances; entries of a dead instance expire. */

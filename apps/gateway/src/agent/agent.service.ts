@@ -17,7 +17,7 @@ import {
 } from '@callgate/contracts';
 import type { AgentConfig } from '@callgate/auth';
 import type { CallSnapshot } from '@callgate/call-core';
-import type { AgentRef, AgentState, Coordination } from '@callgate/coordination';
+import type { AgentRef, AgentState, Coordination, VoiceHolder } from '@callgate/coordination';
 import type { GatewayConfig } from '../config.js';
 import { BrowserCalls } from '../calls/browser-calls.js';
 import { CallEngine } from '../calls/call-engine.service.js';
@@ -85,7 +85,37 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
     private readonly transfers: TransferService,
     private readonly dial: DialGuard,
     private readonly sessions: SessionService,
-  ) {}
+  ) {
+    coordination.voice.onLostToReset((agent, lost, holder) => {
+      void this.voiceLostToReset(agent, lost, holder);
+    });
+  }
+
+  /**
+   * A restarted Redis granted voice to another tab before this instance wrote its tab's lock back:
+   * that tab was told it holds voice, so ours is told it does not (as by a steal), and in browser
+   * mode its phone stops. Otherwise both pages would show voice.
+   */
+  private async voiceLostToReset(agent: AgentRef, lost: VoiceHolder, holder: VoiceHolder): Promise<void> {
+    const k = `${agent.domain}/${agent.ipphone}`;
+    this.logger.warn(
+      `voice of ${k}: the store lost tab ${lost.tabId}'s lock and granted it to ${holder.tabId}; revoking`,
+    );
+    try {
+      const state = await this.coordination.agents.get(agent, this.defaults(agent));
+      if (state.deviceType === 1) await this.relay.stop(lost.tabId, 'voice lost');
+      await this.bus.publish(
+        agent,
+        'voice.changed',
+        { isEnable: false, fence: holder.fence },
+        { tab: lost.tabId, backends: false },
+      );
+    } catch (err) {
+      this.logger.error(
+        `voice of ${k}: telling tab ${lost.tabId} it lost voice failed: ${(err as Error).message}`,
+      );
+    }
+  }
 
   /** The domain's configuration; DOMAIN_NOT_FOUND for an unknown one. */
   domain(name: string): void {
