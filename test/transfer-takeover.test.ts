@@ -172,9 +172,15 @@ describe('transfers that outlive their instance (real processes, one Redis, the 
       await sourceTab.waitFor((e) => e.type === 'transfer.failed', 5_000);
 
       // The target is free again: the second source may ask it now.
-      expect(await askTransfer(b, serverSource2, accepted2.callId ?? '', target)).toMatchObject({
-        status: 200,
-      });
+      // (the survivor frees the reservation as it ends the transfer; asked again until it is free)
+      await eventually(
+        async () => {
+          const again = await askTransfer(b, serverSource2, accepted2.callId ?? '', target);
+          return again.status === 200 ? again : undefined;
+        },
+        10_000,
+        'the target free again for the second source',
+      );
       await targetTab.nth('transfer.request', 2, 5_000);
       expect(await targetTab.command('transfer.respond', { accept: false })).toMatchObject({ ok: true });
       await eventually(
