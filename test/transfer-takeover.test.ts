@@ -107,16 +107,22 @@ describe('transfers that outlive their instance (real processes, one Redis, the 
       const [a, b] = [gw['gw-a']!, gw['gw-b']!];
       await eventually(
         async () => {
-          for (const ext of deskAgents) {
+          // Each by its preferred instance (the first to start may have claimed both for a while).
+          const owners: Array<[string, string]> = [
+            [serverSource, 'gw-a'],
+            [serverSource2, 'gw-b'],
+          ];
+          for (const [ext, owner] of owners) {
             const sip = (await rest(b, 'GET', `/v1/demo/agents/${ext}`)).body.sip as {
               registered?: boolean;
+              owner?: string;
             } | null;
-            if (!sip?.registered) return undefined;
+            if (!sip?.registered || sip.owner !== owner) return undefined;
           }
           return true;
         },
-        20_000,
-        'both desk agents registered',
+        30_000,
+        'both desk agents registered, each by its preferred instance',
       );
       const backend = await events(b);
       const targetTab = await tabs.open(target, { url: b.url });
