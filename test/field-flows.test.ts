@@ -153,15 +153,20 @@ describe('main flows on the field PBX (modes 2, 3, 4, transfers; baresip phones 
       await desk.waitFor('CALL_CLOSED', 20_000, since.desk);
       const ended = await backend.waitFor((e) => e.type === 'call.ended' && e.callId === callId, 20_000);
       expect(ended.data).toMatchObject({ cause: 'NORMAL_CLEARING', by: 'agent' });
-      expect(eventsOf(callId)).toEqual([
+      // A baresip customer set to answer at once may send its 200 without a 180 first (legal SIP):
+      // then there is no callout.customerRinging; when there is one, it comes in its place.
+      const sequence = eventsOf(callId);
+      expect(sequence.filter((type) => type === 'callout.customerRinging').length).toBeLessThanOrEqual(1);
+      expect(sequence.filter((type) => type !== 'callout.customerRinging')).toEqual([
         'callout.started',
         'call.agentRinging',
-        'callout.customerRinging',
         'call.customerAccepted',
         'call.muted',
         'call.unmuted',
         'call.ended',
       ]);
+      if (sequence.includes('callout.customerRinging'))
+        expect(sequence.indexOf('callout.customerRinging')).toBe(sequence.indexOf('call.agentRinging') + 1);
     },
     T,
   );
