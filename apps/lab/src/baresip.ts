@@ -283,8 +283,18 @@ export class BaresipPhone {
       const fail = this.events.find((e) => e.type === 'REGISTER_FAIL');
       if (fail) throw new Error(`baresip ${this.user}: registration failed (${fail.param ?? '?'})`);
       if (this.events.some((e) => e.type === 'REGISTER_OK')) return;
-      // reginfo colours the state with ANSI escapes: "\x1b[32mOK \x1b[;m".
-      info = (await this.command('reginfo')).replace(ANSI_ESCAPE, '');
+      // reginfo colours the state with ANSI escapes: "\x1b[32mOK \x1b[;m". A command sent while
+      // baresip is still starting up can go unanswered: ask again, until the deadline.
+      const left = deadline - performance.now();
+      try {
+        info = (await this.command('reginfo', '', Math.max(500, Math.min(5_000, left)))).replace(
+          ANSI_ESCAPE,
+          '',
+        );
+      } catch (err) {
+        info = (err as Error).message;
+        continue;
+      }
       if (/\sOK\s/.test(info)) return;
       await delay(100);
     }
