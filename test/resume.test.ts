@@ -24,7 +24,7 @@ describe.each(['memory', 'redis'] as const)('resuming after a disconnect (%s coo
     small = await startGateway({
       ...(redis ? { redisUrl: redis.url } : {}),
       keyPrefix: `${prefix}small:`,
-      env: { EVENT_LOG_MAX_LEN: '10' },
+      env: { EVENT_LOG_MAX_LEN: '10', AGENT_LOG_MAX_LEN: '10' },
     });
   });
   afterAll(async () => {

@@ -38,7 +38,7 @@ export const answer: Promise<unknown> = client.command('call.dial', { number: '0
 export async function setDevice(): Promise<string> {
   const ack = await client.command('agent.setDevice', { type: 3, mobile: '0912345678' });
   if (ack.ok) {
-    const type: 1 | 2 | 3 | 4 = ack.type;
+    const type: 1 | 2 | 3 | 4 | 6 = ack.type;
     return \`device \${type}\`;
   }
   const code: string = ack.code;

@@ -25,7 +25,7 @@ export interface GatewayOptions {
  * DATA_DIR of the test's own, it gets a fresh DATA_DIR (removed at close): what one test's gateway
  * keeps there (agents' device and On/Off) must not leak into the next test's.
  */
-export async function startGateway(options: GatewayOptions = {}): Promise<RunningGateway> {
+export function startGateway(options: GatewayOptions = {}): Promise<RunningGateway> {
   const ownDataDir =
     options.redisUrl || options.env?.DATA_DIR !== undefined
       ? undefined
@@ -45,15 +45,15 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Runnin
     ...(ownDataDir ? { DATA_DIR: ownDataDir } : {}),
     ...options.env,
   });
-  const gateway = await start(config);
-  if (!ownDataDir) return gateway;
-  return {
+  // Not async: a config refused by loadConfig throws here, as callers expect.
+  if (!ownDataDir) return start(config);
+  return start(config).then((gateway) => ({
     ...gateway,
     close: async () => {
       await gateway.close();
       rmSync(ownDataDir, { recursive: true, force: true });
     },
-  };
+  }));
 }
 
 /** The access key of a domain of the demo config (what a CRM keeps secret). */
