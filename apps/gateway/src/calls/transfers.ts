@@ -313,25 +313,10 @@ export class TransferService implements OnApplicationShutdown {
         `domain ${source.domain} has no queue ${payload.queueId}`,
       );
     }
-    await this.dial.check(source, 'queue', /^sips?:([^@;?]+)@/i.exec(uri)?.[1] ?? uri, 'transfer.toQueue');
-    const transferId = randomUUID();
-    const t: Transfer = {
-      model: new TransferModel(transferId, 'queue'),
-      transferId,
-      customerCallId: call.customerCallId,
-      from: source.ipphone,
-      to: `queue:${payload.queueId}`,
-      domain: source.domain,
-      source: call,
-      targetUser: /^sips?:([^@;?]+)@/i.exec(uri)?.[1] ?? uri,
+    await this.dial.check(source, 'queue', uriUser(uri), 'transfer.toQueue');
+    return this.moveToFixed(source, call, `queue:${payload.queueId}`, {
       queue: { id: payload.queueId, uri },
-    };
-    this.transfers.set(transferId, t);
-    this.logger.log(
-      `transfer ${transferId}: ${source.ipphone} sends call ${call.callId} to queue ${payload.queueId}`,
-    );
-    this.moveSoon(t);
-    return { callId: call.callId, transferId };
+    });
   }
 
   /** As a queue transfer, to the survey's URI; an unknown id is refused before anything happens. */
@@ -344,6 +329,17 @@ export class TransferService implements OnApplicationShutdown {
     const to = surveyDestination(survey);
     await this.refuseSecondTransfer(source, call, to);
     await this.dial.check(source, 'queue', uriUser(survey.uri), 'transfer.toSurvey');
+    return this.moveToFixed(source, call, to, { survey });
+  }
+
+  /** A blind move of the source's customer to a fixed URI (a queue or a survey IVR), started soon. */
+  private moveToFixed(
+    source: AgentRef,
+    call: SourceCall,
+    to: string,
+    fixed: { queue: { id: string; uri: string } } | { survey: SurveyTarget },
+  ): { callId: string; transferId: string } {
+    const uri = 'queue' in fixed ? fixed.queue.uri : fixed.survey.uri;
     const transferId = randomUUID();
     const t: Transfer = {
       model: new TransferModel(transferId, 'queue'),
@@ -353,13 +349,11 @@ export class TransferService implements OnApplicationShutdown {
       to,
       domain: source.domain,
       source: call,
-      targetUser: uriUser(survey.uri),
-      survey,
+      targetUser: uriUser(uri),
+      ...fixed,
     };
     this.transfers.set(transferId, t);
-    this.logger.log(
-      `transfer ${transferId}: ${source.ipphone} sends call ${call.callId} to survey ${survey.id}`,
-    );
+    this.logger.log(`transfer ${transferId}: ${source.ipphone} sends call ${call.callId} to ${to}`);
     this.moveSoon(t);
     return { callId: call.callId, transferId };
   }
