@@ -8,6 +8,7 @@ import {
   compareEventIds,
   EVENT_ID_PATTERN,
   MemoryBackend,
+  StaleLeaseError,
   createCoordination,
   type AgentRef,
   type AgentState,
@@ -492,6 +493,87 @@ describe.each(['memory', 'redis'] as const)('%s coordination store', (kind) => {
       await expect(a.leases.renew([{ agent, epoch: first.lease.epoch }])).resolves.toEqual(['reasserted']);
       const owners = await a.leases.owners(agent.domain, [agent.ipphone]);
       expect(owners.get(agent.ipphone)).toEqual({ owner: 'gw-a', epoch: first.lease.epoch });
+    });
+
+    it('an event conditional on a lease is stored while no later grant exists, and refused (nothing stored) once one does', async () => {
+      const a = await instance('gw-a', { leaseMs: SHORT_LEASE_MS });
+      const b = await instance('gw-b', { leaseMs: SHORT_LEASE_MS });
+      const { lease } = await a.leases.claim(agent);
+      const held = await a.events.append(agent.domain, 'held', agent.ipphone, { epoch: lease.epoch });
+      // Lapsed but not claimed by anyone: still the latest grant (its renewal would write it back).
+      await waitFor(
+        () => a.leases.owners(agent.domain, [agent.ipphone]),
+        (owners) => owners.size === 0,
+        10 * SHORT_LEASE_MS,
+      );
+      const lapsed = await a.events.append(agent.domain, 'lapsed', agent.ipphone, { epoch: lease.epoch });
+      await expect(b.leases.claim(agent)).resolves.toMatchObject({ granted: true, lease: { epoch: 2 } });
+      const refusal = await a.events
+        .append(agent.domain, 'stale', agent.ipphone, { epoch: lease.epoch, endsCall: true })
+        .then(
+          () => null,
+          (err: unknown) => err,
+        );
+      expect(refusal).toBeInstanceOf(StaleLeaseError);
+      expect(refusal).toMatchObject({ epoch: 1, current: 2 });
+      // ... also once the later grant itself lapsed: its epoch stays the latest.
+      await waitFor(
+        () => a.leases.owners(agent.domain, [agent.ipphone]),
+        (owners) => owners.size === 0,
+        10 * SHORT_LEASE_MS,
+      );
+      await expect(
+        a.events.append(agent.domain, 'stale again', agent.ipphone, { epoch: lease.epoch }),
+      ).rejects.toBeInstanceOf(StaleLeaseError);
+      const current = await b.events.append(agent.domain, 'current', agent.ipphone, { epoch: 2 });
+      const stored = [held, lapsed, current];
+      const domainLog = await b.events.since(agent.domain, '0-0', 100);
+      expect(domainLog.events.map((e) => [e.id, e.body])).toEqual([
+        [held, 'held'],
+        [lapsed, 'lapsed'],
+        [current, 'current'],
+      ]);
+      const partition = await b.events.sinceForAgent(agent, '0-0', 100);
+      expect(partition.events.map((e) => e.id)).toEqual(stored);
+      // A condition needs the agent it is about.
+      await expect(a.events.append(agent.domain, 'x', undefined, { epoch: 2 })).rejects.toBeInstanceOf(
+        RangeError,
+      );
+    });
+
+    it("an event ending the call clears the lease's call record in the same step; a refused one clears nothing", async () => {
+      const a = await instance('gw-a', { leaseMs: SHORT_LEASE_MS });
+      const b = await instance('gw-b', { leaseMs: SHORT_LEASE_MS });
+      const c = await instance('gw-c', { leaseMs: SHORT_LEASE_MS });
+      const first = await a.leases.claim(agent);
+      await a.leases.recordCall(agent, first.lease.epoch, '{"callId":"c-1"}');
+      // Not an end: the record stays.
+      await a.events.append(agent.domain, 'held', agent.ipphone, { epoch: first.lease.epoch });
+      await a.events.append(agent.domain, 'ended', agent.ipphone, {
+        epoch: first.lease.epoch,
+        endsCall: true,
+      });
+      const adopted = await waitFor(
+        () => b.leases.claim(agent),
+        (claim) => claim.granted,
+        10 * SHORT_LEASE_MS,
+      );
+      expect(adopted).toEqual({ granted: true, lease: { owner: 'gw-b', epoch: 2 }, lostCall: null });
+      // B's call in progress survives A's stale end.
+      await b.leases.recordCall(agent, 2, '{"callId":"c-2"}');
+      await expect(
+        a.events.append(agent.domain, 'stale end', agent.ipphone, { epoch: 1, endsCall: true }),
+      ).rejects.toBeInstanceOf(StaleLeaseError);
+      const third = await waitFor(
+        () => c.leases.claim(agent),
+        (claim) => claim.granted,
+        10 * SHORT_LEASE_MS,
+      );
+      expect(third).toEqual({
+        granted: true,
+        lease: { owner: 'gw-c', epoch: 3 },
+        lostCall: '{"callId":"c-2"}',
+      });
     });
   });
 

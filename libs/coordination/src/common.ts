@@ -54,6 +54,20 @@ export function unavailable(message: string, cause?: unknown): CallgateError {
   return error;
 }
 
+/**
+ * An event append refused because its lease condition no longer holds: a later grant of the
+ * agent's lease exists (`current`, its epoch), so the writer is no longer the agent's owner.
+ */
+export class StaleLeaseError extends Error {
+  override readonly name = 'StaleLeaseError';
+  constructor(
+    readonly epoch: number,
+    readonly current: number,
+  ) {
+    super(`coordination: lease epoch ${epoch} is stale (the agent's lease is at epoch ${current})`);
+  }
+}
+
 /** The fields an agent's record may hold; absent ones fall back to the defaults. */
 export interface StoredAgentFields {
   deviceType?: string;

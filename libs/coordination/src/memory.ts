@@ -4,6 +4,7 @@
 // `MemoryBackend` see one another's locks, presence and state, as instances sharing a Redis do.
 import { type CallStatus, type DeviceType } from '@callgate/contracts';
 import {
+  StaleLeaseError,
   assertTtl,
   flip,
   mergeAgentState,
@@ -27,6 +28,7 @@ import type {
   CoordinationOptions,
   EventLog,
   Lease,
+  LeaseCondition,
   LeaseRenewal,
   LoggedEvent,
   LoginRegistry,
@@ -172,6 +174,19 @@ export class MemoryBackend {
     if (record === null) this.calls.delete(callKey);
     else this.calls.set(callKey, record);
     return true;
+  }
+
+  /**
+   * Checks an event's lease condition and, when it holds and the event ends the call, clears the
+   * call record (the Redis script's first step). Returns the later epoch that refuses it, else null.
+   */
+  leaseRefusal(key: string, epochKey: string, callKey: string, condition: LeaseCondition): number | null {
+    const current = this.lease(key)?.epoch ?? 0;
+    const latest = this.counters.get(epochKey) ?? 0;
+    if ((current !== 0 && current !== condition.epoch) || latest > condition.epoch)
+      return Math.max(current, latest);
+    if (condition.endsCall === true) this.calls.delete(callKey);
+    return null;
   }
 
   /** Marks an instance alive for `leaseMs`; returns the live ones, sorted. */
@@ -478,8 +493,20 @@ class MemoryCoordination implements Coordination {
     };
 
     this.events = {
-      append: (domain, body, ipphone) =>
+      append: (domain, body, ipphone, lease) =>
         this.op(() => {
+          if (lease !== undefined) {
+            if (ipphone === undefined)
+              throw new RangeError('coordination: a lease condition needs the agent (ipphone)');
+            const agent = { domain, ipphone };
+            const refusedBy = backend.leaseRefusal(
+              keys.lease(agent),
+              keys.leaseEpoch(agent),
+              keys.leaseCall(agent),
+              lease,
+            );
+            if (refusedBy !== null) throw new StaleLeaseError(lease.epoch, refusedBy);
+          }
           const id = backend.logAppend(keys.eventLog(domain), body, options.eventLogMaxLen);
           if (ipphone !== undefined)
             backend.logAppendAs(keys.agentEventLog({ domain, ipphone }), id, body, options.agentLogMaxLen);

@@ -231,12 +231,23 @@ return next_status
   },
 
   /**
-   * KEYS domain log, agent log; ARGV domain max length, agent max length, agent log ttl ms, body
-   * → the id. One step, so an agent's partition receives its events in the domain log's order.
+   * KEYS domain log, agent log, lease, lease epoch, lease call; ARGV domain max length, agent max
+   * length, agent log ttl ms, body, lease epoch ('' for none), '1' | '0' (ends the call) → the id,
+   * or (a number) the later epoch that refused it. One step, so an agent's partition receives its
+   * events in the domain log's order, and a conditional event is stored only while no later grant
+   * of the agent's lease exists (the lease holds that epoch, or lapsed unclaimed); an event ending
+   * the call also clears the call record kept with the lease.
    */
   cgEventAppend: {
-    numberOfKeys: 2,
+    numberOfKeys: 5,
     lua: `
+if ARGV[5] ~= '' then
+  local epoch = tonumber(ARGV[5])
+  local current = tonumber(redis.call('HGET', KEYS[3], 'epoch') or '0')
+  local latest = tonumber(redis.call('GET', KEYS[4]) or '0')
+  if (current ~= 0 and current ~= epoch) or latest > epoch then return math.max(current, latest) end
+  if ARGV[6] == '1' then redis.call('DEL', KEYS[5]) end
+end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[4])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], id, 'e', ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])

@@ -18,6 +18,7 @@ import { once } from 'node:events';
 import { Redis, type ChainableCommander, type Command } from 'ioredis';
 import {
   DEFAULT_COMMAND_TIMEOUT_MS,
+  StaleLeaseError,
   assertTtl,
   mergeAgentState,
   parseCallStatus,
@@ -376,29 +377,38 @@ class RedisCoordination implements Coordination {
     };
 
     this.events = {
-      append: async (domain, body, ipphone) => {
-        const id = await this.call('events.append', () =>
-          ipphone === undefined
-            ? client.xadd(
-                keys.eventLog(domain),
-                'MAXLEN',
-                '~',
-                String(options.eventLogMaxLen),
-                '*',
-                'e',
-                body,
-              )
-            : runScript(
-                client,
-                'cgEventAppend',
-                keys.eventLog(domain),
-                keys.agentEventLog({ domain, ipphone }),
-                options.eventLogMaxLen,
-                options.agentLogMaxLen,
-                AGENT_LOG_TTL_MS,
-                body,
-              ),
-        );
+      append: async (domain, body, ipphone, lease) => {
+        if (lease !== undefined && ipphone === undefined)
+          throw new RangeError('coordination: a lease condition needs the agent (ipphone)');
+        const id = await this.call('events.append', () => {
+          if (ipphone === undefined)
+            return client.xadd(
+              keys.eventLog(domain),
+              'MAXLEN',
+              '~',
+              String(options.eventLogMaxLen),
+              '*',
+              'e',
+              body,
+            );
+          const agent = { domain, ipphone };
+          return runScript(
+            client,
+            'cgEventAppend',
+            keys.eventLog(domain),
+            keys.agentEventLog(agent),
+            keys.lease(agent),
+            keys.leaseEpoch(agent),
+            keys.leaseCall(agent),
+            options.eventLogMaxLen,
+            options.agentLogMaxLen,
+            AGENT_LOG_TTL_MS,
+            body,
+            lease === undefined ? '' : lease.epoch,
+            lease?.endsCall === true ? '1' : '0',
+          );
+        });
+        if (typeof id === 'number' && lease !== undefined) throw new StaleLeaseError(lease.epoch, id);
         if (typeof id !== 'string') throw unavailable('coordination: XADD returned no id');
         return id;
       },

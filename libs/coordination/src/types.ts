@@ -88,6 +88,21 @@ export interface LoggedEvent {
 }
 
 /**
+ * The writer's grant of the agent's ownership lease, as a condition on an event about that agent:
+ * the event is stored only while no later grant exists (the lease still carries this epoch, or it
+ * lapsed and nobody has claimed it since). A stalled owner's events thus never follow what the
+ * agent's new owner published.
+ */
+export interface LeaseCondition {
+  epoch: number;
+  /**
+   * The event ends the line's call: the call record kept with the lease (`recordCall`) is cleared
+   * in the same step, so an instance that claims the lease never finds a call whose end is stored.
+   */
+  endsCall?: boolean;
+}
+
+/**
  * A capped log of each domain's events, shared by all instances (a Redis stream). Its ids only
  * grow within a domain (`<ms>-<seq>`, Redis stream ids), so a client that lost its connection
  * resumes after the last id it saw.
@@ -97,8 +112,10 @@ export interface EventLog {
    * Stores an event of `domain`; resolves with its id. With `ipphone`, the event is also kept, with
    * the same id and in the same step, in that agent's own capped log (its partition), which
    * `sinceForAgent` reads: one agent's burst trims its own partition, never another agent's.
+   * With `lease` (and `ipphone`), the write is conditional on that grant of the agent's lease, in
+   * the same atomic step: refused with a `StaleLeaseError` when a later grant exists.
    */
-  append(domain: string, body: string, ipphone?: string): Promise<string>;
+  append(domain: string, body: string, ipphone?: string, lease?: LeaseCondition): Promise<string>;
   /**
    * The events stored after `afterId`, oldest first, at most `limit`. `gap` is true when events
    * after `afterId` have already been trimmed from the log (or the id is unknown or malformed):

@@ -16,6 +16,7 @@ import type { CallSnapshot } from '@callgate/call-core';
 import type { SipLogger } from '@callgate/sip';
 import {
   preferredInstance,
+  StaleLeaseError,
   type AgentRef,
   type AgentState,
   type Coordination,
@@ -92,6 +93,8 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
   private readonly held = new Map<string, HeldLease>();
   /** lines whose lease was lost: their events are no longer ours to publish */
   private readonly silenced = new WeakSet<ServerLine>();
+  /** lines one of whose events the store refused (a later lease grant exists): logged once */
+  private readonly refusedLines = new WeakSet<ServerLine>();
   /** the call each line recorded with its lease */
   private readonly recorded = new Map<string, string>();
   /** per agent, the reconcile in progress: reconciles of one agent never overlap */
@@ -403,8 +406,8 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
         validUntil: performance.now() + this.coordination.leaseMs,
         fenced: false,
       });
-      if (claim.lostCall) await this.announceLostCall(agent, claim.lostCall);
-      const created = this.createLine(agent);
+      if (claim.lostCall) await this.announceLostCall(agent, claim.lostCall, claim.lease.epoch);
+      const created = this.createLine(agent, claim.lease.epoch);
       this.lines.set(k, created);
       this.logger.log(
         `${k}: registering for device type ${state.deviceType} (lease epoch ${claim.lease.epoch})`,
@@ -455,7 +458,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   /** The lease was taken by another instance: stop at once, without announcing anything. */
-  private async lost(k: string): Promise<void> {
+  private async lost(k: string, why = 'lease taken by another instance'): Promise<void> {
     const line = this.lines.get(k);
     this.held.delete(k);
     this.recorded.delete(k);
@@ -463,7 +466,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     this.lines.delete(k);
     this.silenced.add(line);
     this.metrics.leaseLost();
-    this.logger.warn(`${k}: lease taken by another instance; dropping the line`);
+    this.logger.warn(`${k}: ${why}; dropping the line`);
     await line.close('lease lost');
   }
 
@@ -472,7 +475,29 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     return lease !== undefined && performance.now() < lease.validUntil;
   }
 
-  private async announceLostCall(agent: AgentRef, raw: string): Promise<void> {
+  /**
+   * An event of `line` was refused: a later grant of the agent's lease exists, so the new owner
+   * speaks for the agent now (it may have ended this call already). Logged once per line; the line
+   * is closed without a word, as when a renewal finds the lease lost (which may have come first).
+   */
+  private async refused(
+    k: string,
+    line: ServerLine,
+    type: string,
+    callId: string | undefined,
+    err: StaleLeaseError,
+  ): Promise<void> {
+    if (this.refusedLines.has(line)) return;
+    this.refusedLines.add(line);
+    const why = `${type}${callId ? ` of call ${callId}` : ''} refused: lease epoch ${err.epoch} is stale (the lease is at epoch ${err.current})`;
+    if (this.lines.get(k) === line) return this.lost(k, why);
+    this.logger.warn(`${k}: ${why}; the line is closed`);
+    if (this.silenced.has(line)) return;
+    this.silenced.add(line);
+    await line.close('lease lost');
+  }
+
+  private async announceLostCall(agent: AgentRef, raw: string, epoch: number): Promise<void> {
     let record: CallRecord;
     try {
       record = JSON.parse(raw) as CallRecord;
@@ -481,7 +506,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
       return;
     }
     this.logger.warn(`${key(agent)}: call ${record.callId} was lost with its instance`);
-    await this.bus.publish(
+    const announced = this.bus.publish(
       agent,
       'call.ended',
       {
@@ -492,11 +517,16 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
       {
         callId: record.callId,
         ...(record.transactionId === undefined ? {} : { transactionId: record.transactionId }),
+        leaseEpoch: epoch,
       },
     );
+    await announced.catch((err: unknown) => {
+      if (!(err instanceof StaleLeaseError)) throw err;
+      this.logger.warn(`${key(agent)}: end of lost call ${record.callId} not announced: ${err.message}`);
+    });
   }
 
-  /** Records the line's call with its lease when it starts, and clears it when it ends. */
+  /** Records the line's call with its lease when it starts (its `call.ended` append clears the record). */
   private async recordCall(
     agent: AgentRef,
     type: string,
@@ -506,9 +536,8 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     const lease = this.held.get(k);
     if (!lease) return;
     if (type === 'call.ended') {
-      if (this.recorded.get(k) !== call.callId) return;
-      this.recorded.delete(k);
-      await this.coordination.leases.recordCall(agent, lease.epoch, null);
+      // The record is cleared by the `call.ended` append itself (same atomic step, see EventBus).
+      if (this.recorded.get(k) === call.callId) this.recorded.delete(k);
       return;
     }
     if (this.recorded.get(k) === call.callId) return;
@@ -685,7 +714,8 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     );
   }
 
-  private createLine(agent: AgentRef): ServerLine {
+  /** The line of `agent` under the lease grant `epoch`: its events are stored only while that grant is the latest. */
+  private createLine(agent: AgentRef, epoch: number): ServerLine {
     const k = key(agent);
     const domain = this.config.domains.domain(agent.domain);
     const line: ServerLine = new ServerLine({
@@ -701,7 +731,12 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
       sipLogger: this.sipLog,
       publishSip: async (view) => {
         if (this.silenced.has(line)) return;
-        await this.bus.publish(agent, 'agent.sip', view);
+        try {
+          await this.bus.publish(agent, 'agent.sip', view, { leaseEpoch: epoch });
+        } catch (err) {
+          if (err instanceof StaleLeaseError) return this.refused(k, line, 'agent.sip', undefined, err);
+          throw err;
+        }
       },
       publish: async (type, data, call) => {
         if (this.silenced.has(line)) return;
@@ -712,7 +747,12 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
             `${k}: recording call ${call.callId} with the lease failed: ${(err as Error).message}`,
           );
         });
-        await this.bus.publish(agent, type, data, call);
+        try {
+          await this.bus.publish(agent, type, data, { ...call, leaseEpoch: epoch });
+        } catch (err) {
+          if (err instanceof StaleLeaseError) return this.refused(k, line, type, call.callId, err);
+          throw err;
+        }
         // a distributed call, not a transfer: only these mark the agent not-answering
         if (type === 'call.ringing' && (data as { transferId?: string }).transferId === undefined)
           this.inbound.add(call.callId);

@@ -42,6 +42,12 @@ export interface PublishOptions {
   tab?: string;
   /** also deliver to the domain's CRM backends on /events (default true) */
   backends?: boolean;
+  /**
+   * the publisher's epoch of the agent's ownership lease (a server-side line's events): the event
+   * is stored only while no later grant exists, else `publish` rejects with a `StaleLeaseError` and
+   * delivers nothing; a `call.ended` also clears the call record kept with the lease, in that step
+   */
+  leaseEpoch?: number;
 }
 
 /**
@@ -95,7 +101,16 @@ export class EventBus {
       ? { t: type, tab: true }
       : { t: type, e: partial, b: options.backends !== false };
     // Also in the agent's partition, which its tabs resume from: another agent's burst cannot trim it.
-    const id = await this.coordination.events.append(agent.domain, JSON.stringify(stored), agent.ipphone);
+    const lease =
+      options.leaseEpoch === undefined
+        ? undefined
+        : { epoch: options.leaseEpoch, endsCall: type === 'call.ended' };
+    const id = await this.coordination.events.append(
+      agent.domain,
+      JSON.stringify(stored),
+      agent.ipphone,
+      lease,
+    );
     const event = { id, ...partial };
     this.metrics.eventPublished(event as AnyEventEnvelope);
     return event;
