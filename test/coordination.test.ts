@@ -507,7 +507,14 @@ describe.each(['memory', 'redis'] as const)('%s coordination store', (kind) => {
         10 * SHORT_LEASE_MS,
       );
       const lapsed = await a.events.append(agent.domain, 'lapsed', agent.ipphone, { epoch: lease.epoch });
-      await expect(b.leases.claim(agent)).resolves.toMatchObject({ granted: true, lease: { epoch: 2 } });
+      // Its call is recorded under the same condition, so the adopter learns of it.
+      await expect(a.leases.recordCall(agent, lease.epoch, '{"callId":"c-1"}')).resolves.toBe(true);
+      await expect(b.leases.claim(agent)).resolves.toMatchObject({
+        granted: true,
+        lease: { epoch: 2 },
+        lostCall: '{"callId":"c-1"}',
+      });
+      await expect(a.leases.recordCall(agent, lease.epoch, '{"callId":"c-late"}')).resolves.toBe(false);
       const refusal = await a.events
         .append(agent.domain, 'stale', agent.ipphone, { epoch: lease.epoch, endsCall: true })
         .then(

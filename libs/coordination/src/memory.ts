@@ -164,13 +164,13 @@ export class MemoryBackend {
 
   recordCall(
     key: string,
+    epochKey: string,
     callKey: string,
     instanceId: string,
     epoch: number,
     record: string | null,
   ): boolean {
-    const current = this.lease(key);
-    if (current?.owner !== instanceId || current.epoch !== epoch) return false;
+    if (this.staleLease(key, epochKey, instanceId, epoch) !== null) return false;
     if (record === null) this.calls.delete(callKey);
     else this.calls.set(callKey, record);
     return true;
@@ -180,13 +180,28 @@ export class MemoryBackend {
    * Checks an event's lease condition and, when it holds and the event ends the call, clears the
    * call record (the Redis script's first step). Returns the later epoch that refuses it, else null.
    */
-  leaseRefusal(key: string, epochKey: string, callKey: string, condition: LeaseCondition): number | null {
-    const current = this.lease(key)?.epoch ?? 0;
+  leaseRefusal(
+    key: string,
+    epochKey: string,
+    callKey: string,
+    instanceId: string,
+    condition: LeaseCondition,
+  ): number | null {
+    const stale = this.staleLease(key, epochKey, instanceId, condition.epoch);
+    if (stale === null && condition.endsCall === true) this.calls.delete(callKey);
+    return stale;
+  }
+
+  /**
+   * Null when `instanceId` may still act under its grant `epoch`: the lease is that grant, or it
+   * lapsed and nobody has been granted it since. Else the later epoch.
+   */
+  private staleLease(key: string, epochKey: string, instanceId: string, epoch: number): number | null {
+    const lease = this.lease(key);
     const latest = this.counters.get(epochKey) ?? 0;
-    if ((current !== 0 && current !== condition.epoch) || latest > condition.epoch)
-      return Math.max(current, latest);
-    if (condition.endsCall === true) this.calls.delete(callKey);
-    return null;
+    if (lease !== null)
+      return lease.owner === instanceId && lease.epoch === epoch ? null : Math.max(lease.epoch, latest);
+    return latest > epoch ? latest : null;
   }
 
   /** Marks an instance alive for `leaseMs`; returns the live ones, sorted. */
@@ -503,6 +518,7 @@ class MemoryCoordination implements Coordination {
               keys.lease(agent),
               keys.leaseEpoch(agent),
               keys.leaseCall(agent),
+              instanceId,
               lease,
             );
             if (refusedBy !== null) throw new StaleLeaseError(lease.epoch, refusedBy);
@@ -565,7 +581,14 @@ class MemoryCoordination implements Coordination {
         }),
       recordCall: (agent, epoch, record) =>
         this.op(() =>
-          backend.recordCall(keys.lease(agent), keys.leaseCall(agent), instanceId, epoch, record),
+          backend.recordCall(
+            keys.lease(agent),
+            keys.leaseEpoch(agent),
+            keys.leaseCall(agent),
+            instanceId,
+            epoch,
+            record,
+          ),
         ),
     };
 

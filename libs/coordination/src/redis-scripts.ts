@@ -28,6 +28,24 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
 const PRUNE = `redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)`;
 
+/**
+ * Whether `instance` may still act under its grant `epoch` of an agent's lease (keys `lease` and
+ * `counter`): the lease is that grant, or it lapsed and nobody has been granted it since (its
+ * owner's renewal would write it back). Sets `stale` (false or the later epoch) and `current`.
+ */
+const leaseStill = (lease: string, counter: string, instance: string, epoch: string): string => `
+local epoch = tonumber(${epoch})
+local owner = redis.call('HGET', ${lease}, 'owner')
+local current = tonumber(redis.call('HGET', ${lease}, 'epoch') or '0')
+local latest = tonumber(redis.call('GET', ${counter}) or '0')
+local stale = false
+if owner then
+  if owner ~= ${instance} or current ~= epoch then stale = math.max(current, latest) end
+elseif latest > epoch then
+  stale = latest
+end
+`;
+
 export const scripts = {
   /** KEYS lock, fence; ARGV tabId, instanceId, leaseMs → {1, value} granted | {0, current} */
   cgVoiceAcquireIfFree: {
@@ -141,13 +159,16 @@ return 0
 `,
   },
 
-  /** KEYS lease, call; ARGV instanceId, epoch, record ('' clears) → 1 written | 0 not this grant */
+  /**
+   * KEYS lease, call, lease epoch; ARGV instanceId, epoch, record ('' clears) → 1 written | 0 a
+   * later grant exists (the same condition as a conditional event, so a call whose events are
+   * stored is recorded too: even while its lease lapsed unclaimed)
+   */
   cgLeaseRecordCall: {
-    numberOfKeys: 2,
+    numberOfKeys: 3,
     lua: `
-if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[2] then
-  return 0
-end
+${leaseStill('KEYS[1]', 'KEYS[3]', 'ARGV[1]', 'ARGV[2]')}
+if stale then return 0 end
 if ARGV[3] == '' then redis.call('DEL', KEYS[2]) else redis.call('SET', KEYS[2], ARGV[3]) end
 return 1
 `,
@@ -232,20 +253,18 @@ return next_status
 
   /**
    * KEYS domain log, agent log, lease, lease epoch, lease call; ARGV domain max length, agent max
-   * length, agent log ttl ms, body, lease epoch ('' for none), '1' | '0' (ends the call) → the id,
-   * or (a number) the later epoch that refused it. One step, so an agent's partition receives its
-   * events in the domain log's order, and a conditional event is stored only while no later grant
-   * of the agent's lease exists (the lease holds that epoch, or lapsed unclaimed); an event ending
-   * the call also clears the call record kept with the lease.
+   * length, agent log ttl ms, body, lease epoch ('' for none), '1' | '0' (ends the call),
+   * instanceId → the id, or (a number) the later epoch that refused it. One step, so an agent's
+   * partition receives its events in the domain log's order, and a conditional event is stored
+   * only while the writer may still act under that grant (see leaseStill); an event ending the
+   * call also clears the call record kept with the lease.
    */
   cgEventAppend: {
     numberOfKeys: 5,
     lua: `
 if ARGV[5] ~= '' then
-  local epoch = tonumber(ARGV[5])
-  local current = tonumber(redis.call('HGET', KEYS[3], 'epoch') or '0')
-  local latest = tonumber(redis.call('GET', KEYS[4]) or '0')
-  if (current ~= 0 and current ~= epoch) or latest > epoch then return math.max(current, latest) end
+  ${leaseStill('KEYS[3]', 'KEYS[4]', 'ARGV[7]', 'ARGV[5]')}
+  if stale then return stale end
   if ARGV[6] == '1' then redis.call('DEL', KEYS[5]) end
 end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[4])

@@ -406,6 +406,7 @@ class RedisCoordination implements Coordination {
             body,
             lease === undefined ? '' : lease.epoch,
             lease?.endsCall === true ? '1' : '0',
+            instanceId,
           );
         });
         if (typeof id === 'number' && lease !== undefined) throw new StaleLeaseError(lease.epoch, id);
@@ -497,6 +498,7 @@ class RedisCoordination implements Coordination {
             'cgLeaseRecordCall',
             keys.lease(agent),
             keys.leaseCall(agent),
+            keys.leaseEpoch(agent),
             instanceId,
             epoch,
             record ?? '',

@@ -89,8 +89,8 @@ export interface LoggedEvent {
 
 /**
  * The writer's grant of the agent's ownership lease, as a condition on an event about that agent:
- * the event is stored only while no later grant exists (the lease still carries this epoch, or it
- * lapsed and nobody has claimed it since). A stalled owner's events thus never follow what the
+ * the event is stored only while the writer may still act under it (the lease is still this grant
+ * of this instance, or it lapsed and nobody has claimed it since). A stalled owner's events thus never follow what the
  * agent's new owner published.
  */
 export interface LeaseCondition {
@@ -167,7 +167,10 @@ export interface AgentLeases {
   release(agent: AgentRef, epoch: number): Promise<boolean>;
   /** Current holders of the given agents of one domain (absent: nobody). */
   owners(domain: string, ipphones: readonly string[]): Promise<Map<string, Lease>>;
-  /** Record (or clear, with null) the owner's call in progress; false when the grant is not current. */
+  /**
+   * Record (or clear, with null) the owner's call in progress; false when a later grant exists
+   * (the same condition as an event's `LeaseCondition`: a lapsed, unclaimed grant still records).
+   */
   recordCall(agent: AgentRef, epoch: number, record: string | null): Promise<boolean>;
 }
 

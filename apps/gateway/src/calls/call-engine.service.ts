@@ -96,7 +96,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
   /** lines one of whose events the store refused (a later lease grant exists): logged once */
   private readonly refusedLines = new WeakSet<ServerLine>();
   /** the call each line recorded with its lease */
-  private readonly recorded = new Map<string, string>();
+  private readonly recorded = new Map<string, CallRecord>();
   /** per agent, the reconcile in progress: reconciles of one agent never overlap */
   private readonly queue = new Map<string, Promise<void>>();
   /** live instances at the last heartbeat, and how many heartbeats each has been seen in a row */
@@ -489,7 +489,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
   ): Promise<void> {
     if (this.refusedLines.has(line)) return;
     this.refusedLines.add(line);
-    const why = `${type}${callId ? ` of call ${callId}` : ''} refused: lease epoch ${err.epoch} is stale (the lease is at epoch ${err.current})`;
+    const why = `lease taken by another instance (${type}${callId ? ` of call ${callId}` : ''} refused: lease epoch ${err.epoch} is stale, the lease is at epoch ${err.current})`;
     if (this.lines.get(k) === line) return this.lost(k, why);
     this.logger.warn(`${k}: ${why}; the line is closed`);
     if (this.silenced.has(line)) return;
@@ -537,13 +537,24 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     if (!lease) return;
     if (type === 'call.ended') {
       // The record is cleared by the `call.ended` append itself (same atomic step, see EventBus).
-      if (this.recorded.get(k) === call.callId) this.recorded.delete(k);
+      if (this.recorded.get(k)?.callId === call.callId) this.recorded.delete(k);
       return;
     }
-    if (this.recorded.get(k) === call.callId) return;
-    this.recorded.set(k, call.callId);
+    if (this.recorded.get(k)?.callId === call.callId) return;
     const record: CallRecord = { startedAt: Date.now(), ...call };
+    this.recorded.set(k, record);
     await this.coordination.leases.recordCall(agent, lease.epoch, JSON.stringify(record));
+  }
+
+  /** After a lease was written back (the store lost it, e.g. a Redis restart): its call record too. */
+  private rerecord(k: string, lease: HeldLease): void {
+    const record = this.recorded.get(k);
+    if (!record) return;
+    this.coordination.leases
+      .recordCall(lease.agent, lease.epoch, JSON.stringify(record))
+      .catch((err: unknown) => {
+        this.logger.warn(`${k}: recording call ${record.callId} again failed: ${(err as Error).message}`);
+      });
   }
 
   // ---- the tick: heartbeat, renewals, fencing, claims, rebalancing ----
@@ -599,7 +610,10 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
         case 'renewed':
         case 'reasserted':
           lease.validUntil = sentAt + this.coordination.leaseMs;
-          if (result === 'reasserted') this.logger.warn(`${k}: lease was gone from the store; written back`);
+          if (result === 'reasserted') {
+            this.logger.warn(`${k}: lease was gone from the store; written back`);
+            this.rerecord(k, lease);
+          }
           if (lease.fenced) {
             lease.fenced = false;
             this.logger.log(`${k}: lease renewed; serving again`);
