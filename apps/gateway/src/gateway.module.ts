@@ -22,7 +22,11 @@ import { SessionService } from './session/session.service.js';
 import { DialGuard } from './security/dial-guard.js';
 import { AlohubController } from './http/alohub.controller.js';
 import { Quotas } from './security/quotas.js';
-import { COORDINATION, GATEWAY_CONFIG } from './tokens.js';
+import { TransferLedger } from '@callgate/calls';
+import { BusCallEvents } from './calls/adapters/call-events.js';
+import { JsSipPort } from './calls/adapters/sip.js';
+import { sipLogger } from './infra/logging.js';
+import { CALL_EVENTS, COORDINATION, GATEWAY_CONFIG, SIP_PORT, TRANSFER_LEDGER } from './tokens.js';
 
 @Module({})
 export class GatewayModule {
@@ -48,6 +52,10 @@ export class GatewayModule {
         { provide: GATEWAY_CONFIG, useValue: config },
         { provide: COORDINATION, useValue: coordination },
         { provide: METRICS, useValue: metrics },
+        // libs/calls' ports and the one transfer ledger of this gateway
+        { provide: SIP_PORT, useValue: new JsSipPort(sipLogger(config.logFormat)) },
+        { provide: CALL_EVENTS, useFactory: (bus: EventBus) => new BusCallEvents(bus), inject: [EventBus] },
+        { provide: TRANSFER_LEDGER, useValue: new TransferLedger() },
         EventBus,
         Peers,
         SessionService,

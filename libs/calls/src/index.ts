@@ -4,3 +4,30 @@
  * No Nest, JsSIP, Redis or Socket.IO imports: apps/gateway composes it with its adapters.
  */
 export type * from './ports.js';
+export {
+  assertedIdentity,
+  CallNotAnsweredError,
+  ServerCall,
+  type CallPublisher,
+  type HandOverOptions,
+  type HandOverResult,
+  type ServerCallDeps,
+} from './server-call.js';
+export {
+  deviceTargetOf,
+  LineBusyError,
+  REGISTER_BACKOFF,
+  registrationReason,
+  ServerLine,
+  type ServerLineDeps,
+} from './server-line.js';
+export { TransferRelay, type TransferRelayParts } from './transfer-relay.js';
+export { TransferLedger, type TransferLeg } from './transfer-ledger.js';
+export {
+  decodeLeasedTransfer,
+  TransferLeaseKeeper,
+  type KeeperLogger,
+  type LeasedTransfer,
+  type TakeoverHooks,
+} from './transfer-leases.js';
+export { surveyDestination, surveyTarget, uriUser, type SurveyTarget } from './survey-transfer.js';

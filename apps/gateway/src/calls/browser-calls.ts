@@ -12,8 +12,8 @@ import type { AgentRef, Coordination } from '@callgate/coordination';
 import { VoiceRelay } from '../agent/voice-relay.js';
 import { EventBus } from '../events/event-bus.js';
 import type { GatewayConfig } from '../config.js';
-import { COORDINATION, GATEWAY_CONFIG } from '../tokens.js';
-import { transferLedger } from './transfer-ledger.js';
+import { COORDINATION, GATEWAY_CONFIG, TRANSFER_LEDGER } from '../tokens.js';
+import type { TransferLedger } from '@callgate/calls';
 
 /** A call first heard of in the middle: its model, in the state that makes this report legal. */
 function adopt(report: CallReport): CallModel {
@@ -73,6 +73,7 @@ export class BrowserCalls implements OnApplicationShutdown {
     @Inject(COORDINATION) private readonly coordination: Coordination,
     private readonly relay: VoiceRelay,
     private readonly bus: EventBus,
+    @Inject(TRANSFER_LEDGER) private readonly ledger: TransferLedger,
   ) {}
 
   snapshot(agent: AgentRef): CallSnapshot | null {
@@ -198,7 +199,7 @@ export class BrowserCalls implements OnApplicationShutdown {
           if (report.type === 'call.ringing') {
             // The tab read the INVITE's transfer header: honoured only for a transfer of ours to this agent.
             const { transferId, ...plain } = report.data;
-            const leg = transferLedger.lookupForAgent(transferId, agent.domain, agent.ipphone);
+            const leg = this.ledger.lookupForAgent(transferId, agent.domain, agent.ipphone);
             report = {
               ...report,
               data: leg

@@ -13,7 +13,6 @@ import {
   type SipRegistrationView,
 } from '@callgate/contracts';
 import type { CallSnapshot } from '@callgate/call-core';
-import type { SipLogger } from '@callgate/sip';
 import {
   preferredInstance,
   type AgentRef,
@@ -25,11 +24,16 @@ import type { GatewayConfig } from '../config.js';
 import { defaultAgentState } from '../agent/defaults.js';
 import { EventBus } from '../events/event-bus.js';
 import { Peers } from '../infra/peers.js';
-import { sipLogger } from '../infra/logging.js';
 import { METRICS, type Metrics } from '../infra/metrics.js';
-import { COORDINATION, GATEWAY_CONFIG } from '../tokens.js';
-import { CallNotAnsweredError, type ServerCall } from './server-call.js';
-import { LineBusyError, ServerLine } from './server-line.js';
+import { COORDINATION, GATEWAY_CONFIG, SIP_PORT, TRANSFER_LEDGER } from '../tokens.js';
+import {
+  CallNotAnsweredError,
+  LineBusyError,
+  type ServerCall,
+  ServerLine,
+  type SipPort,
+  type TransferLedger,
+} from '@callgate/calls';
 
 const key = (agent: AgentRef): string => `${agent.domain}/${agent.ipphone}`;
 
@@ -87,7 +91,8 @@ export interface LineStatus {
 @Injectable()
 export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(CallEngine.name);
-  private readonly sipLog: SipLogger;
+  /** the lines' and their calls' logger: one info line per call state change */
+  private readonly lineLogger = new Logger(ServerLine.name);
   private readonly lines = new Map<string, ServerLine>();
   private readonly held = new Map<string, HeldLease>();
   /** lines whose lease was lost: their events are no longer ours to publish */
@@ -119,8 +124,9 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     private readonly bus: EventBus,
     private readonly peers: Peers,
     @Inject(METRICS) private readonly metrics: Metrics,
+    @Inject(SIP_PORT) private readonly sip: SipPort,
+    @Inject(TRANSFER_LEDGER) private readonly ledger: TransferLedger,
   ) {
-    this.sipLog = sipLogger(config.logFormat);
     metrics.gauge('linesRegistered', () => [...this.lines.values()].filter((line) => line.registered).length);
     metrics.gauge('leasesHeld', () => this.held.size);
     metrics.setModeResolver(async (agent) => (await this.state(agent)).deviceType);
@@ -197,7 +203,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     for (;;) {
       const keys = [...this.lines.keys()];
       await Promise.allSettled(
-        keys.filter((k) => !this.lines.get(k)?.call).map((k) => this.handOver(k, 'draining')),
+        keys.filter((k) => !this.lines.get(k)?.busy).map((k) => this.handOver(k, 'draining')),
       );
       if (this.lines.size === 0) break;
       const remaining = deadline - performance.now();
@@ -414,8 +420,8 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
         this.logger.warn(`${k}: first registration failed: ${(err as Error).message}`);
       });
     } else if (!wanted && line) {
-      if (line.call) {
-        this.logger.log(`${k}: line no longer needed; it closes after the current call`);
+      if (line.busy) {
+        this.logger.log(`${k}: line no longer needed; it closes after the current call (or transfer relay)`);
         return;
       }
       this.logger.log(`${k}: unregistering (device type ${state.deviceType})`);
@@ -636,7 +642,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
           this.reconcileSoon(agent);
         } else if (
           line &&
-          !line.call &&
+          !line.busy &&
           !this.queue.has(k) &&
           preferred !== undefined &&
           preferred !== this.instanceId &&
@@ -693,12 +699,18 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
       config: this.config.domains.agent(agent.domain, agent.ipphone),
       pbx: domain.pbx,
       state: () => this.state(agent),
-      logger: this.logger,
+      logger: this.lineLogger,
+      sip: this.sip,
+      ledger: this.ledger,
       ringTimeoutMs: this.config.ringTimeoutMs,
       ...(this.config.audioCodecs ? { codecs: this.config.audioCodecs } : {}),
       mayServe: () => this.mayServe(k),
       onRegistrationFailed: () => this.metrics.registrationFailed(agent.domain),
-      sipLogger: this.sipLog,
+      // a call ended, or a transferred customer's relay closed, and nothing else is on the line
+      onIdle: () => {
+        this.notifyCallEnded();
+        this.reconcileSoon(agent);
+      },
       publishSip: async (view) => {
         if (this.silenced.has(line)) return;
         await this.bus.publish(agent, 'agent.sip', view);

@@ -22,15 +22,22 @@ import type { GatewayConfig } from '../config.js';
 import { defaultAgentState } from '../agent/defaults.js';
 import { VoiceRelay } from '../agent/voice-relay.js';
 import { EventBus } from '../events/event-bus.js';
-import { COORDINATION, GATEWAY_CONFIG } from '../tokens.js';
+import { COORDINATION, GATEWAY_CONFIG, TRANSFER_LEDGER } from '../tokens.js';
 import { BrowserCalls } from './browser-calls.js';
 import { CallEngine } from './call-engine.service.js';
 import { Peers } from '../infra/peers.js';
 import { DialGuard } from '../security/dial-guard.js';
-import type { HandOverResult } from './server-call.js';
-import { surveyDestination, surveyTarget, uriUser, type SurveyTarget } from './survey-transfer.js';
-import { transferLedger, type TransferLeg } from './transfer-ledger.js';
-import { type LeasedTransfer, TransferLeaseKeeper } from './transfer-leases.js';
+import {
+  type HandOverResult,
+  type LeasedTransfer,
+  surveyDestination,
+  surveyTarget,
+  type SurveyTarget,
+  TransferLeaseKeeper,
+  type TransferLedger,
+  type TransferLeg,
+  uriUser,
+} from '@callgate/calls';
 
 /** The source agent's call a transfer moves: carried by the gateway (modes 2-4) or by its voice tab. */
 interface SourceCall {
@@ -97,6 +104,7 @@ export class TransferService implements OnApplicationShutdown {
     private readonly relay: VoiceRelay,
     private readonly peers: Peers,
     private readonly dial: DialGuard,
+    @Inject(TRANSFER_LEDGER) private readonly ledger: TransferLedger,
   ) {
     peers.handle(
       'transfers.toAgent',
@@ -119,7 +127,7 @@ export class TransferService implements OnApplicationShutdown {
         this.respondHere(agent, payload),
     );
     peers.handle('transfers.expect', (leg: TransferLeg) => {
-      transferLedger.expect(leg);
+      this.ledger.expect(leg);
       this.forgetLater(leg.transferId);
       return Promise.resolve(null);
     });
@@ -153,7 +161,7 @@ export class TransferService implements OnApplicationShutdown {
     for (const timer of this.ledgerTimers) {
       clearTimeout(timer);
     }
-    for (const t of this.transfers.values()) transferLedger.forget(t.transferId);
+    for (const t of this.transfers.values()) this.ledger.forget(t.transferId);
     this.transfers.clear();
     this.ledgerTimers.clear();
   }
@@ -544,7 +552,7 @@ export class TransferService implements OnApplicationShutdown {
       ...(t.targetAgent === undefined ? {} : { targetAgent: t.targetAgent }),
       domain: t.domain,
     };
-    transferLedger.expect(leg);
+    this.ledger.expect(leg);
     if (t.targetAgent !== undefined)
       await this.announceLeg(leg, { domain: t.domain, ipphone: t.targetAgent });
     let outcome: HandOverResult;
@@ -833,7 +841,7 @@ export class TransferService implements OnApplicationShutdown {
   private forgetLater(transferId: string): void {
     const timer = setTimeout(() => {
       this.ledgerTimers.delete(timer);
-      transferLedger.forget(transferId);
+      this.ledger.forget(transferId);
     }, LEDGER_GRACE_MS);
     timer.unref();
     this.ledgerTimers.add(timer);
