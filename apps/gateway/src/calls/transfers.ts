@@ -269,18 +269,11 @@ export class TransferService implements OnApplicationShutdown {
     const targetMobile = targetState.mobile ?? targetConfig.devices.mobile;
     if (targetState.deviceType === 3 && targetMobile !== undefined)
       await this.dial.check(source, 'transfer', targetMobile, 'transfer.toAgent');
-    const transferId = randomUUID();
-    const t: Transfer = {
-      model: new TransferModel(transferId, 'agent'),
-      transferId,
-      customerCallId: call.customerCallId,
-      from: source.ipphone,
-      to: target.ipphone,
-      domain: source.domain,
-      source: call,
+    const t = this.newTransfer('agent', source, call, target.ipphone, {
       targetUser: this.config.domains.agent(target.domain, target.ipphone).sip.user,
       targetAgent: target.ipphone,
-    };
+    });
+    const transferId = t.transferId;
     const timeoutMs = this.requestTimeoutMs(source.domain);
     t.expiresAtMs = Date.now() + timeoutMs;
     const expiresAt = new Date(t.expiresAtMs).toISOString();
@@ -348,6 +341,27 @@ export class TransferService implements OnApplicationShutdown {
     return this.moveToFixed(source, call, to, { survey });
   }
 
+  /** A new transfer of the source's call to `to` (its id drawn here), not yet recorded. */
+  private newTransfer(
+    kind: 'agent' | 'queue',
+    source: AgentRef,
+    call: SourceCall,
+    to: string,
+    target: Pick<Transfer, 'targetUser' | 'targetAgent' | 'queue' | 'survey'>,
+  ): Transfer {
+    const transferId = randomUUID();
+    return {
+      model: new TransferModel(transferId, kind),
+      transferId,
+      customerCallId: call.customerCallId,
+      from: source.ipphone,
+      to,
+      domain: source.domain,
+      source: call,
+      ...target,
+    };
+  }
+
   /** A blind move of the source's customer to a fixed URI (a queue or a survey IVR), started soon. */
   private moveToFixed(
     source: AgentRef,
@@ -356,18 +370,8 @@ export class TransferService implements OnApplicationShutdown {
     fixed: { queue: { id: string; uri: string } } | { survey: SurveyTarget },
   ): { callId: string; transferId: string } {
     const uri = 'queue' in fixed ? fixed.queue.uri : fixed.survey.uri;
-    const transferId = randomUUID();
-    const t: Transfer = {
-      model: new TransferModel(transferId, 'queue'),
-      transferId,
-      customerCallId: call.customerCallId,
-      from: source.ipphone,
-      to,
-      domain: source.domain,
-      source: call,
-      targetUser: uriUser(uri),
-      ...fixed,
-    };
+    const t = this.newTransfer('queue', source, call, to, { targetUser: uriUser(uri), ...fixed });
+    const transferId = t.transferId;
     this.transfers.set(transferId, t);
     this.logger.log(`transfer ${transferId}: ${source.ipphone} sends call ${call.callId} to ${to}`);
     this.moveSoon(t);
