@@ -13,7 +13,6 @@ import {
   type SipRegistrationView,
 } from '@callgate/contracts';
 import type { CallSnapshot } from '@callgate/call-core';
-import type { SipLogger } from '@callgate/sip';
 import {
   preferredInstance,
   StaleLeaseError,
@@ -23,14 +22,20 @@ import {
   type Lease,
 } from '@callgate/coordination';
 import type { GatewayConfig } from '../config.js';
-import { defaultAgentState } from '../agent/defaults.js';
+import { defaultAgentState } from '@callgate/calls';
 import { EventBus } from '../events/event-bus.js';
 import { Peers } from '../infra/peers.js';
-import { sipLogger } from '../infra/logging.js';
 import { METRICS, type Metrics } from '../infra/metrics.js';
-import { COORDINATION, GATEWAY_CONFIG } from '../tokens.js';
-import { CallNotAnsweredError, type ServerCall } from './server-call.js';
-import { LineBusyError, ServerLine } from './server-line.js';
+import { COORDINATION, GATEWAY_CONFIG, SIP_PORT, TRANSFER_LEDGER } from '../tokens.js';
+import { CoordinationAgentLocation } from './adapters/agent-location.js';
+import {
+  type AgentLocationPort,
+  type AgentPlace,
+  runLineCommand,
+  ServerLine,
+  type SipPort,
+  type TransferLedger,
+} from '@callgate/calls';
 
 const key = (agent: AgentRef): string => `${agent.domain}/${agent.ipphone}`;
 
@@ -88,7 +93,8 @@ export interface LineStatus {
 @Injectable()
 export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(CallEngine.name);
-  private readonly sipLog: SipLogger;
+  /** the lines' and their calls' logger: one info line per call state change */
+  private readonly lineLogger = new Logger(ServerLine.name);
   private readonly lines = new Map<string, ServerLine>();
   private readonly held = new Map<string, HeldLease>();
   /** lines whose lease was lost: their events are no longer ours to publish */
@@ -115,6 +121,8 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
 
   /** inbound calls in progress on server-side lines (a `call.ended` NO_ANSWER of one marks noAnswer) */
   private readonly inbound = new Set<string>();
+  /** where agents' lines and voice tabs live: asked here, by the agent service and by transfers */
+  readonly location: AgentLocationPort;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
@@ -122,8 +130,13 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     private readonly bus: EventBus,
     private readonly peers: Peers,
     @Inject(METRICS) private readonly metrics: Metrics,
+    @Inject(SIP_PORT) private readonly sip: SipPort,
+    @Inject(TRANSFER_LEDGER) private readonly ledger: TransferLedger,
   ) {
-    this.sipLog = sipLogger(config.logFormat);
+    this.location = new CoordinationAgentLocation(coordination, {
+      hasLine: (agent) => this.lines.has(key(agent)),
+      liveInstances: () => this.members,
+    });
     metrics.gauge('linesRegistered', () => [...this.lines.values()].filter((line) => line.registered).length);
     metrics.gauge('leasesHeld', () => this.held.size);
     metrics.setModeResolver(async (agent) => (await this.state(agent)).deviceType);
@@ -154,9 +167,8 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   /** The instance that registers the agent's line, or null when none does. */
-  async ownerOf(agent: AgentRef): Promise<string | null> {
-    if (this.lines.has(key(agent))) return this.instanceId;
-    return (await this.owner(agent))?.owner ?? null;
+  ownerOf(agent: AgentRef): Promise<string | null> {
+    return this.location.lineOwner(agent);
   }
 
   /** Lines this instance registers now. */
@@ -200,7 +212,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     for (;;) {
       const keys = [...this.lines.keys()];
       await Promise.allSettled(
-        keys.filter((k) => !this.lines.get(k)?.call).map((k) => this.handOver(k, 'draining')),
+        keys.filter((k) => !this.lines.get(k)?.busy).map((k) => this.handOver(k, 'draining')),
       );
       if (this.lines.size === 0) break;
       const remaining = deadline - performance.now();
@@ -254,7 +266,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
 
   /** True when some instance runs a server-side line for the agent. */
   async serving(agent: AgentRef): Promise<boolean> {
-    return this.lines.has(key(agent)) || (await this.owner(agent)) !== null;
+    return (await this.location.lineOwner(agent)) !== null;
   }
 
   /** The agent's server-side line wherever it runs, or null when it has none. */
@@ -266,99 +278,33 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     return this.peers.ask<LineStatus | null>(lease.owner, 'calls.status', agent);
   }
 
-  /** Runs a call command for an agent whose device is server-side, on the instance that owns it. */
+  /**
+   * Runs a call command for an agent whose device is server-side, on the instance that owns it
+   * (`place`: where the agent was located, when the caller knows already).
+   */
   async command<K extends CallCommandName>(
     agent: AgentRef,
     name: K,
     payload: CommandPayload<K>,
-  ): Promise<CommandResult<K>>;
-  async command(
-    agent: AgentRef,
-    name: CallCommandName,
-    payload: CommandPayload<CallCommandName>,
-  ): Promise<CommandResult<CallCommandName>> {
+    place?: AgentPlace,
+  ): Promise<CommandResult<K>> {
     const line = this.line(agent);
     if (line) return this.commandHere(line, agent, name, payload);
-    const lease = await this.owner(agent);
-    if (!lease || lease.owner === this.instanceId) {
+    const where = place ?? (await this.location.locate(agent));
+    if (where.kind !== 'line' || where.here) {
       throw new CallgateError('DEVICE_NOT_AVAILABLE', `agent ${agent.ipphone} has no call device attached`);
     }
     const command: PeerCommand = { agent, name, payload };
-    return this.peers.ask<CommandResult<CallCommandName>>(lease.owner, 'calls.command', command);
+    return this.peers.ask<CommandResult<K>>(where.instanceId, 'calls.command', command);
   }
 
-  private async commandHere(
+  private commandHere<K extends CallCommandName>(
     line: ServerLine,
     agent: AgentRef,
-    name: CallCommandName,
-    payload: CommandPayload<CallCommandName>,
-  ): Promise<CommandResult<CallCommandName>> {
-    if (name === 'call.dial') {
-      const { number, transactionId, callerNumber } = payload as CommandPayload<'call.dial'>;
-      if (line.call)
-        throw new CallgateError('CALLOUT_AGENT_BUSY', `agent ${agent.ipphone} is already in a call`);
-      if (!line.ua.isConnected || !this.mayServe(key(agent))) {
-        throw new CallgateError(
-          'IPCC_NOT_CONNECT_AGENT_ID',
-          `the PBX connection of agent ${agent.ipphone} is down`,
-        );
-      }
-      if (!line.registered) {
-        const why = line.registration.reason;
-        throw new CallgateError(
-          'IPCC_NOT_CONNECT_AGENT_ID',
-          `agent ${agent.ipphone} is not registered with the PBX${why ? `: ${why}` : ''}`,
-        );
-      }
-      try {
-        const call = await line.dial(number, transactionId, callerNumber);
-        return { callId: call.callId };
-      } catch (err) {
-        if (err instanceof LineBusyError) throw new CallgateError('CALLOUT_AGENT_BUSY', err.message);
-        throw err;
-      }
-    }
-    const call = this.currentCall(line, (payload as { callId?: string }).callId);
-    try {
-      switch (name) {
-        case 'call.answer':
-          // An IP phone configured to answer when asked picks up; any other device is answered
-          // on the device itself.
-          if (call.canAnswerOnDevice) {
-            call.answerOnDevice();
-            return { callId: call.callId };
-          }
-          throw new CallgateError(
-            'DEVICE_NOT_AVAILABLE',
-            call.model.state === 'ringing'
-              ? 'the call rings on the agent’s device: answer it there'
-              : `the call is ${call.model.state}`,
-          );
-        case 'call.hangup':
-          await call.hangup('agent');
-          return { callId: call.callId };
-        case 'call.toggleHold':
-          return { callId: call.callId, held: await call.toggleHold() };
-        case 'call.toggleMute':
-          return { callId: call.callId, muted: call.toggleMute() };
-        case 'call.dtmf':
-          await call.sendDtmf((payload as CommandPayload<'call.dtmf'>).digits);
-          return { callId: call.callId };
-      }
-    } catch (err) {
-      if (err instanceof CallNotAnsweredError)
-        throw new CallgateError('NOT_IN_A_CALL', `the call is ${err.state}`);
-      throw err;
-    }
-  }
-
-  private currentCall(line: ServerLine, callId: string | undefined): ServerCall {
-    const call = line.call;
-    if (!call || call.model.ended) throw new CallgateError('NOT_IN_A_CALL', 'the agent is not in a call');
-    if (callId !== undefined && callId !== call.callId) {
-      throw new CallgateError('COULD_NOT_GET_CALL_INFO', `call ${callId} is not the agent's current call`);
-    }
-    return call;
+    name: K,
+    payload: CommandPayload<K>,
+  ): Promise<CommandResult<K>> {
+    return runLineCommand({ agent, line, mayServe: this.mayServe(key(agent)) }, name, payload);
   }
 
   private localStatus(line: ServerLine): LineStatus {
@@ -417,8 +363,8 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
         this.logger.warn(`${k}: first registration failed: ${(err as Error).message}`);
       });
     } else if (!wanted && line) {
-      if (line.call) {
-        this.logger.log(`${k}: line no longer needed; it closes after the current call`);
+      if (line.busy) {
+        this.logger.log(`${k}: line no longer needed; it closes after the current call (or transfer relay)`);
         return;
       }
       this.logger.log(`${k}: unregistering (device type ${state.deviceType})`);
@@ -679,7 +625,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
           this.reconcileSoon(agent);
         } else if (
           line &&
-          !line.call &&
+          !line.busy &&
           !this.queue.has(k) &&
           preferred !== undefined &&
           preferred !== this.instanceId &&
@@ -737,12 +683,18 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
       config: this.config.domains.agent(agent.domain, agent.ipphone),
       pbx: domain.pbx,
       state: () => this.state(agent),
-      logger: this.logger,
+      logger: this.lineLogger,
+      sip: this.sip,
+      ledger: this.ledger,
       ringTimeoutMs: this.config.ringTimeoutMs,
       ...(this.config.audioCodecs ? { codecs: this.config.audioCodecs } : {}),
       mayServe: () => this.mayServe(k),
       onRegistrationFailed: () => this.metrics.registrationFailed(agent.domain),
-      sipLogger: this.sipLog,
+      // a call ended, or a transferred customer's relay closed, and nothing else is on the line
+      onIdle: () => {
+        this.notifyCallEnded();
+        this.reconcileSoon(agent);
+      },
       publishSip: async (view) => {
         if (this.silenced.has(line)) return;
         try {

@@ -5,32 +5,37 @@ import {
   CallgateError,
   type CommandPayload,
   type CommandResult,
-  type ErrorCode,
   type EventDataMap,
   type TransferFailureReason,
   type TransferIds,
 } from '@callgate/contracts';
-import {
-  checkTransferTarget,
-  TransferModel,
-  transferFailure,
-  transferTargetUri,
-  withTransferHeader,
-} from '@callgate/call-core';
+import { checkTransferTarget, TransferModel, transferFailure } from '@callgate/call-core';
 import type { AgentRef, Coordination } from '@callgate/coordination';
 import type { GatewayConfig } from '../config.js';
-import { defaultAgentState } from '../agent/defaults.js';
-import { VoiceRelay } from '../agent/voice-relay.js';
+import { defaultAgentState } from '@callgate/calls';
 import { EventBus } from '../events/event-bus.js';
-import { COORDINATION, GATEWAY_CONFIG } from '../tokens.js';
-import { BrowserCalls } from './browser-calls.js';
+import { COORDINATION, GATEWAY_CONFIG, TRANSFER_LEDGER, VOICE_TAB } from '../tokens.js';
+import { BrowserCalls } from '@callgate/calls';
 import { CallEngine } from './call-engine.service.js';
 import { Peers } from '../infra/peers.js';
 import { DialGuard } from '../security/dial-guard.js';
-import type { HandOverResult } from './server-call.js';
-import { surveyDestination, surveyTarget, uriUser, type SurveyTarget } from './survey-transfer.js';
-import { transferLedger, type TransferLeg } from './transfer-ledger.js';
-import { type LeasedTransfer, TransferLeaseKeeper } from './transfer-leases.js';
+import {
+  type CustomerMover,
+  type LeasedTransfer,
+  type MoveOutcome,
+  ReBridgeMover,
+  ReferMover,
+  transferFailedData,
+  surveyDestination,
+  surveyTarget,
+  type SurveyTarget,
+  type TransferFailedFacts,
+  TransferLeaseKeeper,
+  type TransferLedger,
+  type TransferLeg,
+  uriUser,
+  type VoiceTabPort,
+} from '@callgate/calls';
 
 /** The source agent's call a transfer moves: carried by the gateway (modes 2-4) or by its voice tab. */
 interface SourceCall {
@@ -38,6 +43,14 @@ interface SourceCall {
   callId: string;
   customerCallId: string;
   phone: string;
+}
+
+/** A transfer command another instance forwards to this one. */
+interface Forwarded<
+  K extends 'transfer.toAgent' | 'transfer.toQueue' | 'transfer.toSurvey' | 'transfer.respond',
+> {
+  agent: AgentRef;
+  payload: CommandPayload<K>;
 }
 
 /** One transfer, from its request to its outcome. */
@@ -87,6 +100,8 @@ export class TransferService implements OnApplicationShutdown {
   private readonly offBrowserEnded: () => void;
   /** agent transfers in the shared store: target reservations, leases, adoption of orphans */
   private readonly keeper: TransferLeaseKeeper;
+  /** how the customer moves: re-bridged by the source's line, or REFERred by its voice tab */
+  private readonly movers: Record<SourceCall['side'], CustomerMover>;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
@@ -94,32 +109,26 @@ export class TransferService implements OnApplicationShutdown {
     private readonly bus: EventBus,
     private readonly calls: CallEngine,
     private readonly browser: BrowserCalls,
-    private readonly relay: VoiceRelay,
+    @Inject(VOICE_TAB) private readonly relay: VoiceTabPort,
     private readonly peers: Peers,
     private readonly dial: DialGuard,
+    @Inject(TRANSFER_LEDGER) private readonly ledger: TransferLedger,
   ) {
-    peers.handle(
-      'transfers.toAgent',
-      ({ agent, payload }: { agent: AgentRef; payload: CommandPayload<'transfer.toAgent'> }) =>
-        this.toAgentHere(agent, payload),
+    // Commands forwarded by other instances to this one, the source's (or the request's) home.
+    peers.handle('transfers.toAgent', (m: Forwarded<'transfer.toAgent'>) =>
+      this.toAgentHere(m.agent, m.payload),
     );
-    peers.handle(
-      'transfers.toQueue',
-      ({ agent, payload }: { agent: AgentRef; payload: CommandPayload<'transfer.toQueue'> }) =>
-        this.toQueueHere(agent, payload),
+    peers.handle('transfers.toQueue', (m: Forwarded<'transfer.toQueue'>) =>
+      this.toQueueHere(m.agent, m.payload),
     );
-    peers.handle(
-      'transfers.toSurvey',
-      ({ agent, payload }: { agent: AgentRef; payload: CommandPayload<'transfer.toSurvey'> }) =>
-        this.toSurveyHere(agent, payload),
+    peers.handle('transfers.toSurvey', (m: Forwarded<'transfer.toSurvey'>) =>
+      this.toSurveyHere(m.agent, m.payload),
     );
-    peers.handle(
-      'transfers.respond',
-      ({ agent, payload }: { agent: AgentRef; payload: CommandPayload<'transfer.respond'> }) =>
-        this.respondHere(agent, payload),
+    peers.handle('transfers.respond', (m: Forwarded<'transfer.respond'>) =>
+      this.respondHere(m.agent, m.payload),
     );
     peers.handle('transfers.expect', (leg: TransferLeg) => {
-      transferLedger.expect(leg);
+      this.ledger.expect(leg);
       this.forgetLater(leg.transferId);
       return Promise.resolve(null);
     });
@@ -134,6 +143,18 @@ export class TransferService implements OnApplicationShutdown {
       },
     );
     this.keeper.start();
+    this.movers = {
+      server: new ReBridgeMover({
+        serverCall: (agent) => this.calls.line(agent)?.call,
+        timeoutMs: () => this.config.ringTimeoutMs + MOVE_MARGIN_MS,
+      }),
+      browser: new ReferMover({
+        location: calls.location,
+        voiceTabs: relay,
+        sipDomain: (domain) => this.config.domains.domain(domain).pbx.sipDomain,
+        timeoutMs: () => this.config.ringTimeoutMs + 2 * MOVE_MARGIN_MS,
+      }),
+    };
     // A browser-mode source's customer hangs up while the target thinks: withdraw the request.
     this.offBrowserEnded = browser.onCallEnded((agent, callId) => {
       for (const t of this.transfers.values()) {
@@ -153,39 +174,45 @@ export class TransferService implements OnApplicationShutdown {
     for (const timer of this.ledgerTimers) {
       clearTimeout(timer);
     }
-    for (const t of this.transfers.values()) transferLedger.forget(t.transferId);
+    for (const t of this.transfers.values()) this.ledger.forget(t.transferId);
     this.transfers.clear();
     this.ledgerTimers.clear();
   }
 
   /** `transfer.toAgent`: asks the target; answered once the request is on its way. */
-  async toAgent(
+  toAgent(
     source: AgentRef,
     payload: CommandPayload<'transfer.toAgent'>,
   ): Promise<CommandResult<'transfer.toAgent'>> {
-    const home = await this.homeOf(source);
-    if (home === this.peers.instanceId) return this.toAgentHere(source, payload);
-    return this.peers.ask(home, 'transfers.toAgent', { agent: source, payload });
+    return this.atHome(source, 'transfers.toAgent', payload, (a, p) => this.toAgentHere(a, p));
   }
 
   /** `transfer.toQueue`: moves the customer to the queue's URI; answered once the move started. */
-  async toQueue(
+  toQueue(
     source: AgentRef,
     payload: CommandPayload<'transfer.toQueue'>,
   ): Promise<CommandResult<'transfer.toQueue'>> {
-    const home = await this.homeOf(source);
-    if (home === this.peers.instanceId) return this.toQueueHere(source, payload);
-    return this.peers.ask(home, 'transfers.toQueue', { agent: source, payload });
+    return this.atHome(source, 'transfers.toQueue', payload, (a, p) => this.toQueueHere(a, p));
   }
 
   /** `transfer.toSurvey`: moves the customer to a survey IVR of the domain; answered once the move started. */
-  async toSurvey(
+  toSurvey(
     source: AgentRef,
     payload: CommandPayload<'transfer.toSurvey'>,
   ): Promise<CommandResult<'transfer.toSurvey'>> {
+    return this.atHome(source, 'transfers.toSurvey', payload, (a, p) => this.toSurveyHere(a, p));
+  }
+
+  /** Runs a source's transfer command on its home instance: here, or forwarded there as `route`. */
+  private async atHome<P, R>(
+    source: AgentRef,
+    route: string,
+    payload: P,
+    here: (agent: AgentRef, payload: P) => Promise<R>,
+  ): Promise<R> {
     const home = await this.homeOf(source);
-    if (home === this.peers.instanceId) return this.toSurveyHere(source, payload);
-    return this.peers.ask(home, 'transfers.toSurvey', { agent: source, payload });
+    if (home === this.peers.instanceId) return here(source, payload);
+    return this.peers.ask<R>(home, route, { agent: source, payload });
   }
 
   /** `transfer.respond`: answered here when the request is here, else by the instance holding it. */
@@ -213,9 +240,8 @@ export class TransferService implements OnApplicationShutdown {
   private async homeOf(agent: AgentRef): Promise<string> {
     const here = this.peers.instanceId;
     if (this.calls.line(agent) || this.browser.snapshot(agent)) return here;
-    const owner = await this.calls.ownerOf(agent);
-    if (owner) return owner;
-    return (await this.coordination.voice.holder(agent))?.instanceId ?? here;
+    const place = await this.calls.location.locate(agent);
+    return place.kind === 'none' ? here : place.instanceId;
   }
 
   private pendingFor(target: AgentRef, payload: CommandPayload<'transfer.respond'>): Transfer | undefined {
@@ -243,18 +269,11 @@ export class TransferService implements OnApplicationShutdown {
     const targetMobile = targetState.mobile ?? targetConfig.devices.mobile;
     if (targetState.deviceType === 3 && targetMobile !== undefined)
       await this.dial.check(source, 'transfer', targetMobile, 'transfer.toAgent');
-    const transferId = randomUUID();
-    const t: Transfer = {
-      model: new TransferModel(transferId, 'agent'),
-      transferId,
-      customerCallId: call.customerCallId,
-      from: source.ipphone,
-      to: target.ipphone,
-      domain: source.domain,
-      source: call,
+    const t = this.newTransfer('agent', source, call, target.ipphone, {
       targetUser: this.config.domains.agent(target.domain, target.ipphone).sip.user,
       targetAgent: target.ipphone,
-    };
+    });
+    const transferId = t.transferId;
     const timeoutMs = this.requestTimeoutMs(source.domain);
     t.expiresAtMs = Date.now() + timeoutMs;
     const expiresAt = new Date(t.expiresAtMs).toISOString();
@@ -294,20 +313,10 @@ export class TransferService implements OnApplicationShutdown {
     await this.refuseSecondTransfer(source, call, `queue:${payload.queueId}`);
     const uri = this.config.domains.queue(source.domain, payload.queueId);
     if (uri === undefined) {
-      await this.bus.publish(
-        source,
-        'transfer.failed',
-        {
-          error: 'TRANSFER_CALL_FAILED',
-          reason: 'UNKNOWN_QUEUE',
-          callId: call.callId,
-          customerCallId: call.customerCallId,
-          from: source.ipphone,
-          to: `queue:${payload.queueId}`,
-          queueId: payload.queueId,
-        },
-        { callId: call.callId },
-      );
+      await this.announceRefusal(source, call, `queue:${payload.queueId}`, {
+        reason: 'UNKNOWN_QUEUE',
+        queueId: payload.queueId,
+      });
       throw new CallgateError(
         'TRANSFER_CALL_FAILED',
         `domain ${source.domain} has no queue ${payload.queueId}`,
@@ -332,6 +341,27 @@ export class TransferService implements OnApplicationShutdown {
     return this.moveToFixed(source, call, to, { survey });
   }
 
+  /** A new transfer of the source's call to `to` (its id drawn here), not yet recorded. */
+  private newTransfer(
+    kind: 'agent' | 'queue',
+    source: AgentRef,
+    call: SourceCall,
+    to: string,
+    target: Pick<Transfer, 'targetUser' | 'targetAgent' | 'queue' | 'survey'>,
+  ): Transfer {
+    const transferId = randomUUID();
+    return {
+      model: new TransferModel(transferId, kind),
+      transferId,
+      customerCallId: call.customerCallId,
+      from: source.ipphone,
+      to,
+      domain: source.domain,
+      source: call,
+      ...target,
+    };
+  }
+
   /** A blind move of the source's customer to a fixed URI (a queue or a survey IVR), started soon. */
   private moveToFixed(
     source: AgentRef,
@@ -340,18 +370,8 @@ export class TransferService implements OnApplicationShutdown {
     fixed: { queue: { id: string; uri: string } } | { survey: SurveyTarget },
   ): { callId: string; transferId: string } {
     const uri = 'queue' in fixed ? fixed.queue.uri : fixed.survey.uri;
-    const transferId = randomUUID();
-    const t: Transfer = {
-      model: new TransferModel(transferId, 'queue'),
-      transferId,
-      customerCallId: call.customerCallId,
-      from: source.ipphone,
-      to,
-      domain: source.domain,
-      source: call,
-      targetUser: uriUser(uri),
-      ...fixed,
-    };
+    const t = this.newTransfer('queue', source, call, to, { targetUser: uriUser(uri), ...fixed });
+    const transferId = t.transferId;
     this.transfers.set(transferId, t);
     this.logger.log(`transfer ${transferId}: ${source.ipphone} sends call ${call.callId} to ${to}`);
     this.moveSoon(t);
@@ -425,19 +445,7 @@ export class TransferService implements OnApplicationShutdown {
       (t) => t.domain === source.domain && t.from === source.ipphone && !t.model.final,
     );
     if (!busy) return;
-    await this.bus.publish(
-      source,
-      'transfer.failed',
-      {
-        error: 'TRANSFER_CALL_FAILED',
-        reason: 'ALREADY_TRANSFERRING',
-        callId: call.callId,
-        customerCallId: call.customerCallId,
-        from: source.ipphone,
-        to,
-      },
-      { callId: call.callId },
-    );
+    await this.announceRefusal(source, call, to, { reason: 'ALREADY_TRANSFERRING' });
     throw new CallgateError('TRANSFER_CALL_FAILED', `call ${call.callId} is already being transferred`);
   }
 
@@ -544,13 +552,19 @@ export class TransferService implements OnApplicationShutdown {
       ...(t.targetAgent === undefined ? {} : { targetAgent: t.targetAgent }),
       domain: t.domain,
     };
-    transferLedger.expect(leg);
+    this.ledger.expect(leg);
     if (t.targetAgent !== undefined)
       await this.announceLeg(leg, { domain: t.domain, ipphone: t.targetAgent });
-    let outcome: HandOverResult;
+    let outcome: MoveOutcome;
+    const fixed = t.queue ?? t.survey;
     try {
-      outcome =
-        t.source.side === 'server' ? await this.moveServerSide(t, source) : await this.moveBrowser(t, source);
+      outcome = await this.movers[t.source.side].move({
+        transferId: t.transferId,
+        source,
+        callId: t.source.callId,
+        targetUser: t.targetUser,
+        ...(fixed ? { fixedUri: fixed.uri } : {}),
+      });
     } finally {
       this.forgetLater(t.transferId);
     }
@@ -602,40 +616,6 @@ export class TransferService implements OnApplicationShutdown {
     });
   }
 
-  private async moveServerSide(t: Transfer, source: AgentRef): Promise<HandOverResult> {
-    const call = this.calls.line(source)?.call;
-    if (!call || call.callId !== t.source.callId || call.model.ended)
-      return { ok: false, reason: 'CALL_ENDED' };
-    return call.handOver({
-      target: (t.queue ?? t.survey)?.uri ?? t.targetUser,
-      transferId: t.transferId,
-      timeoutMs: this.config.ringTimeoutMs + MOVE_MARGIN_MS,
-    });
-  }
-
-  private async moveBrowser(t: Transfer, source: AgentRef): Promise<HandOverResult> {
-    const holder = await this.coordination.voice.holder(source);
-    if (!holder) return { ok: false, reason: 'CALL_ENDED' };
-    const fixed = t.queue ?? t.survey;
-    const target = fixed
-      ? withTransferHeader(fixed.uri, t.transferId)
-      : transferTargetUri(t.targetUser, this.config.domains.domain(t.domain).pbx.sipDomain, t.transferId);
-    const answer = await this.relay.transfer(
-      holder.tabId,
-      { callId: t.source.callId, target },
-      this.config.ringTimeoutMs + 2 * MOVE_MARGIN_MS,
-    );
-    if (answer.ok) return { ok: true };
-    if (answer.code !== 'TRANSFER_CALL_FAILED') return { ok: false, reason: 'CALL_ENDED' };
-    const sipCode = answer.sipCode;
-    const notAnswered = sipCode === 408 || sipCode === 480 || sipCode === 487;
-    return {
-      ok: false,
-      reason: notAnswered ? 'NOT_ANSWERED' : 'SIP_FAILED',
-      ...(sipCode === undefined ? {} : { sipCode }),
-    };
-  }
-
   private currentCallId(agent: AgentRef, side: SourceCall['side']): string | undefined {
     if (side === 'server') {
       const call = this.calls.line(agent)?.call;
@@ -660,16 +640,16 @@ export class TransferService implements OnApplicationShutdown {
       t.targetAgent === undefined
         ? undefined
         : await this.summary({ domain: t.domain, ipphone: t.targetAgent });
-    const data: EventDataMap['transfer.failed'] = {
+    const data = transferFailedData({
       ...this.ids(t),
-      error: error satisfies ErrorCode,
+      error,
       reason,
       callId: t.source.callId,
       ...(agent ? { agent } : {}),
       ...(t.queue ? { queueId: t.queue.id } : {}),
       ...(t.survey ? { surveyId: t.survey.id } : {}),
       ...(detail.sipCode === undefined ? {} : { sipCode: detail.sipCode }),
-    };
+    });
     await this.bus.publish({ domain: t.domain, ipphone: t.from }, 'transfer.failed', data, {
       callId: t.source.callId,
     });
@@ -679,6 +659,27 @@ export class TransferService implements OnApplicationShutdown {
         backends: false,
       });
     }
+  }
+
+  /** A transfer refused before it started: `transfer.failed` to the source (and /events). */
+  private async announceRefusal(
+    source: AgentRef,
+    call: SourceCall,
+    to: string,
+    facts: Pick<TransferFailedFacts, 'reason' | 'agent' | 'queueId'>,
+  ): Promise<void> {
+    await this.bus.publish(
+      source,
+      'transfer.failed',
+      transferFailedData({
+        ...facts,
+        callId: call.callId,
+        customerCallId: call.customerCallId,
+        from: source.ipphone,
+        to,
+      }),
+      { callId: call.callId },
+    );
   }
 
   /** An event of the transfer to the source (and /events), and a copy to the target agent's tabs. */
@@ -704,20 +705,7 @@ export class TransferService implements OnApplicationShutdown {
     reason: TransferFailureReason,
   ): Promise<never> {
     const agent = reason === 'TARGET_UNKNOWN' ? undefined : await this.summary(target);
-    await this.bus.publish(
-      source,
-      'transfer.failed',
-      {
-        error: 'TRANSFER_CALL_FAILED',
-        reason,
-        callId: call.callId,
-        customerCallId: call.customerCallId,
-        from: source.ipphone,
-        to: target.ipphone,
-        ...(agent ? { agent } : {}),
-      },
-      { callId: call.callId },
-    );
+    await this.announceRefusal(source, call, target.ipphone, { reason, ...(agent ? { agent } : {}) });
     throw new CallgateError(
       'TRANSFER_CALL_FAILED',
       `agent ${target.ipphone} cannot take the call: ${reason}`,
@@ -755,7 +743,7 @@ export class TransferService implements OnApplicationShutdown {
    */
   private async wantsOrphan(lt: LeasedTransfer): Promise<boolean> {
     if (lt.source.side === 'server') return true;
-    const holder = await this.coordination.voice.holder({ domain: lt.domain, ipphone: lt.from });
+    const holder = await this.calls.location.voiceTab({ domain: lt.domain, ipphone: lt.from });
     if (holder?.instanceId === this.peers.instanceId) return true;
     if (holder && this.calls.liveInstances.includes(holder.instanceId)) return false;
     return Date.now() >= lt.expiresAtMs;
@@ -833,7 +821,7 @@ export class TransferService implements OnApplicationShutdown {
   private forgetLater(transferId: string): void {
     const timer = setTimeout(() => {
       this.ledgerTimers.delete(timer);
-      transferLedger.forget(transferId);
+      this.ledger.forget(transferId);
     }, LEDGER_GRACE_MS);
     timer.unref();
     this.ledgerTimers.add(timer);

@@ -1,4 +1,3 @@
-import type { Logger } from '@nestjs/common';
 import type { EventDataMap, EventType } from '@callgate/contracts';
 import {
   CallModel,
@@ -9,33 +8,44 @@ import {
   normaliseCallerId,
   TRANSFER_HEADER,
 } from '@callgate/call-core';
-import {
-  AudioBridge,
-  type SipCall,
-  type SipCallEnd,
-  type SipEndCause,
-  SipCallState,
-  type SipUserAgent,
-  ToneSource,
-} from '@callgate/sip';
-import { transferLedger } from './transfer-ledger.js';
+import type {
+  AudioBridgePort,
+  AudioTrack,
+  CallsLogger,
+  LegEnd,
+  SipLeg,
+  SipPort,
+  SipUserAgentPort,
+  TonePort,
+} from './ports.js';
+import { notAnsweredStatus } from './customer-mover.js';
+import type { TransferLedger } from './transfer-ledger.js';
+import { TransferRelay } from './transfer-relay.js';
 
 /** How the call reports what happens: one event of the call's agent, with the call's ids. */
 export type CallPublisher = <T extends EventType>(type: T, data: EventDataMap[T]) => Promise<void>;
 
 export interface ServerCallDeps {
-  ua: SipUserAgent;
+  ua: SipUserAgentPort;
+  /** the SIP stack's bridges and tones */
+  sip: SipPort;
+  /** transfers under way: an inbound leg's transfer header is trusted only when listed here */
+  ledger: TransferLedger;
+  /** the agent's name in log lines, `<domain>/<ipphone>` */
+  agentName: string;
   /** the agent's domain (transfer records are matched within it) */
   domain: string;
   /** where the agent's device answers: an IP phone URI, or prefix + mobile as a user of the PBX */
   deviceTarget: string;
   publish: CallPublisher;
-  logger: Logger;
+  logger: CallsLogger;
   /** the device leg is given up after this long without an answer */
   ringTimeoutMs: number;
   /** the device answers by itself when the INVITE asks it to (see {@link ServerCall.answerOnDevice}) */
   autoAnswer: boolean;
   onEnded: (call: ServerCall) => void;
+  /** a transfer left the customer bridged to its target: the line keeps the relay until it closes */
+  onRelay: (relay: TransferRelay) => void;
   /** on a callout, the number the customer sees (the callout service's), as P-Asserted-Identity */
   callerNumber?: string;
 }
@@ -57,7 +67,7 @@ export type HandOverResult =
   { ok: true } | { ok: false; reason: 'NOT_ANSWERED' | 'SIP_FAILED' | 'CALL_ENDED'; sipCode?: number };
 
 /** Ends of a leg that mean its party vanished rather than hung up. */
-const LOST_LEG_CAUSES: ReadonlySet<SipEndCause> = new Set([
+const LOST_LEG_CAUSES: ReadonlySet<string> = new Set([
   'rtpTimeout',
   'connectionError',
   'requestTimeout',
@@ -76,17 +86,17 @@ const RINGBACK_HZ = 425;
  */
 export class ServerCall {
   readonly model: CallModel;
-  private readonly bridge: AudioBridge;
-  private customer: SipCall | undefined;
-  private device: SipCall | undefined;
-  private ringback: ToneSource | undefined;
+  private readonly bridge: AudioBridgePort;
+  private customer: SipLeg | undefined;
+  private device: SipLeg | undefined;
+  private ringback: TonePort | undefined;
   private ringTimer: NodeJS.Timeout | undefined;
   private deviceTimedOut = false;
   private finishing: Promise<void> | undefined;
   /** a transfer's leg towards the target, while it rings */
-  private moving: SipCall | undefined;
+  private moving: SipLeg | undefined;
   /** after a transfer: the customer leg and the target's leg, bridged, outliving the agent's call */
-  private relay: { customer: SipCall; target: SipCall; closing?: Promise<void> } | undefined;
+  private relay: TransferRelay | undefined;
   private transferIn: { transferId: string; customerCallId: string; from: string } | undefined;
   /** the caller id as SIP sent it (escaped, bounded), when it differs from the normalised phone */
   private callerDisplay: string | undefined;
@@ -98,7 +108,7 @@ export class ServerCall {
     model: CallModel,
   ) {
     this.model = model;
-    this.bridge = new AudioBridge();
+    this.bridge = deps.sip.createBridge();
     this.endedSignal = new Promise((resolve) => {
       this.signalEnded = resolve;
     });
@@ -106,6 +116,11 @@ export class ServerCall {
 
   get callId(): string {
     return this.model.callId;
+  }
+
+  /** How log lines name the call: its agent and its id. */
+  private get tag(): string {
+    return `${this.deps.agentName}: call ${this.callId}`;
   }
 
   /** The id the customer's call keeps across agents: the first agent's call id. */
@@ -124,13 +139,13 @@ export class ServerCall {
   }
 
   /** A customer called the agent's extension: ring the device; bridge when it answers. */
-  static inbound(deps: ServerCallDeps, callId: string, customer: SipCall): ServerCall {
+  static inbound(deps: ServerCallDeps, callId: string, customer: SipLeg): ServerCall {
     // The caller id from SIP, normalised at the edge; its raw form only escaped, in callerDisplay.
-    const caller = normaliseCallerId(customer.remote.user);
+    const caller = normaliseCallerId(customer.remoteUser);
     const call = new ServerCall(deps, new CallModel(callId, 'inbound', caller.number));
     call.callerDisplay = caller.display;
     // A customer a colleague transferred here: trusted only when this gateway started that transfer.
-    const leg = transferLedger.lookup(customer.requestHeader(TRANSFER_HEADER), deps.domain, deps.ua.user);
+    const leg = deps.ledger.lookup(customer.requestHeader(TRANSFER_HEADER), deps.domain, deps.ua.user);
     if (leg)
       call.transferIn = { transferId: leg.transferId, customerCallId: leg.customerCallId, from: leg.from };
     call.startInbound(customer);
@@ -184,15 +199,15 @@ export class ServerCall {
   async handOver(options: HandOverOptions): Promise<HandOverResult> {
     const customer = this.answeredCustomer();
     if (this.moving) return { ok: false, reason: 'SIP_FAILED' };
-    let leg: SipCall;
+    let leg: SipLeg;
     try {
       leg = this.deps.ua.call(options.target, {
-        mediaStream: this.bridge.streamToA,
+        media: this.bridge.streamToA,
         extraHeaders: [`${TRANSFER_HEADER}: ${options.transferId}`],
         fromUser: this.model.phone,
       });
     } catch (err) {
-      this.deps.logger.warn(`call ${this.callId}: cannot call ${options.target}: ${(err as Error).message}`);
+      this.deps.logger.warn(`${this.tag}: cannot call ${options.target}: ${(err as Error).message}`);
       return { ok: false, reason: 'SIP_FAILED' };
     }
     this.moving = leg;
@@ -201,7 +216,7 @@ export class ServerCall {
       timedOut = true;
       void leg.hangup();
     }, options.timeoutMs);
-    const outcome = await new Promise<'accepted' | SipCallEnd>((resolve) => {
+    const outcome = await new Promise<'accepted' | LegEnd>((resolve) => {
       leg.once('accepted', () => resolve('accepted'));
       leg.once('failed', (e) => resolve(e));
       leg.once('ended', (e) => resolve(e));
@@ -210,7 +225,7 @@ export class ServerCall {
     this.moving = undefined;
     if (outcome !== 'accepted') {
       const sipCode = outcome.statusCode;
-      const notAnswered = timedOut || sipCode === 408 || sipCode === 480 || sipCode === 487;
+      const notAnswered = timedOut || notAnsweredStatus(sipCode);
       if (this.model.ended) return { ok: false, reason: 'CALL_ENDED' };
       return {
         ok: false,
@@ -225,7 +240,7 @@ export class ServerCall {
     try {
       this.bridge.setTrackFromA(await remoteTrack(leg));
     } catch (err) {
-      this.deps.logger.warn(`call ${this.callId}: the target's leg has no audio: ${(err as Error).message}`);
+      this.deps.logger.warn(`${this.tag}: the target's leg has no audio: ${(err as Error).message}`);
       void leg.hangup();
       return { ok: false, reason: 'SIP_FAILED' };
     }
@@ -234,43 +249,39 @@ export class ServerCall {
       return { ok: false, reason: 'CALL_ENDED' };
     }
     this.becomeRelay(customer, leg);
-    if (customer.onHold.local) {
+    if (customer.heldLocally) {
       await customer.unhold().catch((err: unknown) => {
-        this.deps.logger.warn(`call ${this.callId}: taking the customer off hold failed: ${String(err)}`);
+        this.deps.logger.warn(`${this.tag}: taking the customer off hold failed: ${String(err)}`);
       });
     }
     return { ok: true };
   }
 
-  /** The agent's part ends (TRANSFERRED); the customer and the target stay bridged. */
-  private becomeRelay(customer: SipCall, target: SipCall): void {
-    this.relay = { customer, target };
+  /** The agent's part ends (TRANSFERRED); the customer and the target stay bridged, as a relay the line keeps. */
+  private becomeRelay(customer: SipLeg, target: SipLeg): void {
+    const relay = new TransferRelay({
+      callId: this.callId,
+      customerCallId: this.customerCallId,
+      customer,
+      target,
+      bridge: this.bridge,
+      logger: this.deps.logger,
+      agentName: this.deps.agentName,
+    });
+    this.relay = relay;
     this.bridge.mute('aToB', false);
     this.clearRingTimer();
     this.stopRingback();
     const event = this.model.transition('ended');
     void this.device?.hangup();
     this.announce(event, { cause: 'TRANSFERRED', by: 'agent', duration: this.model.duration });
-    this.deps.logger.log(`call ${this.callId}: ${this.model.phone} transferred, relayed to the target`);
+    this.deps.logger.debug(`${this.tag}: ${this.model.phone} relayed to the target`);
+    this.deps.onRelay(relay);
     this.signalEnded();
     this.deps.onEnded(this);
-    target.once('ended', () => void this.closeRelay());
-    target.once('failed', () => void this.closeRelay());
   }
 
-  /** Either side of a relay hung up: the other goes too, and the bridge closes. */
-  private closeRelay(): Promise<void> {
-    const relay = this.relay;
-    if (!relay) return Promise.resolve();
-    relay.closing ??= (async () => {
-      await Promise.allSettled([relay.customer.hangup(), relay.target.hangup()]);
-      this.bridge.close();
-      this.deps.logger.log(`call ${this.callId}: the transferred call is over`);
-    })();
-    return relay.closing;
-  }
-
-  private startInbound(customer: SipCall): void {
+  private startInbound(customer: SipLeg): void {
     this.customer = customer;
     const transfer = this.transferIn
       ? {
@@ -300,7 +311,7 @@ export class ServerCall {
   }
 
   /** The device leg of an inbound call; a leg replaced by {@link answerOnDevice} no longer counts. */
-  private followInboundDevice(customer: SipCall, device: SipCall): void {
+  private followInboundDevice(customer: SipLeg, device: SipLeg): void {
     device.once('accepted', () => {
       if (device === this.device) void this.onInboundDeviceAnswered(customer, device);
     });
@@ -309,7 +320,7 @@ export class ServerCall {
       const cause = this.deviceTimedOut ? 'NO_ANSWER' : causeOfStatus(e.statusCode);
       // finish() first: rejecting the customer fires its own `failed` synchronously.
       void this.finish(cause === 'CUSTOMER_CANCELLED' ? 'NO_ANSWER' : cause, 'agent');
-      if (!customer.isTerminated && customer.state === SipCallState.Ringing)
+      if (!customer.isTerminated && customer.state === 'ringing')
         customer.reject(e.statusCode === 486 ? 486 : 480);
     });
     device.once('ended', (e) => {
@@ -339,21 +350,21 @@ export class ServerCall {
       return;
     }
     this.followInboundDevice(customer, device);
-    this.deps.logger.log(`call ${this.callId}: answered from the CRM; asking the device to pick up`);
+    this.deps.logger.debug(`${this.tag}: answered from the CRM; asking the device to pick up`);
     void previous?.hangup();
   }
 
-  private async onInboundDeviceAnswered(customer: SipCall, device: SipCall): Promise<void> {
+  private async onInboundDeviceAnswered(customer: SipLeg, device: SipLeg): Promise<void> {
     this.clearRingTimer();
     try {
-      await customer.answer({ mediaStream: this.bridge.streamToB });
+      await customer.answer({ media: this.bridge.streamToB });
       const [fromDevice, fromCustomer] = await Promise.all([remoteTrack(device), remoteTrack(customer)]);
       if (this.model.ended) return;
       this.bridge.connect(fromDevice, fromCustomer);
       this.announce(this.model.transition('active'), {});
-      this.deps.logger.log(`call ${this.callId}: ${this.model.phone} bridged to the device`);
+      this.deps.logger.debug(`${this.tag}: ${this.model.phone} bridged to the device`);
     } catch (err) {
-      this.deps.logger.warn(`call ${this.callId}: answering the customer failed: ${(err as Error).message}`);
+      this.deps.logger.warn(`${this.tag}: answering the customer failed: ${(err as Error).message}`);
       await this.finish('MEDIA_FAILED', 'system');
     }
   }
@@ -376,17 +387,17 @@ export class ServerCall {
     device.once('accepted', () => void this.onOutboundDeviceAnswered(device, tx));
   }
 
-  private async onOutboundDeviceAnswered(device: SipCall, tx: { transactionId?: string }): Promise<void> {
+  private async onOutboundDeviceAnswered(device: SipLeg, tx: { transactionId?: string }): Promise<void> {
     this.clearRingTimer();
     if (this.model.ended) return;
     this.model.transition('dialing');
     try {
       this.bridge.setTrackFromA(await remoteTrack(device));
-      this.ringback = new ToneSource({ frequency: RINGBACK_HZ, amplitude: 0.2 });
+      this.ringback = this.deps.sip.createTone({ frequency: RINGBACK_HZ, amplitude: 0.2 });
       this.bridge.setTrackFromB(this.ringback.track);
       const caller = this.deps.callerNumber;
       const customer = this.deps.ua.call(this.model.phone, {
-        mediaStream: this.bridge.streamToB,
+        media: this.bridge.streamToB,
         ...(caller
           ? { extraHeaders: [assertedIdentity(caller, this.deps.ua.uri.replace(/^sip:[^@]*@/, ''))] }
           : {}),
@@ -402,52 +413,50 @@ export class ServerCall {
       customer.once('ended', (e) => void this.legEnded('customer', e));
       customer.once('accepted', () => void this.onCustomerAnswered(customer));
     } catch (err) {
-      this.deps.logger.warn(`call ${this.callId}: calling the customer failed: ${(err as Error).message}`);
+      this.deps.logger.warn(`${this.tag}: calling the customer failed: ${(err as Error).message}`);
       this.announce('callout.failed', { ...calloutError('other'), ...tx });
       await this.finish('CALLOUT_FAILED', 'system');
     }
   }
 
-  private async onCustomerAnswered(customer: SipCall): Promise<void> {
+  private async onCustomerAnswered(customer: SipLeg): Promise<void> {
     try {
       const fromCustomer = await remoteTrack(customer);
       if (this.model.ended) return;
       this.bridge.setTrackFromB(fromCustomer);
       this.stopRingback();
       this.announce(this.model.transition('active'), {});
-      this.deps.logger.log(`call ${this.callId}: customer ${this.model.phone} answered, bridged`);
+      this.deps.logger.debug(`${this.tag}: customer ${this.model.phone} answered, bridged`);
     } catch (err) {
-      this.deps.logger.warn(`call ${this.callId}: bridging the customer failed: ${(err as Error).message}`);
+      this.deps.logger.warn(`${this.tag}: bridging the customer failed: ${(err as Error).message}`);
       await this.finish('MEDIA_FAILED', 'system');
     }
   }
 
   /** Places the device leg, or answers undefined when the PBX cannot be reached right now. */
-  private ringDevice(extraHeaders: string[] = []): SipCall | undefined {
+  private ringDevice(extraHeaders: string[] = []): SipLeg | undefined {
     try {
       const device = this.deps.ua.call(this.deps.deviceTarget, {
-        mediaStream: this.bridge.streamToA,
+        media: this.bridge.streamToA,
         extraHeaders,
       });
       this.device = device;
       this.ringTimer = setTimeout(() => {
         this.ringTimer = undefined;
         this.deviceTimedOut = true;
-        this.deps.logger.log(
-          `call ${this.callId}: the device did not answer in ${this.deps.ringTimeoutMs} ms`,
-        );
+        this.deps.logger.log(`${this.tag}: the device did not answer in ${this.deps.ringTimeoutMs} ms`);
         void device.hangup();
       }, this.deps.ringTimeoutMs);
       return device;
     } catch (err) {
       this.deps.logger.warn(
-        `call ${this.callId}: cannot ring the device ${this.deps.deviceTarget}: ${(err as Error).message}`,
+        `${this.tag}: cannot ring the device ${this.deps.deviceTarget}: ${(err as Error).message}`,
       );
       return undefined;
     }
   }
 
-  private answeredCustomer(): SipCall {
+  private answeredCustomer(): SipLeg {
     if ((this.model.state !== 'active' && this.model.state !== 'held') || !this.customer) {
       throw new CallNotAnsweredError(this.model.state);
     }
@@ -459,11 +468,11 @@ export class ServerCall {
    * BYE (RTP/ICE timeout, transport or dialog failure; JsSIP reports some as local): MEDIA_FAILED,
    * blamed on that leg's party. Any other local end is ours: the other party's doing.
    */
-  private legEnded(leg: 'customer' | 'device', end: SipCallEnd): Promise<void> {
+  private legEnded(leg: 'customer' | 'device', end: LegEnd): Promise<void> {
     // After a transfer the device leg was ours to end; the customer's end closes the relay.
-    if (this.relay) return leg === 'customer' ? this.closeRelay() : Promise.resolve();
+    if (this.relay) return leg === 'customer' ? this.relay.close() : Promise.resolve();
     const party: EndedBy = leg === 'customer' ? 'customer' : 'agent';
-    this.deps.logger.debug(`call ${this.callId}: ${leg} leg ended (${end.cause}, by ${end.by})`);
+    this.deps.logger.debug(`${this.tag}: ${leg} leg ended (${end.cause}, by ${end.by})`);
     if (end.by === 'remote') return this.finish('NORMAL_CLEARING', party);
     if (end.by === 'system' || LOST_LEG_CAUSES.has(end.cause)) return this.finish('MEDIA_FAILED', party);
     return this.finish('NORMAL_CLEARING', party === 'customer' ? 'agent' : 'customer');
@@ -471,7 +480,7 @@ export class ServerCall {
 
   /** Ends the call once, whoever asks first: both legs, the bridge and tones; then `call.ended`. */
   private finish(cause: EndCause, by: EndedBy): Promise<void> {
-    if (this.relay) return this.closeRelay();
+    if (this.relay) return this.relay.close();
     // Assigned before any leg is touched: hanging one up fires the other's events synchronously.
     this.finishing ??= Promise.resolve().then(() => this.end(cause, by));
     return this.finishing;
@@ -484,15 +493,17 @@ export class ServerCall {
     this.stopRingback();
     this.bridge.close();
     this.announce(event, { cause, by, duration: this.model.duration });
-    this.deps.logger.log(`call ${this.callId} ended: ${cause} by ${by} after ${this.model.duration} s`);
+    this.deps.logger.debug(`${this.tag} ended: ${cause} by ${by} after ${this.model.duration} s`);
     this.signalEnded();
     this.deps.onEnded(this);
   }
 
+  /** Publishes an event of the call; each is one info line with the agent and the call id. */
   private announce<T extends EventType>(type: T | undefined, data: EventDataMap[T]): void {
     if (type === undefined) return;
+    this.deps.logger.log(`${this.tag}: ${type} (${this.model.state})`);
     this.deps.publish(type, data).catch((err: unknown) => {
-      this.deps.logger.error(`call ${this.callId}: publishing ${type} failed: ${String(err)}`);
+      this.deps.logger.error(`${this.tag}: publishing ${type} failed: ${String(err)}`);
     });
   }
 
@@ -515,7 +526,7 @@ export class CallNotAnsweredError extends Error {
 }
 
 /** The audio track a leg receives, as soon as its peer connection has one. */
-function remoteTrack(call: SipCall, timeoutMs = 5000): Promise<MediaStreamTrack> {
+function remoteTrack(call: SipLeg, timeoutMs = 5000): Promise<AudioTrack> {
   const now = call.remoteAudioTrack;
   if (now) return Promise.resolve(now);
   return new Promise((resolve, reject) => {

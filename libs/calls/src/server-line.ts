@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '@nestjs/common';
 import type { EventDataMap, EventType, SipRegistrationView } from '@callgate/contracts';
 import type { AgentConfig, PbxConfig } from '@callgate/auth';
-import type { AgentRef, AgentState } from '@callgate/coordination';
-import { prefixedLogger, type SipCall, SipCallState, type SipLogger, SipUserAgent } from '@callgate/sip';
+import type { AgentState } from '@callgate/coordination';
 import { logText } from '@callgate/call-core';
+import type { AgentRef, CallsLogger, SipLeg, SipPort, SipUserAgentPort } from './ports.js';
 import { ServerCall, type ServerCallDeps } from './server-call.js';
+import type { TransferLedger } from './transfer-ledger.js';
+import type { TransferRelay } from './transfer-relay.js';
 
 export interface ServerLineDeps {
   agent: AgentRef;
@@ -19,7 +20,11 @@ export interface ServerLineDeps {
   ) => Promise<void>;
   /** the agent's current device and call status, from the coordination store */
   state: () => Promise<AgentState>;
-  logger: Logger;
+  logger: CallsLogger;
+  /** the SIP stack: the line's user agent, its calls' bridges and tones */
+  sip: SipPort;
+  /** transfers under way (an inbound leg's transfer header is trusted only when listed) */
+  ledger: TransferLedger;
   ringTimeoutMs: number;
   /** audio codecs of the line's calls, preferred first; unset: JsSIP's default order */
   codecs?: string[];
@@ -28,12 +33,12 @@ export interface ServerLineDeps {
    * line is fenced: new calls are refused and the registration is not refreshed.
    */
   mayServe: () => boolean;
-  /** the SIP stack's logger (SIP traffic at debug); default: silent */
-  sipLogger?: SipLogger;
   /** told of each failed registration (metrics) */
   onRegistrationFailed?: () => void;
   /** publishes a change of the line's registration (`agent.sip`) to the agent's tabs and /events */
   publishSip: (view: SipRegistrationView) => Promise<void>;
+  /** told when the line became idle: its call ended and no transfer relay is left on it */
+  onIdle?: () => void;
 }
 
 /** REGISTER retries after a failure: 2 s, doubling, at most 5 min, ±20 % (a PBX with pike or fail2ban bans a client that hammers it). */
@@ -64,47 +69,26 @@ export function registrationReason(statusCode: number | undefined, cause: string
  * switch between modes 2, 3, 4 and 6 needs no new registration.
  */
 export class ServerLine {
-  readonly ua: SipUserAgent;
+  readonly ua: SipUserAgentPort;
   private active: ServerCall | undefined;
+  /** customers transferred away from this line, still bridged to their target through it */
+  private readonly relaySet = new Set<TransferRelay>();
   private closed = false;
   private view: SipRegistrationView = { state: 'registering' };
 
   constructor(private readonly deps: ServerLineDeps) {
-    this.ua = new SipUserAgent({
-      wsUri: deps.pbx.wsUri,
-      sipDomain: deps.pbx.sipDomain,
-      user: deps.config.sip.user,
-      password: deps.config.sip.password,
-      ...(deps.config.sip.authUser === undefined ? {} : { authUser: deps.config.sip.authUser }),
-      ...(deps.config.sip.realm === undefined ? {} : { realm: deps.config.sip.realm }),
-      ...(deps.pbx.tls === undefined
-        ? {}
-        : {
-            tls: {
-              ...(deps.pbx.tls.ca === undefined ? {} : { ca: deps.pbx.tls.ca }),
-              ...(deps.pbx.tls.serverName === undefined ? {} : { servername: deps.pbx.tls.serverName }),
-            },
-          }),
-      pcConfig: {
-        iceServers: (deps.pbx.iceServers ?? []).map((server) => ({ ...server, urls: [...server.urls] })),
-        ...(deps.pbx.iceTransportPolicy === undefined
-          ? {}
-          : { iceTransportPolicy: deps.pbx.iceTransportPolicy }),
-      },
-      displayName: deps.config.name,
-      register: true,
-      reconnect: { minIntervalSec: 1, maxIntervalSec: 10 },
-      registrationRetryMs: REGISTER_BACKOFF,
+    this.ua = deps.sip.createUserAgent({
+      agent: deps.agent,
+      config: deps.config,
+      pbx: deps.pbx,
       ...(deps.codecs ? { codecs: deps.codecs } : {}),
       mayRefreshRegistration: deps.mayServe,
-      ...(deps.sipLogger
-        ? { logger: prefixedLogger(deps.sipLogger, `${deps.agent.domain}/${deps.agent.ipphone}:`) }
-        : {}),
+      registrationRetry: REGISTER_BACKOFF,
     });
-    this.ua.on('incomingCall', ({ call }) => {
-      this.onIncoming(call).catch((err: unknown) => {
+    this.ua.on('incomingCall', ({ leg }) => {
+      this.onIncoming(leg).catch((err: unknown) => {
         deps.logger.error(`${this.name}: incoming call failed: ${String(err)}`);
-        if (!call.isTerminated && call.state === SipCallState.Ringing) call.reject(500);
+        if (!leg.isTerminated && leg.state === 'ringing') leg.reject(500);
       });
     });
     this.ua.on('registered', () => {
@@ -145,6 +129,16 @@ export class ServerLine {
     return this.active;
   }
 
+  /** The transfer relays on this line: customers moved away, still bridged through it. */
+  get relays(): readonly TransferRelay[] {
+    return [...this.relaySet];
+  }
+
+  /** A call or a transfer relay is on the line: it is not dropped, handed over or closed lightly. */
+  get busy(): boolean {
+    return this.active !== undefined || this.relaySet.size > 0;
+  }
+
   get registered(): boolean {
     return this.ua.isRegistered;
   }
@@ -183,25 +177,28 @@ export class ServerLine {
     return this.active;
   }
 
-  /** Ends the current call (cause SHUTDOWN or as given) and unregisters. Idempotent. */
+  /** Ends the current call (cause SHUTDOWN) and any transfer relay, and unregisters. Idempotent. */
   async close(reason = 'closed'): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.active?.hangup('system', 'SHUTDOWN');
+    await Promise.allSettled([
+      this.active?.hangup('system', 'SHUTDOWN'),
+      ...[...this.relaySet].map((relay) => relay.close()),
+    ]);
     await this.ua.close(reason);
   }
 
-  private async onIncoming(customer: SipCall): Promise<void> {
+  private async onIncoming(customer: SipLeg): Promise<void> {
     if (!this.deps.mayServe()) {
       // Another instance may hold the agent now: answering here could ring the agent twice.
       this.deps.logger.warn(
-        `${this.name}: fenced (lease not current), ${logText(customer.remote.user)} refused 480`,
+        `${this.name}: fenced (lease not current), ${logText(customer.remoteUser)} refused 480`,
       );
       customer.reject(480);
       return;
     }
     if (this.active) {
-      this.deps.logger.log(`${this.name}: busy, ${logText(customer.remote.user)} refused 486`);
+      this.deps.logger.log(`${this.name}: busy, ${logText(customer.remoteUser)} refused 486`);
       customer.reject(486);
       return;
     }
@@ -212,7 +209,7 @@ export class ServerLine {
     }
     if (state.callStatus !== 'on') {
       this.deps.logger.log(
-        `${this.name}: call status ${state.callStatus}, ${logText(customer.remote.user)} refused 480`,
+        `${this.name}: call status ${state.callStatus}, ${logText(customer.remoteUser)} refused 480`,
       );
       customer.reject(480);
       return;
@@ -220,14 +217,14 @@ export class ServerLine {
     const target = deviceTargetOf(state, this.deps.config, this.deps.pbx);
     if (!target) {
       this.deps.logger.warn(
-        `${this.name}: no server-side device (type ${state.deviceType}), ${logText(customer.remote.user)} refused 480`,
+        `${this.name}: no server-side device (type ${state.deviceType}), ${logText(customer.remoteUser)} refused 480`,
       );
       customer.reject(480);
       return;
     }
     const callId = randomUUID();
     this.deps.logger.log(
-      `${this.name}: call ${callId} from ${logText(customer.remote.user)}, ringing ${target}`,
+      `${this.name}: call ${callId} from ${logText(customer.remoteUser)}, ringing ${target}`,
     );
     // An IP phone that answers when asked lets the CRM pick up the ringing call (`call.answer`).
     const autoAnswer =
@@ -239,6 +236,9 @@ export class ServerLine {
   private callDeps(deviceTarget: string, callId: string, transactionId?: string): ServerCallDeps {
     return {
       ua: this.ua,
+      sip: this.deps.sip,
+      ledger: this.deps.ledger,
+      agentName: this.name,
       domain: this.deps.agent.domain,
       deviceTarget,
       logger: this.deps.logger,
@@ -248,6 +248,14 @@ export class ServerLine {
         this.deps.publish(type, data, { callId, ...(transactionId === undefined ? {} : { transactionId }) }),
       onEnded: (call) => {
         if (this.active === call) this.active = undefined;
+        if (!this.busy) this.deps.onIdle?.();
+      },
+      onRelay: (relay) => {
+        this.relaySet.add(relay);
+        void relay.closed.then(() => {
+          this.relaySet.delete(relay);
+          if (!this.busy) this.deps.onIdle?.();
+        });
       },
     };
   }

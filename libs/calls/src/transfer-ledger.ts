@@ -17,11 +17,10 @@ export interface TransferLeg {
  * Transfers whose move is under way, by id, so the side that receives the customer can trust the
  * `X-Callgate-Transfer` header of an INVITE: a header naming no transfer this process started, or
  * reaching another user than the transfer's target, is ignored (anyone can put a header on an
- * INVITE). Process-wide on purpose: the target's line (created by the call engine) and the
- * transfer service meet here without a dependency on each other; transfer ids are random UUIDs,
- * so several gateways in one process (tests) never collide.
+ * INVITE). One per gateway, made by the composition and handed to the lines (which receive the
+ * INVITE) and to the transfers (which start it), so neither depends on the other.
  */
-class TransferLedger {
+export class TransferLedger {
   private readonly legs = new Map<string, TransferLeg>();
 
   expect(leg: TransferLeg): void {
@@ -46,5 +45,3 @@ class TransferLedger {
     return leg?.targetAgent === ipphone && leg.domain === domain ? leg : undefined;
   }
 }
-
-export const transferLedger = new TransferLedger();

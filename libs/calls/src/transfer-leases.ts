@@ -1,4 +1,5 @@
-import type { AgentRef, Reservation, StoredTransfer, TransferStore } from '@callgate/coordination';
+import type { Reservation, StoredTransfer, TransferStore } from '@callgate/coordination';
+import type { AgentRef } from './ports.js';
 
 /** What the shared store keeps of an agent transfer, so that another instance can finish it. */
 export interface LeasedTransfer {
