@@ -20,6 +20,27 @@ describe('CallModel', () => {
     expect(call.snapshot()).toMatchObject({ direction: 'outbound', transactionId: 'tx-9', state: 'active' });
   });
 
+  it('a call joined in the middle starts in the state given, with no made-up history', () => {
+    const held = CallModel.joined('c9', 'inbound', '', 'held', 'tx-1', 2000);
+    expect(held.snapshot()).toMatchObject({ state: 'held', answeredAt: 2000, transactionId: 'tx-1' });
+    expect(held.transition('active')).toBe('call.unheld');
+    const ringing = CallModel.joined('c10', 'inbound', '', 'ringing');
+    expect(ringing.snapshot().answeredAt).toBeUndefined();
+    expect(ringing.transition('active')).toBe('call.accepted');
+  });
+
+  it('setMuted sets mute once: the event when it changes, nothing when it was so already', () => {
+    const call = new CallModel('c11', 'inbound', '0904');
+    expect(() => call.setMuted(true)).toThrow(IllegalTransitionError);
+    call.transition('active');
+    expect(call.setMuted(false)).toBeUndefined();
+    expect(call.setMuted(true)).toBe('call.muted');
+    expect(call.setMuted(true)).toBeUndefined();
+    expect(call.muted).toBe(true);
+    expect(call.setMuted(false)).toBe('call.unmuted');
+    expect(call.muted).toBe(false);
+  });
+
   it('refuses illegal moves with IllegalTransitionError', () => {
     const call = new CallModel('c3', 'inbound', '0903');
     expect(() => call.transition('held')).toThrow(IllegalTransitionError);

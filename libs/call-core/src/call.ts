@@ -88,6 +88,26 @@ export class CallModel {
     this.startedAt = now;
   }
 
+  /**
+   * A call first heard of in the middle (its start was seen by another gateway instance, or
+   * before a restart): its model in `state`, as it is now, with no history made up to get there.
+   * An answered call counts as answered from now on.
+   */
+  static joined(
+    callId: string,
+    direction: CallDirection,
+    phone: string,
+    state: CallState,
+    transactionId?: string,
+    now: number = Date.now(),
+  ): CallModel {
+    const call = new CallModel(callId, direction, phone, transactionId, now);
+    call.current = state;
+    if (state === 'active' || state === 'held') call.answeredAtMs = now;
+    if (state === 'ended') call.endedAtMs = now;
+    return call;
+  }
+
   get state(): CallState {
     return this.current;
   }
@@ -139,6 +159,16 @@ export class CallModel {
     }
     this.mutedFlag = !this.mutedFlag;
     return this.mutedFlag ? 'call.muted' : 'call.unmuted';
+  }
+
+  /** Sets mute on an answered call; returns the event it announces, or undefined when it was so already. */
+  setMuted(muted: boolean): 'call.muted' | 'call.unmuted' | undefined {
+    if (this.current !== 'active' && this.current !== 'held') {
+      throw new IllegalTransitionError(this.current, this.current);
+    }
+    if (this.mutedFlag === muted) return undefined;
+    this.mutedFlag = muted;
+    return muted ? 'call.muted' : 'call.unmuted';
   }
 
   snapshot(): CallSnapshot {

@@ -31,3 +31,14 @@ export {
   type TakeoverHooks,
 } from './transfer-leases.js';
 export { surveyDestination, surveyTarget, uriUser, type SurveyTarget } from './survey-transfer.js';
+export { defaultAgentState } from './agent-defaults.js';
+export {
+  notAnsweredStatus,
+  ReBridgeMover,
+  ReferMover,
+  type CustomerMover,
+  type MoveOutcome,
+  type MoveRequest,
+} from './customer-mover.js';
+export { transferFailedData, type TransferFailedFacts } from './transfer-events.js';
+export { lineCommands, runLineCommand, type LineCommandContext } from './line-commands.js';

@@ -2,7 +2,15 @@
 // Adapters implement them (apps/gateway/src/calls/adapters: libs/sip, the event bus,
 // libs/coordination); tests implement them with in-memory fakes. Nothing here names JsSIP, Nest,
 // Redis or Socket.IO. Add to these interfaces; do not rename or remove (fakes build on them).
-import type { EventDataMap, EventType } from '@callgate/contracts';
+import type {
+  CommandAck,
+  CommandName,
+  CommandPayload,
+  EventDataMap,
+  EventType,
+  VoiceTransferAnswer,
+  VoiceTransferRequest,
+} from '@callgate/contracts';
 import type { AgentConfig, PbxConfig } from '@callgate/auth';
 
 /** An agent: its domain and its extension. */
@@ -202,4 +210,19 @@ export interface AgentLocationPort {
   voiceTab(agent: AgentRef): Promise<{ instanceId: string; tabId: string } | null>;
   /** decided once: the line's owner, else the voice tab's instance, else none */
   locate(agent: AgentRef): Promise<AgentPlace>;
+}
+
+// ---- voice tab port (browser mode: the voice tab's in-page phone carries the call) ----
+
+/** Commands to an agent's voice tab, wherever its socket is connected. */
+export interface VoiceTabPort {
+  /** runs a call command on the voice tab's phone and returns its answer */
+  command<K extends CommandName>(
+    tabId: string,
+    name: K,
+    payload: CommandPayload<K>,
+    timeoutMs?: number,
+  ): Promise<CommandAck<K>>;
+  /** asks the voice tab's phone to REFER its customer to `request.target`; its outcome */
+  transfer(tabId: string, request: VoiceTransferRequest, timeoutMs: number): Promise<VoiceTransferAnswer>;
 }

@@ -18,6 +18,7 @@ import type {
   SipUserAgentPort,
   TonePort,
 } from './ports.js';
+import { notAnsweredStatus } from './customer-mover.js';
 import type { TransferLedger } from './transfer-ledger.js';
 import { TransferRelay } from './transfer-relay.js';
 
@@ -224,7 +225,7 @@ export class ServerCall {
     this.moving = undefined;
     if (outcome !== 'accepted') {
       const sipCode = outcome.statusCode;
-      const notAnswered = timedOut || sipCode === 408 || sipCode === 480 || sipCode === 487;
+      const notAnswered = timedOut || notAnsweredStatus(sipCode);
       if (this.model.ended) return { ok: false, reason: 'CALL_ENDED' };
       return {
         ok: false,

@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import {
   type AgentSummary,
+  type CallCommandName,
   CallgateError,
   type CommandName,
   type CommandPayload,
@@ -26,7 +27,7 @@ import { VoiceRelay } from './voice-relay.js';
 import { DialGuard } from '../security/dial-guard.js';
 import { SessionService } from '../session/session.service.js';
 import { EventBus } from '../events/event-bus.js';
-import { defaultAgentState } from './defaults.js';
+import { defaultAgentState } from '@callgate/calls';
 import { COORDINATION, GATEWAY_CONFIG } from '../tokens.js';
 
 /**
@@ -34,6 +35,15 @@ import { COORDINATION, GATEWAY_CONFIG } from '../tokens.js';
  * winner is told anyway (the loser is then taken for gone: closed, frozen, or an old client).
  */
 export const VOICE_REVOKE_TIMEOUT_MS = 2_000;
+
+/** One command's handler. */
+type CommandHandler<K extends CommandName> = (
+  ctx: CommandContext,
+  payload: CommandPayload<K>,
+) => Promise<CommandResult<K>>;
+
+/** Every command's handler, by name. */
+type CommandHandlers = { [K in CommandName]: CommandHandler<K> };
 
 /** Who issues a command: a tab (socket id) or a CRM backend over REST (no tab). */
 export interface CommandContext {
@@ -231,82 +241,83 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
     ctx: CommandContext,
     name: K,
     payload: CommandPayload<K>,
-  ): Promise<CommandResult<K>>;
-  async execute(
-    ctx: CommandContext,
-    name: CommandName,
-    payload: CommandPayload<CommandName>,
-  ): Promise<CommandResult<CommandName>> {
+  ): Promise<CommandResult<K>> {
     if (payload.voiceFence !== undefined) await this.checkFence(ctx, payload.voiceFence);
-    switch (name) {
-      case 'voice.enable':
-        return this.enableVoice(ctx);
-      case 'agent.toggleCallStatus':
-        return this.toggleCallStatus(ctx);
-      case 'agent.setDevice': {
-        const device = payload as CommandPayload<'agent.setDevice'>;
-        return this.setDevice(ctx, device.type, device.mobile);
-      }
-      case 'agent.resetDevice': {
-        const defaults = this.defaults(ctx.agent);
-        return this.setDevice(ctx, defaults.deviceType, defaults.mobile);
-      }
-      case 'transfer.listAgents':
-        return { agents: await this.listAgents(ctx.agent.domain) };
-      case 'session.unregister':
-        if (ctx.tabId) await this.disconnectTab(ctx.agent, ctx.tabId);
-        return {};
-      case 'call.dial':
-      case 'call.answer':
-      case 'call.hangup':
-      case 'call.toggleHold':
-      case 'call.toggleMute':
-      case 'call.dtmf': {
-        if (name === 'call.dial') {
-          if (!this.agentConfig(ctx.agent).canCallOut)
-            throw new CallgateError('CALLOUT_PERMISSION_DENY', `agent ${ctx.agent.ipphone} may not call out`);
-          const { number } = payload as CommandPayload<'call.dial'>;
-          await this.dial.check(ctx.agent, 'callout', number, name);
-        }
-        if (name === 'call.dial')
-          payload = this.withCallerNumber(ctx.agent, payload as CommandPayload<'call.dial'>);
-        const state = await this.store(() =>
-          this.coordination.agents.get(ctx.agent, this.defaults(ctx.agent)),
-        );
-        return state.deviceType === 1 && !(await this.calls.serving(ctx.agent))
-          ? this.browser.command(ctx.agent, name, payload)
-          : this.calls.command(ctx.agent, name, payload);
-      }
-      case 'call.report': {
-        const tabId = this.requireTab(ctx, 'call.report');
-        const { voiceFence: _fence, ...report } = payload as CommandPayload<'call.report'>;
-        // An inbound call rings the in-page phone directly: the call status is checked here.
-        const callStatus =
-          report.type === 'call.ringing'
-            ? (await this.store(() => this.coordination.agents.get(ctx.agent, this.defaults(ctx.agent))))
-                .callStatus
-            : undefined;
-        await this.browser.report(ctx.agent, tabId, report, callStatus ? { callStatus } : {});
-        return {};
-      }
-      case 'transfer.toAgent':
-        return this.transfers.toAgent(ctx.agent, payload as CommandPayload<'transfer.toAgent'>);
-      case 'transfer.toQueue':
-        return this.transfers.toQueue(ctx.agent, payload as CommandPayload<'transfer.toQueue'>);
-      case 'transfer.toSurvey':
-        return this.transfers.toSurvey(ctx.agent, payload as CommandPayload<'transfer.toSurvey'>);
-      case 'transfer.respond':
-        return this.transfers.respond(ctx.agent, payload as CommandPayload<'transfer.respond'>);
-      case 'session.logout':
-        await this.sessions.logout(ctx.agent);
-        // Every other tab, on every instance; the caller's own tab is closed once answered.
-        this.bus.closeAgentTabs(
-          ctx.agent,
-          { code: 'SESSION_EXPIRED', message: 'the agent logged out' },
-          ctx.tabId,
-        );
-        return {};
-    }
+    const handler: CommandHandlers[K] = this.handlers[name];
+    return handler(ctx, payload);
+  }
+
+  /** One handler per command, typed by the command map: a new command is a new entry here. */
+  private readonly handlers: CommandHandlers = {
+    'voice.enable': (ctx) => this.enableVoice(ctx),
+    'agent.toggleCallStatus': (ctx) => this.toggleCallStatus(ctx),
+    'agent.setDevice': (ctx, device) => this.setDevice(ctx, device.type, device.mobile),
+    'agent.resetDevice': (ctx) => {
+      const defaults = this.defaults(ctx.agent);
+      return this.setDevice(ctx, defaults.deviceType, defaults.mobile);
+    },
+    'transfer.listAgents': async (ctx) => ({ agents: await this.listAgents(ctx.agent.domain) }),
+    'session.unregister': async (ctx) => {
+      if (ctx.tabId) await this.disconnectTab(ctx.agent, ctx.tabId);
+      return {};
+    },
+    'call.dial': async (ctx, payload) => {
+      if (!this.agentConfig(ctx.agent).canCallOut)
+        throw new CallgateError('CALLOUT_PERMISSION_DENY', `agent ${ctx.agent.ipphone} may not call out`);
+      await this.dial.check(ctx.agent, 'callout', payload.number, 'call.dial');
+      return this.callCommand(ctx, 'call.dial', this.withCallerNumber(ctx.agent, payload));
+    },
+    'call.answer': (ctx, payload) => this.callCommand(ctx, 'call.answer', payload),
+    'call.hangup': (ctx, payload) => this.callCommand(ctx, 'call.hangup', payload),
+    'call.toggleHold': (ctx, payload) => this.callCommand(ctx, 'call.toggleHold', payload),
+    'call.toggleMute': (ctx, payload) => this.callCommand(ctx, 'call.toggleMute', payload),
+    'call.dtmf': (ctx, payload) => this.callCommand(ctx, 'call.dtmf', payload),
+    'call.report': async (ctx, payload) => {
+      const tabId = this.requireTab(ctx, 'call.report');
+      const { voiceFence: _fence, ...report } = payload;
+      // An inbound call rings the in-page phone directly: the call status is checked here.
+      const callStatus =
+        report.type === 'call.ringing'
+          ? (await this.store(() => this.coordination.agents.get(ctx.agent, this.defaults(ctx.agent))))
+              .callStatus
+          : undefined;
+      await this.browser.report(ctx.agent, tabId, report, callStatus ? { callStatus } : {});
+      return {};
+    },
+    'transfer.toAgent': (ctx, payload) => this.transfers.toAgent(ctx.agent, payload),
+    'transfer.toQueue': (ctx, payload) => this.transfers.toQueue(ctx.agent, payload),
+    'transfer.toSurvey': (ctx, payload) => this.transfers.toSurvey(ctx.agent, payload),
+    'transfer.respond': (ctx, payload) => this.transfers.respond(ctx.agent, payload),
+    'session.logout': async (ctx) => {
+      await this.sessions.logout(ctx.agent);
+      // Every other tab, on every instance; the caller's own tab is closed once answered.
+      this.bus.closeAgentTabs(
+        ctx.agent,
+        { code: 'SESSION_EXPIRED', message: 'the agent logged out' },
+        ctx.tabId,
+      );
+      return {};
+    },
+  };
+
+  /**
+   * A call command goes where the agent's call lives, located once: its server-side line
+   * (wherever it runs), else, in browser mode, its voice tab.
+   */
+  private async callCommand<K extends CallCommandName>(
+    ctx: CommandContext,
+    name: K,
+    payload: CommandPayload<K>,
+  ): Promise<CommandResult<K>> {
+    const [state, place] = await this.store(() =>
+      Promise.all([
+        this.coordination.agents.get(ctx.agent, this.defaults(ctx.agent)),
+        this.calls.location.locate(ctx.agent),
+      ]),
+    );
+    return state.deviceType === 1 && place.kind !== 'line'
+      ? this.browser.command(ctx.agent, name, payload, place)
+      : this.calls.command(ctx.agent, name, payload, place);
   }
 
   /**

@@ -8,6 +8,7 @@ import {
   type VoiceTransferRequest,
 } from '@callgate/contracts';
 import { ephemeralSipCredentials } from '@callgate/auth';
+import type { VoiceTabPort } from '@callgate/calls';
 import type { AgentRef } from '@callgate/coordination';
 import type { GatewayConfig } from '../config.js';
 import { type AgentNamespace, EventBus } from '../events/event-bus.js';
@@ -25,7 +26,7 @@ const STOP_TIMEOUT_MS = 3_000;
  * from other tabs). Works across instances: Socket.IO acks travel through the adapter.
  */
 @Injectable()
-export class VoiceRelay {
+export class VoiceRelay implements VoiceTabPort {
   private readonly logger = new Logger(VoiceRelay.name);
   private nsp?: AgentNamespace;
 

@@ -7,38 +7,37 @@ import {
   type CommandPayload,
   type CommandResult,
 } from '@callgate/contracts';
-import { CallModel, type CallSnapshot, IllegalTransitionError } from '@callgate/call-core';
+import { CallModel, type CallSnapshot, type CallState, IllegalTransitionError } from '@callgate/call-core';
 import type { AgentRef, Coordination } from '@callgate/coordination';
 import { VoiceRelay } from '../agent/voice-relay.js';
 import { EventBus } from '../events/event-bus.js';
 import type { GatewayConfig } from '../config.js';
 import { COORDINATION, GATEWAY_CONFIG, TRANSFER_LEDGER } from '../tokens.js';
-import type { TransferLedger } from '@callgate/calls';
+import type { AgentPlace, TransferLedger } from '@callgate/calls';
 
-/** A call first heard of in the middle: its model, in the state that makes this report legal. */
+/**
+ * A call first heard of in the middle: its model as it stands just before this report (the call
+ * is taken as it is, with no history made up), so that the report moves it as it moved the phone.
+ */
 function adopt(report: CallReport): CallModel {
-  const call = new CallModel(report.callId, 'inbound', '', report.transactionId);
+  const join = (state: CallState): CallModel =>
+    CallModel.joined(report.callId, 'inbound', '', state, report.transactionId);
   switch (report.type) {
+    case 'call.held':
+    case 'call.muted':
+    case 'call.unmuted':
+      return join('active');
+    case 'call.unheld':
+      return join('held');
     case 'call.accepted':
     case 'call.customerAccepted':
     case 'callout.failed':
     case 'call.ended':
-      break;
-    case 'call.held':
-    case 'call.muted':
-    case 'call.unmuted':
-      call.transition('active');
-      break;
-    case 'call.unheld':
-      call.transition('active');
-      call.transition('held');
-      break;
     case 'call.ringing':
     case 'callout.started':
     case 'callout.customerRinging':
-      break;
+      return join('ringing');
   }
-  return call;
 }
 
 const key = (agent: AgentRef): string => `${agent.domain}/${agent.ipphone}`;
@@ -104,15 +103,18 @@ export class BrowserCalls implements OnApplicationShutdown {
     return ids?.callId === call.callId ? ids.customerCallId : call.callId;
   }
 
+  /** Relays a call command to the voice tab (`place`: where the agent was located, when known). */
   async command<K extends CallCommandName>(
     agent: AgentRef,
     name: K,
     payload: CommandPayload<K>,
+    place?: AgentPlace,
   ): Promise<CommandResult<K>>;
   async command(
     agent: AgentRef,
     name: CallCommandName,
     payload: CommandPayload<CallCommandName>,
+    place?: AgentPlace,
   ): Promise<CommandResult<CallCommandName>> {
     const call = this.current.get(key(agent));
     if (name === 'call.dial') {
@@ -124,7 +126,11 @@ export class BrowserCalls implements OnApplicationShutdown {
         throw new CallgateError('COULD_NOT_GET_CALL_INFO', `call ${callId} is not the agent's current call`);
       }
     }
-    const holder = await this.coordination.voice.holder(agent);
+    const holder = place
+      ? place.kind === 'voiceTab'
+        ? place
+        : null
+      : await this.coordination.voice.holder(agent);
     if (name !== 'call.dial' && (!call || call.ended) && !holder) {
       throw new CallgateError('NOT_IN_A_CALL', 'the agent is not in a call');
     }
@@ -245,7 +251,7 @@ export class BrowserCalls implements OnApplicationShutdown {
               break;
             case 'call.muted':
             case 'call.unmuted':
-              if ((call.toggleMute() === 'call.muted') !== (report.type === 'call.muted')) call.toggleMute();
+              call.setMuted(report.type === 'call.muted');
               break;
             case 'call.ended': {
               // A duration no longer than the gateway saw the call (from its first report).

@@ -21,12 +21,15 @@ import {
   type Lease,
 } from '@callgate/coordination';
 import type { GatewayConfig } from '../config.js';
-import { defaultAgentState } from '../agent/defaults.js';
+import { defaultAgentState } from '@callgate/calls';
 import { EventBus } from '../events/event-bus.js';
 import { Peers } from '../infra/peers.js';
 import { METRICS, type Metrics } from '../infra/metrics.js';
 import { COORDINATION, GATEWAY_CONFIG, SIP_PORT, TRANSFER_LEDGER } from '../tokens.js';
+import { CoordinationAgentLocation } from './adapters/agent-location.js';
 import {
+  type AgentLocationPort,
+  type AgentPlace,
   CallNotAnsweredError,
   LineBusyError,
   type ServerCall,
@@ -117,6 +120,8 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
 
   /** inbound calls in progress on server-side lines (a `call.ended` NO_ANSWER of one marks noAnswer) */
   private readonly inbound = new Set<string>();
+  /** where agents' lines and voice tabs live: asked here, by the agent service and by transfers */
+  readonly location: AgentLocationPort;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
@@ -127,6 +132,10 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     @Inject(SIP_PORT) private readonly sip: SipPort,
     @Inject(TRANSFER_LEDGER) private readonly ledger: TransferLedger,
   ) {
+    this.location = new CoordinationAgentLocation(coordination, {
+      hasLine: (agent) => this.lines.has(key(agent)),
+      liveInstances: () => this.members,
+    });
     metrics.gauge('linesRegistered', () => [...this.lines.values()].filter((line) => line.registered).length);
     metrics.gauge('leasesHeld', () => this.held.size);
     metrics.setModeResolver(async (agent) => (await this.state(agent)).deviceType);
@@ -157,9 +166,8 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   /** The instance that registers the agent's line, or null when none does. */
-  async ownerOf(agent: AgentRef): Promise<string | null> {
-    if (this.lines.has(key(agent))) return this.instanceId;
-    return (await this.owner(agent))?.owner ?? null;
+  ownerOf(agent: AgentRef): Promise<string | null> {
+    return this.location.lineOwner(agent);
   }
 
   /** Lines this instance registers now. */
@@ -257,7 +265,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
 
   /** True when some instance runs a server-side line for the agent. */
   async serving(agent: AgentRef): Promise<boolean> {
-    return this.lines.has(key(agent)) || (await this.owner(agent)) !== null;
+    return (await this.location.lineOwner(agent)) !== null;
   }
 
   /** The agent's server-side line wherever it runs, or null when it has none. */
@@ -269,25 +277,30 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     return this.peers.ask<LineStatus | null>(lease.owner, 'calls.status', agent);
   }
 
-  /** Runs a call command for an agent whose device is server-side, on the instance that owns it. */
+  /**
+   * Runs a call command for an agent whose device is server-side, on the instance that owns it
+   * (`place`: where the agent was located, when the caller knows already).
+   */
   async command<K extends CallCommandName>(
     agent: AgentRef,
     name: K,
     payload: CommandPayload<K>,
+    place?: AgentPlace,
   ): Promise<CommandResult<K>>;
   async command(
     agent: AgentRef,
     name: CallCommandName,
     payload: CommandPayload<CallCommandName>,
+    place?: AgentPlace,
   ): Promise<CommandResult<CallCommandName>> {
     const line = this.line(agent);
     if (line) return this.commandHere(line, agent, name, payload);
-    const lease = await this.owner(agent);
-    if (!lease || lease.owner === this.instanceId) {
+    const where = place ?? (await this.location.locate(agent));
+    if (where.kind !== 'line' || where.here) {
       throw new CallgateError('DEVICE_NOT_AVAILABLE', `agent ${agent.ipphone} has no call device attached`);
     }
     const command: PeerCommand = { agent, name, payload };
-    return this.peers.ask<CommandResult<CallCommandName>>(lease.owner, 'calls.command', command);
+    return this.peers.ask<CommandResult<CallCommandName>>(where.instanceId, 'calls.command', command);
   }
 
   private async commandHere(

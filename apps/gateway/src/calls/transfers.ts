@@ -19,7 +19,7 @@ import {
 } from '@callgate/call-core';
 import type { AgentRef, Coordination } from '@callgate/coordination';
 import type { GatewayConfig } from '../config.js';
-import { defaultAgentState } from '../agent/defaults.js';
+import { defaultAgentState } from '@callgate/calls';
 import { VoiceRelay } from '../agent/voice-relay.js';
 import { EventBus } from '../events/event-bus.js';
 import { COORDINATION, GATEWAY_CONFIG, TRANSFER_LEDGER } from '../tokens.js';
@@ -221,9 +221,8 @@ export class TransferService implements OnApplicationShutdown {
   private async homeOf(agent: AgentRef): Promise<string> {
     const here = this.peers.instanceId;
     if (this.calls.line(agent) || this.browser.snapshot(agent)) return here;
-    const owner = await this.calls.ownerOf(agent);
-    if (owner) return owner;
-    return (await this.coordination.voice.holder(agent))?.instanceId ?? here;
+    const place = await this.calls.location.locate(agent);
+    return place.kind === 'none' ? here : place.instanceId;
   }
 
   private pendingFor(target: AgentRef, payload: CommandPayload<'transfer.respond'>): Transfer | undefined {
@@ -622,7 +621,7 @@ export class TransferService implements OnApplicationShutdown {
   }
 
   private async moveBrowser(t: Transfer, source: AgentRef): Promise<HandOverResult> {
-    const holder = await this.coordination.voice.holder(source);
+    const holder = await this.calls.location.voiceTab(source);
     if (!holder) return { ok: false, reason: 'CALL_ENDED' };
     const fixed = t.queue ?? t.survey;
     const target = fixed
@@ -763,7 +762,7 @@ export class TransferService implements OnApplicationShutdown {
    */
   private async wantsOrphan(lt: LeasedTransfer): Promise<boolean> {
     if (lt.source.side === 'server') return true;
-    const holder = await this.coordination.voice.holder({ domain: lt.domain, ipphone: lt.from });
+    const holder = await this.calls.location.voiceTab({ domain: lt.domain, ipphone: lt.from });
     if (holder?.instanceId === this.peers.instanceId) return true;
     if (holder && this.calls.liveInstances.includes(holder.instanceId)) return false;
     return Date.now() >= lt.expiresAtMs;
