@@ -1,6 +1,14 @@
 // In-memory fakes of the call events and agent location ports, and a logger that keeps its lines:
 // what a call-flow test reads back after driving the call logic.
-import type { EventDataMap, EventType } from '@callgate/contracts';
+import type {
+  CommandAck,
+  CommandName,
+  CommandPayload,
+  EventDataMap,
+  EventType,
+  VoiceTransferAnswer,
+  VoiceTransferRequest,
+} from '@callgate/contracts';
 import type {
   AgentLocationPort,
   AgentPlace,
@@ -8,6 +16,7 @@ import type {
   CallEventMeta,
   CallEventsPort,
   CallsLogger,
+  VoiceTabPort,
 } from '../ports.js';
 
 /** One event as published. */
@@ -142,5 +151,49 @@ export class RecordingLogger implements CallsLogger {
     return this.lines
       .filter((line) => line.startsWith(`${level} `))
       .map((line) => line.slice(level.length + 1));
+  }
+}
+
+/** One command or REFER sent to a voice tab. */
+export type VoiceTabRequest =
+  | { kind: 'command'; tabId: string; name: CommandName; payload: unknown; timeoutMs?: number }
+  | { kind: 'transfer'; tabId: string; request: VoiceTransferRequest; timeoutMs: number };
+
+/**
+ * Voice tabs whose in-page phones answer as scripted: `referAnswer` is what the phone reports of
+ * a REFER (default: it worked), `commandAnswer` what it answers a call command (default: not in a
+ * call). Every request is recorded.
+ */
+export class FakeVoiceTabs implements VoiceTabPort {
+  readonly requests: VoiceTabRequest[] = [];
+  referAnswer: (tabId: string, request: VoiceTransferRequest) => VoiceTransferAnswer = (_tab, request) => ({
+    ok: true,
+    callId: request.callId,
+  });
+  commandAnswer: (tabId: string, name: CommandName, payload: unknown) => unknown = () => ({
+    ok: false,
+    code: 'NOT_IN_A_CALL',
+    message: 'the in-page phone has no call',
+  });
+
+  command<K extends CommandName>(
+    tabId: string,
+    name: K,
+    payload: CommandPayload<K>,
+    timeoutMs?: number,
+  ): Promise<CommandAck<K>> {
+    this.requests.push({
+      kind: 'command',
+      tabId,
+      name,
+      payload,
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    });
+    return Promise.resolve(this.commandAnswer(tabId, name, payload) as CommandAck<K>);
+  }
+
+  transfer(tabId: string, request: VoiceTransferRequest, timeoutMs: number): Promise<VoiceTransferAnswer> {
+    this.requests.push({ kind: 'transfer', tabId, request, timeoutMs });
+    return Promise.resolve(this.referAnswer(tabId, request));
   }
 }
