@@ -26,7 +26,7 @@ import { TransferLedger } from '@callgate/calls';
 import { BusCallEvents } from './calls/adapters/call-events.js';
 import { JsSipPort } from './calls/adapters/sip.js';
 import { sipLogger } from './infra/logging.js';
-import { CALL_EVENTS, COORDINATION, GATEWAY_CONFIG, SIP_PORT, TRANSFER_LEDGER } from './tokens.js';
+import { CALL_EVENTS, COORDINATION, GATEWAY_CONFIG, SIP_PORT, TRANSFER_LEDGER, VOICE_TAB } from './tokens.js';
 
 @Module({})
 export class GatewayModule {
@@ -56,6 +56,7 @@ export class GatewayModule {
         { provide: SIP_PORT, useValue: new JsSipPort(sipLogger(config.logFormat)) },
         { provide: CALL_EVENTS, useFactory: (bus: EventBus) => new BusCallEvents(bus), inject: [EventBus] },
         { provide: TRANSFER_LEDGER, useValue: new TransferLedger() },
+        { provide: VOICE_TAB, useExisting: VoiceRelay },
         EventBus,
         Peers,
         SessionService,

@@ -7,3 +7,5 @@ export const SIP_PORT = Symbol('SIP_PORT');
 export const CALL_EVENTS = Symbol('CALL_EVENTS');
 /** The transfers under way, one per gateway (lines trust a transfer header only when listed). */
 export const TRANSFER_LEDGER = Symbol('TRANSFER_LEDGER');
+/** libs/calls' voice tab port: the agent service's VoiceRelay (Socket.IO acks to the voice tab). */
+export const VOICE_TAB = Symbol('VOICE_TAB');

@@ -9,11 +9,10 @@ import {
 } from '@callgate/contracts';
 import { CallModel, type CallSnapshot, type CallState, IllegalTransitionError } from '@callgate/call-core';
 import type { AgentRef, Coordination } from '@callgate/coordination';
-import { VoiceRelay } from '../agent/voice-relay.js';
 import { EventBus } from '../events/event-bus.js';
 import type { GatewayConfig } from '../config.js';
-import { COORDINATION, GATEWAY_CONFIG, TRANSFER_LEDGER } from '../tokens.js';
-import type { AgentPlace, TransferLedger } from '@callgate/calls';
+import { COORDINATION, GATEWAY_CONFIG, TRANSFER_LEDGER, VOICE_TAB } from '../tokens.js';
+import type { AgentPlace, TransferLedger, VoiceTabPort } from '@callgate/calls';
 
 /**
  * A call first heard of in the middle: its model as it stands just before this report (the call
@@ -70,7 +69,7 @@ export class BrowserCalls implements OnApplicationShutdown {
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     @Inject(COORDINATION) private readonly coordination: Coordination,
-    private readonly relay: VoiceRelay,
+    @Inject(VOICE_TAB) private readonly relay: VoiceTabPort,
     private readonly bus: EventBus,
     @Inject(TRANSFER_LEDGER) private readonly ledger: TransferLedger,
   ) {}

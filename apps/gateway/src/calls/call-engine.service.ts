@@ -30,9 +30,7 @@ import { CoordinationAgentLocation } from './adapters/agent-location.js';
 import {
   type AgentLocationPort,
   type AgentPlace,
-  CallNotAnsweredError,
-  LineBusyError,
-  type ServerCall,
+  runLineCommand,
   ServerLine,
   type SipPort,
   type TransferLedger,
@@ -303,78 +301,13 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     return this.peers.ask<CommandResult<CallCommandName>>(where.instanceId, 'calls.command', command);
   }
 
-  private async commandHere(
+  private commandHere(
     line: ServerLine,
     agent: AgentRef,
     name: CallCommandName,
     payload: CommandPayload<CallCommandName>,
   ): Promise<CommandResult<CallCommandName>> {
-    if (name === 'call.dial') {
-      const { number, transactionId, callerNumber } = payload as CommandPayload<'call.dial'>;
-      if (line.call)
-        throw new CallgateError('CALLOUT_AGENT_BUSY', `agent ${agent.ipphone} is already in a call`);
-      if (!line.ua.isConnected || !this.mayServe(key(agent))) {
-        throw new CallgateError(
-          'IPCC_NOT_CONNECT_AGENT_ID',
-          `the PBX connection of agent ${agent.ipphone} is down`,
-        );
-      }
-      if (!line.registered) {
-        const why = line.registration.reason;
-        throw new CallgateError(
-          'IPCC_NOT_CONNECT_AGENT_ID',
-          `agent ${agent.ipphone} is not registered with the PBX${why ? `: ${why}` : ''}`,
-        );
-      }
-      try {
-        const call = await line.dial(number, transactionId, callerNumber);
-        return { callId: call.callId };
-      } catch (err) {
-        if (err instanceof LineBusyError) throw new CallgateError('CALLOUT_AGENT_BUSY', err.message);
-        throw err;
-      }
-    }
-    const call = this.currentCall(line, (payload as { callId?: string }).callId);
-    try {
-      switch (name) {
-        case 'call.answer':
-          // An IP phone configured to answer when asked picks up; any other device is answered
-          // on the device itself.
-          if (call.canAnswerOnDevice) {
-            call.answerOnDevice();
-            return { callId: call.callId };
-          }
-          throw new CallgateError(
-            'DEVICE_NOT_AVAILABLE',
-            call.model.state === 'ringing'
-              ? 'the call rings on the agent’s device: answer it there'
-              : `the call is ${call.model.state}`,
-          );
-        case 'call.hangup':
-          await call.hangup('agent');
-          return { callId: call.callId };
-        case 'call.toggleHold':
-          return { callId: call.callId, held: await call.toggleHold() };
-        case 'call.toggleMute':
-          return { callId: call.callId, muted: call.toggleMute() };
-        case 'call.dtmf':
-          await call.sendDtmf((payload as CommandPayload<'call.dtmf'>).digits);
-          return { callId: call.callId };
-      }
-    } catch (err) {
-      if (err instanceof CallNotAnsweredError)
-        throw new CallgateError('NOT_IN_A_CALL', `the call is ${err.state}`);
-      throw err;
-    }
-  }
-
-  private currentCall(line: ServerLine, callId: string | undefined): ServerCall {
-    const call = line.call;
-    if (!call || call.model.ended) throw new CallgateError('NOT_IN_A_CALL', 'the agent is not in a call');
-    if (callId !== undefined && callId !== call.callId) {
-      throw new CallgateError('COULD_NOT_GET_CALL_INFO', `call ${callId} is not the agent's current call`);
-    }
-    return call;
+    return runLineCommand({ agent, line, mayServe: this.mayServe(key(agent)) }, name, payload);
   }
 
   private localStatus(line: ServerLine): LineStatus {

@@ -5,38 +5,36 @@ import {
   CallgateError,
   type CommandPayload,
   type CommandResult,
-  type ErrorCode,
   type EventDataMap,
   type TransferFailureReason,
   type TransferIds,
 } from '@callgate/contracts';
-import {
-  checkTransferTarget,
-  TransferModel,
-  transferFailure,
-  transferTargetUri,
-  withTransferHeader,
-} from '@callgate/call-core';
+import { checkTransferTarget, TransferModel, transferFailure } from '@callgate/call-core';
 import type { AgentRef, Coordination } from '@callgate/coordination';
 import type { GatewayConfig } from '../config.js';
 import { defaultAgentState } from '@callgate/calls';
-import { VoiceRelay } from '../agent/voice-relay.js';
 import { EventBus } from '../events/event-bus.js';
-import { COORDINATION, GATEWAY_CONFIG, TRANSFER_LEDGER } from '../tokens.js';
+import { COORDINATION, GATEWAY_CONFIG, TRANSFER_LEDGER, VOICE_TAB } from '../tokens.js';
 import { BrowserCalls } from './browser-calls.js';
 import { CallEngine } from './call-engine.service.js';
 import { Peers } from '../infra/peers.js';
 import { DialGuard } from '../security/dial-guard.js';
 import {
-  type HandOverResult,
+  type CustomerMover,
   type LeasedTransfer,
+  type MoveOutcome,
+  ReBridgeMover,
+  ReferMover,
+  transferFailedData,
   surveyDestination,
   surveyTarget,
   type SurveyTarget,
+  type TransferFailedFacts,
   TransferLeaseKeeper,
   type TransferLedger,
   type TransferLeg,
   uriUser,
+  type VoiceTabPort,
 } from '@callgate/calls';
 
 /** The source agent's call a transfer moves: carried by the gateway (modes 2-4) or by its voice tab. */
@@ -94,6 +92,8 @@ export class TransferService implements OnApplicationShutdown {
   private readonly offBrowserEnded: () => void;
   /** agent transfers in the shared store: target reservations, leases, adoption of orphans */
   private readonly keeper: TransferLeaseKeeper;
+  /** how the customer moves: re-bridged by the source's line, or REFERred by its voice tab */
+  private readonly movers: Record<SourceCall['side'], CustomerMover>;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
@@ -101,7 +101,7 @@ export class TransferService implements OnApplicationShutdown {
     private readonly bus: EventBus,
     private readonly calls: CallEngine,
     private readonly browser: BrowserCalls,
-    private readonly relay: VoiceRelay,
+    @Inject(VOICE_TAB) private readonly relay: VoiceTabPort,
     private readonly peers: Peers,
     private readonly dial: DialGuard,
     @Inject(TRANSFER_LEDGER) private readonly ledger: TransferLedger,
@@ -142,6 +142,18 @@ export class TransferService implements OnApplicationShutdown {
       },
     );
     this.keeper.start();
+    this.movers = {
+      server: new ReBridgeMover({
+        serverCall: (agent) => this.calls.line(agent)?.call,
+        timeoutMs: () => this.config.ringTimeoutMs + MOVE_MARGIN_MS,
+      }),
+      browser: new ReferMover({
+        location: calls.location,
+        voiceTabs: relay,
+        sipDomain: (domain) => this.config.domains.domain(domain).pbx.sipDomain,
+        timeoutMs: () => this.config.ringTimeoutMs + 2 * MOVE_MARGIN_MS,
+      }),
+    };
     // A browser-mode source's customer hangs up while the target thinks: withdraw the request.
     this.offBrowserEnded = browser.onCallEnded((agent, callId) => {
       for (const t of this.transfers.values()) {
@@ -301,20 +313,10 @@ export class TransferService implements OnApplicationShutdown {
     await this.refuseSecondTransfer(source, call, `queue:${payload.queueId}`);
     const uri = this.config.domains.queue(source.domain, payload.queueId);
     if (uri === undefined) {
-      await this.bus.publish(
-        source,
-        'transfer.failed',
-        {
-          error: 'TRANSFER_CALL_FAILED',
-          reason: 'UNKNOWN_QUEUE',
-          callId: call.callId,
-          customerCallId: call.customerCallId,
-          from: source.ipphone,
-          to: `queue:${payload.queueId}`,
-          queueId: payload.queueId,
-        },
-        { callId: call.callId },
-      );
+      await this.announceRefusal(source, call, `queue:${payload.queueId}`, {
+        reason: 'UNKNOWN_QUEUE',
+        queueId: payload.queueId,
+      });
       throw new CallgateError(
         'TRANSFER_CALL_FAILED',
         `domain ${source.domain} has no queue ${payload.queueId}`,
@@ -432,19 +434,7 @@ export class TransferService implements OnApplicationShutdown {
       (t) => t.domain === source.domain && t.from === source.ipphone && !t.model.final,
     );
     if (!busy) return;
-    await this.bus.publish(
-      source,
-      'transfer.failed',
-      {
-        error: 'TRANSFER_CALL_FAILED',
-        reason: 'ALREADY_TRANSFERRING',
-        callId: call.callId,
-        customerCallId: call.customerCallId,
-        from: source.ipphone,
-        to,
-      },
-      { callId: call.callId },
-    );
+    await this.announceRefusal(source, call, to, { reason: 'ALREADY_TRANSFERRING' });
     throw new CallgateError('TRANSFER_CALL_FAILED', `call ${call.callId} is already being transferred`);
   }
 
@@ -554,10 +544,16 @@ export class TransferService implements OnApplicationShutdown {
     this.ledger.expect(leg);
     if (t.targetAgent !== undefined)
       await this.announceLeg(leg, { domain: t.domain, ipphone: t.targetAgent });
-    let outcome: HandOverResult;
+    let outcome: MoveOutcome;
+    const fixed = t.queue ?? t.survey;
     try {
-      outcome =
-        t.source.side === 'server' ? await this.moveServerSide(t, source) : await this.moveBrowser(t, source);
+      outcome = await this.movers[t.source.side].move({
+        transferId: t.transferId,
+        source,
+        callId: t.source.callId,
+        targetUser: t.targetUser,
+        ...(fixed ? { fixedUri: fixed.uri } : {}),
+      });
     } finally {
       this.forgetLater(t.transferId);
     }
@@ -609,40 +605,6 @@ export class TransferService implements OnApplicationShutdown {
     });
   }
 
-  private async moveServerSide(t: Transfer, source: AgentRef): Promise<HandOverResult> {
-    const call = this.calls.line(source)?.call;
-    if (!call || call.callId !== t.source.callId || call.model.ended)
-      return { ok: false, reason: 'CALL_ENDED' };
-    return call.handOver({
-      target: (t.queue ?? t.survey)?.uri ?? t.targetUser,
-      transferId: t.transferId,
-      timeoutMs: this.config.ringTimeoutMs + MOVE_MARGIN_MS,
-    });
-  }
-
-  private async moveBrowser(t: Transfer, source: AgentRef): Promise<HandOverResult> {
-    const holder = await this.calls.location.voiceTab(source);
-    if (!holder) return { ok: false, reason: 'CALL_ENDED' };
-    const fixed = t.queue ?? t.survey;
-    const target = fixed
-      ? withTransferHeader(fixed.uri, t.transferId)
-      : transferTargetUri(t.targetUser, this.config.domains.domain(t.domain).pbx.sipDomain, t.transferId);
-    const answer = await this.relay.transfer(
-      holder.tabId,
-      { callId: t.source.callId, target },
-      this.config.ringTimeoutMs + 2 * MOVE_MARGIN_MS,
-    );
-    if (answer.ok) return { ok: true };
-    if (answer.code !== 'TRANSFER_CALL_FAILED') return { ok: false, reason: 'CALL_ENDED' };
-    const sipCode = answer.sipCode;
-    const notAnswered = sipCode === 408 || sipCode === 480 || sipCode === 487;
-    return {
-      ok: false,
-      reason: notAnswered ? 'NOT_ANSWERED' : 'SIP_FAILED',
-      ...(sipCode === undefined ? {} : { sipCode }),
-    };
-  }
-
   private currentCallId(agent: AgentRef, side: SourceCall['side']): string | undefined {
     if (side === 'server') {
       const call = this.calls.line(agent)?.call;
@@ -667,16 +629,16 @@ export class TransferService implements OnApplicationShutdown {
       t.targetAgent === undefined
         ? undefined
         : await this.summary({ domain: t.domain, ipphone: t.targetAgent });
-    const data: EventDataMap['transfer.failed'] = {
+    const data = transferFailedData({
       ...this.ids(t),
-      error: error satisfies ErrorCode,
+      error,
       reason,
       callId: t.source.callId,
       ...(agent ? { agent } : {}),
       ...(t.queue ? { queueId: t.queue.id } : {}),
       ...(t.survey ? { surveyId: t.survey.id } : {}),
       ...(detail.sipCode === undefined ? {} : { sipCode: detail.sipCode }),
-    };
+    });
     await this.bus.publish({ domain: t.domain, ipphone: t.from }, 'transfer.failed', data, {
       callId: t.source.callId,
     });
@@ -686,6 +648,27 @@ export class TransferService implements OnApplicationShutdown {
         backends: false,
       });
     }
+  }
+
+  /** A transfer refused before it started: `transfer.failed` to the source (and /events). */
+  private async announceRefusal(
+    source: AgentRef,
+    call: SourceCall,
+    to: string,
+    facts: Pick<TransferFailedFacts, 'reason' | 'agent' | 'queueId'>,
+  ): Promise<void> {
+    await this.bus.publish(
+      source,
+      'transfer.failed',
+      transferFailedData({
+        ...facts,
+        callId: call.callId,
+        customerCallId: call.customerCallId,
+        from: source.ipphone,
+        to,
+      }),
+      { callId: call.callId },
+    );
   }
 
   /** An event of the transfer to the source (and /events), and a copy to the target agent's tabs. */
@@ -711,20 +694,7 @@ export class TransferService implements OnApplicationShutdown {
     reason: TransferFailureReason,
   ): Promise<never> {
     const agent = reason === 'TARGET_UNKNOWN' ? undefined : await this.summary(target);
-    await this.bus.publish(
-      source,
-      'transfer.failed',
-      {
-        error: 'TRANSFER_CALL_FAILED',
-        reason,
-        callId: call.callId,
-        customerCallId: call.customerCallId,
-        from: source.ipphone,
-        to: target.ipphone,
-        ...(agent ? { agent } : {}),
-      },
-      { callId: call.callId },
-    );
+    await this.announceRefusal(source, call, target.ipphone, { reason, ...(agent ? { agent } : {}) });
     throw new CallgateError(
       'TRANSFER_CALL_FAILED',
       `agent ${target.ipphone} cannot take the call: ${reason}`,
