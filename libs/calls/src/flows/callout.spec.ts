@@ -2,7 +2,7 @@
 // answers, the customer is called with ringback to the agent, and bridged when it answers.
 import { jest } from '@jest/globals';
 import { LineBusyError } from '../server-line.js';
-import { type AgentLine, CallWorld, RING_TIMEOUT_MS } from '../testing/call-world.js';
+import { type AgentLine, worldEachTest, RING_TIMEOUT_MS, ended } from '../testing/call-world.js';
 import { Party, settle } from '../testing/fake-sip.js';
 
 const DESK = 'sip:desk1001@pbx.test';
@@ -10,20 +10,11 @@ const NUMBER = '0987654321';
 const TX = 'tx-42';
 
 describe('a callout', () => {
-  let world: CallWorld;
+  const world = worldEachTest();
   let a: AgentLine;
 
   beforeEach(async () => {
-    jest.useFakeTimers({ now: 1_000_000 });
-    world = new CallWorld();
     a = await world.registeredLine('1001');
-  });
-
-  afterEach(async () => {
-    await world.close();
-    expect(world.sip.liveLegs).toEqual([]);
-    expect(world.sip.tones.every((t) => t.stopped)).toBe(true);
-    jest.useRealTimers();
   });
 
   /** The agent dials; the desk phone answers; the customer's phone is rung. */
@@ -70,7 +61,7 @@ describe('a callout', () => {
       ['call.agentRinging', {}],
       ['callout.customerRinging', { number: NUMBER, transactionId: TX }],
       ['call.customerAccepted', {}],
-      ['call.ended', { cause: 'NORMAL_CLEARING', by: 'customer', duration: 61 }],
+      ['call.ended', ended('NORMAL_CLEARING', 'customer', 61)],
     ]);
     expect(desk.sent).toEqual(['INVITE', 'BYE']);
     expect(world.events.of(a.agent).every((e) => e.meta.transactionId === TX)).toBe(true);
@@ -102,11 +93,7 @@ describe('a callout', () => {
     await settle();
     desk.peer.bye();
     await settle();
-    expect(world.events.last('call.ended').data).toEqual({
-      cause: 'NORMAL_CLEARING',
-      by: 'agent',
-      duration: 0,
-    });
+    expect(world.events.last('call.ended').data).toEqual(ended('NORMAL_CLEARING', 'agent'));
     expect(customer.sent).toEqual(['INVITE', 'BYE']);
   });
 
@@ -121,7 +108,7 @@ describe('a callout', () => {
       ['callout.started', { number: NUMBER, transactionId: TX }],
       ['call.agentRinging', {}],
       ['callout.failed', { errorCode: 'IPCC_NOT_CONNECT_AGENT_ID', transactionId: TX }],
-      ['call.ended', { cause: 'NO_ANSWER', by: 'agent', duration: 0 }],
+      ['call.ended', ended('NO_ANSWER', 'agent')],
     ]);
   });
 
@@ -136,7 +123,7 @@ describe('a callout', () => {
         ['callout.started', { number: NUMBER }],
         ['call.agentRinging', {}],
         ['callout.failed', { errorCode: 'IPCC_NOT_CONNECT_AGENT_ID' }],
-        ['call.ended', { cause: 'DEVICE_UNREACHABLE', by: 'agent', duration: 0 }],
+        ['call.ended', ended('DEVICE_UNREACHABLE', 'agent')],
       ]);
     },
   );
@@ -148,7 +135,7 @@ describe('a callout', () => {
     expect(world.events.sequence(a.agent)).toEqual([
       ['callout.started', { number: NUMBER, transactionId: TX }],
       ['callout.failed', { errorCode: 'IPCC_NOT_CONNECT_AGENT_ID', transactionId: TX }],
-      ['call.ended', { cause: 'DEVICE_UNREACHABLE', by: 'system', duration: 0 }],
+      ['call.ended', ended('DEVICE_UNREACHABLE', 'system')],
     ]);
     expect(a.line.call).toBeUndefined();
   });
@@ -162,7 +149,7 @@ describe('a callout', () => {
     [408, 'NO_ANSWER'],
     [603, 'AGENT_REJECTED'],
     [503, 'ERROR'],
-  ])(
+  ] as const)(
     'fails IPCC_NOT_CONNECT_CUSTOMER with the code when the customer answers %i, and ends %s',
     async (status, cause) => {
       world.sip.script(NUMBER, { invite: [status] });
@@ -171,7 +158,7 @@ describe('a callout', () => {
         ['callout.started', { number: NUMBER, transactionId: TX }],
         ['call.agentRinging', {}],
         ['callout.failed', { errorCode: 'IPCC_NOT_CONNECT_CUSTOMER', sipCode: status, transactionId: TX }],
-        ['call.ended', { cause, by: 'customer', duration: 0 }],
+        ['call.ended', ended(cause, 'customer')],
       ]);
       expect(desk.sent).toEqual(['INVITE', 'BYE']);
     },
@@ -184,7 +171,7 @@ describe('a callout', () => {
       ['callout.started', { number: NUMBER }],
       ['call.agentRinging', {}],
       ['callout.failed', { errorCode: 'ERROR_CALLOUT_CONNECT' }],
-      ['call.ended', { cause: 'ERROR', by: 'customer', duration: 0 }],
+      ['call.ended', ended('ERROR', 'customer')],
     ]);
     expect(desk.sent).toEqual(['INVITE', 'BYE']);
   });
@@ -200,7 +187,7 @@ describe('a callout', () => {
       ['callout.started', { number: NUMBER }],
       ['call.agentRinging', {}],
       ['callout.failed', { errorCode: 'ERROR_CALLOUT_CONNECT' }],
-      ['call.ended', { cause: 'CALLOUT_FAILED', by: 'system', duration: 0 }],
+      ['call.ended', ended('CALLOUT_FAILED', 'system')],
     ]);
   });
 
@@ -213,7 +200,7 @@ describe('a callout', () => {
       ['callout.started', { number: NUMBER }],
       ['call.agentRinging', {}],
       ['callout.customerRinging', { number: NUMBER }],
-      ['call.ended', { cause: 'MEDIA_FAILED', by: 'system', duration: 0 }],
+      ['call.ended', ended('MEDIA_FAILED', 'system')],
     ]);
   });
 
@@ -229,7 +216,7 @@ describe('a callout', () => {
       ['call.agentRinging', {}],
       ['callout.customerRinging', { number: NUMBER }],
       ['callout.failed', { errorCode: 'ERROR_CALLOUT_CONNECT' }],
-      ['call.ended', { cause: 'NORMAL_CLEARING', by: 'agent', duration: 0 }],
+      ['call.ended', ended('NORMAL_CLEARING', 'agent')],
     ]);
   });
 

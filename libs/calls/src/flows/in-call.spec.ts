@@ -1,14 +1,13 @@
 // What the agent does during an answered call on a server-side line: hold, mute, DTMF.
-import { jest } from '@jest/globals';
 import { CallNotAnsweredError, type ServerCall } from '../server-call.js';
-import { type AgentLine, CallWorld } from '../testing/call-world.js';
+import { type AgentLine, worldEachTest, ended } from '../testing/call-world.js';
 import { type FakeBridge, type FakeLeg, Party, settle } from '../testing/fake-sip.js';
 
 const DESK = 'sip:desk1001@pbx.test';
 const CUSTOMER = '0901234567';
 
 describe('an answered call', () => {
-  let world: CallWorld;
+  const world = worldEachTest();
   let a: AgentLine;
   let call: ServerCall;
   let customer: FakeLeg;
@@ -27,15 +26,7 @@ describe('an answered call', () => {
   }
 
   beforeEach(async () => {
-    jest.useFakeTimers({ now: 1_000_000 });
-    world = new CallWorld();
     a = await world.registeredLine('1001');
-  });
-
-  afterEach(async () => {
-    await world.close();
-    expect(world.sip.liveLegs).toEqual([]);
-    jest.useRealTimers();
   });
 
   describe('hold', () => {
@@ -82,7 +73,7 @@ describe('an answered call', () => {
       expect(world.events.sequence(a.agent)).toEqual([
         ['call.ringing', { phone: CUSTOMER }],
         ['call.accepted', {}],
-        ['call.ended', { cause: 'MEDIA_FAILED', by: 'customer', duration: 0 }],
+        ['call.ended', ended('MEDIA_FAILED', 'customer')],
       ]);
       expect(desk.sent).toEqual(['INVITE', 'BYE']);
     });

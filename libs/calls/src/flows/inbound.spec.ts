@@ -3,27 +3,18 @@
 import { jest } from '@jest/globals';
 import { TRANSFER_HEADER } from '@callgate/call-core';
 import { CallNotAnsweredError } from '../server-call.js';
-import { type AgentLine, CallWorld, RING_TIMEOUT_MS } from '../testing/call-world.js';
+import { type AgentLine, worldEachTest, RING_TIMEOUT_MS, ended } from '../testing/call-world.js';
 import { FakeTrack, Party, settle } from '../testing/fake-sip.js';
 
 const DESK = 'sip:desk1001@pbx.test';
 const CUSTOMER = '0901234567';
 
 describe('an inbound call', () => {
-  let world: CallWorld;
+  const world = worldEachTest();
   let a: AgentLine;
 
   beforeEach(async () => {
-    jest.useFakeTimers({ now: 1_000_000 });
-    world = new CallWorld();
     a = await world.registeredLine('1001');
-  });
-
-  afterEach(async () => {
-    await world.close();
-    expect(world.sip.liveLegs).toEqual([]);
-    expect(world.sip.bridges.every((b) => b.closed)).toBe(true);
-    jest.useRealTimers();
   });
 
   /** The customer calls; the desk phone rings. */
@@ -56,7 +47,7 @@ describe('an inbound call', () => {
     expect(world.events.sequence(a.agent)).toEqual([
       ['call.ringing', { phone: CUSTOMER }],
       ['call.accepted', {}],
-      ['call.ended', { cause: 'NORMAL_CLEARING', by: 'customer', duration: 42 }],
+      ['call.ended', ended('NORMAL_CLEARING', 'customer', 42)],
     ]);
     expect(desk.sent).toEqual(['INVITE', 'BYE']);
     expect(bridge.closed).toBe(true);
@@ -80,11 +71,7 @@ describe('an inbound call', () => {
     jest.advanceTimersByTime(5_000);
     desk.peer.bye();
     await settle();
-    expect(world.events.last('call.ended').data).toEqual({
-      cause: 'NORMAL_CLEARING',
-      by: 'agent',
-      duration: 5,
-    });
+    expect(world.events.last('call.ended').data).toEqual(ended('NORMAL_CLEARING', 'agent', 5));
     expect(customer.sent).toEqual(['200', 'BYE']);
   });
 
@@ -95,11 +82,7 @@ describe('an inbound call', () => {
     await a.line.call?.hangup();
     await settle();
     expect(world.events.types(a.agent)).toEqual(['call.ringing', 'call.accepted', 'call.ended']);
-    expect(world.events.last('call.ended').data).toEqual({
-      cause: 'NORMAL_CLEARING',
-      by: 'agent',
-      duration: 0,
-    });
+    expect(world.events.last('call.ended').data).toEqual(ended('NORMAL_CLEARING', 'agent'));
     expect(customer.sent).toEqual(['200', 'BYE']);
     expect(desk.sent).toEqual(['INVITE', 'BYE']);
   });
@@ -110,7 +93,7 @@ describe('an inbound call', () => {
     await settle();
     expect(world.events.sequence(a.agent)).toEqual([
       ['call.ringing', { phone: CUSTOMER }],
-      ['call.ended', { cause: 'CUSTOMER_CANCELLED', by: 'customer', duration: 0 }],
+      ['call.ended', ended('CUSTOMER_CANCELLED', 'customer')],
     ]);
     expect(desk.sent).toEqual(['INVITE', 'CANCEL']);
   });
@@ -124,7 +107,7 @@ describe('an inbound call', () => {
     await settle();
     expect(desk.sent).toEqual(['INVITE', 'CANCEL']);
     expect(customer.sent).toEqual(['480']);
-    expect(world.events.last('call.ended').data).toEqual({ cause: 'NO_ANSWER', by: 'agent', duration: 0 });
+    expect(world.events.last('call.ended').data).toEqual(ended('NO_ANSWER', 'agent'));
   });
 
   it.each([
@@ -134,16 +117,19 @@ describe('an inbound call', () => {
     [603, 'AGENT_REJECTED', '480'],
     [487, 'NO_ANSWER', '480'],
     [500, 'ERROR', '480'],
-  ])('ends %i from the device as %s and answers the customer %s', async (status, cause, toCustomer) => {
-    const { customer, desk } = await ringing();
-    desk.peer.reject(status);
-    await settle();
-    expect(world.events.sequence(a.agent)).toEqual([
-      ['call.ringing', { phone: CUSTOMER }],
-      ['call.ended', { cause, by: 'agent', duration: 0 }],
-    ]);
-    expect(customer.sent).toEqual([toCustomer]);
-  });
+  ] as const)(
+    'ends %i from the device as %s and answers the customer %s',
+    async (status, cause, toCustomer) => {
+      const { customer, desk } = await ringing();
+      desk.peer.reject(status);
+      await settle();
+      expect(world.events.sequence(a.agent)).toEqual([
+        ['call.ringing', { phone: CUSTOMER }],
+        ['call.ended', ended(cause, 'agent')],
+      ]);
+      expect(customer.sent).toEqual([toCustomer]);
+    },
+  );
 
   it('ends DEVICE_UNREACHABLE when the PBX cannot be reached to ring the device', async () => {
     a.ua.reachable = false;
@@ -153,7 +139,7 @@ describe('an inbound call', () => {
     expect(customer.sent).toEqual(['480']);
     expect(world.events.sequence(a.agent)).toEqual([
       ['call.ringing', { phone: CUSTOMER }],
-      ['call.ended', { cause: 'DEVICE_UNREACHABLE', by: 'system', duration: 0 }],
+      ['call.ended', ended('DEVICE_UNREACHABLE', 'system')],
     ]);
   });
 
@@ -165,11 +151,7 @@ describe('an inbound call', () => {
     expect(world.events.types(a.agent)).toEqual(['call.ringing']);
     await jest.advanceTimersByTimeAsync(5_000);
     await settle();
-    expect(world.events.last('call.ended').data).toEqual({
-      cause: 'MEDIA_FAILED',
-      by: 'system',
-      duration: 0,
-    });
+    expect(world.events.last('call.ended').data).toEqual(ended('MEDIA_FAILED', 'system'));
     expect(customer.sent).toEqual(['200', 'BYE']);
   });
 
@@ -184,7 +166,7 @@ describe('an inbound call', () => {
     await settle();
     (who === 'customer' ? customer : desk).peer.vanish(cause);
     await settle();
-    expect(world.events.last('call.ended').data).toEqual({ cause: 'MEDIA_FAILED', by, duration: 0 });
+    expect(world.events.last('call.ended').data).toEqual(ended('MEDIA_FAILED', by));
     expect((who === 'customer' ? desk : customer).sent.at(-1)).toBe('BYE');
   });
 

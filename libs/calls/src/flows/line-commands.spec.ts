@@ -1,6 +1,5 @@
 // The call commands of a server-side line (lineCommands / runLineCommand) and the codes they refuse
 // with, over the fake SIP port: what a tab or a REST call gets back.
-import { jest } from '@jest/globals';
 import {
   CallgateError,
   type CallCommandName,
@@ -8,26 +7,18 @@ import {
   type ErrorCode,
 } from '@callgate/contracts';
 import { runLineCommand } from '../line-commands.js';
-import { type AgentLine, CallWorld } from '../testing/call-world.js';
+import { type AgentLine, worldEachTest, ended } from '../testing/call-world.js';
 import { Party, settle } from '../testing/fake-sip.js';
 
 const DESK = 'sip:desk1001@pbx.test';
 const CUSTOMER = '0901234567';
 
 describe('call commands on a server-side line', () => {
-  let world: CallWorld;
+  const world = worldEachTest();
   let a: AgentLine;
 
   beforeEach(async () => {
-    jest.useFakeTimers({ now: 1_000_000 });
-    world = new CallWorld();
     a = await world.registeredLine('1001');
-  });
-
-  afterEach(async () => {
-    await world.close();
-    expect(world.sip.liveLegs).toEqual([]);
-    jest.useRealTimers();
   });
 
   const run = <K extends CallCommandName>(name: K, payload: CommandPayload<K>, mayServe = true) =>
@@ -93,11 +84,7 @@ describe('call commands on a server-side line', () => {
       const callId = await answeredCall();
       await expect(run('call.hangup', { callId })).resolves.toEqual({ callId });
       await settle();
-      expect(world.events.last('call.ended').data).toEqual({
-        cause: 'NORMAL_CLEARING',
-        by: 'agent',
-        duration: 0,
-      });
+      expect(world.events.last('call.ended').data).toEqual(ended('NORMAL_CLEARING', 'agent'));
     });
 
     it('call.toggleHold answers held true, then false', async () => {

@@ -1,25 +1,13 @@
 // A server-side line itself, over the fake SIP port: its registration as the agent's tabs see it,
 // which incoming calls it turns away, and closing it.
-import { jest } from '@jest/globals';
 import { deviceTargetOf } from '../server-line.js';
-import { agentConfig, type AgentLine, CallWorld, PBX } from '../testing/call-world.js';
+import { agentConfig, type AgentLine, worldEachTest, PBX, ended } from '../testing/call-world.js';
 import { Party, settle } from '../testing/fake-sip.js';
 
 const CUSTOMER = '0901234567';
 
 describe('a server-side line', () => {
-  let world: CallWorld;
-
-  beforeEach(() => {
-    jest.useFakeTimers({ now: 1_000_000 });
-    world = new CallWorld();
-  });
-
-  afterEach(async () => {
-    await world.close();
-    expect(world.sip.liveLegs).toEqual([]);
-    jest.useRealTimers();
-  });
+  const world = worldEachTest();
 
   describe('registration', () => {
     it('registers the agent extension and tells the tabs once', async () => {
@@ -151,7 +139,7 @@ describe('a server-side line', () => {
       expect(world.events.sequence(a.agent)).toEqual([
         ['call.ringing', { phone: CUSTOMER }],
         ['call.accepted', {}],
-        ['call.ended', { cause: 'SHUTDOWN', by: 'system', duration: 0 }],
+        ['call.ended', ended('SHUTDOWN', 'system')],
       ]);
       expect(customer.sent).toEqual(['200', 'BYE']);
       expect(a.ua.closes).toEqual(['drain']);

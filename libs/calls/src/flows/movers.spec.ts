@@ -5,7 +5,7 @@ import { TRANSFER_HEADER } from '@callgate/call-core';
 import type { VoiceTransferAnswer } from '@callgate/contracts';
 import { type MoveRequest, notAnsweredStatus, ReBridgeMover, ReferMover } from '../customer-mover.js';
 import type { AgentRef } from '../ports.js';
-import { type AgentLine, CallWorld } from '../testing/call-world.js';
+import { type AgentLine, worldEachTest, ended } from '../testing/call-world.js';
 import { FakeAgentLocation, FakeVoiceTabs } from '../testing/fake-ports.js';
 import { Party, settle } from '../testing/fake-sip.js';
 
@@ -14,13 +14,11 @@ const QUEUE = 'sip:queue-sales@pbx.test';
 const SOURCE: AgentRef = { domain: 'acme', ipphone: '1001' };
 
 describe('the re-bridge mover', () => {
-  let world: CallWorld;
+  const world = worldEachTest();
   let src: AgentLine;
   let mover: ReBridgeMover;
 
   beforeEach(async () => {
-    jest.useFakeTimers({ now: 1_000_000 });
-    world = new CallWorld();
     src = await world.registeredLine('1001');
     world.sip.script('sip:desk1001@pbx.test', Party.answers);
     src.ua.receive('0901234567');
@@ -30,12 +28,6 @@ describe('the re-bridge mover', () => {
       serverCall: (agent) => (agent.ipphone === '1001' ? src.line.call : undefined),
       timeoutMs: () => 25_000,
     });
-  });
-
-  afterEach(async () => {
-    await world.close();
-    expect(world.sip.liveLegs).toEqual([]);
-    jest.useRealTimers();
   });
 
   const request = (over: Partial<MoveRequest> = {}): MoveRequest => ({
@@ -50,9 +42,7 @@ describe('the re-bridge mover', () => {
     world.sip.script(QUEUE, Party.answers);
     await expect(mover.move(request({ fixedUri: QUEUE }))).resolves.toEqual({ ok: true });
     expect(world.sip.legTo(QUEUE).headers).toEqual([`${TRANSFER_HEADER}: ${TRANSFER_ID}`]);
-    expect(world.events.sequence(SOURCE)).toEqual([
-      ['call.ended', { cause: 'TRANSFERRED', by: 'agent', duration: 0 }],
-    ]);
+    expect(world.events.sequence(SOURCE)).toEqual([['call.ended', ended('TRANSFERRED', 'agent')]]);
   });
 
   it("moves the customer to an agent's extension when no fixed URI is given", async () => {

@@ -5,7 +5,7 @@
 import { jest } from '@jest/globals';
 import { TRANSFER_HEADER } from '@callgate/call-core';
 import { CallNotAnsweredError, type HandOverOptions, type ServerCall } from '../server-call.js';
-import { type AgentLine, CallWorld, RING_TIMEOUT_MS } from '../testing/call-world.js';
+import { type AgentLine, worldEachTest, RING_TIMEOUT_MS, ended } from '../testing/call-world.js';
 import { type FakeLeg, type FakeTrack, Party, settle } from '../testing/fake-sip.js';
 
 const CUSTOMER = '0901234567';
@@ -14,7 +14,7 @@ const QUEUE = 'sip:queue-sales@pbx.test';
 const MOVE_TIMEOUT_MS = RING_TIMEOUT_MS + 5_000;
 
 describe('moving the customer by re-bridge', () => {
-  let world: CallWorld;
+  const world = worldEachTest();
   let src: AgentLine;
   let dst: AgentLine;
   let call: ServerCall;
@@ -22,8 +22,6 @@ describe('moving the customer by re-bridge', () => {
   let srcDesk: FakeLeg;
 
   beforeEach(async () => {
-    jest.useFakeTimers({ now: 1_000_000 });
-    world = new CallWorld();
     src = await world.registeredLine('1001');
     dst = await world.registeredLine('1002');
     world.sip.script('sip:desk1001@pbx.test', Party.answers);
@@ -33,13 +31,6 @@ describe('moving the customer by re-bridge', () => {
     call = src.line.call!;
     expect(call.model.state).toBe('active');
     world.events.clear();
-  });
-
-  afterEach(async () => {
-    await world.close();
-    expect(world.sip.liveLegs).toEqual([]);
-    expect(world.sip.bridges.every((b) => b.closed)).toBe(true);
-    jest.useRealTimers();
   });
 
   const toAgent = (target = '1002'): HandOverOptions => ({
@@ -98,9 +89,7 @@ describe('moving the customer by re-bridge', () => {
       await settle();
       await expect(moved).resolves.toEqual({ ok: true });
 
-      expect(world.events.sequence(src.agent)).toEqual([
-        ['call.ended', { cause: 'TRANSFERRED', by: 'agent', duration: 3 }],
-      ]);
+      expect(world.events.sequence(src.agent)).toEqual([['call.ended', ended('TRANSFERRED', 'agent', 3)]]);
       expect(world.events.types(dst.agent)).toEqual(['call.ringing', 'call.accepted']);
       expect(srcDesk.sent).toEqual(['INVITE', 'BYE']);
       expect(customer.state).toBe('established');
@@ -123,11 +112,7 @@ describe('moving the customer by re-bridge', () => {
       await moved;
       dstDesk.peer.bye();
       await settle();
-      expect(world.events.last('call.ended', dst.agent).data).toEqual({
-        cause: 'NORMAL_CLEARING',
-        by: 'agent',
-        duration: 0,
-      });
+      expect(world.events.last('call.ended', dst.agent).data).toEqual(ended('NORMAL_CLEARING', 'agent'));
       expect(customer.sent).toEqual(['200', 'BYE']);
       expect(src.line.relays).toEqual([]);
       expect(src.line.busy).toBe(false);
@@ -142,11 +127,7 @@ describe('moving the customer by re-bridge', () => {
       await moved;
       customer.peer.bye();
       await settle();
-      expect(world.events.last('call.ended', dst.agent).data).toEqual({
-        cause: 'NORMAL_CLEARING',
-        by: 'customer',
-        duration: 0,
-      });
+      expect(world.events.last('call.ended', dst.agent).data).toEqual(ended('NORMAL_CLEARING', 'customer'));
       expect(dstDesk.sent).toEqual(['INVITE', 'BYE']);
       expect(src.line.busy).toBe(false);
     });
@@ -179,11 +160,7 @@ describe('moving the customer by re-bridge', () => {
       jest.advanceTimersByTime(RING_TIMEOUT_MS);
       await settle();
       await expect(moved).resolves.toEqual({ ok: false, reason: 'NOT_ANSWERED', sipCode: 480 });
-      expect(world.events.last('call.ended', dst.agent).data).toEqual({
-        cause: 'NO_ANSWER',
-        by: 'agent',
-        duration: 0,
-      });
+      expect(world.events.last('call.ended', dst.agent).data).toEqual(ended('NO_ANSWER', 'agent'));
       expect(world.events.types(src.agent)).toEqual([]);
       expect(call.model.state).toBe('active');
       expect(call.transferring).toBe(false);
@@ -213,13 +190,11 @@ describe('moving the customer by re-bridge', () => {
       expect(world.sip.legTo('1002').sent).toEqual(['INVITE', 'CANCEL']);
       expect(dstDesk.sent).toEqual(['INVITE', 'CANCEL']);
       expect(world.events.sequence(src.agent)).toEqual([
-        ['call.ended', { cause: 'NORMAL_CLEARING', by: 'customer', duration: 0 }],
+        ['call.ended', ended('NORMAL_CLEARING', 'customer')],
       ]);
-      expect(world.events.last('call.ended', dst.agent).data).toEqual({
-        cause: 'CUSTOMER_CANCELLED',
-        by: 'customer',
-        duration: 0,
-      });
+      expect(world.events.last('call.ended', dst.agent).data).toEqual(
+        ended('CUSTOMER_CANCELLED', 'customer'),
+      );
     });
   });
 
@@ -234,9 +209,7 @@ describe('moving the customer by re-bridge', () => {
       const leg = world.sip.legTo(QUEUE);
       expect(leg.headers).toEqual([`${TRANSFER_HEADER}: ${TRANSFER_ID}`]);
       expect(leg.fromUser).toBe(CUSTOMER);
-      expect(world.events.sequence(src.agent)).toEqual([
-        ['call.ended', { cause: 'TRANSFERRED', by: 'agent', duration: 0 }],
-      ]);
+      expect(world.events.sequence(src.agent)).toEqual([['call.ended', ended('TRANSFERRED', 'agent')]]);
       expect(world.sip.bridges[0]!.heardByB).toBe(leg.remoteAudioTrack);
       leg.peer.bye();
       await settle();

@@ -1,6 +1,9 @@
 // A small world for call-flow tests: one fake SIP stack and PBX, the fake ports, and server-side
 // lines of agents of one domain, composed as the gateway composes them (minus Nest and Redis).
+import { afterEach, beforeEach, jest } from '@jest/globals';
 import type { AgentConfig, PbxConfig } from '@callgate/auth';
+import type { EndCause, EndedBy } from '@callgate/call-core';
+import type { EventDataMap } from '@callgate/contracts';
 import type { AgentState } from '@callgate/coordination';
 import type { AgentRef } from '../ports.js';
 import { ServerLine } from '../server-line.js';
@@ -31,6 +34,11 @@ export function agentConfig(ipphone: string, devices: Partial<AgentConfig['devic
   };
 }
 
+/** The data of a `call.ended`: why, by whom, after how many seconds of talk. */
+export function ended(cause: EndCause, by: EndedBy, duration = 0): EventDataMap['call.ended'] {
+  return { cause, by, duration };
+}
+
 /** One agent's line in the world, and the knobs a test turns. */
 export interface AgentLine {
   agent: AgentRef;
@@ -47,12 +55,40 @@ export interface AgentLine {
   registrationFailures: number;
 }
 
+/** What a world is made of; a reset makes them anew. */
+function freshParts() {
+  return {
+    sip: new FakeSip(),
+    events: new FakeCallEvents(),
+    ledger: new TransferLedger(),
+    logger: new RecordingLogger(),
+    lines: [] as AgentLine[],
+  };
+}
+
 export class CallWorld {
-  readonly sip = new FakeSip();
-  readonly events = new FakeCallEvents();
-  readonly ledger = new TransferLedger();
-  readonly logger = new RecordingLogger();
-  private readonly lines: AgentLine[] = [];
+  private parts = freshParts();
+
+  get sip(): FakeSip {
+    return this.parts.sip;
+  }
+  get events(): FakeCallEvents {
+    return this.parts.events;
+  }
+  get ledger(): TransferLedger {
+    return this.parts.ledger;
+  }
+  get logger(): RecordingLogger {
+    return this.parts.logger;
+  }
+  private get lines(): AgentLine[] {
+    return this.parts.lines;
+  }
+
+  /** Starts over: a new fake SIP stack and PBX, new ports, no lines. */
+  reset(): void {
+    this.parts = freshParts();
+  }
 
   /** A server-side line of agent `ipphone` (device 2, call status On unless told), not started. */
   line(
@@ -64,6 +100,7 @@ export class CallWorld {
     } = {},
   ): AgentLine {
     const agent: AgentRef = { domain: DOMAIN, ipphone };
+    const events = this.events;
     const config = agentConfig(ipphone, options.devices);
     const state: AgentState = { deviceType: 2, callStatus: 'on', ...options.state };
     const knobs = {
@@ -76,7 +113,7 @@ export class CallWorld {
       agent,
       config,
       pbx: PBX,
-      publish: (type, data, call) => this.events.publish(agent, type, data, call),
+      publish: (type, data, call) => events.publish(agent, type, data, call),
       state: () => Promise.resolve({ ...knobs.state }),
       logger: this.logger,
       sip: this.sip,
@@ -87,7 +124,7 @@ export class CallWorld {
       onRegistrationFailed: () => {
         knobs.registrationFailures++;
       },
-      publishSip: (view) => this.events.publish(agent, 'agent.sip', view, { backends: true }),
+      publishSip: (view) => events.publish(agent, 'agent.sip', view, { backends: true }),
       onIdle: () => {
         knobs.idle++;
       },
@@ -109,9 +146,35 @@ export class CallWorld {
     return entry;
   }
 
-  /** Closes every line; afterwards no leg is left up and every bridge is closed. */
+  /** Closes every line, then checks that no leg is left up, every bridge closed, every tone stopped. */
   async close(): Promise<void> {
     await Promise.all(this.lines.map((entry) => entry.line.close('test over')));
     await settle();
+    const left = [
+      ...this.sip.liveLegs.map((leg) => `a leg to ${leg.target} (${leg.state})`),
+      ...this.sip.bridges.filter((bridge) => !bridge.closed).map(() => 'a bridge'),
+      ...this.sip.tones.filter((tone) => !tone.stopped).map(() => 'a tone'),
+    ];
+    if (left.length > 0) throw new Error(`left open after the test: ${left.join(', ')}`);
   }
+}
+
+/**
+ * The world of a describe's tests: made anew before each test, on jest's fake timers (now =
+ * 1 000 000 ms); closed and checked after it (see {@link CallWorld.close}).
+ */
+export function worldEachTest(): CallWorld {
+  const world = new CallWorld();
+  beforeEach(() => {
+    jest.useFakeTimers({ now: 1_000_000 });
+    world.reset();
+  });
+  afterEach(async () => {
+    try {
+      await world.close();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+  return world;
 }

@@ -9,23 +9,7 @@
 // refused hold re-INVITE ends the call (JsSIP terminates it: `webrtcError`, by `local`); a remote
 // CANCEL is `failed` by `remote` without a status; a request that times out is by `system`.
 // Everything the far end does is delivered on a later microtask: `await settle()` lets it land.
-import type {
-  AudioBridgePort,
-  AudioSource,
-  AudioTrack,
-  BridgeDirection,
-  LegEnd,
-  LegEvents,
-  LegMediaOptions,
-  LegOriginator,
-  LegState,
-  SipLeg,
-  SipPort,
-  SipUserAgentPort,
-  TonePort,
-  UserAgentEvents,
-  UserAgentSpec,
-} from '../ports.js';
+import type * as port from '../ports.js';
 
 /** Lets every queued microtask run (the fake's deliveries and the call logic's awaits). */
 export async function settle(rounds = 200): Promise<void> {
@@ -36,7 +20,7 @@ export async function settle(rounds = 200): Promise<void> {
 export class FakeTrack {
   constructor(
     readonly label: string,
-    readonly source?: AudioSource,
+    readonly source?: port.AudioSource,
   ) {}
 }
 
@@ -110,16 +94,14 @@ type Listener<T> = (payload: T) => void;
 
 /** A minimal typed emitter; listeners run synchronously, in the order they were added. */
 class Emitter<M extends object> {
-  private readonly listeners = new Map<keyof M, Set<Listener<never>>>();
+  private entries: { event: keyof M; listener: Listener<never> }[] = [];
 
   on<K extends keyof M>(event: K, listener: Listener<M[K]>): () => void {
-    let set = this.listeners.get(event);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(event, set);
-    }
-    set.add(listener);
-    return () => set.delete(listener);
+    const entry = { event, listener: listener as Listener<never> };
+    this.entries.push(entry);
+    return () => {
+      this.entries = this.entries.filter((e) => e !== entry);
+    };
   }
 
   once<K extends keyof M>(event: K, listener: Listener<M[K]>): () => void {
@@ -131,7 +113,8 @@ class Emitter<M extends object> {
   }
 
   emit<K extends keyof M>(event: K, payload: M[K]): void {
-    for (const listener of [...(this.listeners.get(event) ?? [])]) (listener as Listener<M[K]>)(payload);
+    const due = this.entries.filter((e) => e.event === event);
+    for (const { listener } of due) (listener as Listener<M[K]>)(payload);
   }
 }
 
@@ -179,21 +162,21 @@ export class FakePeer {
   }
 }
 
-/** One leg of the fake: implements the port's `SipLeg`, records what its local side sent. */
-export class FakeLeg implements SipLeg {
+/** One leg of the fake: implements the port's `port.SipLeg`, records what its local side sent. */
+export class FakeLeg implements port.SipLeg {
   readonly peer = new FakePeer(this);
   /** what this side sent, in order: `INVITE`, `CANCEL`, `BYE`, `200`, `486`, `re-INVITE hold`, `INFO 5`... */
   readonly sent: string[] = [];
   /** the audio this side sends (given to `call()` or `answer()`) */
-  media: AudioSource | undefined;
+  media: port.AudioSource | undefined;
   /** the far end's leg when the fake PBX routed the call between two of its user agents */
   twin: FakeLeg | undefined;
-  private current: LegState;
+  private current: port.LegState;
   private held = false;
-  private track: AudioTrack | undefined;
+  private track: port.AudioTrack | undefined;
   private answering: { resolve: () => void; reject: (err: Error) => void } | undefined;
-  private readonly events = new Emitter<LegEvents>();
-  private end: LegEnd | undefined;
+  private readonly events = new Emitter<port.LegEvents>();
+  private end: port.LegEnd | undefined;
   private readonly terminatedSignal: Promise<void>;
   private signalTerminated!: () => void;
   /** the digits sent by INFO, as the far end got them */
@@ -217,9 +200,9 @@ export class FakeLeg implements SipLeg {
     });
   }
 
-  // ---- SipLeg ----
+  // ---- port.SipLeg ----
 
-  get state(): LegState {
+  get state(): port.LegState {
     return this.current;
   }
   get isTerminated(): boolean {
@@ -228,11 +211,11 @@ export class FakeLeg implements SipLeg {
   get heldLocally(): boolean {
     return this.held;
   }
-  get remoteAudioTrack(): AudioTrack | undefined {
+  get remoteAudioTrack(): port.AudioTrack | undefined {
     return this.track;
   }
   /** how the leg ended, once it has */
-  get ending(): LegEnd | undefined {
+  get ending(): port.LegEnd | undefined {
     return this.end;
   }
 
@@ -242,7 +225,7 @@ export class FakeLeg implements SipLeg {
     return line?.slice(prefix.length).trim();
   }
 
-  answer(options: LegMediaOptions): Promise<void> {
+  answer(options: port.LegMediaOptions): Promise<void> {
     if (this.direction !== 'incoming' || this.current !== 'ringing') {
       return Promise.reject(new FakeSipError(`answer(): ${this.direction} ${this.current}`));
     }
@@ -314,7 +297,7 @@ export class FakeLeg implements SipLeg {
     }
   }
 
-  once<K extends keyof LegEvents>(event: K, listener: (payload: LegEvents[K]) => void): () => void {
+  once<K extends keyof port.LegEvents>(event: K, listener: (payload: port.LegEvents[K]) => void): () => void {
     return this.events.once(event, listener);
   }
 
@@ -368,7 +351,7 @@ export class FakeLeg implements SipLeg {
 
   vanish(cause: string): void {
     if (this.isTerminated) return;
-    const by: LegOriginator = 'system';
+    const by: port.LegOriginator = 'system';
     this.terminate(this.current === 'established' ? 'ended' : 'failed', { cause, by });
     this.twin?.vanish(cause);
   }
@@ -405,7 +388,7 @@ export class FakeLeg implements SipLeg {
       });
   }
 
-  private terminate(kind: 'ended' | 'failed', end: LegEnd): void {
+  private terminate(kind: 'ended' | 'failed', end: port.LegEnd): void {
     if (this.isTerminated) return;
     this.current = 'terminated';
     this.end = end;
@@ -443,7 +426,7 @@ export class FakeRegistrar {
 }
 
 /** A fake registered account: places legs (scripted or routed) and receives them. */
-export class FakeUserAgent implements SipUserAgentPort {
+export class FakeUserAgent implements port.SipUserAgentPort {
   readonly registrar = new FakeRegistrar(this);
   readonly user: string;
   readonly uri: string;
@@ -458,12 +441,12 @@ export class FakeUserAgent implements SipUserAgentPort {
   private connected = false;
   private registeredFlag = false;
   private failures = 0;
-  private readonly events = new Emitter<UserAgentEvents>();
+  private readonly events = new Emitter<port.UserAgentEvents>();
   private waiting: (() => void) | undefined;
 
   constructor(
     private readonly sip: FakeSip,
-    readonly spec: UserAgentSpec,
+    readonly spec: port.UserAgentSpec,
   ) {
     this.user = spec.config.sip.user;
     this.uri = `sip:${this.user}@${spec.pbx.sipDomain}`;
@@ -507,7 +490,7 @@ export class FakeUserAgent implements SipUserAgentPort {
     this.registeredFlag = false;
   }
 
-  call(target: string, options: LegMediaOptions): FakeLeg {
+  call(target: string, options: port.LegMediaOptions): FakeLeg {
     if (!this.reachable || this.closed) throw new FakeSipError(`cannot reach the PBX to call ${target}`);
     const leg = new FakeLeg(
       this.sip,
@@ -525,7 +508,10 @@ export class FakeUserAgent implements SipUserAgentPort {
     return leg;
   }
 
-  on<K extends keyof UserAgentEvents>(event: K, listener: (payload: UserAgentEvents[K]) => void): () => void {
+  on<K extends keyof port.UserAgentEvents>(
+    event: K,
+    listener: (payload: port.UserAgentEvents[K]) => void,
+  ): () => void {
     return this.events.on(event, listener);
   }
 
@@ -576,12 +562,12 @@ export class FakeUserAgent implements SipUserAgentPort {
 }
 
 /** Records what the call logic does to a bridge; `heardByA`/`heardByB` tell who hears whom. */
-export class FakeBridge implements AudioBridgePort {
+export class FakeBridge implements port.AudioBridgePort {
   readonly streamToA: FakeStream;
   readonly streamToB: FakeStream;
-  trackFromA: AudioTrack | undefined;
-  trackFromB: AudioTrack | undefined;
-  readonly muted: Record<BridgeDirection, boolean> = { aToB: false, bToA: false };
+  trackFromA: port.AudioTrack | undefined;
+  trackFromB: port.AudioTrack | undefined;
+  readonly muted: Record<port.BridgeDirection, boolean> = { aToB: false, bToA: false };
   closed = false;
 
   constructor(id: number) {
@@ -589,17 +575,17 @@ export class FakeBridge implements AudioBridgePort {
     this.streamToB = new FakeStream(`bridge ${id} to B`);
   }
 
-  connect(fromA: AudioTrack, fromB: AudioTrack): void {
+  connect(fromA: port.AudioTrack, fromB: port.AudioTrack): void {
     this.trackFromA = fromA;
     this.trackFromB = fromB;
   }
-  setTrackFromA(track: AudioTrack): void {
+  setTrackFromA(track: port.AudioTrack): void {
     this.trackFromA = track;
   }
-  setTrackFromB(track: AudioTrack): void {
+  setTrackFromB(track: port.AudioTrack): void {
     this.trackFromB = track;
   }
-  mute(direction: BridgeDirection, muted: boolean): void {
+  mute(direction: port.BridgeDirection, muted: boolean): void {
     this.muted[direction] = muted;
   }
   close(): void {
@@ -607,17 +593,17 @@ export class FakeBridge implements AudioBridgePort {
   }
 
   /** what side A (the agent's device, or a transfer's target) hears */
-  get heardByA(): AudioTrack | undefined {
+  get heardByA(): port.AudioTrack | undefined {
     return this.closed || this.muted.bToA ? undefined : this.trackFromB;
   }
   /** what side B (the customer) hears */
-  get heardByB(): AudioTrack | undefined {
+  get heardByB(): port.AudioTrack | undefined {
     return this.closed || this.muted.aToB ? undefined : this.trackFromA;
   }
 }
 
 /** A generated tone: its track, and whether it was stopped. */
-export class FakeTone implements TonePort {
+export class FakeTone implements port.TonePort {
   stopped = false;
   readonly track: FakeTrack;
   constructor(readonly frequency: number) {
@@ -633,7 +619,7 @@ export class FakeTone implements TonePort {
  * registered user agents is routed there (the callee gets an incoming leg, linked to the caller's);
  * to any other target it meets the party scripted for it (`script()`), or one that just rings.
  */
-export class FakeSip implements SipPort {
+export class FakeSip implements port.SipPort {
   readonly userAgents: FakeUserAgent[] = [];
   readonly bridges: FakeBridge[] = [];
   readonly tones: FakeTone[] = [];
@@ -642,7 +628,7 @@ export class FakeSip implements SipPort {
   /** deliveries not yet made */
   private pending = 0;
 
-  createUserAgent(spec: UserAgentSpec): FakeUserAgent {
+  createUserAgent(spec: port.UserAgentSpec): FakeUserAgent {
     const ua = new FakeUserAgent(this, spec);
     this.userAgents.push(ua);
     return ua;
