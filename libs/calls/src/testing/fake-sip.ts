@@ -128,29 +128,37 @@ export class FakeSipError extends Error {}
 export class FakePeer {
   constructor(private readonly leg: FakeLeg) {}
 
+  /** A leg the fake PBX routed has one of the fake's user agents at its far end: drive that one. */
+  private scripted(what: string): FakeLeg {
+    if (this.leg.twin) throw new Error(`${what}: the far end is a user agent of the fake; drive its leg`);
+    return this.leg;
+  }
+
   /** 1xx on an outgoing leg (default 180 Ringing) */
   ring(statusCode = 180): void {
-    this.leg.remoteProgress(statusCode);
+    this.scripted('ring').remoteProgress(statusCode);
   }
   /** 200 OK on an outgoing leg */
   answer(): void {
-    this.leg.remoteAnswer();
+    this.scripted('answer').remoteAnswer();
   }
   /** a final failure (3xx-6xx) on an outgoing leg */
   reject(statusCode: number): void {
-    this.leg.remoteReject(statusCode);
+    this.scripted('reject').remoteReject(statusCode);
   }
   /** the outgoing INVITE got no final answer in time */
   timeout(): void {
-    this.leg.remoteTimeout();
+    this.scripted('timeout').remoteTimeout();
   }
   /** CANCEL of an incoming leg: the caller gave up before it was answered */
   cancel(): void {
-    this.leg.remoteCancel();
+    if (this.leg.twin) void this.leg.twin.hangup();
+    else this.leg.remoteCancel();
   }
   /** BYE: the far end hangs up an answered leg */
   bye(): void {
-    this.leg.remoteBye();
+    if (this.leg.twin) void this.leg.twin.hangup();
+    else this.leg.remoteBye();
   }
   /** the far end vanishes without a BYE: the stack ends the leg (`rtpTimeout`, `connectionError`...) */
   vanish(cause = 'rtpTimeout'): void {
