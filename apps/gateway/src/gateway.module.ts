@@ -4,7 +4,7 @@ import { AgentGateway } from './agent/agent.gateway.js';
 import { AgentService } from './agent/agent.service.js';
 import type { GatewayConfig } from './config.js';
 import { VoiceRelay } from './agent/voice-relay.js';
-import { BrowserCalls } from './calls/browser-calls.js';
+import { NestBrowserCalls } from './calls/browser-calls.js';
 import { CallEngine } from './calls/call-engine.service.js';
 import { TransferService } from './calls/transfers.js';
 import { EventBus } from './events/event-bus.js';
@@ -22,7 +22,7 @@ import { SessionService } from './session/session.service.js';
 import { DialGuard } from './security/dial-guard.js';
 import { AlohubController } from './http/alohub.controller.js';
 import { Quotas } from './security/quotas.js';
-import { TransferLedger } from '@callgate/calls';
+import { BrowserCalls, type CallEventsPort, TransferLedger, type VoiceTabPort } from '@callgate/calls';
 import { BusCallEvents } from './calls/adapters/call-events.js';
 import { JsSipPort } from './calls/adapters/sip.js';
 import { sipLogger } from './infra/logging.js';
@@ -62,7 +62,24 @@ export class GatewayModule {
         SessionService,
         AgentService,
         CallEngine,
-        BrowserCalls,
+        {
+          provide: BrowserCalls,
+          useFactory: (
+            engine: CallEngine,
+            events: CallEventsPort,
+            voiceTabs: VoiceTabPort,
+            ledger: TransferLedger,
+          ): BrowserCalls =>
+            new NestBrowserCalls({
+              location: engine.location,
+              voiceTabs,
+              events,
+              ledger,
+              ringTimeoutMs: config.ringTimeoutMs,
+              setNoAnswer: (agent) => coordination.agents.setCallStatus(agent, 'noAnswer'),
+            }),
+          inject: [CallEngine, CALL_EVENTS, VOICE_TAB, TRANSFER_LEDGER],
+        },
         TransferService,
         VoiceRelay,
         AgentGateway,

@@ -41,4 +41,11 @@ export {
   type MoveRequest,
 } from './customer-mover.js';
 export { transferFailedData, type TransferFailedFacts } from './transfer-events.js';
-export { lineCommands, runLineCommand, type LineCommandContext } from './line-commands.js';
+export {
+  callCommandTable,
+  lineCommands,
+  runLineCommand,
+  type CallCommandTable,
+  type LineCommandContext,
+} from './line-commands.js';
+export { BrowserCalls, type BrowserCallsDeps } from './browser-calls.js';

@@ -111,3 +111,26 @@ export async function runLineCommand<K extends CallCommandName>(
     throw err;
   }
 }
+
+/** Every call command's handler for a caller's context `C`, each routed through `run`. */
+export type CallCommandTable<C> = {
+  [K in CallCommandName]: (ctx: C, payload: CommandPayload<K>) => Promise<CommandResult<K>>;
+};
+
+/**
+ * The call commands as entries of a caller's command table (the agent service's), each handed to
+ * `run`, which finds where the agent's call lives. Listed here, next to {@link lineCommands}, so a
+ * new call command is added in this file only (after its declaration in libs/contracts).
+ */
+export function callCommandTable<C>(
+  run: <K extends CallCommandName>(ctx: C, name: K, payload: CommandPayload<K>) => Promise<CommandResult<K>>,
+): CallCommandTable<C> {
+  return {
+    'call.dial': (ctx, payload) => run(ctx, 'call.dial', payload),
+    'call.answer': (ctx, payload) => run(ctx, 'call.answer', payload),
+    'call.hangup': (ctx, payload) => run(ctx, 'call.hangup', payload),
+    'call.toggleHold': (ctx, payload) => run(ctx, 'call.toggleHold', payload),
+    'call.toggleMute': (ctx, payload) => run(ctx, 'call.toggleMute', payload),
+    'call.dtmf': (ctx, payload) => run(ctx, 'call.dtmf', payload),
+  };
+}

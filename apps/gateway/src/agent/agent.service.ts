@@ -20,14 +20,14 @@ import type { AgentConfig } from '@callgate/auth';
 import type { CallSnapshot } from '@callgate/call-core';
 import type { AgentRef, AgentState, Coordination, VoiceHolder } from '@callgate/coordination';
 import type { GatewayConfig } from '../config.js';
-import { BrowserCalls } from '../calls/browser-calls.js';
+import { BrowserCalls } from '@callgate/calls';
 import { CallEngine } from '../calls/call-engine.service.js';
 import { TransferService } from '../calls/transfers.js';
 import { VoiceRelay } from './voice-relay.js';
 import { DialGuard } from '../security/dial-guard.js';
 import { SessionService } from '../session/session.service.js';
 import { EventBus } from '../events/event-bus.js';
-import { defaultAgentState } from '@callgate/calls';
+import { callCommandTable, defaultAgentState } from '@callgate/calls';
 import { COORDINATION, GATEWAY_CONFIG } from '../tokens.js';
 
 /**
@@ -261,17 +261,15 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
       if (ctx.tabId) await this.disconnectTab(ctx.agent, ctx.tabId);
       return {};
     },
+    // every call command (libs/calls lists them), routed to where the agent's call lives
+    ...callCommandTable<CommandContext>((ctx, name, payload) => this.callCommand(ctx, name, payload)),
+    // a callout passes the agent's permission, the dial policy and gets its caller number first
     'call.dial': async (ctx, payload) => {
       if (!this.agentConfig(ctx.agent).canCallOut)
         throw new CallgateError('CALLOUT_PERMISSION_DENY', `agent ${ctx.agent.ipphone} may not call out`);
       await this.dial.check(ctx.agent, 'callout', payload.number, 'call.dial');
       return this.callCommand(ctx, 'call.dial', this.withCallerNumber(ctx.agent, payload));
     },
-    'call.answer': (ctx, payload) => this.callCommand(ctx, 'call.answer', payload),
-    'call.hangup': (ctx, payload) => this.callCommand(ctx, 'call.hangup', payload),
-    'call.toggleHold': (ctx, payload) => this.callCommand(ctx, 'call.toggleHold', payload),
-    'call.toggleMute': (ctx, payload) => this.callCommand(ctx, 'call.toggleMute', payload),
-    'call.dtmf': (ctx, payload) => this.callCommand(ctx, 'call.dtmf', payload),
     'call.report': async (ctx, payload) => {
       const tabId = this.requireTab(ctx, 'call.report');
       const { voiceFence: _fence, ...report } = payload;

@@ -284,13 +284,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     name: K,
     payload: CommandPayload<K>,
     place?: AgentPlace,
-  ): Promise<CommandResult<K>>;
-  async command(
-    agent: AgentRef,
-    name: CallCommandName,
-    payload: CommandPayload<CallCommandName>,
-    place?: AgentPlace,
-  ): Promise<CommandResult<CallCommandName>> {
+  ): Promise<CommandResult<K>> {
     const line = this.line(agent);
     if (line) return this.commandHere(line, agent, name, payload);
     const where = place ?? (await this.location.locate(agent));
@@ -298,15 +292,15 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
       throw new CallgateError('DEVICE_NOT_AVAILABLE', `agent ${agent.ipphone} has no call device attached`);
     }
     const command: PeerCommand = { agent, name, payload };
-    return this.peers.ask<CommandResult<CallCommandName>>(where.instanceId, 'calls.command', command);
+    return this.peers.ask<CommandResult<K>>(where.instanceId, 'calls.command', command);
   }
 
-  private commandHere(
+  private commandHere<K extends CallCommandName>(
     line: ServerLine,
     agent: AgentRef,
-    name: CallCommandName,
-    payload: CommandPayload<CallCommandName>,
-  ): Promise<CommandResult<CallCommandName>> {
+    name: K,
+    payload: CommandPayload<K>,
+  ): Promise<CommandResult<K>> {
     return runLineCommand({ agent, line, mayServe: this.mayServe(key(agent)) }, name, payload);
   }
 

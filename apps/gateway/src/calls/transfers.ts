@@ -15,7 +15,7 @@ import type { GatewayConfig } from '../config.js';
 import { defaultAgentState } from '@callgate/calls';
 import { EventBus } from '../events/event-bus.js';
 import { COORDINATION, GATEWAY_CONFIG, TRANSFER_LEDGER, VOICE_TAB } from '../tokens.js';
-import { BrowserCalls } from './browser-calls.js';
+import { BrowserCalls } from '@callgate/calls';
 import { CallEngine } from './call-engine.service.js';
 import { Peers } from '../infra/peers.js';
 import { DialGuard } from '../security/dial-guard.js';
@@ -43,6 +43,14 @@ interface SourceCall {
   callId: string;
   customerCallId: string;
   phone: string;
+}
+
+/** A transfer command another instance forwards to this one. */
+interface Forwarded<
+  K extends 'transfer.toAgent' | 'transfer.toQueue' | 'transfer.toSurvey' | 'transfer.respond',
+> {
+  agent: AgentRef;
+  payload: CommandPayload<K>;
 }
 
 /** One transfer, from its request to its outcome. */
@@ -106,25 +114,18 @@ export class TransferService implements OnApplicationShutdown {
     private readonly dial: DialGuard,
     @Inject(TRANSFER_LEDGER) private readonly ledger: TransferLedger,
   ) {
-    peers.handle(
-      'transfers.toAgent',
-      ({ agent, payload }: { agent: AgentRef; payload: CommandPayload<'transfer.toAgent'> }) =>
-        this.toAgentHere(agent, payload),
+    // Commands forwarded by other instances to this one, the source's (or the request's) home.
+    peers.handle('transfers.toAgent', (m: Forwarded<'transfer.toAgent'>) =>
+      this.toAgentHere(m.agent, m.payload),
     );
-    peers.handle(
-      'transfers.toQueue',
-      ({ agent, payload }: { agent: AgentRef; payload: CommandPayload<'transfer.toQueue'> }) =>
-        this.toQueueHere(agent, payload),
+    peers.handle('transfers.toQueue', (m: Forwarded<'transfer.toQueue'>) =>
+      this.toQueueHere(m.agent, m.payload),
     );
-    peers.handle(
-      'transfers.toSurvey',
-      ({ agent, payload }: { agent: AgentRef; payload: CommandPayload<'transfer.toSurvey'> }) =>
-        this.toSurveyHere(agent, payload),
+    peers.handle('transfers.toSurvey', (m: Forwarded<'transfer.toSurvey'>) =>
+      this.toSurveyHere(m.agent, m.payload),
     );
-    peers.handle(
-      'transfers.respond',
-      ({ agent, payload }: { agent: AgentRef; payload: CommandPayload<'transfer.respond'> }) =>
-        this.respondHere(agent, payload),
+    peers.handle('transfers.respond', (m: Forwarded<'transfer.respond'>) =>
+      this.respondHere(m.agent, m.payload),
     );
     peers.handle('transfers.expect', (leg: TransferLeg) => {
       this.ledger.expect(leg);
@@ -179,33 +180,39 @@ export class TransferService implements OnApplicationShutdown {
   }
 
   /** `transfer.toAgent`: asks the target; answered once the request is on its way. */
-  async toAgent(
+  toAgent(
     source: AgentRef,
     payload: CommandPayload<'transfer.toAgent'>,
   ): Promise<CommandResult<'transfer.toAgent'>> {
-    const home = await this.homeOf(source);
-    if (home === this.peers.instanceId) return this.toAgentHere(source, payload);
-    return this.peers.ask(home, 'transfers.toAgent', { agent: source, payload });
+    return this.atHome(source, 'transfers.toAgent', payload, (a, p) => this.toAgentHere(a, p));
   }
 
   /** `transfer.toQueue`: moves the customer to the queue's URI; answered once the move started. */
-  async toQueue(
+  toQueue(
     source: AgentRef,
     payload: CommandPayload<'transfer.toQueue'>,
   ): Promise<CommandResult<'transfer.toQueue'>> {
-    const home = await this.homeOf(source);
-    if (home === this.peers.instanceId) return this.toQueueHere(source, payload);
-    return this.peers.ask(home, 'transfers.toQueue', { agent: source, payload });
+    return this.atHome(source, 'transfers.toQueue', payload, (a, p) => this.toQueueHere(a, p));
   }
 
   /** `transfer.toSurvey`: moves the customer to a survey IVR of the domain; answered once the move started. */
-  async toSurvey(
+  toSurvey(
     source: AgentRef,
     payload: CommandPayload<'transfer.toSurvey'>,
   ): Promise<CommandResult<'transfer.toSurvey'>> {
+    return this.atHome(source, 'transfers.toSurvey', payload, (a, p) => this.toSurveyHere(a, p));
+  }
+
+  /** Runs a source's transfer command on its home instance: here, or forwarded there as `route`. */
+  private async atHome<P, R>(
+    source: AgentRef,
+    route: string,
+    payload: P,
+    here: (agent: AgentRef, payload: P) => Promise<R>,
+  ): Promise<R> {
     const home = await this.homeOf(source);
-    if (home === this.peers.instanceId) return this.toSurveyHere(source, payload);
-    return this.peers.ask(home, 'transfers.toSurvey', { agent: source, payload });
+    if (home === this.peers.instanceId) return here(source, payload);
+    return this.peers.ask<R>(home, route, { agent: source, payload });
   }
 
   /** `transfer.respond`: answered here when the request is here, else by the instance holding it. */
