@@ -98,6 +98,19 @@ describe('an inbound call', () => {
     expect(desk.sent).toEqual(['INVITE', 'CANCEL']);
   });
 
+  it('ends CUSTOMER_CANCELLED when the customer gives up while the gateway answers it', async () => {
+    const { customer, desk } = await ringing();
+    desk.peer.answer();
+    expect(customer.state).toBe('answering');
+    customer.peer.cancel();
+    await settle();
+    expect(world.events.sequence(a.agent)).toEqual([
+      ['call.ringing', { phone: CUSTOMER }],
+      ['call.ended', ended('CUSTOMER_CANCELLED', 'customer')],
+    ]);
+    expect(desk.sent).toEqual(['INVITE', 'BYE']);
+  });
+
   it('ends NO_ANSWER when the device rings out, and turns the customer away with 480', async () => {
     const { customer, desk } = await ringing();
     jest.advanceTimersByTime(RING_TIMEOUT_MS - 1);
