@@ -112,6 +112,20 @@ export function isCommandName(value: unknown): value is CommandName {
   return typeof value === 'string' && (CommandNames as readonly string[]).includes(value);
 }
 
+/** The call commands, as {@link CallCommandName} lists them. */
+export const CallCommandNames = [
+  'call.dial',
+  'call.answer',
+  'call.hangup',
+  'call.toggleHold',
+  'call.toggleMute',
+  'call.dtmf',
+] as const satisfies readonly CallCommandName[];
+
+export function isCallCommandName(value: unknown): value is CallCommandName {
+  return typeof value === 'string' && (CallCommandNames as readonly string[]).includes(value);
+}
+
 export type CommandFailure = { ok: false; code: ErrorCode; message: string };
 /** The acknowledgement of every command. */
 export type CommandAck<K extends CommandName> = ({ ok: true } & CommandResult<K>) | CommandFailure;

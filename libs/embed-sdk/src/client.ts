@@ -4,6 +4,7 @@ import {
   compareEventIds,
   EVENT_ID_PATTERN,
   EventTypes,
+  isCallCommandName,
   isErrorCode,
   type AgentHandshake,
   type ClientToServerEvents,
@@ -13,6 +14,8 @@ import {
   type EventEnvelope,
   type EventType,
   type ServerToClientEvents,
+  type VoiceCommandAnswer,
+  type VoiceCommandRequest,
   type VoiceTransferAnswer,
   type VoiceTransferRequest,
 } from '@callgate/contracts';
@@ -92,7 +95,8 @@ type AgentSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 /** What a tab's in-page phone does for the gateway (see `CallgateClient.serveVoice`). */
 export interface VoiceHandlers {
-  command(name: string, payload: Record<string, unknown>): Promise<{ ok: boolean; [key: string]: unknown }>;
+  /** Runs a call command the gateway relayed; resolves with that command's acknowledgement. */
+  command(request: VoiceCommandRequest): Promise<VoiceCommandAnswer>;
   stop(reason: string): Promise<void>;
   /** REFER the call's customer to `target` (a transfer); resolves with the outcome. */
   transfer(request: VoiceTransferRequest): Promise<VoiceTransferAnswer>;
@@ -227,12 +231,14 @@ export class CallgateClient {
       listener: (request: unknown, ack?: (answer: unknown) => void) => void,
     ) => void;
     on('voice.command', (request, ack) => {
-      const r = request as { name?: unknown; payload?: unknown };
+      const r = (request ?? {}) as { name?: unknown; payload?: unknown };
+      if (!isCallCommandName(r.name) || typeof r.payload !== 'object' || r.payload === null) {
+        ack?.({ ok: false, code: 'UNKNOWN_COMMAND', message: `not a call command: ${String(r.name)}` });
+        return;
+      }
+      // The gateway builds the payload from its typed command (VoiceRequests['voice.command']).
       void handlers
-        .command(
-          String(r.name),
-          typeof r.payload === 'object' && r.payload !== null ? (r.payload as Record<string, unknown>) : {},
-        )
+        .command({ name: r.name, payload: r.payload } as VoiceCommandRequest)
         .then((answer) => ack?.(answer));
     });
     on('voice.transfer', (request, ack) => {

@@ -142,6 +142,11 @@ export interface JsSipSessionEvents {
   newDTMF: { originator: JsSipOriginator; dtmf: JsSipDtmf };
   hold: { originator: JsSipOriginator };
   unhold: { originator: JsSipOriginator };
+  /** An in-dialog INVITE from the peer: `reject` answers it with a final status instead. */
+  reinvite: {
+    request: JsSipIncomingRequest;
+    reject: (options?: { status_code?: number; reason_phrase?: string }) => void;
+  };
   refer: {
     request: JsSipIncomingRequest;
     accept: (initCallback?: (session: JsSipSession) => void, options?: JsSipCallOptions) => void;
@@ -207,10 +212,3 @@ function fixInviteServerTimerH(): void {
   proto[timerHFixed] = true;
 }
 fixInviteServerTimerH();
-
-/** True when `message` is a response (it carries a status code). */
-export function isResponse(
-  message: JsSipIncomingResponse | JsSipIncomingRequest | null | undefined,
-): message is JsSipIncomingResponse {
-  return typeof message === 'object' && message !== null && 'status_code' in message;
-}
