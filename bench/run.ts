@@ -1,6 +1,8 @@
 /**
  * `npm run bench`: runs every benchmark and writes BENCHMARKS.md (median of several runs each,
- * with the machine noted). `npm run bench -- login voice` runs only the named ones.
+ * with the machine noted). `npm run bench -- login voice` runs only the subjects whose name contains
+ * one of the words (`calls` runs calls-latency, calls-media and calls-idle). One file per subject,
+ * each writing its own section; what several share is in stats.ts and support/.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -19,7 +21,9 @@ const BENCHES: Record<string, () => Promise<{ default: Bench }>> = {
   'voice-lock': () => import('./voice-lock.js'),
   'sdk-size': () => import('./sdk-size.js'),
   'browser-ringing': () => import('./browser-ringing.js'),
-  calls: () => import('./calls.js'),
+  'calls-latency': () => import('./calls-latency.js'),
+  'calls-media': () => import('./calls-media.js'),
+  'calls-idle': () => import('./calls-idle.js'),
   cluster: () => import('./cluster.js'),
   transfer: () => import('./transfer.js'),
   operations: () => import('./operations.js'),
