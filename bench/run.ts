@@ -79,8 +79,12 @@ async function main(): Promise<void> {
   // A partial or failed run keeps the other sections of the last file.
   const partial = only.length > 0 || failed.length > 0;
   const kept = partial ? previousSections(await readFile(file, 'utf8').catch(() => '')) : [];
-  const titles = new Set(sections.map((s) => s.title));
-  const merged = [...kept.filter((s) => !titles.has(s.title)), ...sections];
+  // A section measured again takes its old place; a new one goes at the end.
+  const keptTitles = new Set(kept.map((s) => s.title));
+  const merged = [
+    ...kept.map((old) => sections.find((s) => s.title === old.title) ?? old),
+    ...sections.filter((s) => !keptTitles.has(s.title)),
+  ];
   const body = [
     '# callgate benchmarks',
     '',
