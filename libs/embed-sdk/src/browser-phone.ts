@@ -2,6 +2,7 @@ import JsSIP from 'jssip';
 import type {
   CallReport,
   EventDataMap,
+  EventEnvelope,
   VoiceCommandAnswer,
   VoiceCommandRequest,
   VoiceTransferAnswer,
@@ -24,7 +25,32 @@ import {
   type SipCallEnd,
   type SipLogger,
 } from '@callgate/sip/driver';
-import type { CallgateClient } from './client.js';
+
+/** What a tab's in-page phone does for the gateway (served by the connection, see {@link PhoneHost}). */
+export interface VoiceHandlers {
+  /** Runs a call command the gateway relayed; resolves with that command's acknowledgement. */
+  command(request: VoiceCommandRequest): Promise<VoiceCommandAnswer>;
+  stop(reason: string): Promise<void>;
+  /** REFER the call's customer to `target` (a transfer); resolves with the outcome. */
+  transfer(request: VoiceTransferRequest): Promise<VoiceTransferAnswer>;
+}
+
+/**
+ * What the phone needs of the tab's connection to the gateway (CallgateClient is one): the voice
+ * events, the `voice.*` requests to serve, and the `call.report` command. The phone depends on
+ * this, not on the client, so the client → phone dependency is the only one.
+ */
+export interface PhoneHost {
+  on(type: 'voice.sip', handler: (e: EventEnvelope<'voice.sip'>) => void): () => void;
+  on(type: 'voice.changed', handler: (e: EventEnvelope<'voice.changed'>) => void): () => void;
+  on(type: 'transfer.response', handler: (e: EventEnvelope<'transfer.response'>) => void): () => void;
+  on(type: 'closed', handler: (e: { reason: string }) => void): () => void;
+  serveVoice(handlers: VoiceHandlers): void;
+  command(
+    name: 'call.report',
+    payload: CallReport,
+  ): Promise<{ ok: true } | { ok: false; code: string; message: string }>;
+}
 
 /** The part of JsSIP's UA the phone uses (its calls are driven by the shared CallDriver). */
 interface UserAgent {
@@ -97,7 +123,7 @@ export class BrowserPhone {
   /** the call whose customer is being REFERred elsewhere: the REFER was accepted (202) */
   private referring: { call: CallModel; requestAccepted: boolean } | undefined;
 
-  constructor(private readonly client: CallgateClient) {
+  constructor(private readonly client: PhoneHost) {
     client.on('voice.sip', (e) => this.start(e.data));
     client.on('voice.changed', (e) => {
       if (!e.data.isEnable) void this.stop('voice moved to another tab');

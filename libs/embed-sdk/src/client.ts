@@ -14,12 +14,9 @@ import {
   type EventEnvelope,
   type EventType,
   type ServerToClientEvents,
-  type VoiceCommandAnswer,
   type VoiceCommandRequest,
-  type VoiceTransferAnswer,
-  type VoiceTransferRequest,
 } from '@callgate/contracts';
-import { BrowserPhone } from './browser-phone.js';
+import { BrowserPhone, type VoiceHandlers } from './browser-phone.js';
 import { TypedEmitter, type Listener } from './emitter.js';
 
 /** How long `command()` waits for the gateway's acknowledgement unless told otherwise. */
@@ -92,15 +89,6 @@ export type EnvelopeEventMap = { [K in EventType]: EventEnvelope<K> };
 export type ClientEventMap = EnvelopeEventMap & ConnectionEventMap;
 
 type AgentSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
-
-/** What a tab's in-page phone does for the gateway (see `CallgateClient.serveVoice`). */
-export interface VoiceHandlers {
-  /** Runs a call command the gateway relayed; resolves with that command's acknowledgement. */
-  command(request: VoiceCommandRequest): Promise<VoiceCommandAnswer>;
-  stop(reason: string): Promise<void>;
-  /** REFER the call's customer to `target` (a transfer); resolves with the outcome. */
-  transfer(request: VoiceTransferRequest): Promise<VoiceTransferAnswer>;
-}
 
 /** `socket.timeout(ms).emit(...)` for one command, typed per command. */
 type TimedEmit = <K extends CommandName>(
