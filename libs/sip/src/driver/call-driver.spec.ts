@@ -8,7 +8,7 @@ import type {
   JsSipReferEventHandlers,
   JsSipSession,
   JsSipSessionEvents,
-} from '../jssip.js';
+} from '../jssip-types.js';
 
 type ReinviteHandlers = Parameters<DrivenSession['_sendReinvite']>[0]['eventHandlers'];
 

@@ -17,7 +17,7 @@ import type {
   JsSipReferEventHandlers,
   JsSipSession,
   JsSipSessionEvents,
-} from '../jssip.js';
+} from '../jssip-types.js';
 import type { SipLogger } from '../logger.js';
 import {
   SipCallState,

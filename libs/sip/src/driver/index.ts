@@ -31,4 +31,4 @@ export type {
   JsSipSession,
   JsSipSessionEvents,
   JsSipUri,
-} from '../jssip.js';
+} from '../jssip-types.js';
