@@ -3,12 +3,11 @@
  * that of a gateway with the same 500 agents in mode 1 (none registered), per agent; time to
  * register. The gateway is a child process (bench/support/gateway-process.ts).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Kamailio } from '../apps/lab/src/kamailio.js';
-import { startLab, type Lab } from '../apps/lab/src/lab.js';
+import { startLab } from '../apps/lab/src/lab.js';
 import type { BenchSection } from './run.js';
 import { median } from './stats.js';
 import {
@@ -16,10 +15,8 @@ import {
   DOMAIN,
   domainsYaml,
   GatewayProcess,
-  gatewayMethod,
+  gatewayBench,
   idleWindow,
-  progressOf,
-  runNote,
   type Memory,
 } from './support/gateway-process.js';
 import { bounded, sleep } from './support/timing.js';
@@ -30,26 +27,14 @@ const IDLE_RUNS = 5;
 const IDLE_SETTLE_MS = 3_000;
 const FIRST_IDLE_AGENT = 6000;
 
-export default async function callsIdleBench(): Promise<BenchSection> {
-  const loadBefore = loadavg();
-  const progress = progressOf('calls-idle');
-  const dir = mkdtempSync(join(tmpdir(), 'callgate-bench-idle-'));
-  const gateways = new Set<GatewayProcess>();
-  let lab: Lab | undefined;
-  try {
-    lab = await startLab({ customers: 0 });
-    progress.log(`${IDLE_AGENTS} agents, ${IDLE_RUNS} runs`);
-    const idle = await measureIdle(lab.pbx, dir, gateways);
-    const seconds = progress.elapsedMs / 1000;
-    return {
-      title: 'Server-side calls: idle registered agents',
-      markdown: render(idle, { loadBefore, loadAfter: loadavg(), seconds }),
-    };
-  } finally {
-    for (const gateway of gateways) await gateway.stop();
-    await lab?.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+export default function callsIdleBench(): Promise<BenchSection> {
+  return gatewayBench('calls-idle', 'Server-side calls: idle registered agents', async (bench) => {
+    const lab = await startLab({ customers: 0 });
+    bench.onCleanup(() => lab.close());
+    bench.progress.log(`${IDLE_AGENTS} agents, ${IDLE_RUNS} runs`);
+    const idle = await measureIdle(lab.pbx, bench.dir, bench.gateways);
+    return (opening) => render(idle, opening);
+  });
 }
 
 interface IdleRun {
@@ -124,10 +109,7 @@ async function measureIdle(pbx: Kamailio, dir: string, gateways: Set<GatewayProc
   return { agents: IDLE_AGENTS, runs };
 }
 
-function render(
-  idle: IdleResult,
-  context: { loadBefore: number[]; loadAfter: number[]; seconds: number },
-): string {
+function render(idle: IdleResult, opening: string): string {
   const f1 = (n: number): string => n.toFixed(1);
   const f2 = (n: number): string => n.toFixed(2);
   const runs = idle.runs;
@@ -136,7 +118,7 @@ function render(
   const idleRow = (name: string, value: (r: IdleRun) => number, fmt: (n: number) => string): string =>
     `| ${name} | ${runs.map((r) => fmt(value(r))).join(' | ')} | **${fmt(median(runs.map(value)))}** |`;
   const lines = [
-    `${gatewayMethod()} ${runNote(context)}`,
+    opening,
     '',
     `${idle.agents} agents, each with an IP phone URI. RSS of a gateway whose agents are all in mode 1 ` +
       `(nothing registered; ${IDLE_SETTLE_MS / 1000} s after boot) against one whose agents are all in ` +

@@ -5,8 +5,7 @@
  * the WebSocket (its `sending` event), to the tab's receipt of the event; one call at a time, the
  * next once `call.ended` arrived. The gateway is a child process (bench/support/gateway-process.ts).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { labUsers, startLab, type Lab } from '../apps/lab/src/lab.js';
 import { Tab } from '../test/support/tabs.js';
@@ -17,10 +16,8 @@ import {
   DOMAIN,
   domainsYaml,
   GatewayProcess,
-  gatewayMethod,
+  gatewayBench,
   loginAgent,
-  progressOf,
-  runNote,
 } from './support/gateway-process.js';
 import { SessionProbe } from './support/session-probe.js';
 import { ms, nextEvent } from './support/timing.js';
@@ -41,36 +38,24 @@ interface LatencyResult {
   toEnded: Percentiles;
 }
 
-export default async function callsLatencyBench(): Promise<BenchSection> {
-  const loadBefore = loadavg();
-  const progress = progressOf('calls-latency');
-  const dir = mkdtempSync(join(tmpdir(), 'callgate-bench-latency-'));
-  const probe = new SessionProbe();
-  const gateways = new Set<GatewayProcess>();
-  let lab: Lab | undefined;
-  try {
+export default function callsLatencyBench(): Promise<BenchSection> {
+  return gatewayBench('calls-latency', 'Server-side calls: signalling latency', async (bench) => {
+    const probe = new SessionProbe();
+    bench.onCleanup(() => probe.uninstall());
     const agent = String(FIRST_MEDIA_AGENT);
-    lab = await startLab({ customers: 1, ipPhones: [agent] });
-    const config = join(dir, 'latency.yaml');
+    const lab = await startLab({ customers: 1, ipPhones: [agent] });
+    bench.onCleanup(() => lab.close());
+    const config = join(bench.dir, 'latency.yaml');
     writeFileSync(config, domainsYaml(lab.pbx.wsUri, lab.pbx.sipDomain, [agent], 4));
     const gateway = await GatewayProcess.start(
       { CALLGATE_CONFIG: config, RING_TIMEOUT_MS: '10000' },
-      gateways,
+      bench.gateways,
     );
     await allRegistered(gateway, [agent]);
-    progress.log(`${LATENCY_CALLS} calls`);
+    bench.progress.log(`${LATENCY_CALLS} calls`);
     const latency = await measureLatency(lab, gateway, probe);
-    const seconds = progress.elapsedMs / 1000;
-    return {
-      title: 'Server-side calls: signalling latency',
-      markdown: render(latency, { loadBefore, loadAfter: loadavg(), seconds }),
-    };
-  } finally {
-    for (const gateway of gateways) await gateway.stop();
-    await lab?.close();
-    probe.uninstall();
-    rmSync(dir, { recursive: true, force: true });
-  }
+    return (opening) => render(latency, opening);
+  });
 }
 
 async function measureLatency(
@@ -120,15 +105,12 @@ async function measureLatency(
   };
 }
 
-function render(
-  latency: LatencyResult,
-  context: { loadBefore: number[]; loadAfter: number[]; seconds: number },
-): string {
+function render(latency: LatencyResult, opening: string): string {
   const f1 = (n: number): string => n.toFixed(1);
   const row = (name: string, p: Percentiles): string =>
     `| ${name} | ${f1(p.p50)} | ${f1(p.p99)} | ${f1(p.mean)} | ${f1(p.max)} |`;
   const lines = [
-    `${gatewayMethod()} ${runNote(context)}`,
+    opening,
     '',
     `${latency.calls} calls, one at a time after ${LATENCY_WARM_UP} warm-up calls: a customer bot calls ` +
       `agent ${FIRST_MEDIA_AGENT} (mode 4), the gateway publishes \`call.ringing\` as the INVITE arrives and ` +

@@ -7,8 +7,8 @@
  * gateway is a child process (bench/support/gateway-process.ts); the bots' SDP is observed by
  * bench/support/session-probe.ts.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { SipCall } from '@callgate/sip';
@@ -21,10 +21,9 @@ import {
   allRegistered,
   domainsYaml,
   GatewayProcess,
-  gatewayMethod,
+  gatewayBench,
   idleWindow,
-  progressOf,
-  runNote,
+  type Progress,
   type Memory,
 } from './support/gateway-process.js';
 import { type ProbedSession, SessionProbe } from './support/session-probe.js';
@@ -50,19 +49,14 @@ const CODEC_RUNS: readonly CodecRun[] = [
   { label: 'PCMU', audioCodecs: 'PCMU' },
 ];
 
-const progress = progressOf('calls-media');
-
-export default async function callsMediaBench(): Promise<BenchSection> {
-  const loadBefore = loadavg();
-  const dir = mkdtempSync(join(tmpdir(), 'callgate-bench-media-'));
-  const probe = new SessionProbe();
-  const gateways = new Set<GatewayProcess>();
-  const started = performance.now();
-  let lab: Lab | undefined;
-  try {
+export default function callsMediaBench(): Promise<BenchSection> {
+  return gatewayBench('calls-media', 'Server-side calls: media cost per bridged call', async (bench) => {
+    const probe = new SessionProbe();
+    bench.onCleanup(() => probe.uninstall());
     const agents = Array.from({ length: MEDIA_AGENTS }, (_, i) => String(FIRST_MEDIA_AGENT + i));
-    lab = await startLab({ customers: MEDIA_AGENTS, ipPhones: agents });
-    const mediaConfig = join(dir, 'media.yaml');
+    const lab = await startLab({ customers: MEDIA_AGENTS, ipPhones: agents });
+    bench.onCleanup(() => lab.close());
+    const mediaConfig = join(bench.dir, 'media.yaml');
     writeFileSync(mediaConfig, domainsYaml(lab.pbx.wsUri, lab.pbx.sipDomain, agents, 4));
     const media: MediaResult[] = [];
     for (const run of CODEC_RUNS) {
@@ -72,27 +66,18 @@ export default async function callsMediaBench(): Promise<BenchSection> {
           RING_TIMEOUT_MS: '10000',
           ...(run.audioCodecs ? { AUDIO_CODECS: run.audioCodecs } : {}),
         },
-        gateways,
+        bench.gateways,
       );
       try {
         await allRegistered(gateway, agents);
-        progress.log(run.label);
-        media.push(await measureMedia(lab, gateway, probe, run, started));
+        bench.progress.log(run.label);
+        media.push(await measureMedia(lab, gateway, probe, run, bench.progress));
       } finally {
         await gateway.stop();
       }
     }
-    const seconds = (performance.now() - started) / 1000;
-    return {
-      title: 'Server-side calls: media cost per bridged call',
-      markdown: render(media, { loadBefore, loadAfter: loadavg(), seconds }),
-    };
-  } finally {
-    for (const gateway of gateways) await gateway.stop();
-    await lab?.close();
-    probe.uninstall();
-    rmSync(dir, { recursive: true, force: true });
-  }
+    return (opening) => render(media, opening);
+  });
 }
 
 interface BridgedCall {
@@ -178,7 +163,7 @@ async function measureMedia(
   gateway: GatewayProcess,
   probe: SessionProbe,
   run: CodecRun,
-  benchStarted: number,
+  progress: Progress,
 ): Promise<MediaResult> {
   // Warm-up: the first bridged call of a process sets up wrtc's threads and codecs.
   await hangUpAll(await bridge(lab, 1));
@@ -205,7 +190,7 @@ async function measureMedia(
           `concealed ≤ ${level.concealedMaxPercent.toFixed(1)} %, rest of the machine ${Math.round(level.restCpu)} %`,
       );
       if (!kept || better(level, kept)) kept = level;
-      if (clean(level) || performance.now() - benchStarted > RETRY_BUDGET_MS) break;
+      if (clean(level) || progress.elapsedMs > RETRY_BUDGET_MS) break;
     }
     if (kept) levels.push(kept);
   }
@@ -438,14 +423,11 @@ function compact(list: string): string {
   return out.map((e) => (e.count > 1 ? `${e.name} ×${e.count}` : e.name)).join(', ');
 }
 
-function render(
-  media: readonly MediaResult[],
-  context: { loadBefore: number[]; loadAfter: number[]; seconds: number },
-): string {
+function render(media: readonly MediaResult[], opening: string): string {
   const f1 = (n: number): string => n.toFixed(1);
   const f2 = (n: number): string => n.toFixed(2);
   const lines = [
-    `${gatewayMethod()} ${runNote(context)}`,
+    opening,
     '',
     `Customer i calls agent ${FIRST_MEDIA_AGENT}+i (mode 4), the gateway rings the agent's IP phone bot, ` +
       `which answers; the gateway bridges the two legs (its AudioBridge). All calls of a level are placed at ` +

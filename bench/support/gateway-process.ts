@@ -4,8 +4,8 @@
  * domain's config, agent logins and REST polling.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
@@ -14,6 +14,7 @@ import { WebSocket } from 'ws';
 import { projectRoot } from '../../apps/gateway/src/config.js';
 import { labUsers } from '../../apps/lab/src/lab.js';
 import { eventually } from '../../test/support/tabs.js';
+import type { BenchSection } from '../run.js';
 import { CLOCK_TICKS, percentOfCore, ticksOf } from './cpu.js';
 import { sleep } from './timing.js';
 
@@ -34,8 +35,49 @@ export function progressOf(subject: string): { log(message: string): void; reado
   };
 }
 
+export type Progress = ReturnType<typeof progressOf>;
+
+export interface GatewayBenchContext {
+  /** a scratch folder, removed afterwards */
+  dir: string;
+  /** every gateway started here is stopped afterwards (GatewayProcess.start's registry) */
+  gateways: Set<GatewayProcess>;
+  progress: Progress;
+  /** runs after the gateways are stopped, last added first (e.g. the lab's close) */
+  onCleanup(cleanup: () => unknown): void;
+}
+
+/**
+ * Runs one gateway-process subject: `measure` returns how to render its section below the common
+ * opening (method, machine load, duration); the folder, the gateways and the cleanups it registered
+ * are cleaned up whatever happens.
+ */
+export async function gatewayBench(
+  subject: string,
+  title: string,
+  measure: (context: GatewayBenchContext) => Promise<(opening: string) => string>,
+): Promise<BenchSection> {
+  const loadBefore = loadavg();
+  const progress = progressOf(subject);
+  const dir = mkdtempSync(join(tmpdir(), `callgate-bench-${subject}-`));
+  const gateways = new Set<GatewayProcess>();
+  const cleanups: (() => unknown)[] = [];
+  try {
+    const render = await measure({ dir, gateways, progress, onCleanup: (c) => cleanups.push(c) });
+    const seconds = progress.elapsedMs / 1000;
+    return {
+      title,
+      markdown: render(`${gatewayMethod()} ${runNote({ loadBefore, loadAfter: loadavg(), seconds })}`),
+    };
+  } finally {
+    for (const gateway of gateways) await gateway.stop();
+    for (const cleanup of cleanups.reverse()) await cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** How the gateway-process benches measure (the opening of each of their sections). */
-export function gatewayMethod(): string {
+function gatewayMethod(): string {
   return (
     `The gateway runs as a child process (\`node dist/apps/gateway/src/main.js\`, \`LOG_LEVEL=log\`, ` +
     `in-memory coordination) against a lab Kamailio on loopback; the bots (JsSIP + wrtc, one tone per ` +
@@ -48,7 +90,7 @@ export function gatewayMethod(): string {
 }
 
 /** The machine's cores, its load before and after, and how long the subject took. */
-export function runNote(context: { loadBefore: number[]; loadAfter: number[]; seconds: number }): string {
+function runNote(context: { loadBefore: number[]; loadAfter: number[]; seconds: number }): string {
   const load = (l: number[]): string => l.map((v) => v.toFixed(2)).join(' / ');
   return (
     `${cpus().length} cores; load average (1/5/15 min) ${load(context.loadBefore)} before, ` +
