@@ -12,7 +12,7 @@
  *   10 s window minus the idle baseline, per call; RSS above idle, per call; set-up time (incoming
  *   INVITE to the customer answered, which includes calling the device).
  * - Set-ups per second: 300 calls offered at 50/s, 1 s long each.
- * Bridge mode's figures are the "Server-side calls" section of the same run (bench/calls.ts).
+ * Bridge mode's figures are the "Server-side calls: media cost per bridged call" section (bench/calls-media.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -280,7 +280,7 @@ export default async function directMediaBench(): Promise<BenchSection> {
         `(${(connected / probeSeconds).toFixed(1)}/s sustained, ${worker.failed} failed in the whole run). Each set-up is an incoming ` +
         'INVITE, an outgoing INVITE to the device and the answer: the offered rate, sipp and Kamailio on the same 2 cores bound it.',
       '',
-      'Bridge mode (both legs in wrtc, audio copied in JavaScript): see "Server-side calls" in this file (same run). ' +
+      'Bridge mode (both legs in wrtc, audio copied in JavaScript): see "Server-side calls: media cost per bridged call" in this file. ' +
         'Time from answer to two-way audio is not measured here yet (the sipp endpoints do not analyse audio).',
     ].join('\n');
     return { title: 'Direct media (libs/sip, phase 1)', markdown };

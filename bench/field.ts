@@ -25,7 +25,8 @@ import { spawnGateway, type GatewayProcess } from '../test/support/gateway-proce
 import { API_KEY, labDomainsYaml, MOBILE_PREFIX, type LabAgent } from '../test/support/lab-gateway.js';
 import { startRedis } from '../test/support/redis-server.js';
 import { eventually, Tab } from '../test/support/tabs.js';
-import { nextEvent, SessionProbe } from './calls.js';
+import { SessionProbe } from './support/session-probe.js';
+import { nextEvent } from './support/timing.js';
 import type { BenchSection } from './run.js';
 import { percentile } from './stats.js';
 

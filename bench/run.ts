@@ -1,6 +1,8 @@
 /**
  * `npm run bench`: runs every benchmark and writes BENCHMARKS.md (median of several runs each,
- * with the machine noted). `npm run bench -- login voice` runs only the named ones.
+ * with the machine noted). `npm run bench -- login voice` runs only the subjects whose name contains
+ * one of the words (`calls` runs calls-latency, calls-media and calls-idle). One file per subject,
+ * each writing its own section; what several share is in stats.ts and support/.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -19,7 +21,9 @@ const BENCHES: Record<string, () => Promise<{ default: Bench }>> = {
   'voice-lock': () => import('./voice-lock.js'),
   'sdk-size': () => import('./sdk-size.js'),
   'browser-ringing': () => import('./browser-ringing.js'),
-  calls: () => import('./calls.js'),
+  'calls-latency': () => import('./calls-latency.js'),
+  'calls-media': () => import('./calls-media.js'),
+  'calls-idle': () => import('./calls-idle.js'),
   cluster: () => import('./cluster.js'),
   transfer: () => import('./transfer.js'),
   operations: () => import('./operations.js'),
@@ -75,8 +79,12 @@ async function main(): Promise<void> {
   // A partial or failed run keeps the other sections of the last file.
   const partial = only.length > 0 || failed.length > 0;
   const kept = partial ? previousSections(await readFile(file, 'utf8').catch(() => '')) : [];
-  const titles = new Set(sections.map((s) => s.title));
-  const merged = [...kept.filter((s) => !titles.has(s.title)), ...sections];
+  // A section measured again takes its old place; a new one goes at the end.
+  const keptTitles = new Set(kept.map((s) => s.title));
+  const merged = [
+    ...kept.map((old) => sections.find((s) => s.title === old.title) ?? old),
+    ...sections.filter((s) => !keptTitles.has(s.title)),
+  ];
   const body = [
     '# callgate benchmarks',
     '',

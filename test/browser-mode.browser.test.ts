@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { SipCallState } from '@callgate/sip';
 import { projectRoot } from '../apps/gateway/src/config.js';
 import { launchBrowser, type TestBrowser } from './support/browser.js';
 import { crmToken, login } from './support/gateway.js';
@@ -124,6 +125,45 @@ describe('browser mode: the voice tab is the phone', () => {
     expect((await other.calls()).slice(afterOther).filter(([name]) => callCallbacks.includes(name))).toEqual(
       [],
     );
+    expect((await call.terminated).by).toBe('remote');
+    expect(voice.errors).toEqual([]);
+  });
+
+  it('a hold the customer’s side refuses (488) is not reported: holdCall answers an error, the call stays up and can be held later', async () => {
+    const after = await voice.mark();
+    const call = await callUntilRinging('0901000002');
+    await voice.waitForCallback('csCallRinging', { args: ['0901000002'], after });
+    await voice.page.evaluate(() =>
+      (window as unknown as { onAcceptCall(): Promise<unknown> }).onAcceptCall(),
+    );
+    await voice.waitForCallback('csAcceptCall', { after });
+    await otherSees({ isAnswering: true, caller: '0901000002' });
+
+    call.refuseReinvites(488);
+    const refused = await voice.page.evaluate(() =>
+      (window as unknown as { holdCall(): Promise<unknown> }).holdCall(),
+    );
+    expect(refused).toMatchObject({ ok: false, code: 'INTERNAL_ERROR' });
+    expect((refused as { message: string }).message).toContain('(SIP 488)');
+    // Mute goes through the same report path after the refused hold: once the other tab sees it,
+    // a hold report would have arrived before it.
+    await voice.page.evaluate(() => (window as unknown as { muteCall(): Promise<unknown> }).muteCall());
+    await voice.waitForCallback('csMuteCall', { after });
+    await otherSees({ isMute: true, isHold: false });
+    const names = (await voice.calls()).slice(after).map(([name]) => name);
+    expect(names).not.toContain('csHoldCall');
+    expect(call.state).toBe(SipCallState.Established);
+
+    call.refuseReinvites(undefined);
+    const held = await voice.page.evaluate(() =>
+      (window as unknown as { holdCall(): Promise<unknown> }).holdCall(),
+    );
+    expect(held).toMatchObject({ ok: true, held: true });
+    await voice.waitForCallback('csHoldCall', { after });
+    await otherSees({ isHold: true });
+    expect(call.onHold.remote).toBe(true);
+    await voice.page.evaluate(() => (window as unknown as { endCall(): Promise<unknown> }).endCall());
+    await voice.waitForCallback('csEndCall', { after });
     expect((await call.terminated).by).toBe('remote');
     expect(voice.errors).toEqual([]);
   });

@@ -87,6 +87,16 @@ export type CallCommandName = Extract<
 export type CommandPayload<K extends CommandName> = CommandMap[K]['payload'];
 export type CommandResult<K extends CommandName> = CommandMap[K]['result'];
 
+/** The call commands, as {@link CallCommandName} lists them. */
+export const CallCommandNames = [
+  'call.dial',
+  'call.answer',
+  'call.hangup',
+  'call.toggleHold',
+  'call.toggleMute',
+  'call.dtmf',
+] as const satisfies readonly CallCommandName[];
+
 export const CommandNames = [
   'voice.enable',
   'agent.toggleCallStatus',
@@ -94,12 +104,7 @@ export const CommandNames = [
   'agent.resetDevice',
   'transfer.listAgents',
   'session.unregister',
-  'call.dial',
-  'call.answer',
-  'call.hangup',
-  'call.toggleHold',
-  'call.toggleMute',
-  'call.dtmf',
+  ...CallCommandNames,
   'transfer.toAgent',
   'transfer.toQueue',
   'transfer.toSurvey',
@@ -110,6 +115,10 @@ export const CommandNames = [
 
 export function isCommandName(value: unknown): value is CommandName {
   return typeof value === 'string' && (CommandNames as readonly string[]).includes(value);
+}
+
+export function isCallCommandName(value: unknown): value is CallCommandName {
+  return typeof value === 'string' && (CallCommandNames as readonly string[]).includes(value);
 }
 
 export type CommandFailure = { ok: false; code: ErrorCode; message: string };

@@ -1,4 +1,4 @@
-import type { CommandAck, CommandName, CommandPayload } from './commands.js';
+import type { CallCommandName, CommandAck, CommandName, CommandPayload } from './commands.js';
 import type { EventEnvelope, EventType } from './events.js';
 
 /** What the gateway asks of a browser-mode voice tab (its in-page phone carries the calls). */
@@ -16,6 +16,14 @@ export interface VoiceRequests {
   /** stop the in-page phone (unregister) before another tab or device takes the extension */
   'voice.stop': (request: { reason: string }, ack: (answer: { ok: true }) => void) => void;
 }
+
+/** A call command relayed to the voice tab's phone (`voice.command`), one member per call command. */
+export type VoiceCommandRequest = {
+  [K in CallCommandName]: { name: K; payload: CommandPayload<K> };
+}[CallCommandName];
+
+/** The phone's answer to a relayed call command: the acknowledgement of that command. */
+export type VoiceCommandAnswer<K extends CallCommandName = CallCommandName> = CommandAck<K>;
 
 export interface VoiceTransferRequest {
   callId: string;

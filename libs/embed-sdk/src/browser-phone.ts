@@ -2,6 +2,9 @@ import JsSIP from 'jssip';
 import type {
   CallReport,
   EventDataMap,
+  EventEnvelope,
+  VoiceCommandAnswer,
+  VoiceCommandRequest,
   VoiceTransferAnswer,
   VoiceTransferRequest,
 } from '@callgate/contracts';
@@ -14,48 +17,42 @@ import {
   isTransferId,
   TRANSFER_HEADER,
 } from '@callgate/call-core';
-import type { CallgateClient } from './client.js';
+import {
+  CallDriver,
+  SipError,
+  type JsSipCallOptions,
+  type JsSipSession,
+  type SipCallEnd,
+  type SipLogger,
+} from '@callgate/sip/driver';
+
+/** What a tab's in-page phone does for the gateway (served by the connection, see {@link PhoneHost}). */
+export interface VoiceHandlers {
+  /** Runs a call command the gateway relayed; resolves with that command's acknowledgement. */
+  command(request: VoiceCommandRequest): Promise<VoiceCommandAnswer>;
+  stop(reason: string): Promise<void>;
+  /** REFER the call's customer to `target` (a transfer); resolves with the outcome. */
+  transfer(request: VoiceTransferRequest): Promise<VoiceTransferAnswer>;
+}
 
 /**
- * How long an answered call's ICE may take to connect before the phone hangs up (MEDIA_FAILED);
- * the gateway's own legs use the same bound (libs/sip ICE_CONNECT_TIMEOUT_MS).
+ * What the phone needs of the tab's connection to the gateway (CallgateClient is one): the voice
+ * events, the `voice.*` requests to serve, and the `call.report` command. The phone depends on
+ * this, not on the client, so the client → phone dependency is the only one.
  */
-const ICE_CONNECT_TIMEOUT_MS = 12_000;
-
-/** The part of a JsSIP RTCSession the phone uses (JsSIP ships no types worth trusting). */
-interface Session {
-  direction: 'incoming' | 'outgoing';
-  remote_identity: { uri: { user: string | null } };
-  connection: RTCPeerConnection | null | undefined;
-  answer(options: { mediaConstraints: MediaStreamConstraints; pcConfig?: RTCConfiguration }): void;
-  terminate(options?: { status_code?: number }): void;
-  hold(): boolean;
-  unhold(): boolean;
-  isOnHold(): { local: boolean; remote: boolean };
-  mute(options: { audio: boolean }): void;
-  unmute(options: { audio: boolean }): void;
-  isMuted(): { audio: boolean };
-  sendDTMF(tones: string, options: { transportType: 'INFO' | 'RFC2833' }): void;
-  refer(target: string, options: { eventHandlers: ReferHandlers }): unknown;
-  isEnded(): boolean;
-  on(event: string, listener: (e: SessionEvent) => void): void;
+export interface PhoneHost {
+  on(type: 'voice.sip', handler: (e: EventEnvelope<'voice.sip'>) => void): () => void;
+  on(type: 'voice.changed', handler: (e: EventEnvelope<'voice.changed'>) => void): () => void;
+  on(type: 'transfer.response', handler: (e: EventEnvelope<'transfer.response'>) => void): () => void;
+  on(type: 'closed', handler: (e: { reason: string }) => void): () => void;
+  serveVoice(handlers: VoiceHandlers): void;
+  command(
+    name: 'call.report',
+    payload: CallReport,
+  ): Promise<{ ok: true } | { ok: false; code: string; message: string }>;
 }
 
-/** What JsSIP tells about a REFER we sent (its 202, then the NOTIFYs of the customer's new call). */
-interface ReferHandlers {
-  requestSucceeded?: () => void;
-  requestFailed?: (e: { response?: { status_code?: number } | null }) => void;
-  accepted?: () => void;
-  failed?: (e: { status_line?: { status_code?: number } }) => void;
-}
-
-interface SessionEvent {
-  originator?: 'local' | 'remote' | 'system';
-  cause?: string;
-  message?: { status_code?: number } | null;
-  peerconnection?: RTCPeerConnection;
-}
-
+/** The part of JsSIP's UA the phone uses (its calls are driven by the shared CallDriver). */
 interface UserAgent {
   start(): void;
   /** JsSIP's runtime configuration change (used for `authorization_user` and `password`). */
@@ -63,14 +60,11 @@ interface UserAgent {
   stop(): void;
   unregister(options?: { all?: boolean }): void;
   isRegistered(): boolean;
-  call(
-    target: string,
-    options: { mediaConstraints: MediaStreamConstraints; pcConfig?: RTCConfiguration },
-  ): Session;
+  call(target: string, options: JsSipCallOptions): JsSipSession;
   on(
     event: 'newRTCSession',
     listener: (e: {
-      session: Session;
+      session: JsSipSession;
       originator: 'local' | 'remote';
       request?: { getHeader(name: string): string | undefined };
     }) => void,
@@ -80,29 +74,56 @@ interface UserAgent {
 }
 
 type Credentials = EventDataMap['voice.sip'];
-type Answer = { ok: true; [key: string]: unknown } | { ok: false; code: string; message: string };
 
-const AUDIO: MediaStreamConstraints = { audio: true, video: false };
+const LOG = '[callgate]';
+
+/** Media that never connected (the driver's ICE watchdog) or stopped (JsSIP's RTP timeout). */
+function mediaFailed(end: SipCallEnd): boolean {
+  return end.cause === 'iceFailed' || end.cause === 'rtpTimeout';
+}
+
+/** The driver's log lines on the page's console (SIP details at debug are left out). */
+const pageLogger: SipLogger = {
+  debug: () => undefined,
+  info: (message, fields) => console.info(`[callgate] ${message}`, fields ?? ''),
+  warn: (message, fields) => console.warn(`[callgate] ${message}`, fields ?? ''),
+  error: (message, fields) => console.error(`[callgate] ${message}`, fields ?? ''),
+};
+
+/** What a relayed command fails with when the SIP exchange did (a refused re-INVITE, an ended call). */
+function sipFailure(what: string, error: unknown): VoiceCommandAnswer {
+  if (error instanceof SipError && error.code === 'CALL_TERMINATED')
+    return { ok: false, code: 'NOT_IN_A_CALL', message: `${what}: the call ended` };
+  if (error instanceof SipError && error.code === 'REQUEST_FAILED')
+    return {
+      ok: false,
+      code: 'INTERNAL_ERROR',
+      message: `${what} failed: the other side refused it${error.statusCode ? ` (SIP ${error.statusCode})` : ''}`,
+    };
+  return { ok: false, code: 'NOT_IN_A_CALL', message: `${what}: ${(error as Error).message}` };
+}
 
 /**
  * The voice tab's phone (device mode 1): JsSIP in the page registers the agent's extension with
  * the SIP account the gateway hands to the voice tab only (`voice.sip`), carries the calls with
  * the microphone and the speaker, and reports every call event to the gateway, which fans it out
  * to the agent's other tabs and /events. The gateway relays call commands from anywhere to it.
- * The same call-core state machine as the gateway's server-side calls decides the events.
+ * Each call is driven by libs/sip's CallDriver, as the gateway's own legs are (same SIP state
+ * machine, same commands: hold and mute are reported only once done, a refused hold re-INVITE is
+ * an error and leaves the call as it was); the same call-core state machine decides the events.
  */
 export class BrowserPhone {
   private ua: UserAgent | undefined;
   private account: Credentials | undefined;
-  private session: Session | undefined;
+  private driver: CallDriver | undefined;
   private call: CallModel | undefined;
   private audioElement: HTMLMediaElement | undefined;
   /** transfers this agent accepted: a call they bring is answered at once (consent was given) */
   private readonly acceptedTransfers = new Set<string>();
-  /** the call whose customer is being REFERred elsewhere, and what to do if it ends meanwhile */
-  private referring: { call: CallModel; requestAccepted: boolean; ended: () => void } | undefined;
+  /** the call whose customer is being REFERred elsewhere: the REFER was accepted (202) */
+  private referring: { call: CallModel; requestAccepted: boolean } | undefined;
 
-  constructor(private readonly client: CallgateClient) {
+  constructor(private readonly client: PhoneHost) {
     client.on('voice.sip', (e) => this.start(e.data));
     client.on('voice.changed', (e) => {
       if (!e.data.isEnable) void this.stop('voice moved to another tab');
@@ -113,7 +134,7 @@ export class BrowserPhone {
       if (e.data.status === 'OK' && e.data.to === e.ipphone) this.acceptedTransfers.add(e.data.transferId);
     });
     client.serveVoice({
-      command: (name, payload) => this.command(name, payload),
+      command: (request) => this.command(request),
       stop: (reason) => this.stop(reason),
       transfer: (request) => this.transfer(request),
     });
@@ -160,10 +181,10 @@ export class BrowserPhone {
   }
 
   /** The microphone, and the ICE servers and policy of the account (`pbx.iceServers`). */
-  private media(): { mediaConstraints: MediaStreamConstraints; pcConfig: RTCConfiguration } {
+  private media(): JsSipCallOptions {
     const account = this.account;
     return {
-      mediaConstraints: AUDIO,
+      mediaConstraints: { audio: true, video: false },
       pcConfig: {
         iceServers: account?.iceServers ?? [],
         ...(account?.iceTransportPolicy === undefined
@@ -179,7 +200,7 @@ export class BrowserPhone {
     if (!ua) return;
     this.ua = undefined;
     this.account = undefined;
-    if (this.session && !this.session.isEnded()) this.session.terminate();
+    if (this.driver) void this.driver.hangup();
     if (ua.isRegistered()) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 2000);
@@ -194,14 +215,15 @@ export class BrowserPhone {
     console.info(`[callgate] in-page phone stopped (${reason})`);
   }
 
-  private incoming(session: Session, transferHeader: string | undefined): void {
+  private incoming(session: JsSipSession, transferHeader: string | undefined): void {
     if (this.call && !this.call.ended) {
       session.terminate({ status_code: 486 });
       return;
     }
-    const phone = session.remote_identity.uri.user ?? '';
+    const driver = new CallDriver(session, { logger: pageLogger });
+    const phone = driver.remote.user;
     const call = new CallModel(crypto.randomUUID(), 'inbound', phone);
-    this.track(session, call);
+    this.track(driver, call);
     const transferId = isTransferId(transferHeader) ? transferHeader : undefined;
     this.report({
       type: 'call.ringing',
@@ -210,18 +232,20 @@ export class BrowserPhone {
     });
     if (transferId && this.acceptedTransfers.delete(transferId)) {
       // A transfer this agent already accepted: no second consent, the phone answers by itself.
-      session.answer(this.media());
+      void driver
+        .answerWith(this.media())
+        .catch((err: unknown) => console.warn(`${LOG} answer failed:`, err));
     }
-    session.on('failed', (e) => {
+    driver.on('failed', ({ by }) => {
       this.finish(
         call,
-        e.originator === 'remote' ? 'CUSTOMER_CANCELLED' : 'AGENT_REJECTED',
-        e.originator === 'remote' ? 'customer' : 'agent',
+        by === 'remote' ? 'CUSTOMER_CANCELLED' : 'AGENT_REJECTED',
+        by === 'remote' ? 'customer' : 'agent',
       );
     });
   }
 
-  private dial(number: string, transactionId: string | undefined, callerNumber?: string): Answer {
+  private dial(number: string, transactionId: string | undefined, callerNumber?: string): VoiceCommandAnswer {
     if (!this.ua || !this.account)
       return { ok: false, code: 'DEVICE_NOT_AVAILABLE', message: 'the in-page phone is not registered' };
     if (this.call && !this.call.ended)
@@ -237,62 +261,45 @@ export class BrowserPhone {
         ? { extraHeaders: [`P-Asserted-Identity: <sip:${callerNumber}@${this.account.sipDomain}>`] }
         : {}),
     });
-    this.track(session, call);
+    const driver = new CallDriver(session, { logger: pageLogger });
+    this.track(driver, call);
     let rang = false;
-    session.on('progress', () => {
+    driver.on('progress', () => {
       if (rang || call.ended) return;
       rang = true;
       this.report({ type: 'callout.customerRinging', callId: call.callId, ...tx, data: { number } });
     });
-    session.on('failed', (e) => {
-      const sipCode = e.message?.status_code;
+    driver.on('failed', ({ statusCode }) => {
       this.report({
         type: 'callout.failed',
         callId: call.callId,
         ...tx,
-        data: calloutError('customer', sipCode),
+        data: calloutError('customer', statusCode),
       });
-      this.finish(call, causeOfStatus(sipCode), 'customer');
+      this.finish(call, causeOfStatus(statusCode), 'customer');
     });
     return { ok: true, callId: call.callId };
   }
 
   /** Events common to both directions: answer, remote audio, end. */
-  private track(session: Session, call: CallModel): void {
-    this.session = session;
+  private track(driver: CallDriver, call: CallModel): void {
+    this.driver = driver;
     this.call = call;
-    let iceTimer: ReturnType<typeof setTimeout> | undefined;
-    let iceFailed = false;
-    session.on('peerconnection', (e) => e.peerconnection && this.playRemote(e.peerconnection));
-    if (session.connection) this.playRemote(session.connection);
-    session.on('accepted', () => {
+    driver.on('remoteTrack', ({ track }) => this.playRemote(track));
+    driver.on('accepted', () => {
       if (call.ended) return;
       const event = call.transition('active');
       if (event === 'call.accepted' || event === 'call.customerAccepted') {
         this.report({ type: event, callId: call.callId, data: {} });
       }
-      // Media that never connects (no candidate pair: a TURN server refusing us under 'relay')
-      // would leave the call up and silent for ever: hang up and report MEDIA_FAILED.
-      iceTimer = setTimeout(() => {
-        const state = session.connection?.iceConnectionState;
-        if (session.isEnded() || state === 'connected' || state === 'completed') return;
-        console.warn(
-          `[callgate] ICE did not connect within ${ICE_CONNECT_TIMEOUT_MS} ms (${state}): hanging up`,
-        );
-        iceFailed = true;
-        session.terminate();
-      }, ICE_CONNECT_TIMEOUT_MS);
     });
-    session.on('ended', (e) => {
-      clearTimeout(iceTimer);
+    driver.on('ended', (end) => {
       const referring = this.referring?.call === call ? this.referring : undefined;
       // A customer that accepted the REFER (202) and then hangs up has left for the target (the
       // transferee may end the old call itself, even before the NOTIFY of its new call's answer).
       if (referring?.requestAccepted) this.finish(call, 'TRANSFERRED', 'agent');
-      else if (iceFailed || e.cause === JsSIP.C.causes.RTP_TIMEOUT)
-        this.finish(call, 'MEDIA_FAILED', 'system');
-      else this.finish(call, 'NORMAL_CLEARING', e.originator === 'remote' ? 'customer' : 'agent');
-      referring?.ended();
+      else if (mediaFailed(end)) this.finish(call, 'MEDIA_FAILED', 'system');
+      else this.finish(call, 'NORMAL_CLEARING', end.by === 'remote' ? 'customer' : 'agent');
     });
   }
 
@@ -302,7 +309,7 @@ export class BrowserPhone {
     this.report({ type: 'call.ended', callId: call.callId, data: { cause, by, duration: call.duration } });
     if (this.call === call) {
       this.call = undefined;
-      this.session = undefined;
+      this.driver = undefined;
     }
     if (this.referring?.call === call) this.referring = undefined;
   }
@@ -312,116 +319,101 @@ export class BrowserPhone {
    * When that call is answered (NOTIFY 200) this call ends with TRANSFERRED; when it fails, the
    * customer stays on this call. Real trunks must accept REFER for this (see the README).
    */
-  private transfer(request: VoiceTransferRequest): Promise<VoiceTransferAnswer> {
+  private async transfer(request: VoiceTransferRequest): Promise<VoiceTransferAnswer> {
     const call = this.call;
-    const session = this.session;
-    if (!call || !session || call.ended)
-      return Promise.resolve({ ok: false, code: 'NOT_IN_A_CALL', message: 'no call' });
+    const driver = this.driver;
+    if (!call || !driver || call.ended) return { ok: false, code: 'NOT_IN_A_CALL', message: 'no call' };
     if (call.callId !== request.callId)
-      return Promise.resolve({
+      return {
         ok: false,
         code: 'COULD_NOT_GET_CALL_INFO',
         message: `call ${request.callId} is not this phone's call`,
-      });
-    return new Promise((resolve) => {
-      let settled = false;
-      const settle = (answer: VoiceTransferAnswer): void => {
-        if (settled) return;
-        settled = true;
-        if (this.referring === referring) this.referring = undefined;
-        resolve(answer);
       };
-      const failed = (sipCode: number | undefined): void =>
-        settle({
-          ok: false,
-          code: 'TRANSFER_CALL_FAILED',
-          message: `the customer's call to the target failed${sipCode ? ` (${sipCode})` : ''}`,
-          ...(sipCode ? { sipCode } : {}),
-        });
-      const referring = {
-        call,
-        requestAccepted: false,
-        // the call ended before the outcome's NOTIFY: a success once the customer took the REFER
-        ended: (): void =>
-          settle(
-            referring.requestAccepted
-              ? { ok: true, callId: call.callId }
-              : { ok: false, code: 'NOT_IN_A_CALL', message: 'the call ended during the transfer' },
-          ),
-      };
-      this.referring = referring;
-      try {
-        session.refer(request.target, {
-          eventHandlers: {
-            requestSucceeded: () => {
-              referring.requestAccepted = true;
-            },
-            requestFailed: (e) => failed(e.response?.status_code ?? undefined),
-            failed: (e) => failed(e.status_line?.status_code),
-            accepted: () => {
-              if (!session.isEnded()) session.terminate();
-              this.finish(call, 'TRANSFERRED', 'agent');
-              settle({ ok: true, callId: call.callId });
-            },
-          },
-        });
-      } catch (err) {
-        settle({ ok: false, code: 'TRANSFER_CALL_FAILED', message: (err as Error).message });
-      }
+    const referring = { call, requestAccepted: false };
+    this.referring = referring;
+    const off = driver.on('referProgress', ({ stage }) => {
+      if (stage === 'requestAccepted') referring.requestAccepted = true;
     });
+    try {
+      const result = await driver.refer(request.target);
+      if (result.outcome === 'succeeded') {
+        void driver.hangup();
+        this.finish(call, 'TRANSFERRED', 'agent');
+        return { ok: true, callId: call.callId };
+      }
+      // the call ended before the outcome's NOTIFY: a success once the customer took the REFER
+      if (result.stage === 'callEnded')
+        return referring.requestAccepted
+          ? { ok: true, callId: call.callId }
+          : { ok: false, code: 'NOT_IN_A_CALL', message: 'the call ended during the transfer' };
+      const sipCode = result.statusCode;
+      return {
+        ok: false,
+        code: 'TRANSFER_CALL_FAILED',
+        message: `the customer's call to the target failed${sipCode ? ` (${sipCode})` : ''}`,
+        ...(sipCode ? { sipCode } : {}),
+      };
+    } catch (err) {
+      return { ok: false, code: 'TRANSFER_CALL_FAILED', message: (err as Error).message };
+    } finally {
+      off();
+      if (this.referring === referring) this.referring = undefined;
+    }
   }
 
   /** A call command relayed by the gateway (from this tab, another tab, or REST). */
-  private command(name: string, payload: Record<string, unknown>): Promise<Answer> {
+  private async command(request: VoiceCommandRequest): Promise<VoiceCommandAnswer> {
+    if (request.name === 'call.dial') {
+      const { number, transactionId, callerNumber } = request.payload;
+      if (typeof number !== 'string')
+        return { ok: false, code: 'INVALID_PAYLOAD', message: 'call.dial needs a number' };
+      return this.dial(number, transactionId, callerNumber);
+    }
+    const call = this.call;
+    const driver = this.driver;
+    if (!call || !driver || call.ended) return { ok: false, code: 'NOT_IN_A_CALL', message: 'no call' };
+    const callId = call.callId;
     try {
-      if (name === 'call.dial') {
-        const tx = typeof payload.transactionId === 'string' ? payload.transactionId : undefined;
-        const caller = typeof payload.callerNumber === 'string' ? payload.callerNumber : undefined;
-        return Promise.resolve(this.dial(String(payload.number), tx, caller));
-      }
-      const call = this.call;
-      const session = this.session;
-      if (!call || !session || call.ended)
-        return Promise.resolve({ ok: false, code: 'NOT_IN_A_CALL', message: 'no call' });
-      const done = (extra: Record<string, unknown> = {}): Promise<Answer> =>
-        Promise.resolve({ ok: true, callId: call.callId, ...extra });
-      switch (name) {
+      switch (request.name) {
         case 'call.answer':
           if (call.state !== 'ringing')
-            return Promise.resolve({
-              ok: false,
-              code: 'NOT_IN_A_CALL',
-              message: `the call is ${call.state}`,
-            });
-          session.answer(this.media());
-          return done();
+            return { ok: false, code: 'NOT_IN_A_CALL', message: `the call is ${call.state}` };
+          // answered once the 2xx is sent; `accepted` reports it
+          void driver
+            .answerWith(this.media())
+            .catch((err: unknown) => console.warn(`${LOG} answer failed:`, err));
+          return { ok: true, callId };
         case 'call.hangup':
-          session.terminate();
-          return done();
+          void driver.hangup();
+          return { ok: true, callId };
         case 'call.toggleHold': {
+          if (call.state !== 'active' && call.state !== 'held')
+            return { ok: false, code: 'NOT_IN_A_CALL', message: `the call is ${call.state}` };
           const held = call.state === 'held';
+          // reported only once the peer accepted the re-INVITE; a refusal leaves the call as it was
+          if (held) await driver.unhold();
+          else await driver.hold();
+          if (call.ended) return { ok: false, code: 'NOT_IN_A_CALL', message: 'the call ended' };
           const event = call.transition(held ? 'active' : 'held');
-          if (held) session.unhold();
-          else session.hold();
           if (event === 'call.held' || event === 'call.unheld')
-            this.report({ type: event, callId: call.callId, data: {} });
-          return done({ held: !held });
+            this.report({ type: event, callId, data: {} });
+          return { ok: true, callId, held: !held };
         }
         case 'call.toggleMute': {
+          if (call.state !== 'active' && call.state !== 'held')
+            return { ok: false, code: 'NOT_IN_A_CALL', message: `the call is ${call.state}` };
+          if (call.muted) driver.unmute();
+          else driver.mute();
           const event = call.toggleMute();
-          if (call.muted) session.mute({ audio: true });
-          else session.unmute({ audio: true });
-          this.report({ type: event, callId: call.callId, data: {} });
-          return done({ muted: call.muted });
+          this.report({ type: event, callId, data: {} });
+          return { ok: true, callId, muted: call.muted };
         }
         case 'call.dtmf':
-          session.sendDTMF(String(payload.digits), { transportType: 'INFO' });
-          return done();
-        default:
-          return Promise.resolve({ ok: false, code: 'UNKNOWN_COMMAND', message: name });
+          await driver.sendInfoDtmf(request.payload.digits);
+          return { ok: true, callId };
       }
     } catch (err) {
-      return Promise.resolve({ ok: false, code: 'NOT_IN_A_CALL', message: (err as Error).message });
+      return sipFailure(request.name, err);
     }
   }
 
@@ -433,14 +425,10 @@ export class BrowserPhone {
   }
 
   /** Remote audio: the 3C `peer-video` element, else JS-PHONE's `audio_remote`, else one of ours. */
-  private playRemote(pc: RTCPeerConnection): void {
-    pc.addEventListener('track', (e) => {
-      const element = this.element();
-      element.srcObject = e.streams[0] ?? new MediaStream([e.track]);
-      void element
-        .play()
-        .catch((err: unknown) => console.warn('[callgate] remote audio did not start:', err));
-    });
+  private playRemote(track: MediaStreamTrack): void {
+    const element = this.element();
+    element.srcObject = new MediaStream([track]);
+    void element.play().catch((err: unknown) => console.warn(`${LOG} remote audio did not start:`, err));
   }
 
   private element(): HTMLMediaElement {

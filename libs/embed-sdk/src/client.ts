@@ -4,6 +4,7 @@ import {
   compareEventIds,
   EVENT_ID_PATTERN,
   EventTypes,
+  isCallCommandName,
   isErrorCode,
   type AgentHandshake,
   type ClientToServerEvents,
@@ -13,10 +14,9 @@ import {
   type EventEnvelope,
   type EventType,
   type ServerToClientEvents,
-  type VoiceTransferAnswer,
-  type VoiceTransferRequest,
+  type VoiceCommandRequest,
 } from '@callgate/contracts';
-import { BrowserPhone } from './browser-phone.js';
+import { BrowserPhone, type VoiceHandlers } from './browser-phone.js';
 import { TypedEmitter, type Listener } from './emitter.js';
 
 /** How long `command()` waits for the gateway's acknowledgement unless told otherwise. */
@@ -89,14 +89,6 @@ export type EnvelopeEventMap = { [K in EventType]: EventEnvelope<K> };
 export type ClientEventMap = EnvelopeEventMap & ConnectionEventMap;
 
 type AgentSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
-
-/** What a tab's in-page phone does for the gateway (see `CallgateClient.serveVoice`). */
-export interface VoiceHandlers {
-  command(name: string, payload: Record<string, unknown>): Promise<{ ok: boolean; [key: string]: unknown }>;
-  stop(reason: string): Promise<void>;
-  /** REFER the call's customer to `target` (a transfer); resolves with the outcome. */
-  transfer(request: VoiceTransferRequest): Promise<VoiceTransferAnswer>;
-}
 
 /** `socket.timeout(ms).emit(...)` for one command, typed per command. */
 type TimedEmit = <K extends CommandName>(
@@ -227,12 +219,14 @@ export class CallgateClient {
       listener: (request: unknown, ack?: (answer: unknown) => void) => void,
     ) => void;
     on('voice.command', (request, ack) => {
-      const r = request as { name?: unknown; payload?: unknown };
+      const r = (request ?? {}) as { name?: unknown; payload?: unknown };
+      if (!isCallCommandName(r.name) || typeof r.payload !== 'object' || r.payload === null) {
+        ack?.({ ok: false, code: 'UNKNOWN_COMMAND', message: `not a call command: ${String(r.name)}` });
+        return;
+      }
+      // The gateway builds the payload from its typed command (VoiceRequests['voice.command']).
       void handlers
-        .command(
-          String(r.name),
-          typeof r.payload === 'object' && r.payload !== null ? (r.payload as Record<string, unknown>) : {},
-        )
+        .command({ name: r.name, payload: r.payload } as VoiceCommandRequest)
         .then((answer) => ack?.(answer));
     });
     on('voice.transfer', (request, ack) => {
