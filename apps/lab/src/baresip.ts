@@ -23,6 +23,12 @@ export interface BaresipOptions {
   tone?: number;
   /** Answer incoming calls by itself (default true). */
   autoAnswer?: boolean;
+  /**
+   * `early`: answer incoming calls with 183 Session Progress and SDP and play the tone as early
+   * media, then wait for {@link BaresipPhone.accept} (a customer whose network plays ringback).
+   * Overrides `autoAnswer`.
+   */
+  answerMode?: 'early';
   logger?: SipLogger;
   /** Bound on the start and registration (ms). Default 10 000. */
   startTimeoutMs?: number;
@@ -148,6 +154,11 @@ export class BaresipPhone {
 
   async hangup(): Promise<void> {
     await this.command('hangup');
+  }
+
+  /** Answers (200 OK) the incoming call that rings or plays early media. */
+  async accept(): Promise<void> {
+    await this.command('accept');
   }
 
   /** Resolves with the first event (past or future, from `since`) that matches. */
@@ -395,7 +406,7 @@ function baresipAccount(options: BaresipOptions): string {
     `outbound="sip:${options.proxy.host}:${options.proxy.port};transport=udp"`,
     `regint=${options.register === false ? 0 : 600}`,
     'audio_codecs=PCMU',
-    `answermode=${options.autoAnswer === false ? 'manual' : 'auto'}`,
+    `answermode=${options.answerMode ?? (options.autoAnswer === false ? 'manual' : 'auto')}`,
     ...(options.authUser !== undefined ? [`auth_user=${options.authUser}`] : []),
     ...(options.password !== undefined ? [`auth_pass=${options.password}`] : []),
   ];

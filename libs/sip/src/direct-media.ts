@@ -13,6 +13,7 @@ import {
   blackHoleOffer,
   describeAudio,
   mediaTargetChanged,
+  sdpBody,
   withAudioDirection,
   type MediaDirection,
 } from './sdp-media.js';
@@ -112,6 +113,13 @@ export interface DirectMediaOptions {
   glareRetries?: number;
   /** The offer a callout's device leg gets before the customer is known. Default {@link blackHoleOffer}. */
   placeholderOffer?: string;
+  /**
+   * Callout: pass the customer's early media (a 183 with SDP while it rings) to the device, so
+   * the agent hears the customer's network ringback or announcement. Default true.
+   */
+  earlyMedia?: boolean;
+  /** Callout: each provisional response of the customer leg (180, 183), and whether the device now hears its early media. */
+  onCustomerProgress?: (progress: { statusCode: number; earlyMedia: boolean }) => void;
 }
 
 interface LegState {
@@ -227,7 +235,9 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
   /**
    * The device is called first (with a placeholder offer: a hold "black hole"), then the
    * customer with the device's SDP; when the customer answers, the device is re-INVITEd with the
-   * customer's SDP. The agent hears nothing while the customer rings (phase 1: no early media).
+   * customer's SDP. While the customer rings, its early media (a 183 with SDP) is passed to the
+   * device (re-INVITE, the customer `sendonly`): the agent hears the customer's ringback. A
+   * customer that sends no early media leaves the agent in silence until the answer.
    */
   static async callout(
     ua: SipUserAgent,
@@ -249,6 +259,7 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
       );
     }
     const customerPc = new PassThroughPeerConnection(() => withAudioDirection(deviceSdp, 'sendrecv'));
+    const early = new EarlyMedia(device, devicePc, options.logger ?? silentLogger);
     let customer: SipCall;
     try {
       customer = await placeLeg(
@@ -258,11 +269,21 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
         { ...options },
         'CUSTOMER_FAILED',
         options.fromUser,
+        undefined,
+        (call) =>
+          call.on('progress', ({ statusCode }) => {
+            // JsSIP applies a provisional answer's SDP before it reports the response
+            const sdp = customerPc.remoteSdp;
+            const playing = options.earlyMedia !== false && sdp !== undefined && early.play(sdp);
+            options.onCustomerProgress?.({ statusCode, earlyMedia: playing || early.playing });
+          }),
       );
     } catch (error) {
       await device.hangup();
       throw error;
     }
+    // an early-media re-INVITE still in flight finishes first: the device leg takes one offer at a time
+    await early.settled();
     return DirectMediaCall.connect(device, customer, options);
   }
 
@@ -428,12 +449,30 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
 
   /** Re-INVITEs `first`, then the other leg while its SDP is out of date (at most 4 re-INVITEs in all). */
   private async sync(first: DirectMediaLeg): Promise<void> {
+    const ufrags = { device: new Set<string>(), customer: new Set<string>() };
+    const note = (name: DirectMediaLeg): void => {
+      const ufrag = describeAudio(this.leg(name).pc.remoteSdp ?? '')?.iceUfrag;
+      if (ufrag !== undefined) ufrags[name].add(ufrag);
+    };
+    note('device');
+    note('customer');
     let name = first;
     await this.reoffer(this.leg(name), name);
+    note(name);
     for (let round = 0; round < 3; round++) {
       name = opposite(name);
       if (!this.needsUpdate(this.leg(name), name)) return;
       await this.reoffer(this.leg(name), name);
+      note(name);
+    }
+    if (ufrags.device.size > 1 && ufrags.customer.size > 1) {
+      // RFC 8839 §4.4.1.1: an ICE end whose peer's credentials change in an offer restarts ICE
+      // and answers with new ones of its own, so two ICE ends re-INVITEd in turn never agree
+      throw new DirectMediaError(
+        'SDP_NOT_CONVERGING',
+        'the legs still disagree after 4 re-INVITEs: each ICE end answered with new ICE credentials ' +
+          '(an ICE restart at both WebRTC ends); joining them needs an offerless re-INVITE (RFC 3725)',
+      );
     }
     throw new DirectMediaError('SDP_NOT_CONVERGING', 'the legs still disagree after 4 re-INVITEs');
   }
@@ -623,6 +662,8 @@ async function placeLeg(
   fromUser?: string,
   /** The customer of an inbound call: when it goes away first, the leg is hung up (LEG_ENDED). */
   caller?: SipCall,
+  /** Called with the leg as soon as it is placed (before any response). */
+  onPlaced?: (call: SipCall) => void,
 ): Promise<SipCall> {
   const leg = failCode === 'DEVICE_FAILED' ? 'device' : 'customer';
   let call: SipCall;
@@ -635,6 +676,7 @@ async function placeLeg(
   } catch (error) {
     throw new DirectMediaError(failCode, `calling ${target} failed: ${String(error)}`, undefined, leg);
   }
+  onPlaced?.(call);
   const outcome = await Promise.race([
     new Promise<'accepted'>((resolve) => call.once('accepted', () => resolve('accepted'))),
     call.terminated,
@@ -658,4 +700,62 @@ async function placeLeg(
     );
   }
   return call;
+}
+
+/**
+ * The customer's early media during a callout: each new early SDP of the customer (183) is
+ * given to the device by re-INVITE, marked `sendonly` (the customer only sends, the agent is not
+ * heard before the answer). One re-INVITE at a time; a newer SDP that arrives meanwhile follows
+ * it. A refused re-INVITE is logged and leaves the device on its previous SDP: the answer's
+ * re-INVITE (connect) still follows.
+ */
+class EarlyMedia {
+  private chain: Promise<void> = Promise.resolve();
+  private last: string | undefined;
+  private applied = false;
+
+  constructor(
+    private readonly device: SipCall,
+    private readonly pc: PassThroughPeerConnection,
+    private readonly logger: SipLogger,
+  ) {}
+
+  /** Whether the device has been given the customer's early media. */
+  get playing(): boolean {
+    return this.applied;
+  }
+
+  /** Gives `sdp` to the device unless it already has it; true when it is (being) given. */
+  play(sdp: string): boolean {
+    if (!describeAudio(sdp)) return false;
+    const body = sdpBody(sdp);
+    if (body === this.last) return true;
+    this.last = body;
+    const early = withAudioDirection(sdp, 'sendonly');
+    this.chain = this.chain.then(async () => {
+      if (this.device.state !== SipCallState.Established) return;
+      const previous = this.pc.source;
+      this.pc.source = (type, remoteOffer) => {
+        if (type === 'offer' || remoteOffer === undefined) return early;
+        const offered = describeAudio(remoteOffer)?.direction ?? 'sendrecv';
+        return withAudioDirection(early, answerDirection('sendonly', offered));
+      };
+      try {
+        await this.device.reoffer();
+        this.applied = true;
+        this.logger.info("direct media: the device hears the customer's early media");
+      } catch (error) {
+        this.pc.source = previous;
+        this.logger.warn("direct media: passing the customer's early media to the device failed", {
+          error: String(error),
+        });
+      }
+    });
+    return true;
+  }
+
+  /** Resolves once no early-media re-INVITE is in flight. */
+  settled(): Promise<void> {
+    return this.chain;
+  }
 }

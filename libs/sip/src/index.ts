@@ -74,6 +74,7 @@ export {
   mediaTargetChanged,
   reverseDirection,
   sdpBody,
+  webRtcPlaceholderOffer,
   withAudioDirection,
   withOrigin,
   type AudioDescription,
