@@ -23,12 +23,6 @@ export interface BaresipOptions {
   tone?: number;
   /** Answer incoming calls by itself (default true). */
   autoAnswer?: boolean;
-  /**
-   * `early`: answer incoming calls with 183 Session Progress and SDP and play the tone as early
-   * media, then wait for {@link BaresipPhone.accept} (a customer whose network plays ringback).
-   * Overrides `autoAnswer`.
-   */
-  answerMode?: 'early';
   logger?: SipLogger;
   /** Bound on the start and registration (ms). Default 10 000. */
   startTimeoutMs?: number;
@@ -406,7 +400,7 @@ function baresipAccount(options: BaresipOptions): string {
     `outbound="sip:${options.proxy.host}:${options.proxy.port};transport=udp"`,
     `regint=${options.register === false ? 0 : 600}`,
     'audio_codecs=PCMU',
-    `answermode=${options.answerMode ?? (options.autoAnswer === false ? 'manual' : 'auto')}`,
+    `answermode=${options.autoAnswer === false ? 'manual' : 'auto'}`,
     ...(options.authUser !== undefined ? [`auth_user=${options.authUser}`] : []),
     ...(options.password !== undefined ? [`auth_pass=${options.password}`] : []),
   ];
