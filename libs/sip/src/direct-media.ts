@@ -118,7 +118,10 @@ export interface DirectMediaOptions {
    * the agent hears the customer's network ringback or announcement. Default true.
    */
   earlyMedia?: boolean;
-  /** Callout: each provisional response of the customer leg (180, 183), and whether the device now hears its early media. */
+  /**
+   * Callout: each provisional response of the customer leg (180, 183); `earlyMedia`: the
+   * customer's early media is being passed to the device (its re-INVITE sent or answered).
+   */
   onCustomerProgress?: (progress: { statusCode: number; earlyMedia: boolean }) => void;
 }
 
