@@ -2,13 +2,15 @@
  * Direct media callouts (libs/sip, phase 1) through the real stack: the plain lab Kamailio (no
  * media relay), baresip plain-RTP phones in their own processes, JsSIP + wrtc user agents for
  * WebRTC. The "gateway" is one SipUserAgent whose legs use pass-through peer connections.
- * - The customer's early media (183 with SDP) reaches the device while the customer rings.
+ * - The customer's early media (183 with SDP) reaches the device while the customer rings; with
+ *   none, a ringback anchored in this process for those seconds only, if asked for.
  * - A WebRTC device called before its customer (see the README, "Direct media").
  */
 import {
   DirectMediaCall,
   DirectMediaError,
   DirectMediaState,
+  RINGBACK_TONE,
   SipCallState,
   SipUserAgent,
   ToneSource,
@@ -19,6 +21,7 @@ import { BaresipPhone, type BaresipOptions } from '../apps/lab/src/baresip.js';
 import { startKamailio, type Kamailio } from '../apps/lab/src/kamailio.js';
 import { freeUdpPort } from '../apps/lab/src/ports.js';
 import { runSipp } from '../apps/lab/src/sipp.js';
+import { ownUdpSockets } from './direct-media-support.js';
 import { eventually } from './support/tabs.js';
 
 const T = 120_000;
@@ -163,6 +166,39 @@ describe('direct media callouts', () => {
       await customer.accept();
       const call = await outcome;
       expect(progress.every((p) => !p.earlyMedia)).toBe(true);
+      await desk.hears(400, 20_000);
+      await customer.hears(1000, 20_000);
+      await call.hangup();
+    },
+    T,
+  );
+
+  it(
+    'a customer without early media and ringback asked for: the gateway plays a 425 Hz ringback to the desk phone from one UDP socket while the customer rings, and closes it once the legs are joined',
+    async () => {
+      const gateway = await agent('5003');
+      const desk = await phone('5003-desk', 1000);
+      const customer = await phone('0901000001', 400, { autoAnswer: false });
+      expect(ownUdpSockets()).toBe(0);
+      const outcome = DirectMediaCall.callout(gateway, '5003-desk', '0901000001', {
+        ringback: { address: pbx.host },
+      });
+      await customer.waitFor('CALL_INCOMING');
+      // the desk hears the ringback, from this process (its one UDP socket), before the answer
+      await desk.hears(RINGBACK_TONE.frequency, 15_000);
+      expect(ownUdpSockets()).toBe(1);
+      const deviceLeg = gateway.activeCalls.find((c) => c.remote.user === '5003-desk');
+      expect(describeAudio(deviceLeg?.passThrough?.localSdp ?? '')).toMatchObject({
+        address: pbx.host,
+        direction: 'sendonly',
+        codecs: ['PCMU'],
+      });
+
+      await customer.accept();
+      const call = await outcome;
+      expect(call.state).toBe(DirectMediaState.Connected);
+      // handed off: the socket is closed, the endpoints hear each other directly
+      expect(ownUdpSockets()).toBe(0);
       await desk.hears(400, 20_000);
       await customer.hears(1000, 20_000);
       await call.hangup();

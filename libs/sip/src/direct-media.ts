@@ -17,6 +17,7 @@ import {
   withAudioDirection,
   type MediaDirection,
 } from './sdp-media.js';
+import { RingbackPlayer } from './ringback.js';
 import type { SipUserAgent } from './user-agent.js';
 
 /**
@@ -123,6 +124,12 @@ export interface DirectMediaOptions {
    * customer's early media is being passed to the device (its re-INVITE sent or answered).
    */
   onCustomerProgress?: (progress: { statusCode: number; earlyMedia: boolean }) => void;
+  /**
+   * Callout: while the customer rings without early media, play a ringback from this process to
+   * a plain-RTP device (a UDP socket bound on `address`, which the device must reach), and hand
+   * off to the customer's early media or answer. Off by default (no socket in this process).
+   */
+  ringback?: { address: string };
 }
 
 interface LegState {
@@ -263,6 +270,11 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
     }
     const customerPc = new PassThroughPeerConnection(() => withAudioDirection(deviceSdp, 'sendrecv'));
     const early = new EarlyMedia(device, devicePc, options.logger ?? silentLogger);
+    const deviceProfile = describeAudio(deviceSdp)?.profile;
+    const anchor = deviceProfile === 'rtp' ? options.ringback?.address : undefined;
+    if (options.ringback && anchor === undefined) {
+      options.logger?.info(`direct media: no anchored ringback for a ${deviceProfile ?? 'unknown'} device`);
+    }
     let customer: SipCall;
     try {
       customer = await placeLeg(
@@ -278,16 +290,24 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
             // JsSIP applies a provisional answer's SDP before it reports the response
             const sdp = customerPc.remoteSdp;
             const playing = options.earlyMedia !== false && sdp !== undefined && early.play(sdp);
+            if (!playing && anchor !== undefined) early.anchor(anchor);
             options.onCustomerProgress?.({ statusCode, earlyMedia: playing || early.playing });
           }),
       );
     } catch (error) {
+      await early.settled();
+      await early.release();
       await device.hangup();
       throw error;
     }
-    // an early-media re-INVITE still in flight finishes first: the device leg takes one offer at a time
+    // a re-INVITE still in flight finishes first: the device leg takes one offer at a time
     await early.settled();
-    return DirectMediaCall.connect(device, customer, options);
+    try {
+      return await DirectMediaCall.connect(device, customer, options);
+    } finally {
+      // the device has the customer's SDP now (or the call failed): the ringback socket goes
+      await early.release();
+    }
   }
 
   /** Connects two established pass-through legs: re-INVITEs until each has the other's SDP. */
@@ -706,16 +726,19 @@ async function placeLeg(
 }
 
 /**
- * The customer's early media during a callout: each new early SDP of the customer (183) is
- * given to the device by re-INVITE, marked `sendonly` (the customer only sends, the agent is not
- * heard before the answer). One re-INVITE at a time; a newer SDP that arrives meanwhile follows
- * it. A refused re-INVITE is logged and leaves the device on its previous SDP: the answer's
- * re-INVITE (connect) still follows.
+ * What the device hears while a callout's customer rings. The customer's early media: each new
+ * early SDP of the customer (183) is given to the device by re-INVITE, marked `sendonly` (the
+ * customer only sends, the agent is not heard before the answer). Or, while there is none and
+ * when asked, a ringback anchored in this process ({@link RingbackPlayer}, plain-RTP devices
+ * only), stopped once early media or the answer takes over. One re-INVITE at a time; a refused
+ * one is logged and leaves the device on its previous SDP: the answer's re-INVITE still follows.
  */
 class EarlyMedia {
   private chain: Promise<void> = Promise.resolve();
   private last: string | undefined;
   private applied = false;
+  private player: RingbackPlayer | undefined;
+  private anchoring = false;
 
   constructor(
     private readonly device: SipCall,
@@ -734,31 +757,67 @@ class EarlyMedia {
     const body = sdpBody(sdp);
     if (body === this.last) return true;
     this.last = body;
-    const early = withAudioDirection(sdp, 'sendonly');
-    this.chain = this.chain.then(async () => {
-      if (this.device.state !== SipCallState.Established) return;
-      const previous = this.pc.source;
-      this.pc.source = (type, remoteOffer) => {
-        if (type === 'offer' || remoteOffer === undefined) return early;
-        const offered = describeAudio(remoteOffer)?.direction ?? 'sendrecv';
-        return withAudioDirection(early, answerDirection('sendonly', offered));
-      };
-      try {
-        await this.device.reoffer();
-        this.applied = true;
-        this.logger.info("direct media: the device hears the customer's early media");
-      } catch (error) {
-        this.pc.source = previous;
-        this.logger.warn("direct media: passing the customer's early media to the device failed", {
-          error: String(error),
-        });
-      }
+    this.offer(withAudioDirection(sdp, 'sendonly'), "the customer's early media", async () => {
+      this.applied = true;
+      await this.release();
     });
     return true;
   }
 
-  /** Resolves once no early-media re-INVITE is in flight. */
+  /** Plays a ringback from this process (bound on `address`) until early media or the answer. Once. */
+  anchor(address: string): void {
+    if (this.anchoring || this.applied) return;
+    this.anchoring = true;
+    this.chain = this.chain.then(async () => {
+      if (this.applied || this.device.state !== SipCallState.Established) return;
+      try {
+        this.player = await RingbackPlayer.start(address, this.logger);
+      } catch (error) {
+        this.logger.warn('direct media: no ringback socket', { error: String(error) });
+        return;
+      }
+    });
+    this.offer(
+      () => this.player?.sdp,
+      'a ringback from the gateway',
+      () => {
+        const target = describeAudio(this.pc.remoteSdp ?? '');
+        if (target && this.player) this.player.play(target.address, target.port);
+        return Promise.resolve();
+      },
+    );
+  }
+
+  /** Stops the anchored ringback (its socket closed). */
+  async release(): Promise<void> {
+    const player = this.player;
+    this.player = undefined;
+    await player?.stop();
+  }
+
+  /** Resolves once no re-INVITE of this object is in flight. */
   settled(): Promise<void> {
     return this.chain;
+  }
+
+  private offer(sdp: string | (() => string | undefined), what: string, applied: () => Promise<void>): void {
+    this.chain = this.chain.then(async () => {
+      const offer = typeof sdp === 'string' ? sdp : sdp();
+      if (offer === undefined || this.device.state !== SipCallState.Established) return;
+      const previous = this.pc.source;
+      this.pc.source = (type, remoteOffer) => {
+        if (type === 'offer' || remoteOffer === undefined) return offer;
+        const offered = describeAudio(remoteOffer)?.direction ?? 'sendrecv';
+        return withAudioDirection(offer, answerDirection('sendonly', offered));
+      };
+      try {
+        await this.device.reoffer();
+        this.logger.info(`direct media: the device hears ${what}`);
+        await applied();
+      } catch (error) {
+        this.pc.source = previous;
+        this.logger.warn(`direct media: giving the device ${what} failed`, { error: String(error) });
+      }
+    });
   }
 }

@@ -84,6 +84,14 @@ export {
   type MediaProfile,
 } from './sdp-media.js';
 export {
+  RINGBACK_TONE,
+  RingbackPlayer,
+  ringbackPayload,
+  ringbackSdp,
+  rtpPacket,
+  ulawEncode,
+} from './ringback.js';
+export {
   DirectMediaCall,
   DirectMediaError,
   DirectMediaState,
