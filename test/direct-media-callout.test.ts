@@ -15,6 +15,7 @@ import {
   SipUserAgent,
   ToneSource,
   describeAudio,
+  ulawEncode,
   webRtcPlaceholderOffer,
 } from '@callgate/sip';
 import { BaresipPhone, type BaresipOptions } from '../apps/lab/src/baresip.js';
@@ -26,22 +27,12 @@ import { eventually } from './support/tabs.js';
 
 const T = 120_000;
 
-/** G.711 mu-law of one 16-bit linear sample (ITU-T G.711: bias 0x84, segment, 4 mantissa bits, inverted). */
-function ulaw(sample: number): number {
-  const sign = sample < 0 ? 0x80 : 0;
-  const magnitude = Math.min(Math.abs(sample), 32_635) + 0x84;
-  let exponent = 7;
-  while (exponent > 0 && (magnitude & (0x4000 >> (7 - exponent))) === 0) exponent--;
-  const mantissa = (magnitude >> (exponent + 3)) & 0x0f;
-  return ~(sign | (exponent << 4) | mantissa) & 0xff;
-}
-
 /** `ms` of a sine at `frequency` Hz as raw mu-law at 8 kHz (what sipp's rtp_stream plays as PCMU). */
 function ulawTone(frequency: number, ms: number): Uint8Array {
   const samples = (8_000 * ms) / 1_000;
   const out = new Uint8Array(samples);
   for (let i = 0; i < samples; i++)
-    out[i] = ulaw(Math.round(8_000 * Math.sin((2 * Math.PI * frequency * i) / 8_000)));
+    out[i] = ulawEncode(Math.round(8_000 * Math.sin((2 * Math.PI * frequency * i) / 8_000)));
   return out;
 }
 
