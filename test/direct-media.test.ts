@@ -4,7 +4,6 @@
  * and JsSIP + wrtc user agents for WebRTC on both sides. The "gateway" here is one SipUserAgent
  * whose legs use pass-through peer connections (DirectMediaCall). Waits are on events, bounded.
  */
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import {
   AudioAnalyser,
   DirectMediaCall,
@@ -22,29 +21,9 @@ import { BaresipPhone } from '../apps/lab/src/baresip.js';
 import { startKamailio, type Kamailio } from '../apps/lab/src/kamailio.js';
 import { freeUdpPort } from '../apps/lab/src/ports.js';
 import { runSipp } from '../apps/lab/src/sipp.js';
+import { ownUdpSockets } from './direct-media-support.js';
 
 const T = 120_000;
-
-/** The UDP sockets this process holds (inodes of /proc/self/fd that /proc/net/udp{,6} lists). */
-function ownUdpSockets(): number {
-  const inodes = new Set<string>();
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      const match = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
-      if (match?.[1]) inodes.add(match[1]);
-    } catch {
-      // the fd closed between readdir and readlink: not a socket we hold
-    }
-  }
-  let count = 0;
-  for (const table of ['/proc/net/udp', '/proc/net/udp6']) {
-    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
-      const inode = line.trim().split(/\s+/)[9];
-      if (inode && inodes.has(inode)) count++;
-    }
-  }
-  return count;
-}
 
 describe('direct media between two legs of one user agent', () => {
   let pbx: Kamailio;

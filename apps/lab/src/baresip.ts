@@ -150,6 +150,11 @@ export class BaresipPhone {
     await this.command('hangup');
   }
 
+  /** Answers (200 OK) the incoming call that rings or plays early media. */
+  async accept(): Promise<void> {
+    await this.command('accept');
+  }
+
   /** Resolves with the first event (past or future, from `since`) that matches. */
   waitFor(
     type: string,

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,12 @@ export type SippScenario =
   /** direct media: a plain-RTP UAC that answers our first two re-INVITEs 491, the third 200, waits for BYE */
   | 'uac-reinvite-491'
   /** direct media: a plain-RTP UAC that moves its media by re-INVITE mid-call, hangs up 4 s later */
-  | 'uac-sdp-change';
+  | 'uac-sdp-change'
+  /**
+   * direct media: a plain-RTP UAS (PCMU) that answers 183 with SDP and streams `tone.ulaw` (give
+   * it in `files`) as early media, answers 200 after 6 s (same SDP, still streaming), waits for BYE
+   */
+  | 'uas-early-media';
 
 /** The scenario that expects `statusCode` (200: answered, then BYE). */
 export function uacScenarioFor(statusCode: 200 | 403 | 404 | 408 | 480 | 486 | 603): SippScenario {
@@ -45,6 +50,10 @@ export interface SippRunOptions {
   localPort?: number;
   /** `[keyword]` values for the scenario (sipp -key). */
   keys?: Record<string, string>;
+  /** Files the scenario reads (e.g. an audio file for rtp_stream), written to sipp's working directory. */
+  files?: Record<string, Uint8Array>;
+  /** Local RTP port (sipp -mp); default a free one (sipp's own default, 6000, may be taken). */
+  mediaPort?: number;
 }
 
 export interface SippResult {
@@ -75,6 +84,11 @@ export async function runSipp(options: SippRunOptions): Promise<SippResult> {
   const errorFile = join(work, 'errors.log');
   const localPort = options.localPort ?? (await freeUdpPort(options.host));
   const timeoutMs = options.timeoutMs ?? 20_000;
+  for (const [name, content] of Object.entries(options.files ?? {})) writeFileSync(join(work, name), content);
+  const media =
+    options.files || options.mediaPort
+      ? ['-mp', String(options.mediaPort ?? (await freeUdpPort(options.host)))]
+      : [];
   const args = [
     `${options.host}:${options.port}`,
     '-sf',
@@ -88,6 +102,7 @@ export async function runSipp(options: SippRunOptions): Promise<SippResult> {
     '-p',
     String(localPort),
     '-nostdin',
+    ...media,
     '-timeout',
     `${Math.ceil(timeoutMs / 1000)}s`,
     '-timeout_error',

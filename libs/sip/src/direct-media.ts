@@ -13,9 +13,11 @@ import {
   blackHoleOffer,
   describeAudio,
   mediaTargetChanged,
+  sdpBody,
   withAudioDirection,
   type MediaDirection,
 } from './sdp-media.js';
+import { RingbackPlayer } from './ringback.js';
 import type { SipUserAgent } from './user-agent.js';
 
 /**
@@ -112,6 +114,22 @@ export interface DirectMediaOptions {
   glareRetries?: number;
   /** The offer a callout's device leg gets before the customer is known. Default {@link blackHoleOffer}. */
   placeholderOffer?: string;
+  /**
+   * Callout: pass the customer's early media (a 183 with SDP while it rings) to the device, so
+   * the agent hears the customer's network ringback or announcement. Default true.
+   */
+  earlyMedia?: boolean;
+  /**
+   * Callout: each provisional response of the customer leg (180, 183); `earlyMedia`: the
+   * customer's early media is being passed to the device (its re-INVITE sent or answered).
+   */
+  onCustomerProgress?: (progress: { statusCode: number; earlyMedia: boolean }) => void;
+  /**
+   * Callout: while the customer rings without early media, play a ringback from this process to
+   * a plain-RTP device (a UDP socket bound on `address`, which the device must reach), and hand
+   * off to the customer's early media or answer. Off by default (no socket in this process).
+   */
+  ringback?: { address: string };
 }
 
 interface LegState {
@@ -227,7 +245,9 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
   /**
    * The device is called first (with a placeholder offer: a hold "black hole"), then the
    * customer with the device's SDP; when the customer answers, the device is re-INVITEd with the
-   * customer's SDP. The agent hears nothing while the customer rings (phase 1: no early media).
+   * customer's SDP. While the customer rings, its early media (a 183 with SDP) is passed to the
+   * device (re-INVITE, the customer `sendonly`): the agent hears the customer's ringback. A
+   * customer that sends no early media leaves the agent in silence until the answer.
    */
   static async callout(
     ua: SipUserAgent,
@@ -249,6 +269,12 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
       );
     }
     const customerPc = new PassThroughPeerConnection(() => withAudioDirection(deviceSdp, 'sendrecv'));
+    const early = new EarlyMedia(device, devicePc, options.logger ?? silentLogger);
+    const deviceProfile = describeAudio(deviceSdp)?.profile;
+    const anchor = deviceProfile === 'rtp' ? options.ringback?.address : undefined;
+    if (options.ringback && anchor === undefined) {
+      options.logger?.info(`direct media: no anchored ringback for a ${deviceProfile ?? 'unknown'} device`);
+    }
     let customer: SipCall;
     try {
       customer = await placeLeg(
@@ -258,12 +284,30 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
         { ...options },
         'CUSTOMER_FAILED',
         options.fromUser,
+        undefined,
+        (call) =>
+          call.on('progress', ({ statusCode }) => {
+            // JsSIP applies a provisional answer's SDP before it reports the response
+            const sdp = customerPc.remoteSdp;
+            const playing = options.earlyMedia !== false && sdp !== undefined && early.play(sdp);
+            if (!playing && anchor !== undefined) early.anchor(anchor);
+            options.onCustomerProgress?.({ statusCode, earlyMedia: playing || early.playing });
+          }),
       );
     } catch (error) {
+      await early.settled();
+      await early.release();
       await device.hangup();
       throw error;
     }
-    return DirectMediaCall.connect(device, customer, options);
+    // a re-INVITE still in flight finishes first: the device leg takes one offer at a time
+    await early.settled();
+    try {
+      return await DirectMediaCall.connect(device, customer, options);
+    } finally {
+      // the device has the customer's SDP now (or the call failed): the ringback socket goes
+      await early.release();
+    }
   }
 
   /** Connects two established pass-through legs: re-INVITEs until each has the other's SDP. */
@@ -428,12 +472,30 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
 
   /** Re-INVITEs `first`, then the other leg while its SDP is out of date (at most 4 re-INVITEs in all). */
   private async sync(first: DirectMediaLeg): Promise<void> {
+    const ufrags = { device: new Set<string>(), customer: new Set<string>() };
+    const note = (name: DirectMediaLeg): void => {
+      const ufrag = describeAudio(this.leg(name).pc.remoteSdp ?? '')?.iceUfrag;
+      if (ufrag !== undefined) ufrags[name].add(ufrag);
+    };
+    note('device');
+    note('customer');
     let name = first;
     await this.reoffer(this.leg(name), name);
+    note(name);
     for (let round = 0; round < 3; round++) {
       name = opposite(name);
       if (!this.needsUpdate(this.leg(name), name)) return;
       await this.reoffer(this.leg(name), name);
+      note(name);
+    }
+    if (ufrags.device.size > 1 && ufrags.customer.size > 1) {
+      // RFC 8839 §4.4.1.1: an ICE end whose peer's credentials change in an offer restarts ICE
+      // and answers with new ones of its own, so two ICE ends re-INVITEd in turn never agree
+      throw new DirectMediaError(
+        'SDP_NOT_CONVERGING',
+        'the legs still disagree after 4 re-INVITEs: each ICE end answered with new ICE credentials ' +
+          '(an ICE restart at both WebRTC ends); joining them needs an offerless re-INVITE (RFC 3725)',
+      );
     }
     throw new DirectMediaError('SDP_NOT_CONVERGING', 'the legs still disagree after 4 re-INVITEs');
   }
@@ -623,6 +685,8 @@ async function placeLeg(
   fromUser?: string,
   /** The customer of an inbound call: when it goes away first, the leg is hung up (LEG_ENDED). */
   caller?: SipCall,
+  /** Called with the leg as soon as it is placed (before any response). */
+  onPlaced?: (call: SipCall) => void,
 ): Promise<SipCall> {
   const leg = failCode === 'DEVICE_FAILED' ? 'device' : 'customer';
   let call: SipCall;
@@ -635,6 +699,7 @@ async function placeLeg(
   } catch (error) {
     throw new DirectMediaError(failCode, `calling ${target} failed: ${String(error)}`, undefined, leg);
   }
+  onPlaced?.(call);
   const outcome = await Promise.race([
     new Promise<'accepted'>((resolve) => call.once('accepted', () => resolve('accepted'))),
     call.terminated,
@@ -658,4 +723,101 @@ async function placeLeg(
     );
   }
   return call;
+}
+
+/**
+ * What the device hears while a callout's customer rings. The customer's early media: each new
+ * early SDP of the customer (183) is given to the device by re-INVITE, marked `sendonly` (the
+ * customer only sends, the agent is not heard before the answer). Or, while there is none and
+ * when asked, a ringback anchored in this process ({@link RingbackPlayer}, plain-RTP devices
+ * only), stopped once early media or the answer takes over. One re-INVITE at a time; a refused
+ * one is logged and leaves the device on its previous SDP: the answer's re-INVITE still follows.
+ */
+class EarlyMedia {
+  private chain: Promise<void> = Promise.resolve();
+  private last: string | undefined;
+  private applied = false;
+  private player: RingbackPlayer | undefined;
+  private anchoring = false;
+
+  constructor(
+    private readonly device: SipCall,
+    private readonly pc: PassThroughPeerConnection,
+    private readonly logger: SipLogger,
+  ) {}
+
+  /** Whether the device has been given the customer's early media. */
+  get playing(): boolean {
+    return this.applied;
+  }
+
+  /** Gives `sdp` to the device unless it already has it; true when it is (being) given. */
+  play(sdp: string): boolean {
+    if (!describeAudio(sdp)) return false;
+    const body = sdpBody(sdp);
+    if (body === this.last) return true;
+    this.last = body;
+    this.offer(withAudioDirection(sdp, 'sendonly'), "the customer's early media", async () => {
+      this.applied = true;
+      await this.release();
+    });
+    return true;
+  }
+
+  /** Plays a ringback from this process (bound on `address`) until early media or the answer. Once. */
+  anchor(address: string): void {
+    if (this.anchoring || this.applied) return;
+    this.anchoring = true;
+    this.chain = this.chain.then(async () => {
+      if (this.applied || this.device.state !== SipCallState.Established) return;
+      try {
+        this.player = await RingbackPlayer.start(address, this.logger);
+      } catch (error) {
+        this.logger.warn('direct media: no ringback socket', { error: String(error) });
+        return;
+      }
+    });
+    this.offer(
+      () => this.player?.sdp,
+      'a ringback from the gateway',
+      () => {
+        const target = describeAudio(this.pc.remoteSdp ?? '');
+        if (target && this.player) this.player.play(target.address, target.port);
+        return Promise.resolve();
+      },
+    );
+  }
+
+  /** Stops the anchored ringback (its socket closed). */
+  async release(): Promise<void> {
+    const player = this.player;
+    this.player = undefined;
+    await player?.stop();
+  }
+
+  /** Resolves once no re-INVITE of this object is in flight. */
+  settled(): Promise<void> {
+    return this.chain;
+  }
+
+  private offer(sdp: string | (() => string | undefined), what: string, applied: () => Promise<void>): void {
+    this.chain = this.chain.then(async () => {
+      const offer = typeof sdp === 'string' ? sdp : sdp();
+      if (offer === undefined || this.device.state !== SipCallState.Established) return;
+      const previous = this.pc.source;
+      this.pc.source = (type, remoteOffer) => {
+        if (type === 'offer' || remoteOffer === undefined) return offer;
+        const offered = describeAudio(remoteOffer)?.direction ?? 'sendrecv';
+        return withAudioDirection(offer, answerDirection('sendonly', offered));
+      };
+      try {
+        await this.device.reoffer();
+        this.logger.info(`direct media: the device hears ${what}`);
+        await applied();
+      } catch (error) {
+        this.pc.source = previous;
+        this.logger.warn(`direct media: giving the device ${what} failed`, { error: String(error) });
+      }
+    });
+  }
 }

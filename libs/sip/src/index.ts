@@ -74,6 +74,7 @@ export {
   mediaTargetChanged,
   reverseDirection,
   sdpBody,
+  webRtcPlaceholderOffer,
   withAudioDirection,
   withOrigin,
   type AudioDescription,
@@ -82,6 +83,14 @@ export {
   type MediaPathDecision,
   type MediaProfile,
 } from './sdp-media.js';
+export {
+  RINGBACK_TONE,
+  RingbackPlayer,
+  ringbackPayload,
+  ringbackSdp,
+  rtpPacket,
+  ulawEncode,
+} from './ringback.js';
 export {
   DirectMediaCall,
   DirectMediaError,

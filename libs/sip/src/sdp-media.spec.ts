@@ -3,6 +3,7 @@ import {
   decideMediaPath,
   describeAudio,
   mediaTargetChanged,
+  webRtcPlaceholderOffer,
   withAudioDirection,
   withOrigin,
 } from './sdp-media.js';
@@ -155,5 +156,39 @@ describe('decideMediaPath()', () => {
 
   it('bridges when an SDP has no audio section', () => {
     expect(decideMediaPath(plainPhone, 'v=0\r\n').reason).toBe('no audio section in the second SDP');
+  });
+});
+
+describe('webRtcPlaceholderOffer()', () => {
+  it('is a WebRTC offer with ICE credentials and a SHA-256 fingerprint, pointing nowhere, recvonly', () => {
+    const offer = webRtcPlaceholderOffer();
+    const audio = describeAudio(offer);
+    expect(audio).toMatchObject({
+      profile: 'webrtc',
+      proto: 'UDP/TLS/RTP/SAVPF',
+      address: '0.0.0.0',
+      port: 9,
+      direction: 'recvonly',
+      codecs: ['OPUS', 'PCMU', 'PCMA'],
+    });
+    expect(audio?.fingerprint).toMatch(/^sha-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+    // RFC 8839: ufrag at least 4 characters, pwd at least 22
+    expect(/a=ice-ufrag:(\S+)/.exec(offer)?.[1]?.length).toBeGreaterThanOrEqual(4);
+    expect(/a=ice-pwd:(\S+)/.exec(offer)?.[1]?.length).toBeGreaterThanOrEqual(22);
+    for (const line of ['a=setup:actpass', 'a=mid:0', 'a=group:BUNDLE 0', 'a=rtcp-mux']) {
+      expect(offer.split('\r\n')).toContain(line);
+    }
+    expect(offer).not.toContain('a=candidate');
+  });
+
+  it('has fresh credentials every time', () => {
+    const a = describeAudio(webRtcPlaceholderOffer());
+    const b = describeAudio(webRtcPlaceholderOffer());
+    expect(a?.iceUfrag).not.toBe(b?.iceUfrag);
+    expect(a?.fingerprint).not.toBe(b?.fingerprint);
+  });
+
+  it('needs a bridge with a plain-RTP peer and no converting relay', () => {
+    expect(decideMediaPath(webRtcPlaceholderOffer(), plainPhone).path).toBe('bridge');
   });
 });

@@ -196,6 +196,48 @@ export function blackHoleOffer(): string {
   ].join('\r\n');
 }
 
+/** `count` random bytes as lower-case hex (Web Crypto: a global in Node and browsers). */
+function randomHex(count: number): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(count));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * A placeholder for a WebRTC device called before its peer is known: what a WebRTC end accepts
+ * (UDP/TLS/RTP/SAVPF, fresh random ICE credentials, a well-formed SHA-256 fingerprint,
+ * `setup:actpass`, one bundled audio m-line with rtcp-mux), but nothing to connect to (0.0.0.0,
+ * port 9, no candidates), so the device answers with its own ICE credentials and fingerprint and
+ * sends nothing anywhere. `recvonly`, not `inactive`: a WebRTC end attaches its microphone track
+ * only to an m-line it may send on (JSEP), and a later re-INVITE only changes the direction.
+ */
+export function webRtcPlaceholderOffer(): string {
+  const fingerprint = (randomHex(32).toUpperCase().match(/../g) ?? []).join(':');
+  return [
+    'v=0',
+    'o=callgate 0 0 IN IP4 127.0.0.1',
+    's=-',
+    't=0 0',
+    'a=group:BUNDLE 0',
+    'a=msid-semantic: WMS',
+    'm=audio 9 UDP/TLS/RTP/SAVPF 111 0 8 101',
+    'c=IN IP4 0.0.0.0',
+    'a=rtcp:9 IN IP4 0.0.0.0',
+    `a=ice-ufrag:${randomHex(4)}`,
+    `a=ice-pwd:${randomHex(12)}`,
+    `a=fingerprint:sha-256 ${fingerprint}`,
+    'a=setup:actpass',
+    'a=mid:0',
+    'a=rtcp-mux',
+    'a=rtpmap:111 opus/48000/2',
+    'a=fmtp:111 minptime=10;useinbandfec=1',
+    'a=rtpmap:0 PCMU/8000',
+    'a=rtpmap:8 PCMA/8000',
+    'a=rtpmap:101 telephone-event/8000',
+    'a=recvonly',
+    '',
+  ].join('\r\n');
+}
+
 export type MediaPath = 'direct' | 'bridge';
 
 export interface MediaPathDecision {
