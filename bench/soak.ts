@@ -288,8 +288,14 @@ function checkCalls(stream: Stream, excuseIncomplete: boolean): { calls: number;
   return { calls: byCall.size, excused };
 }
 
+/** Resident memory of a live process; NaN for one that is gone (reported as an anomaly already). */
 function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return Number.NaN;
+  }
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
@@ -339,8 +345,11 @@ async function main(): Promise<void> {
       AGENTS.map((ext) => ({ ext, device: modeOf(Number(ext)) })),
     ),
   );
-  const spawn = (id: string): Promise<GatewayProcess> =>
-    spawnGateway({
+  /** Instances the soak kills itself; any other that exits is an anomaly (its output is kept). */
+  const killed = new WeakSet<GatewayProcess>();
+  let stopping = false;
+  const spawn = async (id: string): Promise<GatewayProcess> => {
+    const g = await spawnGateway({
       instanceId: id,
       configPath: join(dir, 'domains.yaml'),
       redisUrl: redis.url,
@@ -349,6 +358,15 @@ async function main(): Promise<void> {
       startTimeoutMs: 90_000,
       env: { RING_TIMEOUT_MS: '8000', TRANSFER_TIMEOUT_MS: '8000' },
     });
+    void g.exited.then((code) => {
+      if (killed.has(g) || stopping) return;
+      const tail = g.output().trimEnd().split('\n').slice(-5).join(' | ');
+      anomaly('instance-died', `${id} exited by itself (${String(code)}): ${tail}`);
+      keepLog(`${id}.died`, g);
+      if (gw[id] === g) gw[id] = undefined;
+    });
+    return g;
+  };
   for (const id of IDS) gw[id] = await spawn(id);
   const opened: LiveTab[] = [];
   cleanups.push(() => {
@@ -620,6 +638,7 @@ async function main(): Promise<void> {
     const victim = gw[VICTIM];
     if (victim) {
       console.log('[soak] kill -9 of', VICTIM);
+      killed.add(victim);
       victim.signal('SIGKILL');
       await victim.exited;
       keepLog(`${VICTIM}.1`, victim);
@@ -695,8 +714,9 @@ async function main(): Promise<void> {
   }
   if (openDialogs > 0) anomaly('sip-dialog', `${openDialogs} bot calls still up after the drain`);
   if (busyAgents.length > 0) anomaly('sip-dialog', `agents still in a call: ${busyAgents.join(', ')}`);
-  sampleMemory('end');
   for (const [id, g] of Object.entries(gw)) if (g) keepLog(id, g);
+  sampleMemory('end');
+  stopping = true;
   const [half, end] = [memory.find((m) => m.at === 'half'), memory.find((m) => m.at === 'end')];
   if (half && end) {
     for (const id of ['a', 'b'] as const) {

@@ -42,4 +42,19 @@ describe('the last-resort guard', () => {
     const exited = await Promise.race([gateway.exited, Promise.resolve('running')]);
     expect(exited).toBe('running');
   });
+
+  it('an uncaught exception is logged and the process keeps serving', async () => {
+    gateway.signal('SIGURG');
+    const line = await gateway.waitForLog(/uncaught exception, still serving/);
+    expect(line).toContain('test: an exception no handler caught');
+    const tab = await Tab.open(gateway.url, { domain: 'demo', token: await login(gateway.url, '5001') });
+    try {
+      expect(tab.of('session.ready')).toHaveLength(1);
+    } finally {
+      tab.close();
+      await tab.waitForDisconnect();
+    }
+    const exited = await Promise.race([gateway.exited, Promise.resolve('running')]);
+    expect(exited).toBe('running');
+  });
 });

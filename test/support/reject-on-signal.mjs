@@ -4,3 +4,9 @@
 process.on('SIGUSR2', () => {
   void Promise.reject(new Error('test: a rejection no handler caught'));
 });
+// On SIGURG it throws from a timer callback, as a fault in a native callback (wrtc, ws) would.
+process.on('SIGURG', () => {
+  setTimeout(() => {
+    throw new Error('test: an exception no handler caught');
+  }, 0);
+});

@@ -24,6 +24,11 @@ async function main(): Promise<void> {
     const text = reason instanceof Error ? (reason.stack ?? reason.message) : String(reason);
     console.error(`callgate: unhandled rejection, still serving: ${logText(text, 2000)}`);
   });
+  // The same for an exception thrown from a native callback (wrtc, ws) that no guard caught: libs/sip
+  // guards JsSIP's message handling and its peer connections' listeners, so this is a bug to log.
+  process.on('uncaughtException', (err: Error) => {
+    console.error(`callgate: uncaught exception, still serving: ${logText(err.stack ?? err.message, 2000)}`);
+  });
   const gateway = await startGateway(config);
   const logger = new Logger('Main');
   const stop = (signal: string): void => {

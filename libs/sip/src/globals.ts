@@ -1,9 +1,11 @@
 /**
  * The globals JsSIP expects from a browser, provided in Node: `window`, `WebSocket`
- * (from `ws`) and the WebRTC classes (from @roamhq/wrtc). Installed once, by
+ * (from `ws`) and the WebRTC classes (from @roamhq/wrtc; the peer connection guarded, see
+ * guarded-pc.ts). Installed once, by
  * {@link installNodeWebRtcGlobals}; every entry point of libs/sip calls it.
  */
 import { WebSocket as WsWebSocket } from 'ws';
+import { GuardedPeerConnection } from './guarded-pc.js';
 import { wrtc } from './wrtc.js';
 
 let installed = false;
@@ -21,7 +23,7 @@ export function installNodeWebRtcGlobals(): boolean {
     if (scope[name] === undefined) scope[name] = value;
   };
   provide('WebSocket', WsWebSocket);
-  provide('RTCPeerConnection', wrtc.RTCPeerConnection);
+  provide('RTCPeerConnection', GuardedPeerConnection);
   provide('RTCSessionDescription', wrtc.RTCSessionDescription);
   provide('RTCIceCandidate', wrtc.RTCIceCandidate);
   provide('MediaStream', wrtc.MediaStream);

@@ -3,6 +3,7 @@
  * classes. JsSIP's objects, events and numeric statuses stay inside this library.
  */
 export { installNodeWebRtcGlobals } from './globals.js';
+export { GuardedPeerConnection, setWebRtcFaultLogger } from './guarded-pc.js';
 export { SipUserAgent, type SipUserAgentEvents, type SipUserAgentOptions } from './user-agent.js';
 export {
   ICE_CONNECT_TIMEOUT_MS,
@@ -60,7 +61,7 @@ export {
   type AudioCodec,
 } from './codecs.js';
 export { backoffDelay, type BackoffOptions } from './backoff.js';
-export { type WsTlsOptions } from './ws-socket.js';
+export { NodeWsSocket, type WsTlsOptions } from './ws-socket.js';
 export {
   PassThroughPeerConnection,
   withPeerConnection,

@@ -57,7 +57,16 @@ export class NodeWsSocket implements JsSipSocket {
       if (this.ws !== ws) return;
       const text = isBinary ? rawToBuffer(data).toString('latin1') : rawToBuffer(data).toString('utf8');
       this.logger.debug(`SIP in: ${sipSummary(text)}`);
-      this.ondata(text);
+      try {
+        this.ondata(text);
+      } catch (err) {
+        // JsSIP threw on this message (e.g. it replies 481 to an in-dialog CANCEL it has no
+        // transaction for, and reads the missing transaction). An exception here would be an
+        // uncaught one and stop the process with every call in it; the message is dropped instead.
+        this.logger.error(`JsSIP failed on an incoming message; dropped: ${sipSummary(text)}`, {
+          error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+        });
+      }
     });
     ws.on('error', (error: Error & { code?: string }) => {
       this.lastErrorMessage = error.code ? `${error.code}: ${error.message}` : error.message;
