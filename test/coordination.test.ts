@@ -915,6 +915,50 @@ describe('redis coordination store restarted under a held voice lock', () => {
     expect(warnings).toContain('gw-a: voice lock was gone from Redis; written back');
   }, 60_000);
 
+  it('a store that lost all its data grants no voice until held locks are back: a new tab is refused, a steal sees the old holder', async () => {
+    const open = async (instanceId: string): Promise<Coordination> => {
+      const coordination = await createCoordination({
+        instanceId,
+        keyPrefix: 'loss:',
+        redisUrl: server?.url,
+        leaseMs: 900, // renewed every 300 ms; the quiet window is 900 ms
+        logger: { warn: (msg) => warnings.push(`${instanceId}: ${msg}`) },
+      });
+      opened.push(coordination);
+      return coordination;
+    };
+    const a = await open('gw-a');
+    const b = await open('gw-b');
+    const reported: VoiceHolder[] = [];
+    a.voice.onLostToReset((_agent, lost) => reported.push(lost));
+    const held = await a.voice.acquireIfFree(agent, 'tab-A');
+    expect(held.granted).toBe(true);
+    // What a Redis restart without persistence leaves: no key of ours at all (the connections
+    // stay up here, so A writes its lock back at its next renewal, within 300 ms).
+    const emptyStore = async (): Promise<void> => {
+      const raw = new Redis(server?.url ?? '');
+      try {
+        const keys = await raw.keys('loss:*');
+        expect(keys).toContain('loss:store');
+        await raw.del(...keys);
+      } finally {
+        await raw.quit();
+      }
+    };
+    await emptyStore();
+    await expect(b.voice.acquireIfFree(agent, 'tab-B')).resolves.toEqual({
+      granted: false,
+      holder: held.holder,
+    });
+    await emptyStore();
+    const stolen = await b.voice.steal(agent, 'tab-B2');
+    expect(stolen.previous).toEqual(held.holder);
+    expect(reported).toEqual([]);
+    expect(warnings).toContain(
+      'gw-b: redis lost its data (a restart?): voice grants wait for held locks to be written back',
+    );
+  }, 60_000);
+
   it('a lock granted again by the emptied store before the write-back: its old holder is reported lost; a steal is not', async () => {
     const open = async (instanceId: string): Promise<Coordination> => {
       const coordination = await createCoordination({

@@ -12,6 +12,8 @@
 //   {prefix}lease:epoch:{domain}:{ipphone}   integer counter, never expires (epochs only grow)
 //   {prefix}lease:call:{domain}:{ipphone}    string, the owner's call in progress (opaque JSON)
 //   {prefix}instances                        sorted set, member instanceId, score expiry (server ms)
+//   {prefix}store                            string, set by the first instance to start: absent = Redis lost its data
+//   {prefix}store:quiet                      string, PX one lease after a loss is seen: no voice grant meanwhile
 //   {prefix}rpc:{instanceId}                 pub/sub channel of requests to (and answers for) an instance
 //   {prefix}transfer:{transferId}            hash {domain, ipphone, home, body}: a pending transfer (transfer-store.ts)
 //   {prefix}transfer:target:{domain}:{ipphone}  string, the id of the transfer that reserved the agent
@@ -35,6 +37,8 @@ export interface CoordinationKeys {
   leaseEpoch(agent: AgentRef): string;
   leaseCall(agent: AgentRef): string;
   instances(): string;
+  store(): string;
+  storeQuiet(): string;
   rpc(instanceId: string): string;
   logout(agent: AgentRef): string;
   transfer(transferId: string): string;
@@ -54,6 +58,8 @@ export function coordinationKeys(prefix: string): CoordinationKeys {
     leaseEpoch: (agent) => `${prefix}lease:epoch:${agentPart(agent)}`,
     leaseCall: (agent) => `${prefix}lease:call:${agentPart(agent)}`,
     instances: () => `${prefix}instances`,
+    store: () => `${prefix}store`,
+    storeQuiet: () => `${prefix}store:quiet`,
     rpc: (instanceId) => `${prefix}rpc:${seg(instanceId)}`,
     logout: (agent) => `${prefix}logout:${agentPart(agent)}`,
     transfer: (transferId) => `${prefix}transfer:${seg(transferId)}`,

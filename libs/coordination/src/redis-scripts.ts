@@ -46,11 +46,31 @@ elseif latest > epoch then
 end
 `;
 
+/**
+ * Before a voice grant (KEYS[3] store mark, KEYS[4] quiet; ARGV[2] instanceId, ARGV[4] quietMs):
+ * a store without its mark lost its data (a Redis restart without persistence). Every lock held
+ * then is gone from it, and its holder's instance writes it back as soon as it reconnects; a grant
+ * made before that would give voice to a second tab. So the loss opens a quiet window, and a grant
+ * asked meanwhile answers {-1, ms left}: the caller asks again once it is over.
+ */
+const AFTER_LOSS = `
+if redis.call('EXISTS', KEYS[3]) == 0 then
+  redis.call('SET', KEYS[3], ARGV[2])
+  redis.call('SET', KEYS[4], ARGV[2], 'PX', ARGV[4])
+end
+local quiet = redis.call('PTTL', KEYS[4])
+if quiet > 0 then return { -1, quiet } end
+`;
+
 export const scripts = {
-  /** KEYS lock, fence; ARGV tabId, instanceId, leaseMs → {1, value} granted | {0, current} */
+  /**
+   * KEYS lock, fence, store mark, quiet; ARGV tabId, instanceId, leaseMs, quietMs →
+   * {1, value} granted | {0, current} | {-1, ms} after a loss of the store's data (see AFTER_LOSS)
+   */
   cgVoiceAcquireIfFree: {
-    numberOfKeys: 2,
+    numberOfKeys: 4,
     lua: `
+${AFTER_LOSS}
 local current = redis.call('GET', KEYS[1])
 if current then return { 0, current } end
 ${GRANT}
@@ -58,10 +78,14 @@ return { 1, value }
 `,
   },
 
-  /** KEYS lock, fence; ARGV tabId, instanceId, leaseMs → {value, previous value or nil} */
+  /**
+   * KEYS lock, fence, store mark, quiet; ARGV tabId, instanceId, leaseMs, quietMs →
+   * {value, previous value or nil} | {-1, ms} after a loss of the store's data (see AFTER_LOSS)
+   */
   cgVoiceSteal: {
-    numberOfKeys: 2,
+    numberOfKeys: 4,
     lua: `
+${AFTER_LOSS}
 local previous = redis.call('GET', KEYS[1])
 ${GRANT}
 return { value, previous }

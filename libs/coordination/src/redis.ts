@@ -53,6 +53,14 @@ import { RpcPeer } from './rpc.js';
 import { redisTransferStore, type TransferStore } from './transfer-store.js';
 
 const CONNECT_TIMEOUT_MS = 2_000;
+/** The longest pause between two reconnection attempts (ioredis' retryStrategy below). */
+const RECONNECT_MAX_MS = 1_000;
+/**
+ * How long voice grants wait after the store is found to have lost its data (a Redis restart
+ * without persistence). Every instance writes its held locks back as the first command of its new
+ * connection, so two reconnection pauses cover them on a live machine; never more than a lease.
+ */
+const QUIET_AFTER_LOSS_MS = 2 * RECONNECT_MAX_MS;
 /** An agent's event partition not written for this long is dropped (a tab resuming from it resyncs). */
 const AGENT_LOG_TTL_MS = 86_400_000;
 
@@ -111,7 +119,7 @@ export async function createRedisCoordination(
     maxRetriesPerRequest: 0,
     commandTimeout,
     connectTimeout: CONNECT_TIMEOUT_MS,
-    retryStrategy: (attempt: number) => Math.min(attempt * 100, 1_000),
+    retryStrategy: (attempt: number) => Math.min(attempt * 100, RECONNECT_MAX_MS),
     // CLIENT LIST shows which instance a connection belongs to (names may not contain spaces).
     connectionName: `callgate:${resolved.instanceId.replace(/\s/g, '_')}`,
     scripts,
@@ -126,6 +134,7 @@ export async function createRedisCoordination(
     throw unavailable(`coordination: cannot reach Redis at ${redactUrl(options.redisUrl)}: ${reason}`, error);
   }
   try {
+    await coordination.markStore();
     await coordination.listen();
   } catch (error) {
     await coordination.close();
@@ -166,6 +175,8 @@ class RedisCoordination implements Coordination {
   /** 'new' until the first connection; logged transitions are up → down → up */
   private state: 'new' | 'up' | 'down' = 'new';
   private lastConnectionError: string | null = null;
+  /** the loss of the store's data was logged (once per loss: cleared when the connection is back) */
+  private quietLogged = false;
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -206,19 +217,54 @@ class RedisCoordination implements Coordination {
       this.state = 'up';
       if (!restored) return;
       logger.warn('redis connection restored', { instanceId });
+      this.quietLogged = false;
       // A restarted Redis may have lost every voice lock: write ours back at once, as the first
       // command on the new connection, rather than at the next tick (up to a third of the lease
       // later), while a tab connecting elsewhere would find the lock free and take voice too.
       this.renewNow();
     });
 
+    /** A voice grant script, asked again while the store is quiet after losing its data. */
+    const grant = async (name: 'cgVoiceAcquireIfFree' | 'cgVoiceSteal', agent: AgentRef, tabId: string) => {
+      const key = keys.voiceLock(agent);
+      const deadline = performance.now() + 2 * Math.min(leaseMs, QUIET_AFTER_LOSS_MS) + leaseMs;
+      for (;;) {
+        const reply = await this.call(`voice.${name === 'cgVoiceSteal' ? 'steal' : 'acquireIfFree'}`, () =>
+          runScript(
+            client,
+            name,
+            key,
+            keys.voiceFence(agent),
+            keys.store(),
+            keys.storeQuiet(),
+            tabId,
+            instanceId,
+            leaseMs,
+            Math.min(leaseMs, QUIET_AFTER_LOSS_MS),
+          ),
+        );
+        const [first, second] = tuple(reply, 2, key);
+        if (first !== -1) return { key, first, second };
+        const waitMs = typeof second === 'number' && second > 0 ? second : leaseMs;
+        if (!this.quietLogged) {
+          this.quietLogged = true;
+          logger.warn(
+            'redis lost its data (a restart?): voice grants wait for held locks to be written back',
+            {
+              instanceId,
+              waitMs,
+            },
+          );
+        }
+        if (performance.now() + waitMs > deadline)
+          throw unavailable(`coordination: ${name}: the store stays quiet`);
+        await new Promise((resolve) => setTimeout(resolve, waitMs));
+      }
+    };
+
     this.voice = {
       acquireIfFree: async (agent, tabId) => {
-        const key = keys.voiceLock(agent);
-        const reply = await this.call('voice.acquireIfFree', () =>
-          runScript(client, 'cgVoiceAcquireIfFree', key, keys.voiceFence(agent), tabId, instanceId, leaseMs),
-        );
-        const [flag, raw] = tuple(reply, 2, key);
+        const { key, first: flag, second: raw } = await grant('cgVoiceAcquireIfFree', agent, tabId);
         const holder = parseHolder(raw, key);
         const granted = flag === 1;
         if (granted)
@@ -226,11 +272,7 @@ class RedisCoordination implements Coordination {
         return { granted, holder };
       },
       steal: async (agent, tabId) => {
-        const key = keys.voiceLock(agent);
-        const reply = await this.call('voice.steal', () =>
-          runScript(client, 'cgVoiceSteal', key, keys.voiceFence(agent), tabId, instanceId, leaseMs),
-        );
-        const [raw, previousRaw] = tuple(reply, 2, key);
+        const { key, first: raw, second: previousRaw } = await grant('cgVoiceSteal', agent, tabId);
         const holder = parseHolder(raw, key);
         this.held.set(key, { agent, raw: asString(raw, key), holder, fenceKey: keys.voiceFence(agent) });
         return { holder, previous: previousRaw === null ? null : parseHolder(previousRaw, key) };
@@ -537,6 +579,14 @@ class RedisCoordination implements Coordination {
   /** The last connection error seen since the last successful connection, if any. */
   connectionError(): string | null {
     return this.lastConnectionError;
+  }
+
+  /**
+   * Marks the store as serving (if no instance did yet). A store found later without the mark lost
+   * its data: voice grants then wait a lease for held locks to come back (redis-scripts AFTER_LOSS).
+   */
+  async markStore(): Promise<void> {
+    await this.call('store.mark', () => this.client.set(this.keys.store(), this.instanceId, 'NX'));
   }
 
   /** Listen for requests from other instances; resolves once subscribed. */
