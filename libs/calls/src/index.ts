@@ -49,3 +49,10 @@ export {
   type LineCommandContext,
 } from './line-commands.js';
 export { BrowserCalls, type BrowserCallsDeps } from './browser-calls.js';
+export {
+  HANDOVERS_PER_TICK,
+  Ownership,
+  type OwnedLine,
+  type OwnershipDeps,
+  type OwnershipStore,
+} from './ownership.js';
