@@ -51,7 +51,10 @@ export {
 export { BrowserCalls, type BrowserCallsDeps } from './browser-calls.js';
 export {
   HANDOVERS_PER_TICK,
+  nextLeaseState,
   Ownership,
+  type LeaseEvent,
+  type LeaseState,
   type OwnedLine,
   type OwnershipDeps,
   type OwnershipStore,

@@ -40,6 +40,37 @@ export interface OwnedLine {
   close(reason: string): Promise<void>;
 }
 
+/**
+ * The lease of an agent this instance holds, as its line sees it (the agent leaves `Ownership`
+ * when gone):
+ *
+ *              a renewal came back
+ *      ┌───────────────────────────────┐
+ *      ▼                               │
+ *   serving ──not renewed in time──► fenced
+ *      │                               │
+ *      └──── lost / released ──────────┴──► gone
+ *
+ * Serving: the line takes calls while the lease surely lasts (`mayServe`). Fenced: no new calls,
+ * no re-registration, calls in progress keep their media.
+ */
+export type LeaseState = 'serving' | 'fenced' | 'gone';
+export type LeaseEvent = 'late' | 'renewed' | 'lost' | 'released';
+
+/** The one transition function of `LeaseState`. */
+export function nextLeaseState(state: LeaseState, event: LeaseEvent): LeaseState {
+  if (state === 'gone') return 'gone';
+  switch (event) {
+    case 'late':
+      return 'fenced';
+    case 'renewed':
+      return 'serving';
+    case 'lost':
+    case 'released':
+      return 'gone';
+  }
+}
+
 /** The owner's call in progress, recorded with its lease for an instance that adopts the agent. */
 interface CallRecord {
   callId: string;
@@ -53,8 +84,8 @@ interface Owned<L> {
   epoch: number;
   /** `performance.now()` time the lease surely lasts to: last renewal sent + leaseMs */
   validUntil: number;
-  /** it ran out before a renewal came back: the line takes no new calls until one does */
-  fenced: boolean;
+  /** fenced: it ran out before a renewal came back; the line takes no new calls until one does */
+  state: LeaseState;
   /** unset while the claim is being completed */
   line: L | undefined;
   /** the call recorded with the lease */
@@ -250,7 +281,7 @@ export class Ownership<L extends OwnedLine> {
       agent,
       epoch,
       validUntil: performance.now() + this.deps.store.leaseMs,
-      fenced: false,
+      state: 'serving',
       line: undefined,
       record: undefined,
     };
@@ -270,6 +301,7 @@ export class Ownership<L extends OwnedLine> {
     const owned = this.owned.get(k);
     this.owned.delete(k);
     if (!owned) return;
+    owned.state = nextLeaseState(owned.state, 'released');
     await owned.line?.close(reason);
     await this.deps.store.release(owned.agent, owned.epoch).catch((err: unknown) => {
       this.deps.logger.warn(`${k}: releasing the lease failed (it will expire): ${(err as Error).message}`);
@@ -296,6 +328,7 @@ export class Ownership<L extends OwnedLine> {
   private async lost(k: string, why = 'lease taken by another instance'): Promise<void> {
     const owned = this.owned.get(k);
     this.owned.delete(k);
+    if (owned) owned.state = nextLeaseState(owned.state, 'lost');
     const line = owned?.line;
     if (!line) return;
     this.silenced.add(line);
@@ -455,8 +488,8 @@ export class Ownership<L extends OwnedLine> {
             this.deps.logger.warn(`${k}: lease was gone from the store; written back`);
             this.rerecord(k, owned);
           }
-          if (owned.fenced) {
-            owned.fenced = false;
+          if (owned.state === 'fenced') {
+            owned.state = nextLeaseState(owned.state, 'renewed');
             this.deps.logger.log(`${k}: lease renewed; serving again`);
             owned.line?.ua.refreshRegistration();
           }
@@ -472,8 +505,8 @@ export class Ownership<L extends OwnedLine> {
   private fence(): void {
     const now = performance.now();
     for (const [k, owned] of this.owned) {
-      if (owned.fenced || now < owned.validUntil) continue;
-      owned.fenced = true;
+      if (owned.state === 'fenced' || now < owned.validUntil) continue;
+      owned.state = nextLeaseState(owned.state, 'late');
       this.deps.logger.warn(
         `${k}: lease not renewed in time; fenced (no new calls, no re-registration) until it is`,
       );

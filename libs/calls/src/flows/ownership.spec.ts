@@ -2,7 +2,7 @@
 // live instances, on jest's fake timers: claims, renewals, fencing, lost leases, the end of a call
 // lost with its instance, stale events, rebalancing to a joiner and the drain's hand-over.
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import { Ownership, type AgentRef } from '../index.js';
+import { nextLeaseState, Ownership, type AgentRef } from '../index.js';
 import { FakeCallEvents, RecordingLogger } from '../testing/fake-ports.js';
 import {
   FakeLeaseBackend,
@@ -60,6 +60,17 @@ beforeEach(() => {
 
 afterEach(() => {
   jest.useRealTimers();
+});
+
+describe('the lease state', () => {
+  it('fences when late, serves again when renewed, and stays gone once lost or released', () => {
+    expect(nextLeaseState('serving', 'late')).toBe('fenced');
+    expect(nextLeaseState('fenced', 'late')).toBe('fenced');
+    expect(nextLeaseState('fenced', 'renewed')).toBe('serving');
+    expect(nextLeaseState('serving', 'lost')).toBe('gone');
+    expect(nextLeaseState('fenced', 'released')).toBe('gone');
+    expect(nextLeaseState('gone', 'renewed')).toBe('gone');
+  });
 });
 
 describe('claim', () => {
