@@ -49,3 +49,13 @@ export {
   type LineCommandContext,
 } from './line-commands.js';
 export { BrowserCalls, type BrowserCallsDeps } from './browser-calls.js';
+export {
+  HANDOVERS_PER_TICK,
+  nextLeaseState,
+  Ownership,
+  type LeaseEvent,
+  type LeaseState,
+  type OwnedLine,
+  type OwnershipDeps,
+  type OwnershipStore,
+} from './ownership.js';

@@ -178,6 +178,11 @@ export interface CallEventMeta {
   transactionId?: string;
   /** also to the domain's CRM backends on /events (default true) */
   backends?: boolean;
+  /**
+   * the publisher's grant (epoch) of the agent's ownership lease: the event is stored only while no
+   * later grant exists, else `publish` rejects with the store's stale-lease error
+   */
+  leaseEpoch?: number;
 }
 
 /** Publishes an event of an agent (to its tabs, and to the CRM backends unless told not to). */

@@ -15,7 +15,6 @@ import {
 import type { CallSnapshot } from '@callgate/call-core';
 import {
   preferredInstance,
-  StaleLeaseError,
   type AgentRef,
   type AgentState,
   type Coordination,
@@ -28,9 +27,12 @@ import { Peers } from '../infra/peers.js';
 import { METRICS, type Metrics } from '../infra/metrics.js';
 import { COORDINATION, GATEWAY_CONFIG, SIP_PORT, TRANSFER_LEDGER } from '../tokens.js';
 import { CoordinationAgentLocation } from './adapters/agent-location.js';
+import { BusCallEvents } from './adapters/call-events.js';
+import { CoordinationOwnershipStore } from './adapters/ownership-store.js';
 import {
   type AgentLocationPort,
   type AgentPlace,
+  Ownership,
   runLineCommand,
   ServerLine,
   type SipPort,
@@ -38,26 +40,6 @@ import {
 } from '@callgate/calls';
 
 const key = (agent: AgentRef): string => `${agent.domain}/${agent.ipphone}`;
-
-/** At most this many idle agents are handed to a newly joined instance per tick. */
-const HANDOVERS_PER_TICK = 4;
-
-/** This instance's lease on an agent, and until when it may act on it without a renewal. */
-interface HeldLease {
-  agent: AgentRef;
-  epoch: number;
-  /** `performance.now()` time the lease surely lasts to: last renewal sent + leaseMs */
-  validUntil: number;
-  /** it ran out before a renewal came back: the line takes no new calls until one does */
-  fenced: boolean;
-}
-
-/** The owner's call in progress, recorded with its lease for an instance that adopts the agent. */
-interface CallRecord {
-  callId: string;
-  startedAt: number;
-  transactionId?: string;
-}
 
 /** A call command sent to the instance that owns the agent. */
 interface PeerCommand {
@@ -88,36 +70,19 @@ export interface LineStatus {
  * hashing spreads agents; an instance that joins receives its share of idle agents). A command for
  * an agent owned elsewhere is sent to the owner and answered as if local. An owner that cannot
  * renew in time fences itself (refuses new calls, lets its registration lapse) before its lease
- * can expire; one that learns another took its lease drops the line without a word.
+ * can expire; one that learns another took its lease drops the line without a word. That
+ * ownership lives in libs/calls (`Ownership`); this service composes it with the lines, the peers
+ * and Nest's lifecycle.
  */
 @Injectable()
 export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(CallEngine.name);
   /** the lines' and their calls' logger: one info line per call state change */
   private readonly lineLogger = new Logger(ServerLine.name);
-  private readonly lines = new Map<string, ServerLine>();
-  private readonly held = new Map<string, HeldLease>();
-  /** lines whose lease was lost: their events are no longer ours to publish */
-  private readonly silenced = new WeakSet<ServerLine>();
-  /** lines one of whose events the store refused (a later lease grant exists): logged once */
-  private readonly refusedLines = new WeakSet<ServerLine>();
-  /** the call each line recorded with its lease */
-  private readonly recorded = new Map<string, CallRecord>();
+  /** the agents this instance owns: leases, lines, recorded calls; the live instances */
+  private readonly ownership: Ownership<ServerLine>;
   /** per agent, the reconcile in progress: reconciles of one agent never overlap */
   private readonly queue = new Map<string, Promise<void>>();
-  /** live instances at the last heartbeat, and how many heartbeats each has been seen in a row */
-  private members: string[] = [];
-  private readonly seenFor = new Map<string, number>();
-  /** agents needing a line that the last sweep found without an owner */
-  private unowned = new Set<string>();
-  private sweeps = 0;
-  /** resolved (and cleared) whenever a call of a line of ours ends */
-  private callEndWaiters: (() => void)[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private ticking: Promise<void> | undefined;
-  private storeDown = false;
-  private stopping = false;
-  private drainingFlag = false;
 
   /** inbound calls in progress on server-side lines (a `call.ended` NO_ANSWER of one marks noAnswer) */
   private readonly inbound = new Set<string>();
@@ -133,12 +98,26 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     @Inject(SIP_PORT) private readonly sip: SipPort,
     @Inject(TRANSFER_LEDGER) private readonly ledger: TransferLedger,
   ) {
-    this.location = new CoordinationAgentLocation(coordination, {
-      hasLine: (agent) => this.lines.has(key(agent)),
-      liveInstances: () => this.members,
+    this.ownership = new Ownership<ServerLine>({
+      store: new CoordinationOwnershipStore(coordination),
+      events: new BusCallEvents(bus),
+      logger: this.logger,
+      onLeaseLost: () => metrics.leaseLost(),
+      handTo: async (target, agent) => {
+        await this.peers.ask(target, 'calls.reconcile', agent);
+      },
+      domains: () => this.config.domains.domainNames(),
+      agentIds: (domain) => this.config.domains.agentIds(domain),
+      needingLines: (domain, ids) => this.needingLines(domain, ids),
+      reconcileSoon: (agent) => this.reconcileSoon(agent),
+      reconciling: (agent) => this.queue.has(key(agent)),
     });
-    metrics.gauge('linesRegistered', () => [...this.lines.values()].filter((line) => line.registered).length);
-    metrics.gauge('leasesHeld', () => this.held.size);
+    this.location = new CoordinationAgentLocation(coordination, {
+      hasLine: (agent) => this.ownership.line(agent) !== undefined,
+      liveInstances: () => this.ownership.liveInstances,
+    });
+    metrics.gauge('linesRegistered', () => this.ownership.lines().filter((line) => line.registered).length);
+    metrics.gauge('leasesHeld', () => this.ownership.leaseCount);
     metrics.setModeResolver(async (agent) => (await this.state(agent)).deviceType);
     peers.handle('calls.command', ({ agent, name, payload }: PeerCommand) => {
       const line = this.line(agent);
@@ -158,12 +137,12 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
 
   /** True from the start of a graceful shutdown: no new agents, idle ones handed over. */
   get draining(): boolean {
-    return this.drainingFlag;
+    return this.ownership.draining;
   }
 
   /** The gateway instances alive at the last heartbeat (this one included unless draining). */
   get liveInstances(): readonly string[] {
-    return this.members;
+    return this.ownership.liveInstances;
   }
 
   /** The instance that registers the agent's line, or null when none does. */
@@ -173,28 +152,18 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
 
   /** Lines this instance registers now. */
   get lineCount(): number {
-    return this.lines.size;
+    return this.ownership.lines().length;
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.tick();
-    this.schedule();
+    await this.ownership.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.stopping = true;
-    clearTimeout(this.timer);
-    await this.ticking;
+    await this.ownership.stop();
     await Promise.allSettled([...this.queue.values()]);
-    await Promise.allSettled([...this.lines.keys()].map((k) => this.dropLine(k, 'gateway shutdown')));
-    await this.leaveCluster();
-  }
-
-  /** Leaves the live set now rather than when the heartbeat lapses, so others stop routing here. */
-  private async leaveCluster(): Promise<void> {
-    await this.coordination.cluster.leave().catch((err: unknown) => {
-      this.logger.warn(`leaving the live instances failed: ${(err as Error).message}`);
-    });
+    await this.ownership.dropAll('gateway shutdown');
+    await this.ownership.leaveCluster();
   }
 
   /**
@@ -202,35 +171,8 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
    * let calls in progress finish until `deadlineMs`, then end the rest (cause SHUTDOWN) and hand
    * those agents over too.
    */
-  async drain(deadlineMs: number): Promise<void> {
-    if (this.drainingFlag) return;
-    this.drainingFlag = true;
-    this.logger.log(`draining ${this.lines.size} line(s), deadline ${deadlineMs} ms`);
-    await this.leaveCluster();
-    this.members = this.members.filter((id) => id !== this.instanceId);
-    const deadline = performance.now() + deadlineMs;
-    for (;;) {
-      const keys = [...this.lines.keys()];
-      await Promise.allSettled(
-        keys.filter((k) => !this.lines.get(k)?.busy).map((k) => this.handOver(k, 'draining')),
-      );
-      if (this.lines.size === 0) break;
-      const remaining = deadline - performance.now();
-      if (remaining <= 0) {
-        this.logger.warn(`drain deadline reached: ending ${this.lines.size} call(s)`);
-        await Promise.allSettled([...this.lines.keys()].map((k) => this.handOver(k, 'drain deadline')));
-        break;
-      }
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        new Promise<void>((resolve) => this.callEndWaiters.push(resolve)),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, remaining);
-        }),
-      ]);
-      clearTimeout(timer);
-    }
-    this.logger.log('drained');
+  drain(deadlineMs: number): Promise<void> {
+    return this.ownership.drain(deadlineMs);
   }
 
   /** Re-applies the registration rules for an agent in the background (errors are logged). */
@@ -246,9 +188,9 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
    */
   async reconcile(agent: AgentRef): Promise<void> {
     const k = key(agent);
-    if (this.lines.has(k) || this.held.has(k)) return this.reconcileHere(agent);
+    if (this.ownership.holds(agent)) return this.reconcileHere(agent);
     const lease = await this.owner(agent);
-    const target = lease?.owner ?? preferredInstance(agent, this.members);
+    const target = lease?.owner ?? preferredInstance(agent, this.ownership.liveInstances);
     if (target === undefined || target === this.instanceId) return this.reconcileHere(agent);
     try {
       await this.peers.ask(target, 'calls.reconcile', agent);
@@ -261,7 +203,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   line(agent: AgentRef): ServerLine | undefined {
-    return this.lines.get(key(agent));
+    return this.ownership.line(agent);
   }
 
   /** True when some instance runs a server-side line for the agent. */
@@ -304,7 +246,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
     name: K,
     payload: CommandPayload<K>,
   ): Promise<CommandResult<K>> {
-    return runLineCommand({ agent, line, mayServe: this.mayServe(key(agent)) }, name, payload);
+    return runLineCommand({ agent, line, mayServe: this.ownership.mayServe(agent) }, name, payload);
   }
 
   private localStatus(line: ServerLine): LineStatus {
@@ -338,27 +280,13 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
   private async apply(agent: AgentRef): Promise<void> {
     const k = key(agent);
     const state = await this.state(agent);
-    const wanted = !this.stopping && !this.drainingFlag && (await this.wantsLine(agent, state));
-    const line = this.lines.get(k);
+    const wanted = this.ownership.accepting && (await this.wantsLine(agent, state));
+    const line = this.line(agent);
     if (wanted && !line) {
-      const claim = await this.coordination.leases.claim(agent);
-      if (!claim.granted) {
-        this.logger.debug(`${k}: owned by ${claim.lease.owner}`);
-        return;
-      }
-      this.held.set(k, {
-        agent,
-        epoch: claim.lease.epoch,
-        validUntil: performance.now() + this.coordination.leaseMs,
-        fenced: false,
-      });
-      if (claim.lostCall) await this.announceLostCall(agent, claim.lostCall, claim.lease.epoch);
-      const created = this.createLine(agent, claim.lease.epoch);
-      this.lines.set(k, created);
-      this.logger.log(
-        `${k}: registering for device type ${state.deviceType} (lease epoch ${claim.lease.epoch})`,
-      );
-      created.start().catch((err: unknown) => {
+      const claimed = await this.ownership.claim(agent, (epoch) => this.createLine(agent, epoch));
+      if (!claimed) return;
+      this.logger.log(`${k}: registering for device type ${state.deviceType} (lease epoch ${claimed.epoch})`);
+      claimed.line.start().catch((err: unknown) => {
         // The user agent keeps trying; calls reach the agent once it registers.
         this.logger.warn(`${k}: first registration failed: ${(err as Error).message}`);
       });
@@ -368,276 +296,31 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
         return;
       }
       this.logger.log(`${k}: unregistering (device type ${state.deviceType})`);
-      await this.dropLine(k, 'device changed');
+      await this.ownership.release(agent, 'device changed');
     }
   }
 
-  /** Closes a line of ours (ending its call, if any) and gives its lease up. */
-  private async dropLine(k: string, reason: string): Promise<void> {
-    const line = this.lines.get(k);
-    this.lines.delete(k);
-    const lease = this.held.get(k);
-    this.held.delete(k);
-    await line?.close(reason);
-    this.recorded.delete(k);
-    if (lease) {
-      await this.coordination.leases.release(lease.agent, lease.epoch).catch((err: unknown) => {
-        this.logger.warn(`${k}: releasing the lease failed (it will expire): ${(err as Error).message}`);
-      });
-    }
-  }
-
-  /** Gives an agent to the instance it hashes to among the others, which takes it at once. */
-  private async handOver(k: string, reason: string): Promise<void> {
-    const lease = this.held.get(k);
-    await this.dropLine(k, reason);
-    if (!lease) return;
-    const others = this.members.filter((id) => id !== this.instanceId);
-    const target = preferredInstance(lease.agent, others);
-    if (target === undefined) return;
-    this.logger.log(`${k}: handed over to ${target} (${reason})`);
-    await this.peers.ask(target, 'calls.reconcile', lease.agent).catch((err: unknown) => {
-      this.logger.warn(
-        `${k}: ${target} did not take it now (${(err as Error).message}); it will at its next tick`,
-      );
-    });
-  }
-
-  /** The lease was taken by another instance: stop at once, without announcing anything. */
-  private async lost(k: string, why = 'lease taken by another instance'): Promise<void> {
-    const line = this.lines.get(k);
-    this.held.delete(k);
-    this.recorded.delete(k);
-    if (!line) return;
-    this.lines.delete(k);
-    this.silenced.add(line);
-    this.metrics.leaseLost();
-    this.logger.warn(`${k}: ${why}; dropping the line`);
-    await line.close('lease lost');
-  }
-
-  private mayServe(k: string): boolean {
-    const lease = this.held.get(k);
-    return lease !== undefined && performance.now() < lease.validUntil;
-  }
-
-  /**
-   * An event of `line` was refused: a later grant of the agent's lease exists, so the new owner
-   * speaks for the agent now (it may have ended this call already). Logged once per line; the line
-   * is closed without a word, as when a renewal finds the lease lost (which may have come first).
-   */
-  private async refused(
-    k: string,
-    line: ServerLine,
-    type: string,
-    callId: string | undefined,
-    err: StaleLeaseError,
-  ): Promise<void> {
-    if (this.refusedLines.has(line)) return;
-    this.refusedLines.add(line);
-    const why = `lease taken by another instance (${type}${callId ? ` of call ${callId}` : ''} refused: lease epoch ${err.epoch} is stale, the lease is at epoch ${err.current})`;
-    if (this.lines.get(k) === line) return this.lost(k, why);
-    this.logger.warn(`${k}: ${why}; the line is closed`);
-    if (this.silenced.has(line)) return;
-    this.silenced.add(line);
-    await line.close('lease lost');
-  }
-
-  private async announceLostCall(agent: AgentRef, raw: string, epoch: number): Promise<void> {
-    let record: CallRecord;
-    try {
-      record = JSON.parse(raw) as CallRecord;
-    } catch {
-      this.logger.warn(`${key(agent)}: unreadable call record left by the previous owner: ${raw}`);
-      return;
-    }
-    this.logger.warn(`${key(agent)}: call ${record.callId} was lost with its instance`);
-    const announced = this.bus.publish(
-      agent,
-      'call.ended',
-      {
-        cause: 'INSTANCE_LOST',
-        by: 'system',
-        duration: Math.max(0, Math.round((Date.now() - record.startedAt) / 1000)),
-      },
-      {
-        callId: record.callId,
-        ...(record.transactionId === undefined ? {} : { transactionId: record.transactionId }),
-        leaseEpoch: epoch,
-      },
+  /** The agents of `domain` among `ids` that need a server-side line now (the sweep's question). */
+  private async needingLines(domain: string, ids: readonly string[]): Promise<Set<string>> {
+    const defaults = new Map(
+      ids.map((ipphone) => [ipphone, defaultAgentState(this.config.domains.agent(domain, ipphone))]),
     );
-    await announced.catch((err: unknown) => {
-      if (!(err instanceof StaleLeaseError)) throw err;
-      this.logger.warn(`${key(agent)}: end of lost call ${record.callId} not announced: ${err.message}`);
-    });
-  }
-
-  /** Records the line's call with its lease when it starts (its `call.ended` append clears the record). */
-  private async recordCall(
-    agent: AgentRef,
-    type: string,
-    call: { callId: string; transactionId?: string },
-  ): Promise<void> {
-    const k = key(agent);
-    const lease = this.held.get(k);
-    if (!lease) return;
-    if (type === 'call.ended') {
-      // The record is cleared by the `call.ended` append itself (same atomic step, see EventBus).
-      if (this.recorded.get(k)?.callId === call.callId) this.recorded.delete(k);
-      return;
-    }
-    if (this.recorded.get(k)?.callId === call.callId) return;
-    const record: CallRecord = { startedAt: Date.now(), ...call };
-    this.recorded.set(k, record);
-    await this.coordination.leases.recordCall(agent, lease.epoch, JSON.stringify(record));
-  }
-
-  /** After a lease was written back (the store lost it, e.g. a Redis restart): its call record too. */
-  private rerecord(k: string, lease: HeldLease): void {
-    const record = this.recorded.get(k);
-    if (!record) return;
-    this.coordination.leases
-      .recordCall(lease.agent, lease.epoch, JSON.stringify(record))
-      .catch((err: unknown) => {
-        this.logger.warn(`${k}: recording call ${record.callId} again failed: ${(err as Error).message}`);
-      });
-  }
-
-  // ---- the tick: heartbeat, renewals, fencing, claims, rebalancing ----
-
-  private schedule(): void {
-    if (this.stopping) return;
-    this.timer = setTimeout(
-      () => {
-        this.ticking = this.tick().finally(() => {
-          this.ticking = undefined;
-          this.schedule();
-        });
-      },
-      Math.max(1, Math.floor(this.coordination.leaseMs / 3)),
-    );
-    this.timer.unref();
-  }
-
-  private notifyCallEnded(): void {
-    const waiters = this.callEndWaiters;
-    this.callEndWaiters = [];
-    for (const resolve of waiters) resolve();
-  }
-
-  private async tick(): Promise<void> {
-    try {
-      await this.renew();
-      this.fence();
-      if (!this.drainingFlag) {
-        this.members = await this.coordination.cluster.heartbeat();
-        for (const id of [...this.seenFor.keys()]) if (!this.members.includes(id)) this.seenFor.delete(id);
-        for (const id of this.members) this.seenFor.set(id, (this.seenFor.get(id) ?? 0) + 1);
-        await this.sweep();
-      }
-      if (this.storeDown) this.logger.log('coordination store reachable again');
-      this.storeDown = false;
-    } catch (err) {
-      this.fence();
-      if (!this.storeDown) this.logger.warn(`ownership tick failed: ${(err as Error).message}`);
-      this.storeDown = true;
-    }
-  }
-
-  private async renew(): Promise<void> {
-    const held = [...this.held.entries()];
-    if (held.length === 0) return;
-    const sentAt = performance.now();
-    const results = await this.coordination.leases.renew(held.map(([, lease]) => lease));
-    for (const [i, result] of results.entries()) {
-      const [k, lease] = held[i] ?? [];
-      if (k === undefined || lease === undefined || this.held.get(k) !== lease) continue;
-      switch (result) {
-        case 'renewed':
-        case 'reasserted':
-          lease.validUntil = sentAt + this.coordination.leaseMs;
-          if (result === 'reasserted') {
-            this.logger.warn(`${k}: lease was gone from the store; written back`);
-            this.rerecord(k, lease);
-          }
-          if (lease.fenced) {
-            lease.fenced = false;
-            this.logger.log(`${k}: lease renewed; serving again`);
-            this.lines.get(k)?.ua.refreshRegistration();
-          }
-          break;
-        case 'lost':
-          await this.lost(k);
-          break;
-      }
-    }
-  }
-
-  /** Lines whose lease may have run out by now stop taking calls (see mayServe); logged once. */
-  private fence(): void {
-    const now = performance.now();
-    for (const [k, lease] of this.held) {
-      if (lease.fenced || now < lease.validUntil) continue;
-      lease.fenced = true;
-      this.logger.warn(
-        `${k}: lease not renewed in time; fenced (no new calls, no re-registration) until it is`,
-      );
-    }
-  }
-
-  /** Claims the agents that need a line, have no owner and hash here; hands idle ones to joiners. */
-  private async sweep(): Promise<void> {
-    let handovers = 0;
-    this.sweeps += 1;
-    const seenUnowned = new Set<string>();
-    for (const domain of this.config.domains.domainNames()) {
-      const ids = this.config.domains.agentIds(domain);
-      const defaults = new Map(
-        ids.map((ipphone) => [ipphone, defaultAgentState(this.config.domains.agent(domain, ipphone))]),
-      );
-      const [states, counts, owners] = await Promise.all([
-        this.coordination.agents.getMany(domain, defaults),
-        this.coordination.presence.counts(domain, ids),
-        this.coordination.leases.owners(domain, ids),
-      ]);
-      for (const ipphone of ids) {
-        const agent = { domain, ipphone };
-        const k = key(agent);
+    const [states, counts] = await Promise.all([
+      this.coordination.agents.getMany(domain, defaults),
+      this.coordination.presence.counts(domain, ids),
+    ]);
+    return new Set(
+      ids.filter((ipphone) => {
         const state = states.get(ipphone);
-        const wanted =
+        return (
           state !== undefined &&
           (state.deviceType === 3 ||
             state.deviceType === 4 ||
             state.deviceType === 6 ||
-            (state.deviceType === 2 && (counts.get(ipphone) ?? 0) > 0));
-        const owner = owners.get(ipphone)?.owner;
-        const preferred = preferredInstance(agent, this.members);
-        const line = this.lines.get(k);
-        if (wanted && owner === undefined) seenUnowned.add(k);
-        // An agent without an owner is claimed on the second sweep that finds it so: its owner, if
-        // alive, writes its lease back at the start of every tick (after a Redis restart, say).
-        // The first sweep after this instance started claims at once (a cluster starting cold).
-        const claimable =
-          owner === undefined && preferred === this.instanceId && (this.sweeps === 1 || this.unowned.has(k));
-        if (wanted && !line && (owner === this.instanceId || claimable)) {
-          this.reconcileSoon(agent);
-        } else if (!wanted && line) {
-          this.reconcileSoon(agent);
-        } else if (
-          line &&
-          !line.busy &&
-          !this.queue.has(k) &&
-          preferred !== undefined &&
-          preferred !== this.instanceId &&
-          (this.seenFor.get(preferred) ?? 0) >= 2 &&
-          handovers < HANDOVERS_PER_TICK
-        ) {
-          handovers += 1;
-          await this.handOver(k, `rebalancing to ${preferred}`);
-        }
-      }
-    }
-    this.unowned = seenUnowned;
+            (state.deviceType === 2 && (counts.get(ipphone) ?? 0) > 0))
+        );
+      }),
+    );
   }
 
   private async wantsLine(agent: AgentRef, state: AgentState): Promise<boolean> {
@@ -678,6 +361,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
   private createLine(agent: AgentRef, epoch: number): ServerLine {
     const k = key(agent);
     const domain = this.config.domains.domain(agent.domain);
+    const ownership = this.ownership;
     const line: ServerLine = new ServerLine({
       agent,
       config: this.config.domains.agent(agent.domain, agent.ipphone),
@@ -688,37 +372,32 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
       ledger: this.ledger,
       ringTimeoutMs: this.config.ringTimeoutMs,
       ...(this.config.audioCodecs ? { codecs: this.config.audioCodecs } : {}),
-      mayServe: () => this.mayServe(k),
+      mayServe: () => ownership.mayServe(agent),
       onRegistrationFailed: () => this.metrics.registrationFailed(agent.domain),
       // a call ended, or a transferred customer's relay closed, and nothing else is on the line
       onIdle: () => {
-        this.notifyCallEnded();
+        ownership.callEnded();
         this.reconcileSoon(agent);
       },
       publishSip: async (view) => {
-        if (this.silenced.has(line)) return;
-        try {
-          await this.bus.publish(agent, 'agent.sip', view, { leaseEpoch: epoch });
-        } catch (err) {
-          if (err instanceof StaleLeaseError) return this.refused(k, line, 'agent.sip', undefined, err);
-          throw err;
-        }
+        if (ownership.isSilenced(line)) return;
+        await ownership.publishUnderLease(agent, line, 'agent.sip', undefined, () =>
+          this.bus.publish(agent, 'agent.sip', view, { leaseEpoch: epoch }),
+        );
       },
       publish: async (type, data, call) => {
-        if (this.silenced.has(line)) return;
+        if (ownership.isSilenced(line)) return;
         // Not awaited: the events of a call must keep their order (the store sees the records in
         // the same order, as each is sent before the next event comes).
-        this.recordCall(agent, type, call).catch((err: unknown) => {
+        ownership.recordCall(agent, type, call).catch((err: unknown) => {
           this.logger.warn(
             `${k}: recording call ${call.callId} with the lease failed: ${(err as Error).message}`,
           );
         });
-        try {
-          await this.bus.publish(agent, type, data, { ...call, leaseEpoch: epoch });
-        } catch (err) {
-          if (err instanceof StaleLeaseError) return this.refused(k, line, type, call.callId, err);
-          throw err;
-        }
+        const published = await ownership.publishUnderLease(agent, line, type, call.callId, () =>
+          this.bus.publish(agent, type, data, { ...call, leaseEpoch: epoch }),
+        );
+        if (!published) return;
         // a distributed call, not a transfer: only these mark the agent not-answering
         if (type === 'call.ringing' && (data as { transferId?: string }).transferId === undefined)
           this.inbound.add(call.callId);
@@ -726,7 +405,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
           const rangOut =
             this.inbound.delete(call.callId) && (data as { cause?: string }).cause === 'NO_ANSWER';
           if (rangOut) await this.markNoAnswer(agent);
-          this.notifyCallEnded();
+          ownership.callEnded();
           this.reconcileSoon(agent);
         }
       },
