@@ -49,3 +49,12 @@ export {
   type LineCommandContext,
 } from './line-commands.js';
 export { BrowserCalls, type BrowserCallsDeps } from './browser-calls.js';
+export {
+  Transfers,
+  type Forwarded,
+  type TransferDirectory,
+  type TransferLines,
+  type TransferRoute,
+  type TransfersDeps,
+  type TransferStores,
+} from './transfers.js';
