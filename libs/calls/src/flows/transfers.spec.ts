@@ -68,6 +68,12 @@ describe('transfers', () => {
     to,
   });
 
+  /** The `transfer.failed` of agent transfer `transferId` to 1002, as the source and the target see it. */
+  const agentFailed = (transferId: string, error: string, reason: string, over: object = {}) => [
+    'transfer.failed',
+    { ...ids(transferId), error, reason, callId: call.callId, agent: summary('1002'), ...over },
+  ];
+
   /** Asks 1002 to take the call; the request is on its way. */
   async function asked(): Promise<string> {
     const { transferId, callId } = await world.transfers.toAgent(src.agent, { ipphone: '1002' });
@@ -141,16 +147,7 @@ describe('transfers', () => {
       await world.transfers.respond(dst.agent, { accept: false });
       await settle();
       const response = ['transfer.response', { ...ids(transferId), status: 'NOK', callId: call.callId }];
-      const failed = [
-        'transfer.failed',
-        {
-          ...ids(transferId),
-          error: 'TRANSFER_CALL_FAILED',
-          reason: 'REJECTED',
-          callId: call.callId,
-          agent: summary('1002'),
-        },
-      ];
+      const failed = agentFailed(transferId, 'TRANSFER_CALL_FAILED', 'REJECTED');
       expect(world.calls.events.sequence(src.agent)).toEqual([response, failed]);
       expect(world.calls.events.sequence(dst.agent)).toEqual([response, failed]);
       expect(world.calls.sip.legsTo('1002')).toEqual([]);
@@ -164,16 +161,7 @@ describe('transfers', () => {
       await pass(TRANSFER_TIMEOUT_MS - 1);
       expect(world.calls.events.sequence(src.agent)).toEqual([]);
       await pass(1);
-      const failed = [
-        'transfer.failed',
-        {
-          ...ids(transferId),
-          error: 'TRANSFER_CALL_FAILED',
-          reason: 'TIMEOUT',
-          callId: call.callId,
-          agent: summary('1002'),
-        },
-      ];
+      const failed = agentFailed(transferId, 'TRANSFER_CALL_FAILED', 'TIMEOUT');
       expect(world.calls.events.sequence(src.agent)).toEqual([failed]);
       expect(world.calls.events.sequence(dst.agent)).toEqual([failed]);
       expect(await codeOf(world.transfers.respond(dst.agent, { accept: true }))).toBe(
@@ -187,16 +175,7 @@ describe('transfers', () => {
       world.calls.events.clear();
       customer.peer.bye();
       await settle();
-      const failed = [
-        'transfer.failed',
-        {
-          ...ids(transferId),
-          error: 'NOT_IN_A_CALL',
-          reason: 'CALL_ENDED',
-          callId: call.callId,
-          agent: summary('1002'),
-        },
-      ];
+      const failed = agentFailed(transferId, 'NOT_IN_A_CALL', 'CALL_ENDED');
       expect(world.calls.events.sequence(src.agent)).toEqual([
         ['call.ended', ended('NORMAL_CLEARING', 'customer')],
         failed,
@@ -211,17 +190,7 @@ describe('transfers', () => {
       world.calls.events.clear();
       world.calls.sip.legTo(DST_DESK).peer.reject(486);
       await settle();
-      const failed = [
-        'transfer.failed',
-        {
-          ...ids(transferId),
-          error: 'TRANSFER_CALL_FAILED',
-          reason: 'SIP_FAILED',
-          callId: call.callId,
-          agent: summary('1002'),
-          sipCode: 486,
-        },
-      ];
+      const failed = agentFailed(transferId, 'TRANSFER_CALL_FAILED', 'SIP_FAILED', { sipCode: 486 });
       expect(world.calls.events.sequence(src.agent)).toEqual([failed]);
       expect(world.calls.events.sequence(dst.agent)).toEqual([
         ['call.ended', ended('BUSY', 'agent')],
@@ -322,20 +291,36 @@ describe('transfers', () => {
   });
 
   describe('blind moves to a fixed target', () => {
-    it('to a queue: the source line calls the queue; transfer.succeeded with the queue id', async () => {
-      world.calls.sip.script(QUEUE_URI, Party.answers);
-      const { transferId } = await world.transfers.toQueue(src.agent, { queueId: 'sales' });
-      await settle();
-      expect(world.dialChecks).toEqual([
-        { agent: src.agent, purpose: 'queue', number: 'queue-sales', command: 'transfer.toQueue' },
-      ]);
-      expect(world.calls.events.sequence(src.agent)).toEqual([
-        ['call.ended', ended('TRANSFERRED', 'agent')],
-        ['transfer.succeeded', { ...ids(transferId, 'queue:sales'), callId: call.callId, queueId: 'sales' }],
-      ]);
-      expect(world.calls.events.sequence(dst.agent)).toEqual([]);
-      expect(world.calls.sip.legTo(QUEUE_URI).fromUser).toBe(CUSTOMER);
-    });
+    const fixedTargets = [
+      { what: 'a queue', uri: QUEUE_URI, to: 'queue:sales', named: { queueId: 'sales' } },
+      { what: 'a survey IVR', uri: SURVEY_URI, to: 'survey:csat', named: { surveyId: 'csat' } },
+    ].map((target) => ({
+      ...target,
+      start: () =>
+        'queueId' in target.named
+          ? world.transfers.toQueue(src.agent, target.named)
+          : world.transfers.toSurvey(src.agent, target.named),
+      check: {
+        number: target.uri.slice('sip:'.length, target.uri.indexOf('@')),
+        command: 'queueId' in target.named ? 'transfer.toQueue' : 'transfer.toSurvey',
+      },
+    }));
+
+    it.each(fixedTargets)(
+      'to $what: the source line calls it with the customer number; transfer.succeeded names it',
+      async ({ uri, to, start, check, named }) => {
+        world.calls.sip.script(uri, Party.answers);
+        const { transferId } = await start();
+        await settle();
+        expect(world.dialChecks).toEqual([{ agent: src.agent, purpose: 'queue', ...check }]);
+        expect(world.calls.events.sequence(src.agent)).toEqual([
+          ['call.ended', ended('TRANSFERRED', 'agent')],
+          ['transfer.succeeded', { ...ids(transferId, to), callId: call.callId, ...named }],
+        ]);
+        expect(world.calls.events.sequence(dst.agent)).toEqual([]);
+        expect(world.calls.sip.legTo(uri).fromUser).toBe(CUSTOMER);
+      },
+    );
 
     it('to a queue that does not answer: transfer.failed SIP_FAILED with its status, the call stays', async () => {
       world.calls.sip.script(QUEUE_URI, Party.busy);
@@ -376,19 +361,6 @@ describe('transfers', () => {
         ],
       ]);
       expect(world.dialChecks).toEqual([]);
-    });
-
-    it('to a survey IVR: moved as to a queue; transfer.succeeded with the survey id', async () => {
-      world.calls.sip.script(SURVEY_URI, Party.answers);
-      const { transferId } = await world.transfers.toSurvey(src.agent, { surveyId: 'csat' });
-      await settle();
-      expect(world.dialChecks).toEqual([
-        { agent: src.agent, purpose: 'queue', number: 'survey-csat', command: 'transfer.toSurvey' },
-      ]);
-      expect(world.calls.events.sequence(src.agent)).toEqual([
-        ['call.ended', ended('TRANSFERRED', 'agent')],
-        ['transfer.succeeded', { ...ids(transferId, 'survey:csat'), callId: call.callId, surveyId: 'csat' }],
-      ]);
     });
 
     it('UNKNOWN_SURVEY: refused before anything happens, nothing announced', async () => {
@@ -434,16 +406,7 @@ describe('transfers', () => {
       world.transfers.close(); // gw-1 stops renewing, as a dead instance would
       world.calls.events.clear();
       await pass(LEASE_MS + 1_000);
-      const failed = [
-        'transfer.failed',
-        {
-          ...ids(transferId),
-          error: 'NOT_IN_A_CALL',
-          reason: 'CALL_ENDED',
-          callId: call.callId,
-          agent: summary('1002'),
-        },
-      ];
+      const failed = agentFailed(transferId, 'NOT_IN_A_CALL', 'CALL_ENDED');
       expect(world.calls.events.sequence(src.agent)).toEqual([failed]);
       expect(world.calls.events.sequence(dst.agent)).toEqual([failed]);
       expect(await world.coordination.transfers.reservedBy(dst.agent)).toBeNull();
