@@ -294,17 +294,20 @@ describe('transfers', () => {
     const fixedTargets = [
       { what: 'a queue', uri: QUEUE_URI, to: 'queue:sales', named: { queueId: 'sales' } },
       { what: 'a survey IVR', uri: SURVEY_URI, to: 'survey:csat', named: { surveyId: 'csat' } },
-    ].map((target) => ({
-      ...target,
-      start: () =>
-        'queueId' in target.named
-          ? world.transfers.toQueue(src.agent, target.named)
-          : world.transfers.toSurvey(src.agent, target.named),
-      check: {
-        number: target.uri.slice('sip:'.length, target.uri.indexOf('@')),
-        command: 'queueId' in target.named ? 'transfer.toQueue' : 'transfer.toSurvey',
-      },
-    }));
+    ].map((target) => {
+      const { queueId, surveyId } = target.named;
+      return {
+        ...target,
+        start: () =>
+          queueId !== undefined
+            ? world.transfers.toQueue(src.agent, { queueId })
+            : world.transfers.toSurvey(src.agent, { surveyId: surveyId ?? '' }),
+        check: {
+          number: target.uri.slice('sip:'.length, target.uri.indexOf('@')),
+          command: queueId !== undefined ? 'transfer.toQueue' : 'transfer.toSurvey',
+        },
+      };
+    });
 
     it.each(fixedTargets)(
       'to $what: the source line calls it with the customer number; transfer.succeeded names it',
