@@ -462,4 +462,58 @@ describe('transfers', () => {
       expect(await world.coordination.transfers.reservedBy(BROWSER_TARGET)).toBeNull();
     });
   });
+
+  describe("several instances: a transfer runs on its source's home", () => {
+    const REMOTE_SOURCE = { domain: 'acme', ipphone: '1003' };
+    const answer = { callId: 'c-9', transferId: '0b7e5f8a-3c1d-4e2f-8a9b-1c2d3e4f5a6b' };
+
+    it('a command for a source whose line runs on another instance is forwarded there, and its answer returned', async () => {
+      world.location.setLineOwner(REMOTE_SOURCE, 'gw-2');
+      world.peers.answer = () => Promise.resolve(answer);
+      await expect(world.transfers.toAgent(REMOTE_SOURCE, { ipphone: '1002' })).resolves.toEqual(answer);
+      await expect(world.transfers.toQueue(REMOTE_SOURCE, { queueId: 'sales' })).resolves.toEqual(answer);
+      expect(world.peers.requests).toEqual([
+        {
+          instanceId: 'gw-2',
+          route: 'transfers.toAgent',
+          message: { agent: REMOTE_SOURCE, payload: { ipphone: '1002' } },
+        },
+        {
+          instanceId: 'gw-2',
+          route: 'transfers.toQueue',
+          message: { agent: REMOTE_SOURCE, payload: { queueId: 'sales' } },
+        },
+      ]);
+      expect(world.calls.events.published).toEqual([]);
+    });
+
+    it('an answer to a request held elsewhere is asked of every other live instance; the holder answers', async () => {
+      world.location.setLiveInstances(['gw-1', 'gw-2', 'gw-3']);
+      world.peers.answer = (request) =>
+        request.instanceId === 'gw-3'
+          ? Promise.resolve(answer)
+          : Promise.reject(new Error('COULD_NOT_GET_CALL_INFO'));
+      await expect(world.transfers.respond(dst.agent, { accept: true })).resolves.toEqual(answer);
+      expect(world.peers.requests.map((r) => [r.instanceId, r.route])).toEqual([
+        ['gw-2', 'transfers.respond'],
+        ['gw-3', 'transfers.respond'],
+      ]);
+    });
+
+    it('held nowhere: refused here with the reason', async () => {
+      world.location.setLiveInstances(['gw-1', 'gw-2']);
+      expect(await codeOf(world.transfers.respond(dst.agent, { accept: true }))).toBe(
+        'COULD_NOT_GET_CALL_INFO',
+      );
+      expect(world.peers.requests.map((r) => r.instanceId)).toEqual(['gw-2']);
+    });
+
+    it('a request held here is answered here, without asking anyone', async () => {
+      world.location.setLiveInstances(['gw-1', 'gw-2']);
+      const transferId = await asked();
+      await world.transfers.respond(dst.agent, { accept: false, transferId });
+      expect(world.peers.requests).toEqual([]);
+      expect(world.calls.events.types(src.agent)).toEqual(['transfer.response', 'transfer.failed']);
+    });
+  });
 });
