@@ -59,3 +59,12 @@ export {
   type OwnershipDeps,
   type OwnershipStore,
 } from './ownership.js';
+export {
+  Transfers,
+  type Forwarded,
+  type TransferDirectory,
+  type TransferLines,
+  type TransferRoute,
+  type TransfersDeps,
+  type TransferStores,
+} from './transfers.js';

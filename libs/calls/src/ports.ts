@@ -231,3 +231,12 @@ export interface VoiceTabPort {
   /** asks the voice tab's phone to REFER its customer to `request.target`; its outcome */
   transfer(tabId: string, request: VoiceTransferRequest, timeoutMs: number): Promise<VoiceTransferAnswer>;
 }
+
+// ---- peers port (several gateway instances) ----
+
+/** Asks another gateway instance to run a request (`route`) and answer; rejects when it cannot. */
+export interface TransferPeersPort {
+  /** this gateway instance */
+  readonly instanceId: string;
+  ask<R>(instanceId: string, route: string, message: unknown): Promise<R>;
+}

@@ -13,7 +13,11 @@ export interface SurveyTarget {
  * The survey `surveyId` of `domain`.
  * @throws CallgateError `UNKNOWN_SURVEY` for an id the domain does not list
  */
-export function surveyTarget(domains: DomainRegistry, domain: string, surveyId: string): SurveyTarget {
+export function surveyTarget(
+  domains: Pick<DomainRegistry, 'survey'>,
+  domain: string,
+  surveyId: string,
+): SurveyTarget {
   return { id: surveyId, uri: domains.survey(domain, surveyId) };
 }
 

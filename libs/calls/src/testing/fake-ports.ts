@@ -183,3 +183,28 @@ export class FakeVoiceTabs implements port.VoiceTabPort {
     return Promise.resolve(this.referAnswer(tabId, request));
   }
 }
+
+/** One request sent to another gateway instance. */
+export interface PeerRequest {
+  instanceId: string;
+  route: string;
+  message: unknown;
+}
+
+/**
+ * The other gateway instances, as a test scripts them: `answer` runs each request (default: the
+ * instance does not answer). Every request is recorded.
+ */
+export class FakePeers implements port.TransferPeersPort {
+  readonly requests: PeerRequest[] = [];
+  answer: (request: PeerRequest) => Promise<unknown> = (request) =>
+    Promise.reject(new Error(`${request.instanceId} does not answer ${request.route}`));
+
+  constructor(readonly instanceId = 'gw-1') {}
+
+  ask<R>(instanceId: string, route: string, message: unknown): Promise<R> {
+    const request = { instanceId, route, message };
+    this.requests.push(request);
+    return this.answer(request) as Promise<R>;
+  }
+}
