@@ -86,12 +86,14 @@ describe('the fake SIP port', () => {
     await expect(answering).rejects.toThrow('answer(): the call ended first');
   });
 
-  it('ends a call whose hold re-INVITE is refused, and holds only once', async () => {
+  it('keeps a call whose hold re-INVITE is refused (as the call driver does), and holds only once', async () => {
     sip.script('0907', Party.refusesReinvite);
     const leg = ua.call('0907', { media });
     await settle();
-    await expect(leg.hold()).rejects.toThrow('re-INVITE 488');
-    expect(leg.ending).toEqual({ cause: 'webrtcError', by: 'local' });
+    await expect(leg.hold()).rejects.toThrow('re-INVITE 488 refused');
+    expect(leg.ending).toBeUndefined();
+    expect(leg.sent).toEqual(['INVITE', 're-INVITE hold']);
+    await leg.hangup();
     sip.script('0908', Party.answers);
     const ok = ua.call('0908', { media });
     await settle();

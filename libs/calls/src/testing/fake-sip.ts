@@ -380,19 +380,16 @@ export class FakeLeg implements port.SipLeg {
       return Promise.reject(new FakeSipError(`${hold ? 'hold' : 'unhold'}(): ${this.current}`));
     }
     if (this.held === hold) return Promise.resolve();
-    // JsSIP flags the hold at once, before the peer answers the re-INVITE.
-    this.held = hold;
     this.sent.push(`re-INVITE ${hold ? 'hold' : 'unhold'}`);
     return this.sip
       .answer(() => this.script.reinvite ?? 200)
       .then((status) => {
         if (this.isTerminated) throw new FakeSipError(`${hold ? 'hold' : 'unhold'}(): the call ended`);
-        if (status < 300) return;
-        // JsSIP ends a call whose hold or unhold re-INVITE is refused ("Hold Failed").
-        this.sent.push('BYE');
-        this.terminate('ended', { cause: 'webrtcError', by: 'local' });
-        this.twin?.remoteBye();
-        throw new FakeSipError(`${hold ? 'hold' : 'unhold'}(): the call ended (re-INVITE ${status})`);
+        // As libs/sip's call driver: held only once the peer answered 2xx; a refusal leaves the
+        // call up as it was and rejects.
+        if (status >= 300)
+          throw new FakeSipError(`${hold ? 'hold' : 'unhold'}(): re-INVITE ${status} refused`);
+        this.held = hold;
       });
   }
 
