@@ -133,8 +133,15 @@ export async function createRedisCoordination(
     const reason = coordination.connectionError() ?? messageOf(error);
     throw unavailable(`coordination: cannot reach Redis at ${redactUrl(options.redisUrl)}: ${reason}`, error);
   }
+  // Not fatal: without the mark, the first voice grant reads the store as one that lost its data
+  // and waits its quiet window once (2 s); nothing else depends on it.
+  await coordination.markStore().catch((error: unknown) => {
+    resolved.logger.warn('could not mark the store; the first voice grant will wait 2 s', {
+      instanceId: resolved.instanceId,
+      error: messageOf(error),
+    });
+  });
   try {
-    await coordination.markStore();
     await coordination.listen();
   } catch (error) {
     await coordination.close();
