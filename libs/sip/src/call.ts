@@ -4,6 +4,7 @@ import { SipCallState } from './driver/types.js';
 import { CallDriver, toSipError, type CallDriverEvents } from './driver/call-driver.js';
 import type { JsSipCallOptions, JsSipIncomingRequest, JsSipSession } from './jssip.js';
 import { type SipLogger } from './logger.js';
+import { sendOfferlessReinvite } from './offerless-reinvite.js';
 import { type PassThroughPeerConnection, withPeerConnection } from './passthrough-pc.js';
 import type { SipUserAgent } from './user-agent.js';
 
@@ -119,6 +120,37 @@ export class SipCall extends CallDriver<SipCallEvents> {
       this.mediaOptions(options),
       pc ? (answer) => withPeerConnection(pc, answer) : undefined,
     );
+  }
+
+  /**
+   * Direct media: a re-INVITE without SDP (RFC 3261 §14.1, RFC 3725 flow I) on a pass-through
+   * leg, so the peer makes a fresh offer instead of answering ours. The peer's 2xx carries its
+   * offer, which becomes the leg's remote description; `onOffer(offer)` is awaited (e.g. the
+   * other leg is re-INVITEd with it), then the leg's answer, from its pass-through source, goes in
+   * the ACK. Rejects with REQUEST_FAILED and the status when the peer refuses the re-INVITE (the
+   * call stays up as it was); with `onOffer`'s error when that failed (the ACK still answers, with
+   * what the source gives, or rejecting the media if it gives nothing); with CALL_TERMINATED when
+   * the call ends first. Uses JsSIP 3.13 internals (jssip-internals.d.ts), checked on each call.
+   */
+  reinviteWithoutOffer(
+    onOffer: (offer: string) => Promise<void>,
+    extraHeaders: string[] = [],
+  ): Promise<void> {
+    const what = `call ${this.remote.user}: reinviteWithoutOffer()`;
+    if (this.state !== SipCallState.Established) {
+      return Promise.reject(SipError.invalidState(what, this.state));
+    }
+    if (!this.pc) {
+      return Promise.reject(
+        SipError.invalidArgument(`${what}: only a pass-through leg can take an offer in a 2xx`),
+      );
+    }
+    return sendOfferlessReinvite(this.session, this.pc, onOffer, {
+      extraHeaders,
+      terminated: this.terminated,
+      logger: this.logger,
+      what,
+    });
   }
 
   /**

@@ -62,6 +62,7 @@ export {
 } from './codecs.js';
 export { backoffDelay, type BackoffOptions } from './backoff.js';
 export { NodeWsSocket, type WsTlsOptions } from './ws-socket.js';
+export { OFFERLESS_JSSIP_VERSION, missingOfferlessInternals } from './offerless-reinvite.js';
 export {
   PassThroughPeerConnection,
   withPeerConnection,
@@ -72,7 +73,9 @@ export {
   blackHoleOffer,
   decideMediaPath,
   describeAudio,
+  iceAtBothEnds,
   mediaTargetChanged,
+  rejectingAnswer,
   reverseDirection,
   sdpBody,
   webRtcPlaceholderOffer,

@@ -2,7 +2,9 @@ import {
   blackHoleOffer,
   decideMediaPath,
   describeAudio,
+  iceAtBothEnds,
   mediaTargetChanged,
+  rejectingAnswer,
   webRtcPlaceholderOffer,
   withAudioDirection,
   withOrigin,
@@ -190,5 +192,28 @@ describe('webRtcPlaceholderOffer()', () => {
 
   it('needs a bridge with a plain-RTP peer and no converting relay', () => {
     expect(decideMediaPath(webRtcPlaceholderOffer(), plainPhone).path).toBe('bridge');
+  });
+});
+
+describe('iceAtBothEnds()', () => {
+  it('is true only when both SDPs are WebRTC (ICE + DTLS) audio', () => {
+    expect(iceAtBothEnds(webrtc, webRtcPlaceholderOffer())).toBe(true);
+    expect(iceAtBothEnds(webrtc, plainPhone)).toBe(false);
+    expect(iceAtBothEnds(plainPhone, plainPhone)).toBe(false);
+    expect(iceAtBothEnds(webrtc, undefined)).toBe(false);
+    expect(iceAtBothEnds(undefined, webrtc)).toBe(false);
+  });
+});
+
+describe('rejectingAnswer()', () => {
+  it('rejects every m= line of the offer (port 0, same media, transport and formats), inactive', () => {
+    const offer = webrtc + 'm=video 50002 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n';
+    const answer = rejectingAnswer(offer);
+    const mLines = answer.split('\r\n').filter((l) => l.startsWith('m='));
+    expect(mLines).toEqual(['m=audio 0 UDP/TLS/RTP/SAVPF 111 0 126', 'm=video 0 UDP/TLS/RTP/SAVPF 96']);
+    expect(describeAudio(answer)).toMatchObject({ port: 0, direction: 'inactive', address: '0.0.0.0' });
+    expect(answer).toMatch(/^v=0\r\no=callgate 0 0 IN IP4 127\.0\.0\.1\r\ns=-\r\nt=0 0\r\n/);
+    expect(answer.endsWith('\r\n')).toBe(true);
+    expect(answer).not.toContain('ice-ufrag');
   });
 });

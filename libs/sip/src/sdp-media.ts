@@ -293,3 +293,30 @@ export function decideMediaPath(
   const via = left.profile === right.profile ? `both ${left.profile}` : 'the relay converts the profiles';
   return { path: 'direct', commonCodecs, reason: `${via}, common codecs ${commonCodecs.join(',')}` };
 }
+
+/**
+ * Whether two legs' SDPs are both ICE ends (WebRTC): re-INVITEing such legs in turn with each
+ * other's SDP never converges (an offer carrying new peer ICE credentials restarts ICE, RFC 8839
+ * §4.4.1.1, and the answer then carries new ones too), so they are joined by an offerless
+ * re-INVITE instead (RFC 3725 flow I).
+ */
+export function iceAtBothEnds(a: string | undefined, b: string | undefined): boolean {
+  const left = a === undefined ? undefined : describeAudio(a);
+  const right = b === undefined ? undefined : describeAudio(b);
+  return left?.profile === 'webrtc' && right?.profile === 'webrtc';
+}
+
+/**
+ * An answer that rejects every media section of `offer` (port 0, RFC 3264 §6): what the ACK of an
+ * offerless re-INVITE carries when no real answer could be built (the 2xx's offer must be
+ * answered, RFC 3261 §14.1). Each m= line keeps its media type, transport and formats.
+ */
+export function rejectingAnswer(offer: string): string {
+  const { media } = sections(offer);
+  const rejected = media.flatMap((section) => {
+    const parts = (section[0] ?? '').slice(2).split(' ');
+    if (parts.length < 4) return [];
+    return [`m=${parts[0]} 0 ${parts.slice(2).join(' ')}`, 'c=IN IP4 0.0.0.0', 'a=inactive'];
+  });
+  return ['v=0', 'o=callgate 0 0 IN IP4 127.0.0.1', 's=-', 't=0 0', ...rejected, ''].join('\r\n');
+}
