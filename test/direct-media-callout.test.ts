@@ -4,18 +4,24 @@
  * WebRTC. The "gateway" is one SipUserAgent whose legs use pass-through peer connections.
  * - The customer's early media (183 with SDP) reaches the device while the customer rings; with
  *   none, a ringback anchored in this process for those seconds only, if asked for.
- * - A WebRTC device called before its customer (see the README, "Direct media").
+ * - A WebRTC device called before a WebRTC customer: joined by an offerless re-INVITE of the
+ *   device (RFC 3725 flow I), and a device that refuses it.
  */
 import {
+  AudioAnalyser,
   DirectMediaCall,
   DirectMediaError,
+  type DirectMediaEvents,
   DirectMediaState,
+  PassThroughPeerConnection,
   RINGBACK_TONE,
+  type SipCall,
   SipCallState,
   SipUserAgent,
   ToneSource,
   describeAudio,
   ulawEncode,
+  waitForEvent,
   webRtcPlaceholderOffer,
 } from '@callgate/sip';
 import { BaresipPhone, type BaresipOptions } from '../apps/lab/src/baresip.js';
@@ -38,10 +44,16 @@ function ulawTone(frequency: number, ms: number): Uint8Array {
 
 describe('direct media callouts', () => {
   let pbx: Kamailio;
-  const open: { phones: BaresipPhone[]; uas: SipUserAgent[]; tones: ToneSource[] } = {
+  const open: {
+    phones: BaresipPhone[];
+    uas: SipUserAgent[];
+    tones: ToneSource[];
+    analysers: AudioAnalyser[];
+  } = {
     phones: [],
     uas: [],
     tones: [],
+    analysers: [],
   };
 
   beforeAll(async () => {
@@ -49,6 +61,7 @@ describe('direct media callouts', () => {
   }, T);
 
   afterEach(async () => {
+    for (const a of open.analysers.splice(0)) a.stop();
     await Promise.all(open.uas.splice(0).map((u) => u.close()));
     for (const t of open.tones.splice(0)) t.stop();
     await Promise.all(open.phones.splice(0).map((p) => p.close()));
@@ -197,22 +210,153 @@ describe('direct media callouts', () => {
     T,
   );
 
-  it(
-    'a WebRTC device called first: it accepts the WebRTC placeholder (ICE credentials, fingerprint), but with a WebRTC customer each re-INVITE restarts ICE at both ends: SDP_NOT_CONVERGING, both legs up',
-    async () => {
-      const gateway = await agent('5003');
-      const device = await agent('5003-web');
-      const customer = await agent('0901000002');
-      const deviceTone = new ToneSource({ frequency: 1000 });
-      const customerTone = new ToneSource({ frequency: 400 });
-      open.tones.push(deviceTone, customerTone);
-      for (const [ua, tone] of [
-        [device, deviceTone],
-        [customer, customerTone],
-      ] as const) {
-        ua.on('incomingCall', ({ call }) => void call.answer({ mediaStream: tone.stream }));
-      }
+  interface Bot {
+    /** The bot's side of the call, once it has been called. */
+    leg: () => SipCall | undefined;
+    /** What the bot receives, once it has a remote track. */
+    hears: () => Promise<AudioAnalyser>;
+    /** When the bot sent its 2xx (performance.now()). */
+    answeredAt: () => number | undefined;
+  }
 
+  /**
+   * A WebRTC end (a JsSIP + wrtc user agent) that answers every call with a tone at `frequency`
+   * and listens to what it receives; `refuse`: it answers re-INVITEs with that status.
+   */
+  async function bot(user: string, frequency: number, refuse?: number): Promise<Bot> {
+    const ua = await agent(user);
+    const tone = new ToneSource({ frequency });
+    open.tones.push(tone);
+    let leg: SipCall | undefined;
+    let answeredAt: number | undefined;
+    let heard!: (analyser: AudioAnalyser) => void;
+    const track = new Promise<AudioAnalyser>((resolve) => (heard = resolve));
+    ua.on('incomingCall', ({ call }) => {
+      leg = call;
+      if (refuse !== undefined) call.refuseReinvites(refuse);
+      call.once('accepted', () => (answeredAt = performance.now()));
+      call.once('remoteTrack', ({ track: remote }) => {
+        const analyser = new AudioAnalyser(remote);
+        open.analysers.push(analyser);
+        heard(analyser);
+      });
+      void call.answer({ mediaStream: tone.stream });
+    });
+    return { leg: () => leg, hears: () => track, answeredAt: () => answeredAt };
+  }
+
+  /** The gateway, a WebRTC device (1000 Hz; `refuse`: its re-INVITE answer) and a WebRTC customer (400 Hz). */
+  async function webRtcPair(refuse?: number): Promise<{ gateway: SipUserAgent; device: Bot; customer: Bot }> {
+    const gateway = await agent('5003');
+    const device = await bot('5003-web', 1000, refuse);
+    const customer = await bot('0901000002', 400);
+    return { gateway, device, customer };
+  }
+
+  it(
+    'a WebRTC device called first and a WebRTC customer: joined by an offerless re-INVITE of the device (RFC 3725 flow I) in one round; both hear each other, hold and unhold work, the hang-up is clean',
+    async () => {
+      const { gateway, device, customer } = await webRtcPair();
+      const call = await DirectMediaCall.callout(gateway, '5003-web', '0901000002', {
+        placeholderOffer: webRtcPlaceholderOffer(),
+      });
+      expect(call.state).toBe(DirectMediaState.Connected);
+      // one round: the offerless re-INVITE of the device and the re-INVITE of the customer
+      expect(call.reinvites).toBe(2);
+      const deviceSdp = call.deviceCall.passThrough?.remoteSdp ?? '';
+      const customerSdp = call.customerCall.passThrough?.remoteSdp ?? '';
+      // DTLS and ICE end to end: each leg was given the other end's credentials and fingerprint
+      expect(describeAudio(deviceSdp)?.profile).toBe('webrtc');
+      expect(describeAudio(call.customerCall.passThrough?.localSdp ?? '')).toMatchObject({
+        iceUfrag: describeAudio(deviceSdp)?.iceUfrag,
+        fingerprint: describeAudio(deviceSdp)?.fingerprint,
+      });
+      expect(describeAudio(call.deviceCall.passThrough?.localSdp ?? '')).toMatchObject({
+        iceUfrag: describeAudio(customerSdp)?.iceUfrag,
+        fingerprint: describeAudio(customerSdp)?.fingerprint,
+      });
+
+      const [deviceEar, customerEar] = await Promise.all([device.hears(), customer.hears()]);
+      const heard = await Promise.all([
+        deviceEar.waitFor({ frequency: 400, timeoutMs: 20_000 }),
+        customerEar.waitFor({ frequency: 1000, timeoutMs: 20_000 }),
+      ]);
+      const twoWayMs = performance.now() - (customer.answeredAt() ?? Number.NaN);
+      console.log(
+        `webrtc callout direct: device heard ${heard[0].frequency?.toFixed(0)} Hz @${heard[0].level.toFixed(3)}, ` +
+          `customer ${heard[1].frequency?.toFixed(0)} Hz @${heard[1].level.toFixed(3)}, ${call.reinvites} re-INVITEs, ` +
+          `customer's 2xx to both tones detected ${twoWayMs.toFixed(0)} ms`,
+      );
+
+      await call.hold();
+      expect(call.mode).toBe('held');
+      await Promise.all([
+        deviceEar.waitForSilence({ timeoutMs: 15_000 }),
+        customerEar.waitForSilence({ timeoutMs: 15_000 }),
+      ]);
+      await call.unhold();
+      expect(call.state).toBe(DirectMediaState.Connected);
+      await Promise.all([
+        deviceEar.waitFor({ frequency: 400, timeoutMs: 20_000 }),
+        customerEar.waitFor({ frequency: 1000, timeoutMs: 20_000 }),
+      ]);
+
+      await call.hangup();
+      expect(call.state).toBe(DirectMediaState.Ended);
+      expect(call.end?.by).toBe('local');
+      const deviceLeg = device.leg();
+      const customerLeg = customer.leg();
+      await Promise.all([deviceLeg?.terminated, customerLeg?.terminated]);
+      expect(deviceLeg?.end).toMatchObject({ by: 'remote', established: true });
+      expect(customerLeg?.end).toMatchObject({ by: 'remote', established: true });
+      expect(gateway.activeCalls).toHaveLength(0);
+    },
+    T,
+  );
+
+  it(
+    'a WebRTC customer re-targeted to another WebRTC leg: the target is re-INVITEd without SDP and the customer takes its offer; they hear each other',
+    async () => {
+      const { gateway, device, customer } = await webRtcPair();
+      const target = await bot('5004-web', 1600);
+      const call = await DirectMediaCall.callout(gateway, '5003-web', '0901000002', {
+        placeholderOffer: webRtcPlaceholderOffer(),
+      });
+      const customerEar = await customer.hears();
+      await customerEar.waitFor({ frequency: 1000, timeoutMs: 20_000 });
+
+      const targetLeg = gateway.call('5004-web', {
+        passThrough: new PassThroughPeerConnection(() => webRtcPlaceholderOffer()),
+      });
+      await waitForEvent(targetLeg, 'accepted', { timeoutMs: 15_000 });
+      const before = call.reinvites;
+      const previous = await call.retarget(targetLeg);
+      expect(call.reinvites - before).toBe(2);
+      expect(call.state).toBe(DirectMediaState.Connected);
+      expect(call.deviceCall).toBe(targetLeg);
+      expect(previous.state).toBe(SipCallState.Established);
+      await previous.hangup();
+      await device.leg()?.terminated;
+      expect(call.state).toBe(DirectMediaState.Connected);
+
+      const targetEar = await target.hears();
+      await Promise.all([
+        customerEar.waitFor({ frequency: 1600, timeoutMs: 20_000 }),
+        targetEar.waitFor({ frequency: 400, timeoutMs: 20_000 }),
+      ]);
+
+      await call.hangup();
+      await Promise.all([customer.leg()?.terminated, target.leg()?.terminated]);
+      expect(gateway.activeCalls).toHaveLength(0);
+    },
+    T,
+  );
+
+  it(
+    'a WebRTC device that answers the offerless re-INVITE with 488: MediaFailed with REINVITE_REJECTED, both legs up',
+    async () => {
+      const { gateway, device, customer } = await webRtcPair(488);
+      const failures: DirectMediaEvents['failed'][] = [];
       const failure = await DirectMediaCall.callout(gateway, '5003-web', '0901000002', {
         placeholderOffer: webRtcPlaceholderOffer(),
       }).then(
@@ -221,16 +365,26 @@ describe('direct media callouts', () => {
       );
       expect(failure).toBeInstanceOf(DirectMediaError);
       const error = failure as DirectMediaError;
-      expect(error.code).toBe('SDP_NOT_CONVERGING');
-      expect(error.message).toMatch(/ICE restart/);
+      expect(error).toMatchObject({ code: 'REINVITE_REJECTED', statusCode: 488, leg: 'device' });
       const call = error.call;
+      call?.on('failed', (e) => failures.push(e));
       expect(call?.state).toBe(DirectMediaState.MediaFailed);
+      // the refused offerless re-INVITE changed nothing: no re-INVITE reached the customer
+      expect(call?.reinvites).toBe(1);
       expect(call?.deviceCall.state).toBe(SipCallState.Established);
       expect(call?.customerCall.state).toBe(SipCallState.Established);
-      // the device took the placeholder: it answered with its own ICE credentials and fingerprint
-      expect(describeAudio(call?.deviceCall.passThrough?.remoteSdp ?? '')?.profile).toBe('webrtc');
+      expect(device.leg()?.state).toBe(SipCallState.Established);
+      expect(customer.leg()?.state).toBe(SipCallState.Established);
+      // still refused: reconnect() fails the same way, and says so
+      await expect(call?.reconnect()).rejects.toMatchObject({ code: 'REINVITE_REJECTED', statusCode: 488 });
+      expect(failures).toEqual([
+        expect.objectContaining({ code: 'REINVITE_REJECTED', statusCode: 488, leg: 'device' }),
+      ]);
+
       await call?.hangup();
       expect(call?.state).toBe(DirectMediaState.Ended);
+      await Promise.all([device.leg()?.terminated, customer.leg()?.terminated]);
+      expect(gateway.activeCalls).toHaveLength(0);
     },
     T,
   );

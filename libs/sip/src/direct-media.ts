@@ -12,6 +12,7 @@ import { PassThroughPeerConnection } from './passthrough-pc.js';
 import {
   blackHoleOffer,
   describeAudio,
+  iceAtBothEnds,
   mediaTargetChanged,
   sdpBody,
   withAudioDirection,
@@ -137,6 +138,8 @@ interface LegState {
   readonly pc: PassThroughPeerConnection;
   /** The direction the endpoint asked for in its last offer (sendrecv until it offers). */
   wish: MediaDirection;
+  /** The leg's offer is being taken from the 2xx of our offerless re-INVITE (not an offer of its own). */
+  solicited: boolean;
   off: () => void;
 }
 
@@ -248,6 +251,10 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
    * customer's SDP. While the customer rings, its early media (a 183 with SDP) is passed to the
    * device (re-INVITE, the customer `sendonly`): the agent hears the customer's ringback. A
    * customer that sends no early media leaves the agent in silence until the answer.
+   * A WebRTC device (give it `placeholderOffer: webRtcPlaceholderOffer()`) and a WebRTC customer
+   * are joined by an offerless re-INVITE of the device instead (RFC 3725 flow I): the device
+   * offers afresh in its 2xx, the customer is re-INVITEd with that offer, and the customer's
+   * answer goes to the device in the ACK (re-INVITEing two ICE ends in turn never converges).
    */
   static async callout(
     ua: SipUserAgent,
@@ -396,7 +403,8 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
 
   /**
    * Re-targets the customer at another established pass-through leg (a transfer target): the
-   * customer is re-INVITEd with its SDP and the target with the customer's. The previous device
+   * customer is re-INVITEd with its SDP and the target with the customer's (two WebRTC ends: the
+   * target is re-INVITEd without SDP, and its fresh offer goes to the customer, RFC 3725 flow I). The previous device
    * leg is detached and returned, still up: the caller hangs it up (or keeps it for a consult).
    */
   retarget(target: SipCall): Promise<SipCall> {
@@ -418,7 +426,9 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
         return kept;
       };
       this.device = this.attach('device', target);
-      await this.sync('customer');
+      // two ICE ends: the target offers afresh and the customer takes that offer (RFC 3725 flow I)
+      if (this.bothIce()) await this.join();
+      else await this.sync('customer');
       return previous.call;
     });
   }
@@ -470,7 +480,39 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
     return describeAudio(local)?.direction !== describeAudio(wanted)?.direction;
   }
 
-  /** Re-INVITEs `first`, then the other leg while its SDP is out of date (at most 4 re-INVITEs in all). */
+  /** Both legs are ICE ends (WebRTC): joining them takes an offerless re-INVITE ({@link join}). */
+  private bothIce(): boolean {
+    return iceAtBothEnds(this.device.pc.remoteSdp, this.customer.pc.remoteSdp);
+  }
+
+  /**
+   * RFC 3725 flow I: the device is re-INVITEd without SDP and offers afresh in its 2xx (with its
+   * own ICE credentials, so no ICE restart); the customer is re-INVITEd with that offer, and the
+   * customer's answer goes to the device in the ACK. Two ICE ends converge in this one round,
+   * where re-INVITEing them in turn with each other's SDP restarts ICE at both for ever.
+   */
+  private async join(): Promise<void> {
+    const device = this.device;
+    await this.attempt(device, 'device', () => {
+      device.solicited = true;
+      return device.call
+        .reinviteWithoutOffer(async () => {
+          device.solicited = false;
+          this.logger.info('direct media: the device offered afresh; re-INVITEing the customer with it');
+          await this.reoffer(this.customer, 'customer');
+        })
+        .finally(() => {
+          device.solicited = false;
+        });
+    });
+  }
+
+  /**
+   * Re-INVITEs `first`, then the other leg while its SDP is out of date (at most 4 re-INVITEs in
+   * all). Where an offer would give a WebRTC device new ICE credentials of a WebRTC customer (an
+   * ICE restart for it: connecting a callout, a customer that restarted ICE), the legs are joined
+   * by {@link join} instead, which ends with both up to date.
+   */
   private async sync(first: DirectMediaLeg): Promise<void> {
     const ufrags = { device: new Set<string>(), customer: new Set<string>() };
     const note = (name: DirectMediaLeg): void => {
@@ -480,12 +522,12 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
     note('device');
     note('customer');
     let name = first;
-    await this.reoffer(this.leg(name), name);
+    if (await this.update(name)) return;
     note(name);
     for (let round = 0; round < 3; round++) {
       name = opposite(name);
       if (!this.needsUpdate(this.leg(name), name)) return;
-      await this.reoffer(this.leg(name), name);
+      if (await this.update(name)) return;
       note(name);
     }
     if (ufrags.device.size > 1 && ufrags.customer.size > 1) {
@@ -494,10 +536,30 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
       throw new DirectMediaError(
         'SDP_NOT_CONVERGING',
         'the legs still disagree after 4 re-INVITEs: each ICE end answered with new ICE credentials ' +
-          '(an ICE restart at both WebRTC ends); joining them needs an offerless re-INVITE (RFC 3725)',
+          '(an ICE restart at both WebRTC ends)',
       );
     }
     throw new DirectMediaError('SDP_NOT_CONVERGING', 'the legs still disagree after 4 re-INVITEs');
+  }
+
+  /**
+   * Brings `name` up to date: a re-INVITE with the other leg's SDP, or a {@link join} when that
+   * offer would restart a WebRTC device's ICE. True after a join (both legs then agree).
+   */
+  private async update(name: DirectMediaLeg): Promise<boolean> {
+    if (name === 'device' && this.restartsDeviceIce()) {
+      await this.join();
+      return true;
+    }
+    await this.reoffer(this.leg(name), name);
+    return false;
+  }
+
+  /** Whether offering the device its SDP now would give it new peer ICE credentials (both ends WebRTC). */
+  private restartsDeviceIce(): boolean {
+    if (!this.bothIce()) return false;
+    const told = describeAudio(this.device.pc.localSdp ?? '')?.iceUfrag;
+    return told !== describeAudio(this.sdpFor('device'))?.iceUfrag;
   }
 
   private leg(name: DirectMediaLeg): LegState {
@@ -505,13 +567,18 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
   }
 
   /** One re-INVITE, retried after a random pause on 491 (RFC 3261 §14.1). */
-  private async reoffer(leg: LegState, name: DirectMediaLeg): Promise<void> {
+  private reoffer(leg: LegState, name: DirectMediaLeg): Promise<void> {
+    return this.attempt(leg, name, () => leg.call.reoffer());
+  }
+
+  /** Sends one re-INVITE of `leg` by `send`, retried after a random pause on 491 (RFC 3261 §14.1). */
+  private async attempt(leg: LegState, name: DirectMediaLeg, send: () => Promise<void>): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       if (this.current === DirectMediaState.Ended)
         throw new DirectMediaError('LEG_ENDED', 'the call ended', undefined, name);
       try {
         this.reinvites++;
-        await leg.call.reoffer();
+        await send();
         return;
       } catch (error) {
         if (!(error instanceof SipError)) throw error;
@@ -609,7 +676,7 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
     if (!pc) throw new DirectMediaError('INVALID_ARGUMENT', `the ${name} leg is not a pass-through leg`);
     const offer = call.direction === 'incoming' ? call.requestSdp : undefined;
     const wish = (offer === undefined ? undefined : describeAudio(offer)?.direction) ?? 'sendrecv';
-    const leg: LegState = { call, pc, wish, off: () => undefined };
+    const leg: LegState = { call, pc, wish, solicited: false, off: () => undefined };
     this.bindSource(leg, name);
     let active = true;
     void call.terminated.then((termination) => {
@@ -633,6 +700,7 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
     const offRemote = leg.pc.onRemoteDescription((description) => {
       if (description.type !== 'offer') return;
       leg.wish = describeAudio(description.sdp)?.direction ?? 'sendrecv';
+      if (leg.solicited) return;
       if (leg.call.state !== SipCallState.Established) return;
       if (this.current === DirectMediaState.Ended) return;
       this.logger.info(`direct media: the ${name} leg sent a new offer`);
