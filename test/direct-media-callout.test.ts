@@ -315,6 +315,58 @@ describe('direct media callouts', () => {
   );
 
   it(
+    'a WebRTC customer that restarts ICE mid-call: the device is joined again by an offerless re-INVITE, keeping its own ICE credentials; hold, unhold and both tones work after it',
+    async () => {
+      const { gateway, device, customer } = await webRtcPair();
+      const call = await DirectMediaCall.callout(gateway, '5003-web', '0901000002', {
+        placeholderOffer: webRtcPlaceholderOffer(),
+      });
+      const [deviceEar, customerEar] = await Promise.all([device.hears(), customer.hears()]);
+      await Promise.all([
+        deviceEar.waitFor({ frequency: 400, timeoutMs: 20_000 }),
+        customerEar.waitFor({ frequency: 1000, timeoutMs: 20_000 }),
+      ]);
+      const ufrag = (sdp: string | undefined): string | undefined => describeAudio(sdp ?? '')?.iceUfrag;
+      const deviceUfrag = ufrag(call.deviceCall.passThrough?.remoteSdp);
+      const customerUfrag = ufrag(call.customerCall.passThrough?.remoteSdp);
+      const before = call.reinvites;
+      const offers: DirectMediaEvents['remoteOffer'][] = [];
+      call.on('remoteOffer', (e) => offers.push(e));
+
+      await customer.leg()?.restartIce();
+      // followed: the offerless re-INVITE of the device, then the customer re-INVITEd with its offer
+      await eventually(
+        () => (call.reinvites - before === 2 && call.state === DirectMediaState.Connected) || undefined,
+        20_000,
+        'the device joined again',
+      );
+      expect(offers).toEqual([{ leg: 'customer' }]);
+      const restarted = ufrag(call.customerCall.passThrough?.remoteSdp);
+      expect(restarted).not.toBe(customerUfrag);
+      expect(ufrag(call.deviceCall.passThrough?.localSdp)).toBe(restarted);
+      expect(ufrag(call.deviceCall.passThrough?.remoteSdp)).toBe(deviceUfrag);
+      expect(ufrag(call.customerCall.passThrough?.localSdp)).toBe(deviceUfrag);
+      // the media follows the new session: hold silences both ends, unhold brings both tones back
+      // (the tones alone would not show it: the old candidate pair may carry them meanwhile)
+      await call.hold();
+      await Promise.all([
+        deviceEar.waitForSilence({ timeoutMs: 15_000 }),
+        customerEar.waitForSilence({ timeoutMs: 15_000 }),
+      ]);
+      await call.unhold();
+      await Promise.all([
+        deviceEar.waitFor({ frequency: 400, timeoutMs: 20_000 }),
+        customerEar.waitFor({ frequency: 1000, timeoutMs: 20_000 }),
+      ]);
+
+      await call.hangup();
+      await Promise.all([device.leg()?.terminated, customer.leg()?.terminated]);
+      expect(gateway.activeCalls).toHaveLength(0);
+    },
+    T,
+  );
+
+  it(
     'a WebRTC customer re-targeted to another WebRTC leg: the target is re-INVITEd without SDP and the customer takes its offer; they hear each other',
     async () => {
       const { gateway, device, customer } = await webRtcPair();

@@ -12,10 +12,13 @@ import { PassThroughPeerConnection } from './passthrough-pc.js';
 import {
   blackHoleOffer,
   describeAudio,
+  dtlsSetup,
   iceAtBothEnds,
   mediaTargetChanged,
   sdpBody,
+  withAnswerSetup,
   withAudioDirection,
+  type DtlsRole,
   type MediaDirection,
 } from './sdp-media.js';
 import { RingbackPlayer } from './ringback.js';
@@ -140,6 +143,8 @@ interface LegState {
   wish: MediaDirection;
   /** The leg's offer is being taken from the 2xx of our offerless re-INVITE (not an offer of its own). */
   solicited: boolean;
+  /** The DTLS role the endpoint took in its last answer (WebRTC legs). */
+  answeredRole: DtlsRole | undefined;
   off: () => void;
 }
 
@@ -676,7 +681,14 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
     if (!pc) throw new DirectMediaError('INVALID_ARGUMENT', `the ${name} leg is not a pass-through leg`);
     const offer = call.direction === 'incoming' ? call.requestSdp : undefined;
     const wish = (offer === undefined ? undefined : describeAudio(offer)?.direction) ?? 'sendrecv';
-    const leg: LegState = { call, pc, wish, solicited: false, off: () => undefined };
+    const leg: LegState = {
+      call,
+      pc,
+      wish,
+      solicited: false,
+      answeredRole: undefined,
+      off: () => undefined,
+    };
     this.bindSource(leg, name);
     let active = true;
     void call.terminated.then((termination) => {
@@ -695,9 +707,14 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
       if (type === 'offer' || remoteOffer === undefined) return wanted;
       const offered = describeAudio(remoteOffer)?.direction ?? 'sendrecv';
       const mine = describeAudio(wanted)?.direction ?? 'sendrecv';
-      return withAudioDirection(wanted, answerDirection(mine, offered));
+      // the other leg's SDP may be its offer (after an offerless re-INVITE): answer a definite role
+      return withAnswerSetup(withAudioDirection(wanted, answerDirection(mine, offered)), leg.answeredRole);
     };
     const offRemote = leg.pc.onRemoteDescription((description) => {
+      if (description.type === 'answer') {
+        const role = dtlsSetup(description.sdp);
+        if (role === 'active' || role === 'passive') leg.answeredRole = role;
+      }
       if (description.type !== 'offer') return;
       leg.wish = describeAudio(description.sdp)?.direction ?? 'sendrecv';
       if (leg.solicited) return;

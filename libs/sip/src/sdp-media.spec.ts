@@ -2,10 +2,12 @@ import {
   blackHoleOffer,
   decideMediaPath,
   describeAudio,
+  dtlsSetup,
   iceAtBothEnds,
   mediaTargetChanged,
   rejectingAnswer,
   webRtcPlaceholderOffer,
+  withAnswerSetup,
   withAudioDirection,
   withOrigin,
 } from './sdp-media.js';
@@ -215,5 +217,23 @@ describe('rejectingAnswer()', () => {
     expect(answer).toMatch(/^v=0\r\no=callgate 0 0 IN IP4 127\.0\.0\.1\r\ns=-\r\nt=0 0\r\n/);
     expect(answer.endsWith('\r\n')).toBe(true);
     expect(answer).not.toContain('ice-ufrag');
+  });
+});
+
+describe('withAnswerSetup()', () => {
+  it("gives an offerer's actpass a definite role: the opposite of the role the receiver last answered with", () => {
+    expect(dtlsSetup(webrtc)).toBe('actpass');
+    expect(dtlsSetup(withAnswerSetup(webrtc, 'passive'))).toBe('active');
+    expect(dtlsSetup(withAnswerSetup(webrtc, 'active'))).toBe('passive');
+    // the receiver never answered: active, as answerers usually choose
+    expect(dtlsSetup(withAnswerSetup(webrtc, undefined))).toBe('active');
+    expect(withAnswerSetup(webrtc, 'passive').split('\r\n').length).toBe(webrtc.split('\r\n').length);
+  });
+
+  it('leaves an SDP that already states a role, or has none, as it is', () => {
+    const answered = webrtc.replace('a=setup:actpass', 'a=setup:passive');
+    expect(withAnswerSetup(answered, 'passive')).toBe(answered);
+    expect(withAnswerSetup(plainPhone, undefined)).toBe(plainPhone);
+    expect(dtlsSetup(plainPhone)).toBeUndefined();
   });
 });

@@ -320,3 +320,29 @@ export function rejectingAnswer(offer: string): string {
   });
   return ['v=0', 'o=callgate 0 0 IN IP4 127.0.0.1', 's=-', 't=0 0', ...rejected, ''].join('\r\n');
 }
+
+export type DtlsRole = 'active' | 'passive';
+
+/** The DTLS role an SDP's audio section (else its session part) states (`a=setup:`, RFC 4145). */
+export function dtlsSetup(sdp: string): 'actpass' | 'active' | 'passive' | 'holdconn' | undefined {
+  const { session, media } = sections(sdp);
+  const audio = media.find((section) => section[0]?.startsWith('m=audio ')) ?? [];
+  const line = [...audio, ...session].find((l) => l.startsWith('a=setup:'));
+  const value = line?.slice('a=setup:'.length).trim();
+  return value === 'actpass' || value === 'active' || value === 'passive' || value === 'holdconn'
+    ? value
+    : undefined;
+}
+
+/**
+ * `sdp` fit to be sent as an answer: an offerer's `a=setup:actpass` becomes a definite role (an
+ * answer says active or passive, RFC 5763 §5). Handing one endpoint's offer to the other as an
+ * answer (direct media, after an offerless re-INVITE) keeps the DTLS association they already
+ * have: the role opposite to `peerRole`, the one the receiving endpoint took when it last
+ * answered; `active` when it never did (the usual answerer's choice, RFC 8842 §5.3).
+ */
+export function withAnswerSetup(sdp: string, peerRole: DtlsRole | undefined): string {
+  if (!/^a=setup:actpass\s*$/m.test(sdp)) return sdp;
+  const role: DtlsRole = peerRole === 'active' ? 'passive' : 'active';
+  return sdp.replace(/^a=setup:actpass(\s*)$/gm, `a=setup:${role}$1`);
+}

@@ -33,6 +33,8 @@ class FakeSession {
   /** the offers sent by re-INVITE: whether each was built on hold (JsSIP reads _localHold) */
   reinviteOffers: boolean[] = [];
   reinvite: ReinviteHandlers | undefined;
+  /** the createOffer() constraints of each re-INVITE (undefined: JsSIP's defaults) */
+  reinviteConstraints: ({ iceRestart?: boolean } | undefined)[] = [];
   refers: { target: string; handlers: JsSipReferEventHandlers }[] = [];
   dtmfSent: { tone: string; listeners: Map<string, (e: { response?: JsSipIncomingResponse }) => void> }[] =
     [];
@@ -76,8 +78,12 @@ class FakeSession {
   isReadyToReOffer(): boolean {
     return this.reinvite === undefined;
   }
-  _sendReinvite(options: { eventHandlers: ReinviteHandlers }): void {
+  _sendReinvite(options: {
+    eventHandlers: ReinviteHandlers;
+    rtcOfferConstraints?: { iceRestart?: boolean };
+  }): void {
     this.reinviteOffers.push(this._localHold);
+    this.reinviteConstraints.push(options.rtcOfferConstraints);
     this.reinvite = options.eventHandlers;
   }
   _onhold(originator: 'local'): void {
@@ -206,6 +212,24 @@ describe('CallDriver', () => {
     await unheld;
     expect(seen).toEqual(['hold:local', 'unhold:local']);
     expect(driver.onHold.local).toBe(false);
+  });
+
+  it('restartIce() sends a re-INVITE asking for new ICE credentials; reoffer() uses the defaults', async () => {
+    const { session, driver } = await established();
+    const restarted = driver.restartIce();
+    session.answerReinvite(200);
+    await restarted;
+    const offered = driver.reoffer();
+    session.answerReinvite(200);
+    await offered;
+    expect(session.reinviteConstraints).toEqual([{ iceRestart: true }, undefined]);
+    const refused = driver.restartIce();
+    session.answerReinvite(488);
+    expect(refusal(await refused.catch((e: unknown) => e))).toEqual({
+      code: 'REQUEST_FAILED',
+      statusCode: 488,
+    });
+    expect(driver.state).toBe(SipCallState.Established);
   });
 
   it('a hold the peer refuses (488) rejects with the status, reports nothing and leaves the call up, not held', async () => {

@@ -90,6 +90,8 @@ export interface DrivenSession extends JsSipSession {
   isReadyToReOffer(): boolean;
   _sendReinvite(options: {
     extraHeaders: string[];
+    /** Passed to the peer connection's createOffer(); `iceRestart` asks for new ICE credentials. */
+    rtcOfferConstraints?: { iceRestart?: boolean };
     eventHandlers: {
       succeeded: (response?: { status_code: number }) => void;
       failed: (response?: { status_code: number }) => void;
@@ -276,6 +278,14 @@ export class CallDriver<E extends CallDriverEvents & EventMap<E> = CallDriverEve
   }
 
   /**
+   * Restarts ICE: a re-INVITE whose offer has new ICE credentials (e.g. after a network change);
+   * settles as {@link reoffer}. The peer answers with new credentials of its own (RFC 8839 §4.4.1.1).
+   */
+  restartIce(): Promise<void> {
+    return this.sendReinvite('restartIce()', [], { iceRestart: true });
+  }
+
+  /**
    * Sends DTMF digits (0-9, A-D, *, #) by SIP INFO (application/dtmf-relay), one after
    * the other; resolves when every INFO was answered 2xx.
    */
@@ -411,7 +421,11 @@ export class CallDriver<E extends CallDriverEvents & EventMap<E> = CallDriverEve
     );
   }
 
-  private sendReinvite(what: string, extraHeaders: string[]): Promise<void> {
+  private sendReinvite(
+    what: string,
+    extraHeaders: string[],
+    rtcOfferConstraints?: { iceRestart?: boolean },
+  ): Promise<void> {
     if (this.currentState !== SipCallState.Established) {
       return Promise.reject(SipError.invalidState(what, this.currentState));
     }
@@ -430,6 +444,7 @@ export class CallDriver<E extends CallDriverEvents & EventMap<E> = CallDriverEve
       try {
         session._sendReinvite({
           extraHeaders,
+          ...(rtcOfferConstraints === undefined ? {} : { rtcOfferConstraints }),
           eventHandlers: {
             succeeded: () => settle(),
             failed: (response) => settle(SipError.requestFailed('re-INVITE', response?.status_code)),
