@@ -409,8 +409,9 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
   /**
    * Re-targets the customer at another established pass-through leg (a transfer target): the
    * customer is re-INVITEd with its SDP and the target with the customer's (two WebRTC ends: the
-   * target is re-INVITEd without SDP, and its fresh offer goes to the customer, RFC 3725 flow I). The previous device
-   * leg is detached and returned, still up: the caller hangs it up (or keeps it for a consult).
+   * target is re-INVITEd without SDP, and its fresh offer goes to the customer, RFC 3725 flow I).
+   * The previous device leg is detached and returned, still up: the caller hangs it up (or keeps
+   * it for a consult).
    */
   retarget(target: SipCall): Promise<SipCall> {
     if (!target.passThrough || target.state !== SipCallState.Established) {
