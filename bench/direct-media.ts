@@ -21,7 +21,6 @@
  * Bridge mode's CPU figures are the "Server-side calls: media cost per bridged call" section (bench/calls-media.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
@@ -39,28 +38,21 @@ import { freeUdpPort } from '../apps/lab/src/ports.js';
 import { runSipp } from '../apps/lab/src/sipp.js';
 import type { BenchSection } from './run.js';
 import { percentile } from './stats.js';
+import { exited, processCpuSeconds, sippProcess, stopProcess } from './support/sipp-process.js';
 
 const LEVELS = [20, 100, 500] as const;
 const RATE = 25;
 const WINDOW_MS = 10_000;
 const IDLE_MS = 5_000;
 const SETUP_PROBE = { calls: 300, rate: 50 } as const;
-const TICK_MS = 10; // /proc clock ticks: 100 Hz on Linux
 /** Answer-to-audio calls per mode (direct and bridge alternate, so both see the same load). */
 const ANSWER_CALLS = 8;
 /** The analysers' window: a tone is recognised once it fills this much audio. */
 const HEAR_WINDOW_MS = 40;
 
-/** utime + stime of a process (ms), from /proc/<pid>/stat; 0 once it is gone. */
+/** utime + stime of a process so far (ms); 0 once it is gone. */
 function cpuMs(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
-  } catch {
-    return 0;
-  }
+  return processCpuSeconds(pid) * 1000;
 }
 
 function delay(ms: number): Promise<void> {
@@ -129,25 +121,6 @@ class Worker {
       .filter((l) => l.event === 'connected' && l.setupMs !== undefined)
       .map((l) => l.setupMs ?? 0);
   }
-}
-
-function sipp(pbx: Kamailio, args: string[]): ChildProcess {
-  return spawn('sipp', [`${pbx.host}:${pbx.udpPort}`, '-i', pbx.host, '-nostdin', ...args], {
-    stdio: ['ignore', 'ignore', 'ignore'],
-  });
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null
-    ? Promise.resolve()
-    : new Promise((resolve) => child.once('exit', () => resolve()));
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-  const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited(child);
-  clearTimeout(killer);
 }
 
 const pct = (ms: number, windowMs: number): string => ((ms / windowMs) * 100).toFixed(3);
@@ -273,7 +246,7 @@ export default async function directMediaBench(): Promise<BenchSection> {
   const children: ChildProcess[] = [];
   try {
     const devicePort = await freeUdpPort(pbx.host);
-    const device = sipp(pbx, [
+    const device = sippProcess(pbx, [
       '-sf',
       join(scenarios, 'direct-device.xml'),
       '-p',
@@ -317,7 +290,7 @@ export default async function directMediaBench(): Promise<BenchSection> {
       const from = worker.lines.length;
       const rampMs = (level / RATE) * 1000;
       const holdMs = rampMs + 2_000 + WINDOW_MS + 8_000;
-      const customers = sipp(pbx, [
+      const customers = sippProcess(pbx, [
         '-sf',
         join(scenarios, 'direct-customer.xml'),
         '-s',
@@ -374,7 +347,7 @@ export default async function directMediaBench(): Promise<BenchSection> {
 
     // set-ups per second: calls offered at 50/s, each 1 s long
     const from = worker.lines.length;
-    const probe = sipp(pbx, [
+    const probe = sippProcess(pbx, [
       '-sf',
       join(scenarios, 'direct-customer.xml'),
       '-s',
@@ -442,7 +415,7 @@ export default async function directMediaBench(): Promise<BenchSection> {
     ].join('\n');
     return { title: 'Direct media (libs/sip, phase 1)', markdown };
   } finally {
-    await Promise.all(children.map((c) => stop(c)));
+    await Promise.all(children.map((c) => stopProcess(c)));
     await pbx.stop();
   }
 }

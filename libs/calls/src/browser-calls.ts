@@ -46,6 +46,8 @@ const key = (agent: AgentRef): string => `${agent.domain}/${agent.ipphone}`;
 
 /** How long a voice tab has to answer a command about a call this instance has not seen. */
 const UNKNOWN_CALL_RELAY_TIMEOUT_MS = 2_000;
+/** How many calls ended by the gateway itself are remembered (their late reports dropped). */
+const ENDED_HERE_KEPT = 256;
 
 /**
  * Calls of browser-mode agents (device 1): the voice tab's in-page phone carries them. Commands
@@ -82,6 +84,12 @@ export class BrowserCalls {
    * published with this cause (the phone itself only knows that it rejected it).
    */
   private readonly refusals = new Map<string, 'off' | 'timeout'>();
+  /**
+   * The calls whose end the gateway published itself (the tab did not reject a refused call, or the
+   * voice tab left), newest last: a report of such a call that comes late is dropped, so it neither
+   * adopts the call again nor publishes a second `call.ended`.
+   */
+  private readonly endedHere = new Set<string>();
 
   constructor(private readonly deps: BrowserCallsDeps) {}
 
@@ -199,6 +207,10 @@ export class BrowserCalls {
     if (holder?.tabId !== tabId)
       throw new CallgateError('NOT_VOICE_HOLDER', 'only the voice tab reports calls');
     const k = key(agent);
+    if (this.endedHere.has(report.callId)) {
+      this.logger.debug(`${k}: ${report.type} of call ${report.callId}, which already ended here: dropped`);
+      return;
+    }
     let call = this.current.get(k);
     let rangOut = false;
     try {
@@ -377,13 +389,23 @@ export class BrowserCalls {
       });
   }
 
+  /** The gateway ends the call itself: remembered, so that the tab's late reports of it are dropped. */
+  private endHere(call: CallModel): void {
+    call.transition('ended');
+    this.endedHere.add(call.callId);
+    if (this.endedHere.size > ENDED_HERE_KEPT) {
+      const oldest = this.endedHere.values().next();
+      if (!oldest.done) this.endedHere.delete(oldest.value);
+    }
+  }
+
   private async endLocally(agent: AgentRef, callId: string, why: 'off' | 'timeout'): Promise<void> {
     const k = key(agent);
     const call = this.current.get(k);
     const rangOut = this.rangOut(k, callId);
     this.refusals.delete(callId);
     if (call?.callId !== callId || call.ended) return;
-    call.transition('ended');
+    this.endHere(call);
     this.current.delete(k);
     this.customerIds.delete(k);
     this.callEnded(agent, callId);
@@ -401,7 +423,7 @@ export class BrowserCalls {
     const k = key(agent);
     const call = this.current.get(k);
     if (!call || call.ended) return;
-    call.transition('ended');
+    this.endHere(call);
     this.current.delete(k);
     this.customerIds.delete(k);
     this.stopRingTimer(call.callId);

@@ -92,7 +92,7 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
     private readonly calls: CallEngine,
     private readonly browser: BrowserCalls,
     private readonly relay: VoiceRelay,
-    private readonly transfers: TransferService,
+    private readonly transferService: TransferService,
     private readonly dial: DialGuard,
     private readonly sessions: SessionService,
   ) {
@@ -282,10 +282,10 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
       await this.browser.report(ctx.agent, tabId, report, callStatus ? { callStatus } : {});
       return {};
     },
-    'transfer.toAgent': (ctx, payload) => this.transfers.toAgent(ctx.agent, payload),
-    'transfer.toQueue': (ctx, payload) => this.transfers.toQueue(ctx.agent, payload),
-    'transfer.toSurvey': (ctx, payload) => this.transfers.toSurvey(ctx.agent, payload),
-    'transfer.respond': (ctx, payload) => this.transfers.respond(ctx.agent, payload),
+    'transfer.toAgent': (ctx, payload) => this.transferService.transfers.toAgent(ctx.agent, payload),
+    'transfer.toQueue': (ctx, payload) => this.transferService.transfers.toQueue(ctx.agent, payload),
+    'transfer.toSurvey': (ctx, payload) => this.transferService.transfers.toSurvey(ctx.agent, payload),
+    'transfer.respond': (ctx, payload) => this.transferService.transfers.respond(ctx.agent, payload),
     'session.logout': async (ctx) => {
       await this.sessions.logout(ctx.agent);
       // Every other tab, on every instance; the caller's own tab is closed once answered.

@@ -1,6 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import type { CommandPayload, CommandResult } from '@callgate/contracts';
-import type { AgentRef, Coordination } from '@callgate/coordination';
+import type { Coordination } from '@callgate/coordination';
 import {
   BrowserCalls,
   type CallEventsPort,
@@ -22,7 +21,8 @@ import { DialGuard } from '../security/dial-guard.js';
  */
 @Injectable()
 export class TransferService implements OnApplicationShutdown {
-  private readonly transfers: Transfers;
+  /** the transfer commands (`toAgent`, `toQueue`, `toSurvey`, `respond`), called as they are */
+  readonly transfers: Transfers;
 
   constructor(
     @Inject(GATEWAY_CONFIG) config: GatewayConfig,
@@ -55,37 +55,5 @@ export class TransferService implements OnApplicationShutdown {
 
   onApplicationShutdown(): void {
     this.transfers.close();
-  }
-
-  /** `transfer.toAgent`: asks the target; answered once the request is on its way. */
-  toAgent(
-    source: AgentRef,
-    payload: CommandPayload<'transfer.toAgent'>,
-  ): Promise<CommandResult<'transfer.toAgent'>> {
-    return this.transfers.toAgent(source, payload);
-  }
-
-  /** `transfer.toQueue`: moves the customer to the queue's URI; answered once the move started. */
-  toQueue(
-    source: AgentRef,
-    payload: CommandPayload<'transfer.toQueue'>,
-  ): Promise<CommandResult<'transfer.toQueue'>> {
-    return this.transfers.toQueue(source, payload);
-  }
-
-  /** `transfer.toSurvey`: moves the customer to a survey IVR of the domain; answered once the move started. */
-  toSurvey(
-    source: AgentRef,
-    payload: CommandPayload<'transfer.toSurvey'>,
-  ): Promise<CommandResult<'transfer.toSurvey'>> {
-    return this.transfers.toSurvey(source, payload);
-  }
-
-  /** `transfer.respond`: answered here when the request is here, else by the instance holding it. */
-  respond(
-    target: AgentRef,
-    payload: CommandPayload<'transfer.respond'>,
-  ): Promise<CommandResult<'transfer.respond'>> {
-    return this.transfers.respond(target, payload);
   }
 }

@@ -189,6 +189,21 @@ describe('browser-mode calls', () => {
       expect(calls.snapshot(A)).toBeNull();
     });
 
+    it('ringing out on a phone that rejects it late: its late call.ended is dropped, no second end', async () => {
+      tabs.commandAnswer = () => ({ ok: false, code: 'COMMAND_TIMEOUT', message: 'no answer' });
+      await ringing();
+      jest.advanceTimersByTime(RING_TIMEOUT_MS);
+      await jest.advanceTimersByTimeAsync(0);
+      await endedReport('NORMAL_CLEARING');
+      await simple('call.accepted');
+      expect(events.types(A)).toEqual(['call.ringing', 'call.ended', 'agent.callStatus']);
+      expect(calls.snapshot(A)).toBeNull();
+      expect(logger.at('debug')).toEqual([
+        `acme/1001: call.ended of call ${CALL}, which already ended here: dropped`,
+        `acme/1001: call.accepted of call ${CALL}, which already ended here: dropped`,
+      ]);
+    });
+
     it('answered in time: no ring-out', async () => {
       await ringing();
       await simple('call.accepted');
@@ -283,6 +298,9 @@ describe('browser-mode calls', () => {
     await calls.voiceTabLost(A);
     expect(events.last('call.ended').data).toEqual(ended('MEDIA_FAILED', 'system'));
     expect(told).toEqual([`1001 ${CALL}`]);
+    // the call's end, reported late by a tab that holds voice again, is not published twice
+    await endedReport();
+    expect(events.types(A).filter((t) => t === 'call.ended')).toHaveLength(1);
   });
 
   describe('commands', () => {
