@@ -9,7 +9,7 @@ import type {
   EventType,
   ServerToClientEvents,
 } from '@callgate/contracts';
-import type { AgentRef, Coordination } from '@callgate/coordination';
+import { compareEventIds, type AgentRef, type Coordination } from '@callgate/coordination';
 import { METRICS, type Metrics } from '../infra/metrics.js';
 import { type WebhookSink, WebhooksService } from '../webhooks/webhooks.service.js';
 import { COORDINATION } from '../tokens.js';
@@ -23,6 +23,14 @@ const SECRET_EVENTS: ReadonlySet<EventType> = new Set<EventType>(['session.ready
 
 /** Most events one reconnecting client is sent; past that it resyncs from a snapshot. */
 const REPLAY_LIMIT = 1000;
+
+/**
+ * How much stream time before its resume point a reconnecting client is sent again. Events of one
+ * domain are logged by several instances but delivered live through the Socket.IO adapter, so a
+ * client can get id N+1 before id N and lose its connection in between: its resume point (N+1) is
+ * then past an event it never got. It drops the ids it has already seen (at-least-once, ids stable).
+ */
+export const REPLAY_OVERLAP_MS = 5000;
 
 /** An event as the log keeps it: the envelope less its id, and who it was for. */
 interface StoredEvent {
@@ -119,17 +127,26 @@ export class EventBus {
   /**
    * What a reconnecting client missed after `afterId`: the agent's events (for a tab, from the
    * agent's partition of the log) or every event meant for backends (for /events, from the domain
-   * log), oldest first. `gap` when the log no longer has them all.
+   * log), oldest first, preceded by those of the `REPLAY_OVERLAP_MS` before `afterId` (which the
+   * client may have missed too: see there). `gap` when the log no longer has all that followed
+   * `afterId` (the window before it is best effort), or more than `REPLAY_LIMIT` did.
    */
   async replay(
     domain: string,
     afterId: string,
     forAgent?: string,
   ): Promise<{ events: AnyEventEnvelope[]; gap: boolean }> {
+    const lookBack = { overlapMs: REPLAY_OVERLAP_MS };
     const { events, gap } = await (forAgent === undefined
-      ? this.coordination.events.since(domain, afterId, REPLAY_LIMIT)
-      : this.coordination.events.sinceForAgent({ domain, ipphone: forAgent }, afterId, REPLAY_LIMIT));
-    if (gap || events.length >= REPLAY_LIMIT) {
+      ? this.coordination.events.since(domain, afterId, REPLAY_LIMIT, lookBack)
+      : this.coordination.events.sinceForAgent(
+          { domain, ipphone: forAgent },
+          afterId,
+          REPLAY_LIMIT,
+          lookBack,
+        ));
+    const missed = events.filter((e) => compareEventIds(e.id, afterId) > 0).length;
+    if (gap || missed >= REPLAY_LIMIT) {
       this.metrics.resync(forAgent === undefined ? 'events' : 'agent');
       return { events: [], gap: true };
     }
