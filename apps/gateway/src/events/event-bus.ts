@@ -127,16 +127,19 @@ export class EventBus {
   /**
    * What a reconnecting client missed after `afterId`: the agent's events (for a tab, from the
    * agent's partition of the log) or every event meant for backends (for /events, from the domain
-   * log), oldest first, preceded by those of the `REPLAY_OVERLAP_MS` before `afterId` (which the
-   * client may have missed too: see there). `gap` when the log no longer has all that followed
-   * `afterId` (the window before it is best effort), or more than `REPLAY_LIMIT` did.
+   * log), oldest first. With `lookBack` (a socket's resume), preceded by those of the
+   * `REPLAY_OVERLAP_MS` before `afterId`, which the client may have missed too (see there); a
+   * read of the log (`GET /events?after=`) needs none: an id is logged only after every smaller
+   * one. `missed`: how many of the events follow `afterId`. `gap` when the log no longer has all
+   * that followed `afterId` (the window before it is best effort), or more than `REPLAY_LIMIT` did.
    */
   async replay(
     domain: string,
     afterId: string,
     forAgent?: string,
-  ): Promise<{ events: AnyEventEnvelope[]; gap: boolean }> {
-    const lookBack = { overlapMs: REPLAY_OVERLAP_MS };
+    options: { lookBack?: boolean } = {},
+  ): Promise<{ events: AnyEventEnvelope[]; gap: boolean; missed: number }> {
+    const lookBack = options.lookBack ? { overlapMs: REPLAY_OVERLAP_MS } : {};
     const { events, gap } = await (forAgent === undefined
       ? this.coordination.events.since(domain, afterId, REPLAY_LIMIT, lookBack)
       : this.coordination.events.sinceForAgent(
@@ -145,10 +148,9 @@ export class EventBus {
           REPLAY_LIMIT,
           lookBack,
         ));
-    const missed = events.filter((e) => compareEventIds(e.id, afterId) > 0).length;
-    if (gap || missed >= REPLAY_LIMIT) {
+    if (gap || events.filter((e) => compareEventIds(e.id, afterId) > 0).length >= REPLAY_LIMIT) {
       this.metrics.resync(forAgent === undefined ? 'events' : 'agent');
-      return { events: [], gap: true };
+      return { events: [], gap: true, missed: 0 };
     }
     const out: AnyEventEnvelope[] = [];
     for (const { id, body } of events) {
@@ -157,7 +159,7 @@ export class EventBus {
       if (forAgent === undefined ? !stored.b : stored.e.ipphone !== forAgent) continue;
       out.push({ id, ...stored.e } as AnyEventEnvelope);
     }
-    return { events: out, gap: false };
+    return { events: out, gap: false, missed: out.filter((e) => compareEventIds(e.id, afterId) > 0).length };
   }
 
   /** Sends replayed events to one socket of a namespace, in order. */
