@@ -196,6 +196,22 @@ describe('CallgateClient', () => {
     ]);
   });
 
+  it('a resume window reaching back before the snapshot that started the page drops what the snapshot covers', async () => {
+    const client = open();
+    const first = await gateway.tab(1);
+    const page = devices(client, 3);
+    first.emit('session.ready', { ...ready(), id: '1764640000000-5' }); // a fresh start: the page's snapshot
+    first.emit('agent.device', device(4, '1764640000000-6'));
+    await new Promise((resolve) => client.once('agent.device', resolve));
+    first.conn.close();
+    const second = await gateway.tab(2);
+    second.emit('agent.device', device(1, '1764640000000-3')); // before the snapshot: dropped
+    second.emit('agent.device', device(4, '1764640000000-6')); // seen: dropped
+    second.emit('session.ready', { ...ready({ resumed: { replayed: 0 } }), id: '1764640000000-7' });
+    second.emit('agent.device', device(3, '1764640000000-8'));
+    expect(await page.done).toEqual([4, 3]);
+  });
+
   it('a new client given lastEventId and seenEventIds drops only those ids from the replay window', async () => {
     const client = open({
       lastEventId: '1764640000000-5',

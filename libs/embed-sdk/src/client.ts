@@ -132,6 +132,12 @@ export class CallgateClient {
    */
   private floor: string | undefined;
   /**
+   * The id of the last snapshot that started the page's view afresh (a `session.ready` that
+   * resumed nothing, or a resync): a later resume's window may reach back before it, to events
+   * the snapshot already covers and the page never had; they are dropped.
+   */
+  private snapshotAt: string | undefined;
+  /**
    * The ids received lately, oldest first: drops an event received twice (a resume replays from
    * a few seconds before its resume point, and an event can come both replayed and live).
    */
@@ -278,6 +284,12 @@ export class CallgateClient {
   private handshake(): AgentHandshake {
     const auth: AgentHandshake = { domain: this.domain, token: this.token };
     this.resumePoint = this.lastId;
+    const snapshot = this.snapshotAt;
+    if (
+      snapshot !== undefined &&
+      (this.floor === undefined || !this.isEventId(this.floor) || compareEventIds(snapshot, this.floor) > 0)
+    )
+      this.floor = snapshot;
     if (this.lastId !== undefined) auth.lastEventId = this.lastId;
     return auth;
   }
@@ -320,6 +332,9 @@ export class CallgateClient {
         this.floor = envelope.id;
         this.recent.clear();
       }
+      const resumed = (envelope as EventEnvelope<'session.ready'>).data.resumed;
+      if (this.isEventId(envelope.id) && (resumed === undefined || 'resync' in resumed))
+        this.snapshotAt = envelope.id;
     } else if (logged && this.alreadySeen(envelope.id)) {
       return;
     }
