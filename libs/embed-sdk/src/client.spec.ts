@@ -212,6 +212,28 @@ describe('CallgateClient', () => {
     expect(await page.done).toEqual([4, 3]);
   });
 
+  it('an id it no longer remembers (past 1,024) counts as seen: a long replay window hands nothing twice', async () => {
+    const client = open();
+    const first = await gateway.tab(1);
+    let received = 0;
+    const all = new Promise<void>((resolve) =>
+      client.on('agent.device', () => {
+        received += 1;
+        if (received === 1030) resolve();
+      }),
+    );
+    for (let seq = 1; seq <= 1030; seq++) first.emit('agent.device', device(4, `1764640000000-${seq}`));
+    await all;
+    expect(client.seenEventIds).toHaveLength(1024);
+    first.conn.close();
+    const second = await gateway.tab(2);
+    const page = devices(client, 3);
+    for (let seq = 1; seq <= 1030; seq++) second.emit('agent.device', device(1, `1764640000000-${seq}`));
+    second.emit('session.ready', { ...ready({ resumed: { replayed: 0 } }), id: '1764640000001-0' });
+    second.emit('agent.device', device(3, '1764640000001-1'));
+    expect(await page.done).toEqual([3]);
+  });
+
   it('a new client given lastEventId and seenEventIds drops only those ids from the replay window', async () => {
     const client = open({
       lastEventId: '1764640000000-5',

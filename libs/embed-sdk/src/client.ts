@@ -357,7 +357,10 @@ export class CallgateClient {
 
   private alreadySeen(id: string): boolean {
     if (this.recent.has(id)) return true;
-    return this.floor !== undefined && this.isEventId(this.floor) && compareEventIds(id, this.floor) <= 0;
+    const floor = this.floor;
+    return (
+      floor !== undefined && this.isEventId(floor) && this.isEventId(id) && compareEventIds(id, floor) <= 0
+    );
   }
 
   /** Keeps `id` among the recent ones and moves lastEventId to it when newer (or when `always`). */
@@ -368,7 +371,11 @@ export class CallgateClient {
       if (!oldest.done) {
         this.recent.delete(oldest.value);
         // no record below it any more: it counts as seen (a replay window reaches back that far)
-        if (this.floor === undefined || compareEventIds(oldest.value, this.floor) > 0)
+        const floor = this.floor;
+        if (
+          this.isEventId(oldest.value) &&
+          (floor === undefined || !this.isEventId(floor) || compareEventIds(oldest.value, floor) > 0)
+        )
           this.floor = oldest.value;
       }
     }
