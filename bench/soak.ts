@@ -5,8 +5,11 @@
  * killed (SIGKILL) and started again and Redis is restarted once. It fails on any anomaly:
  *   - a call whose lifecycle events are incomplete or out of order at /events or at an agent's tab
  *     (every `call.ringing` / `callout.started` ends in exactly one `call.ended`, nothing after it);
- *   - an event lost or duplicated for a resuming /events subscriber (compared with one that never
- *     disconnects; windows it was told to resync are excused), or ids that go backwards;
+ *   - an event lost for a resuming /events subscriber (compared with one that never disconnects;
+ *     windows it was told to resync are excused), or an event handed twice to a subscriber's
+ *     application: a resume redelivers a few seconds before its resume point, and each subscriber
+ *     drops the ids it has seen as a client must (README, "Events are durable"); what gets past
+ *     that is an anomaly;
  *   - two tabs of an agent believing they hold voice at once (as their events arrive);
  *   - a SIP dialog left open at the end (a lab bot still in a call, an agent still in a call);
  *   - the resident memory of the instances that ran the whole soak growing over its second half.
@@ -80,7 +83,13 @@ const counts = {
   redisRestarts: 0,
 };
 
-/** An event stream with its id order checked, deduplicated by id (as the SDK does). */
+/** How many recent ids a subscriber passes on to its next connection (as the SDK keeps 1,024). */
+const RECENT_IDS = 1024;
+
+/**
+ * What a subscriber's application is handed, with its id order checked. Its subscriber (LiveTab)
+ * drops the ids it has seen; an id handed here twice is an anomaly.
+ */
 class Stream {
   readonly events: AnyEventEnvelope[] = [];
   readonly ids = new Set<string>();
@@ -90,6 +99,8 @@ class Stream {
   duplicates = 0;
   /** events that arrived after one with a larger id */
   inversions = 0;
+  /** the ids handed last, oldest first (at most RECENT_IDS) */
+  readonly recent: string[] = [];
   private waiters: (() => void)[] = [];
 
   constructor(readonly name: string) {}
@@ -101,6 +112,7 @@ class Stream {
     }
     if (this.ids.has(e.id)) {
       this.duplicates += 1;
+      anomaly('duplicate', `${this.name}: ${e.type} ${e.id} handed to the application twice`);
       return;
     }
     const gap = this.gaps.at(-1);
@@ -111,6 +123,8 @@ class Stream {
       this.inversions += 1;
     if (this.lastId === undefined || compareEventIds(e.id, this.lastId) > 0) this.lastId = e.id;
     this.ids.add(e.id);
+    this.recent.push(e.id);
+    if (this.recent.length > RECENT_IDS) this.recent.shift();
     this.events.push(e);
     for (const wake of this.waiters) wake();
   }
@@ -163,6 +177,10 @@ class LiveTab {
   tab: Tab | undefined;
   voice = false;
   resyncs = 0;
+  /** every connection it made (their `redelivered`: what a resume sent again, dropped as seen) */
+  private readonly connections: Tab[] = [];
+  /** a tab's last snapshot that started afresh: a resume's window before it is covered by it */
+  private snapshotAt: string | undefined;
   /** could not reconnect within its bound (the machine too loaded, every instance away) */
   gaveUp = false;
   private closed = false;
@@ -176,6 +194,11 @@ class LiveTab {
     private readonly onVoice: () => void = () => undefined,
   ) {
     this.stream = new Stream(name);
+  }
+
+  /** Events resumes sent again that this subscriber dropped as seen (never handed to the stream). */
+  get redelivered(): number {
+    return this.connections.reduce((sum, tab) => sum + tab.redelivered.length, 0);
   }
 
   open(): Promise<void> {
@@ -209,10 +232,16 @@ class LiveTab {
     while (!this.closed) {
       try {
         const lastEventId = this.stream.lastId;
+        // As the SDK: the ids seen lately are dropped from the replay (which starts a few seconds
+        // before lastEventId), and so, for a tab, is what its last fresh snapshot covered.
         const tab = await Tab.open(
           this.url(),
           { ...(await this.auth()), ...(lastEventId ? { lastEventId } : {}) },
-          { namespace: this.namespace },
+          {
+            namespace: this.namespace,
+            seen: this.stream.recent,
+            ...(this.snapshotAt ? { floor: this.snapshotAt } : {}),
+          },
         );
         const refused = tab.of('session.error')[0];
         if (refused) {
@@ -220,19 +249,19 @@ class LiveTab {
           throw new Error(`refused: ${refused.data.code}`);
         }
         this.tab = tab;
+        this.connections.push(tab);
         const handle = (e: AnyEventEnvelope): void => {
           if (e.type === 'session.ready') {
             if (e.data.resumed && 'resync' in e.data.resumed) this.resyncs += 1;
+            if (!e.data.resumed || 'resync' in e.data.resumed) this.snapshotAt = e.id;
             this.setVoice(e.data.isEnable);
           } else if (e.type === 'voice.changed') this.setVoice(e.data.isEnable);
           this.stream.push(e);
         };
+        // Only event envelopes (requests to the voice tab, such as voice.stop, are not events),
+        // less those dropped as seen.
         for (const e of tab.events) handle(e);
-        // Only event envelopes (requests to the voice tab, such as voice.stop, are not events).
-        tab.socket.onAny((_type: string, e: unknown) => {
-          if (typeof e === 'object' && e !== null && typeof (e as { id?: unknown }).id === 'string')
-            handle(e as AnyEventEnvelope);
-        });
+        tab.onEvent(handle);
         tab.socket.on('disconnect', () => {
           if (this.tab !== tab) return;
           this.tab = undefined;
@@ -770,7 +799,8 @@ async function main(): Promise<void> {
     `| calls seen at the reference /events | ${refCalls.calls} |`,
     `| calls checked at agent tabs | ${tabCalls} (${tabExcused} incomplete ones excused: the tab was told to resync, or could not reconnect within 3 min: ${opened.filter((t) => t.gaveUp).length} tabs) |`,
     `| holds, transfers (succeeded), voice moves, tab reloads | ${counts.holds}, ${counts.transfers} (${counts.transfersSucceeded}), ${counts.voiceMoves}, ${counts.reloads} |`,
-    `| events at the reference /events, at the resuming one | ${ref.events.length}, ${resuming.stream.events.length} (${resuming.stream.gaps.length} resyncs, ${resuming.stream.duplicates} replays dropped as duplicates) |`,
+    `| events at the reference /events, at the resuming one | ${ref.events.length}, ${resuming.stream.events.length} (${resuming.stream.gaps.length} resyncs; ${resuming.redelivered} redelivered by its resumes and dropped by id) |`,
+    `| events handed twice to an application (any subscriber, after its dedupe by id) | ${opened.reduce((sum, t) => sum + t.stream.duplicates, 0)} |`,
     `| live events that arrived after one with a larger id (produced on two instances at once) | reference ${ref.events.length > 0 ? ref.inversions : 0}, resuming ${resuming.stream.inversions} |`,
     `| errors thrown inside the lab's JsSIP bots (the soak process, not the gateway) | ${labErrors} |`,
     `| faults injected | kill -9 of ${VICTIM} ×${counts.instanceKills} (started again ×${counts.instanceRestarts}), Redis restarted ×${counts.redisRestarts} (new calls paused meanwhile) |`,

@@ -404,6 +404,69 @@ describe.each(['memory', 'redis'] as const)('%s coordination store', (kind) => {
       expect((await a.events.since(agent.domain, 'not-an-id', 10)).gap).toBe(true);
       expect((await a.events.since(agent.domain, '99999999999999-0', 10)).gap).toBe(true);
     });
+
+    it('since(overlapMs) also returns the events of that much stream time before the resume point, for the domain and the agent', async () => {
+      const a = await instance('gw-a');
+      const b = await instance('gw-b');
+      const old = await a.events.append(agent.domain, 'old', agent.ipphone);
+      // the next events are at least 50 ms of stream time after `old` (ids are `<ms>-<seq>`)
+      const ms = (id: string) => Number(id.split('-')[0]);
+      let n = await b.events.append(agent.domain, 'n', agent.ipphone);
+      while (ms(n) < ms(old) + 50) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        n = await b.events.append(agent.domain, 'n', agent.ipphone);
+      }
+      await a.events.append(agent.domain, 'other', '1999');
+      const newer = await a.events.append(agent.domain, 'n+1', agent.ipphone);
+      const last = await b.events.append(agent.domain, 'last', agent.ipphone);
+      const bodies = (r: { events: { body: string }[] }) => r.events.map((e) => e.body);
+
+      // A subscriber that got n+1 (live, before n) resumes after it: n comes back, n+1 does not.
+      const domain = await b.events.since(agent.domain, newer, 100, { overlapMs: 40 });
+      expect(domain.gap).toBe(false);
+      expect(bodies(domain).slice(-3)).toEqual(['n', 'other', 'last']);
+      expect(bodies(domain)).not.toContain('old'); // before the window
+      expect(bodies(domain)).not.toContain('n+1'); // the resume point itself
+      const partition = await a.events.sinceForAgent(agent, newer, 100, { overlapMs: 40 });
+      expect(partition.gap).toBe(false);
+      expect(bodies(partition).slice(-2)).toEqual(['n', 'last']);
+      expect(bodies(partition)).not.toContain('other');
+      expect(bodies(partition)).not.toContain('old');
+      expect(partition.events.map((e) => e.id)).toEqual(
+        [...partition.events.map((e) => e.id)].sort(compareEventIds),
+      );
+      // A wide window reaches `old`; the window keeps the most recent `limit` events before the point.
+      expect(bodies(await a.events.sinceForAgent(agent, newer, 100, { overlapMs: 60_000 }))[0]).toBe('old');
+      expect(bodies(await a.events.since(agent.domain, newer, 1, { overlapMs: 60_000 }))).toEqual([
+        'other',
+        'last',
+      ]);
+      // No window without overlapMs (or 0), nor from the very start; a bad overlap is refused.
+      expect(bodies(await a.events.since(agent.domain, newer, 100))).toEqual(['last']);
+      expect(bodies(await a.events.since(agent.domain, newer, 100, { overlapMs: 0 }))).toEqual(['last']);
+      expect(bodies(await a.events.sinceForAgent(agent, '0-0', 1, { overlapMs: 5000 }))).toEqual(['old']);
+      await expect(a.events.since(agent.domain, newer, 100, { overlapMs: -1 })).rejects.toThrow(RangeError);
+      const atEnd = await a.events.since(agent.domain, last, 100, { overlapMs: 5000 });
+      expect(atEnd.gap).toBe(false);
+      expect(atEnd.events.at(-1)?.id).toBe(newer); // nothing after the last id: only the window
+    });
+
+    it('with overlapMs, the gap still judges the resume point, not the window start', async () => {
+      const a = await instance('gw-a', { eventLogMaxLen: 5 });
+      const first = await a.events.append(agent.domain, 'e0');
+      for (let i = 1; i < 300; i++) await a.events.append(agent.domain, `e${i}`);
+      expect((await a.events.since(agent.domain, first, 10, { overlapMs: 5000 })).gap).toBe(true);
+      const kept = (await a.events.since(agent.domain, '0-0', 1000)).events;
+      const point = kept.at(-2)!.id;
+      // The window's start (5 s back) was trimmed long ago; what followed the point was not.
+      const resumed = await a.events.since(agent.domain, point, 1000, { overlapMs: 5000 });
+      expect(resumed.gap).toBe(false);
+      expect(resumed.events.at(-1)).toMatchObject({ body: 'e299' });
+      expect(resumed.events.map((e) => e.id)).toEqual(kept.filter((e) => e.id !== point).map((e) => e.id));
+      expect((await a.events.since(agent.domain, '99999999999999-0', 10, { overlapMs: 5000 })).gap).toBe(
+        true,
+      );
+    });
   });
 
   describe('logins', () => {

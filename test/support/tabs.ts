@@ -2,6 +2,8 @@ import { io, type Socket } from 'socket.io-client';
 import {
   AGENT_NAMESPACE,
   type AnyEventEnvelope,
+  compareEventIds,
+  parseEventId,
   type ClientToServerEvents,
   type CommandAck,
   type CommandName,
@@ -15,15 +17,32 @@ import { login } from './gateway.js';
 
 export type TabClient = Socket<ServerToClientEvents, ClientToServerEvents>;
 
-/** A CRM tab for tests: a real socket.io-client that records every event it receives, in order. */
+/**
+ * A CRM tab (or a backend on /events) for tests: a real socket.io-client that records every event
+ * it receives, in order. Opened with `lastEventId` (a resume), it drops ids it has seen as a client
+ * must, since a resume redelivers events from a few seconds before that id (README, "Events are
+ * durable"): those given in `seen` (the ids the previous connection received), every id at or
+ * below `floor` (by default `lastEventId` when no `seen` is given: it cannot tell), and any id it
+ * received already. What it dropped is kept in `redelivered`.
+ */
 export class Tab {
   readonly events: AnyEventEnvelope[] = [];
+  /** Resumed: the events dropped as already seen (not in `events`). */
+  readonly redelivered: AnyEventEnvelope[] = [];
   private waiters: Array<() => void> = [];
+  private readonly listeners: Array<(event: AnyEventEnvelope) => void> = [];
 
-  private constructor(readonly socket: TabClient) {
+  private constructor(
+    readonly socket: TabClient,
+    private readonly resume?: { seen: Set<string>; floor?: string },
+  ) {
     for (const type of EventTypes) {
       const record = (event: AnyEventEnvelope, ack?: unknown): void => {
-        this.events.push(event);
+        if (this.alreadySeen(event)) this.redelivered.push(event);
+        else {
+          this.events.push(event);
+          for (const listener of this.listeners) listener(event);
+        }
         for (const wake of this.waiters) wake();
         // as the SDK does: an event the gateway waits for is acknowledged once received
         if (typeof ack === 'function') (ack as (answer: { ok: true }) => void)({ ok: true });
@@ -44,7 +63,7 @@ export class Tab {
   static async open(
     url: string,
     auth: { domain: string; token?: string; apiKey?: string; lastEventId?: string },
-    options: { origin?: string; namespace?: string } = {},
+    options: { origin?: string; namespace?: string; seen?: Iterable<string>; floor?: string } = {},
   ): Promise<Tab> {
     const socket: TabClient = io(`${url}${options.namespace ?? AGENT_NAMESPACE}`, {
       auth,
@@ -53,7 +72,20 @@ export class Tab {
       forceNew: true,
       ...(options.origin ? { extraHeaders: { origin: options.origin } } : {}),
     });
-    const tab = new Tab(socket);
+    const from = auth.lastEventId === undefined ? undefined : parseEventId(auth.lastEventId);
+    const tab = new Tab(
+      socket,
+      from === undefined
+        ? undefined
+        : {
+            seen: new Set(options.seen),
+            ...(options.floor !== undefined
+              ? { floor: options.floor }
+              : options.seen === undefined
+                ? { floor: from }
+                : {}),
+          },
+    );
     if ((options.namespace ?? AGENT_NAMESPACE) === AGENT_NAMESPACE) {
       await tab.waitFor((e) => e.type === 'session.ready' || e.type === 'session.error');
     } else {
@@ -69,8 +101,31 @@ export class Tab {
     return tab;
   }
 
+  /** Calls `listener` with each event recorded from now on (not those dropped as seen). */
+  onEvent(listener: (event: AnyEventEnvelope) => void): void {
+    this.listeners.push(listener);
+  }
+
   get id(): string {
     return this.socket.id ?? '';
+  }
+
+  /** The ids of the events recorded (what a resuming client passes on as `seen`). */
+  get seenIds(): string[] {
+    return this.events.map((e) => e.id);
+  }
+
+  /** A resumed tab's rule (see the class): `session.ready`, refusals and resyncs always count. */
+  private alreadySeen(event: AnyEventEnvelope): boolean {
+    const resume = this.resume;
+    const notLogged = ['session.ready', 'session.error', 'events.resync'];
+    if (!resume || notLogged.includes(event.type)) return false;
+    if (parseEventId(event.id) === undefined) return false;
+    const seen =
+      resume.seen.has(event.id) ||
+      (resume.floor !== undefined && compareEventIds(event.id, resume.floor) <= 0);
+    resume.seen.add(event.id);
+    return seen;
   }
 
   of<T extends EventType>(type: T): EventEnvelope<T>[] {
@@ -168,13 +223,20 @@ export class AgentTabs {
   /** `url`: the gateway to log in and connect to, unless `open` names another. */
   constructor(private readonly url: () => string) {}
 
-  async open(ipphone: string, options: { url?: string; lastEventId?: string } = {}): Promise<Tab> {
+  async open(
+    ipphone: string,
+    options: { url?: string; lastEventId?: string; seen?: Iterable<string> } = {},
+  ): Promise<Tab> {
     const url = options.url ?? this.url();
-    const tab = await Tab.open(url, {
-      domain: 'demo',
-      token: await login(url, ipphone),
-      ...(options.lastEventId ? { lastEventId: options.lastEventId } : {}),
-    });
+    const tab = await Tab.open(
+      url,
+      {
+        domain: 'demo',
+        token: await login(url, ipphone),
+        ...(options.lastEventId ? { lastEventId: options.lastEventId } : {}),
+      },
+      options.seen === undefined ? {} : { seen: options.seen },
+    );
     this.opened.push(tab);
     return tab;
   }

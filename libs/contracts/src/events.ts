@@ -84,7 +84,8 @@ export interface EventDataMap {
     /** a session token to reconnect with (when the tab connected with a CRM token) */
     sessionToken: string;
     /**
-     * Reconnecting with `lastEventId`: how many missed events were sent just before this snapshot,
+     * Reconnecting with `lastEventId`: how many missed events (after it) were sent just before
+     * this snapshot, besides those of a few seconds before it sent again (drop the ids you have),
      * or `resync` when the log no longer holds them all (rely on this snapshot alone).
      */
     resumed?: { replayed: number } | { resync: true };

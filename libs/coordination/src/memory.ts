@@ -15,6 +15,7 @@ import {
 } from './common.js';
 import { coordinationKeys, type CoordinationKeys } from './keys.js';
 import { compareEventIds, parseEventId } from '@callgate/contracts';
+import { overlapStart } from './event-window.js';
 import { AgentFile } from './agent-file.js';
 import { RpcPeer } from './rpc.js';
 import { memoryTransferStore, TransferTable, type TransferStore } from './transfer-store.js';
@@ -252,7 +253,16 @@ export class MemoryBackend {
     while (log.entries.length > maxLen) log.maxDeleted = log.entries.shift()?.id ?? log.maxDeleted;
   }
 
-  logSince(key: string, afterId: string, limit: number): { events: LoggedEvent[]; gap: boolean } {
+  /**
+   * What followed `afterId` (at most `limit`); with `overlapMs`, first the most recent `limit` of
+   * the events from `overlapMs` of stream time before it (see `EventLog.since`).
+   */
+  logSince(
+    key: string,
+    afterId: string,
+    limit: number,
+    overlapMs?: number,
+  ): { events: LoggedEvent[]; gap: boolean } {
     const log = this.logs.get(key) ?? { entries: [] as LoggedEvent[], ...this.logFloor };
     // `0` / `0-0`: from the start of this log, complete unless it was trimmed.
     const fromStart = compareEventIds(afterId, '0-0') === 0;
@@ -260,8 +270,15 @@ export class MemoryBackend {
     const gap = fromStart
       ? trimmed
       : compareEventIds(log.maxDeleted, afterId) > 0 || compareEventIds(afterId, `${log.ms}-${log.seq}`) > 0;
-    const events = log.entries.filter((e) => compareEventIds(e.id, afterId) > 0).slice(0, limit);
-    return { events, gap };
+    const after = log.entries.filter((e) => compareEventIds(e.id, afterId) > 0).slice(0, limit);
+    const windowStart = overlapStart(afterId, overlapMs);
+    const before =
+      windowStart === undefined
+        ? []
+        : log.entries
+            .filter((e) => compareEventIds(e.id, windowStart) >= 0 && compareEventIds(e.id, afterId) < 0)
+            .slice(-limit);
+    return { events: [...before, ...after], gap };
   }
 
   /** Add or refresh a live tab; returns the live count. */
@@ -528,19 +545,19 @@ class MemoryCoordination implements Coordination {
             backend.logAppendAs(keys.agentEventLog({ domain, ipphone }), id, body, options.agentLogMaxLen);
           return id;
         }),
-      since: (domain, afterId, limit) =>
+      since: (domain, afterId, limit, sinceOptions) =>
         this.op(() => {
           const from = parseEventId(afterId);
           return from === undefined
             ? { events: [], gap: true }
-            : backend.logSince(keys.eventLog(domain), from, limit);
+            : backend.logSince(keys.eventLog(domain), from, limit, sinceOptions?.overlapMs);
         }),
-      sinceForAgent: (agent, afterId, limit) =>
+      sinceForAgent: (agent, afterId, limit, sinceOptions) =>
         this.op(() => {
           const from = parseEventId(afterId);
           return from === undefined
             ? { events: [], gap: true }
-            : backend.logSince(keys.agentEventLog(agent), from, limit);
+            : backend.logSince(keys.agentEventLog(agent), from, limit, sinceOptions?.overlapMs);
         }),
     };
 

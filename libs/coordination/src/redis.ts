@@ -29,6 +29,7 @@ import {
 } from './common.js';
 import { coordinationKeys, type CoordinationKeys } from './keys.js';
 import { compareEventIds, parseEventId } from '@callgate/contracts';
+import { overlapStart } from './event-window.js';
 import { scripts, type ScriptName } from './redis-scripts.js';
 import type {
   AgentLeases,
@@ -46,6 +47,7 @@ import type {
   LoginRegistry,
   Presence,
   RedisCommandObserver,
+  SinceOptions,
   VoiceHolder,
   VoiceLock,
 } from './types.js';
@@ -394,17 +396,21 @@ class RedisCoordination implements Coordination {
       key: string,
       rawAfterId: string,
       limit: number,
+      sinceOptions: SinceOptions = {},
     ): Promise<{ events: LoggedEvent[]; gap: boolean }> => {
       // Bounded before XRANGE sees it: Redis refuses a part past 64 bits and `(` before the max id.
       const afterId = parseEventId(rawAfterId);
       if (afterId === undefined) return { events: [], gap: true };
-      const [info, self, range] = await this.pipelined('events.since', (p) => {
+      const windowStart = overlapStart(afterId, sinceOptions.overlapMs);
+      const [info, self, range, before] = await this.pipelined('events.since', (p) => {
         p.xinfo('STREAM', key);
         p.xrange(key, afterId, afterId);
         p.xrange(key, `(${afterId}`, '+', 'COUNT', limit);
+        // The look-back window, newest first (so at most `limit` of the most recent), up to afterId.
+        if (windowStart !== undefined) p.xrevrange(key, `(${afterId}`, windowStart, 'COUNT', limit);
       }).catch((error: unknown) => {
         // XINFO on a stream that does not exist yet: nothing was ever logged.
-        if (error instanceof Error && /no such key/i.test(error.message)) return [null, [], []];
+        if (error instanceof Error && /no such key/i.test(error.message)) return [null, [], [], []];
         throw error;
       });
       const fields = Array.isArray(info) ? (info as unknown[]) : [];
@@ -412,10 +418,9 @@ class RedisCoordination implements Coordination {
       const lastId =
         typeof field('last-generated-id') === 'string' ? (field('last-generated-id') as string) : '0-0';
       const trimmed = Number(field('entries-added') ?? 0) > Number(field('length') ?? 0);
-      const events: LoggedEvent[] = (range as [string, string[]][]).map(([id, kv]) => ({
-        id,
-        body: kv[1] ?? '',
-      }));
+      const entries = (list: unknown): LoggedEvent[] =>
+        ((list ?? []) as [string, string[]][]).map(([id, kv]) => ({ id, body: kv[1] ?? '' }));
+      const events: LoggedEvent[] = [...entries(before).reverse(), ...entries(range)];
       const present = (self as unknown[]).length > 0;
       // An id still in the log, or the very start of an untrimmed log: nothing was lost after it.
       // Otherwise it was trimmed (so may what followed), or it never was one of ours.
@@ -462,8 +467,10 @@ class RedisCoordination implements Coordination {
         if (typeof id !== 'string') throw unavailable('coordination: XADD returned no id');
         return id;
       },
-      since: (domain, afterId, limit) => since(keys.eventLog(domain), afterId, limit),
-      sinceForAgent: (agent, afterId, limit) => since(keys.agentEventLog(agent), afterId, limit),
+      since: (domain, afterId, limit, sinceOptions) =>
+        since(keys.eventLog(domain), afterId, limit, sinceOptions),
+      sinceForAgent: (agent, afterId, limit, sinceOptions) =>
+        since(keys.agentEventLog(agent), afterId, limit, sinceOptions),
     };
 
     this.logins = {

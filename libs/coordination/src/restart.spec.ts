@@ -37,6 +37,16 @@ describe('in-memory store restarted (a new backend in a new process)', () => {
     });
     expect(await after.events.since('demo', '0-0', 10)).toMatchObject({ gap: false });
     expect(await after.events.since('demo', fresh, 10)).toEqual({ events: [], gap: false });
+    // A look-back window changes neither: the old id is still a gap (the old run's events are not
+    // in this log to look back at), and the window before the first new id is empty.
+    expect(await after.events.since('demo', old[1] ?? '', 10, { overlapMs: 5000 })).toEqual({
+      events: [{ id: fresh, body: 'z' }],
+      gap: true,
+    });
+    expect(await after.events.since('demo', fresh, 10, { overlapMs: 5000 })).toEqual({
+      events: [],
+      gap: false,
+    });
     await after.close();
   });
 

@@ -102,6 +102,12 @@ export interface LeaseCondition {
   endsCall?: boolean;
 }
 
+/** Options of `EventLog.since` / `sinceForAgent`. */
+export interface SinceOptions {
+  /** Also return the events of this much stream time (ms) before the resume point. */
+  overlapMs?: number;
+}
+
 /**
  * A capped log of each domain's events, shared by all instances (a Redis stream). Its ids only
  * grow within a domain (`<ms>-<seq>`, Redis stream ids), so a client that lost its connection
@@ -117,16 +123,27 @@ export interface EventLog {
    */
   append(domain: string, body: string, ipphone?: string, lease?: LeaseCondition): Promise<string>;
   /**
-   * The events stored after `afterId`, oldest first, at most `limit`. `gap` is true when events
-   * after `afterId` have already been trimmed from the log (or the id is unknown or malformed):
-   * the client missed something it can no longer get and must resync.
+   * The events stored after `afterId`, oldest first, at most `limit` of them. `gap` is true when
+   * events after `afterId` have already been trimmed from the log (or the id is unknown or
+   * malformed): the client missed something it can no longer get and must resync.
+   *
+   * With `overlapMs`, the events of the `overlapMs` of stream time before `afterId` (ids from
+   * `<afterId's ms - overlapMs>-0`, up to but not including `afterId`, at most `limit` of the most
+   * recent) come first: live delivery can hand a client id N+1 before id N, so a resume after N+1
+   * must look back. `gap` still judges `afterId` itself, never the window's start.
    */
-  since(domain: string, afterId: string, limit: number): Promise<{ events: LoggedEvent[]; gap: boolean }>;
+  since(
+    domain: string,
+    afterId: string,
+    limit: number,
+    options?: SinceOptions,
+  ): Promise<{ events: LoggedEvent[]; gap: boolean }>;
   /** As `since`, from the agent's partition (the events appended with its `ipphone`). */
   sinceForAgent(
     agent: AgentRef,
     afterId: string,
     limit: number,
+    options?: SinceOptions,
   ): Promise<{ events: LoggedEvent[]; gap: boolean }>;
 }
 

@@ -79,13 +79,21 @@ function next<K extends keyof ClientEventMap>(client: CallgateClient, type: K): 
 describe('CallgateClient', () => {
   let gateway: FakeGateway;
   const clients: CallgateClient[] = [];
-  const open = (options: { token?: string; lastEventId?: string; commandTimeoutMs?: number } = {}) => {
+  const open = (
+    options: {
+      token?: string;
+      lastEventId?: string;
+      seenEventIds?: string[];
+      commandTimeoutMs?: number;
+    } = {},
+  ) => {
     const client = connect({
       gatewayUrl: gateway.url,
       domain: 'demo',
       token: options.token ?? 'crm-token',
       reconnectionDelayMs: 20,
       ...(options.lastEventId ? { lastEventId: options.lastEventId } : {}),
+      ...(options.seenEventIds ? { seenEventIds: options.seenEventIds } : {}),
       ...(options.commandTimeoutMs ? { commandTimeoutMs: options.commandTimeoutMs } : {}),
     });
     clients.push(client);
@@ -143,6 +151,142 @@ describe('CallgateClient', () => {
     await done;
     expect(seen).toEqual([4, 2, 3]);
     expect(client.lastEventId).toBe('1764640000005-0');
+  });
+
+  /** Collects the `agent.device` types the page is handed, until one of type `last`. */
+  const devices = (client: CallgateClient, last: 1 | 2 | 3 | 4) => {
+    const seen: number[] = [];
+    const done = new Promise<number[]>((resolve) => {
+      client.on('agent.device', (event) => {
+        seen.push(event.data.type);
+        if (event.data.type === last) resolve(seen);
+      });
+    });
+    return { seen, done };
+  };
+  const device = (type: 1 | 2 | 3 | 4, id: string) => ({ ...envelope('agent.device', { type }), id });
+
+  it('a resume after N+1 (received live before N) hands the page N from the replay window, once, and nothing twice', async () => {
+    const client = open();
+    const first = await gateway.tab(1);
+    const gotReady = next(client, 'session.ready');
+    first.emit('session.ready', { ...ready(), id: '1764640000000-1' });
+    await gotReady;
+    const page = devices(client, 3);
+    const gotNewer = next(client, 'agent.device');
+    first.emit('agent.device', device(4, '1764640000000-3')); // N+1, live before N
+    await gotNewer;
+    first.conn.close(); // N (-2) never reached this tab
+    const second = await gateway.tab(2);
+    expect(gateway.handshakes[1]).toMatchObject({ lastEventId: '1764640000000-3' });
+    // The gateway replays from a few seconds before the resume point: N, then N+1 again.
+    second.emit('agent.device', device(2, '1764640000000-2'));
+    second.emit('agent.device', device(4, '1764640000000-3')); // seen: dropped
+    second.emit('session.ready', { ...ready(), id: '1764640000000-4' });
+    second.emit('agent.device', device(2, '1764640000000-2')); // live again: dropped
+    second.emit('agent.device', device(3, '1764640000000-5'));
+    expect(await page.done).toEqual([4, 2, 3]);
+    expect(client.lastEventId).toBe('1764640000000-5');
+    expect(client.seenEventIds).toEqual([
+      '1764640000000-1',
+      '1764640000000-3',
+      '1764640000000-2',
+      '1764640000000-4',
+      '1764640000000-5',
+    ]);
+  });
+
+  it('a resume window reaching back before the snapshot that started the page drops what the snapshot covers', async () => {
+    const client = open();
+    const first = await gateway.tab(1);
+    const page = devices(client, 3);
+    first.emit('session.ready', { ...ready(), id: '1764640000000-5' }); // a fresh start: the page's snapshot
+    first.emit('agent.device', device(4, '1764640000000-6'));
+    await new Promise((resolve) => client.once('agent.device', resolve));
+    first.conn.close();
+    const second = await gateway.tab(2);
+    second.emit('agent.device', device(1, '1764640000000-3')); // before the snapshot: dropped
+    second.emit('agent.device', device(4, '1764640000000-6')); // seen: dropped
+    second.emit('session.ready', { ...ready({ resumed: { replayed: 0 } }), id: '1764640000000-7' });
+    second.emit('agent.device', device(3, '1764640000000-8'));
+    expect(await page.done).toEqual([4, 3]);
+  });
+
+  it('an id it no longer remembers (past 1,024) counts as seen: a long replay window hands nothing twice', async () => {
+    const client = open();
+    const first = await gateway.tab(1);
+    let received = 0;
+    const all = new Promise<void>((resolve) =>
+      client.on('agent.device', () => {
+        received += 1;
+        if (received === 1030) resolve();
+      }),
+    );
+    for (let seq = 1; seq <= 1030; seq++) first.emit('agent.device', device(4, `1764640000000-${seq}`));
+    await all;
+    expect(client.seenEventIds).toHaveLength(1024);
+    first.conn.close();
+    const second = await gateway.tab(2);
+    const page = devices(client, 3);
+    for (let seq = 1; seq <= 1030; seq++) second.emit('agent.device', device(1, `1764640000000-${seq}`));
+    second.emit('session.ready', { ...ready({ resumed: { replayed: 0 } }), id: '1764640000001-0' });
+    second.emit('agent.device', device(3, '1764640000001-1'));
+    expect(await page.done).toEqual([3]);
+  });
+
+  it('a new client given lastEventId and seenEventIds drops only those ids from the replay window', async () => {
+    const client = open({
+      lastEventId: '1764640000000-5',
+      seenEventIds: ['1764640000000-1', '1764640000000-5'],
+    });
+    const tab = await gateway.tab(1);
+    const page = devices(client, 3);
+    tab.emit('agent.device', device(1, '1764640000000-1')); // seen by the previous client: dropped
+    tab.emit('agent.device', device(2, '1764640000000-2')); // missed by it: counts
+    tab.emit('agent.device', device(4, '1764640000000-5')); // seen: dropped
+    tab.emit('session.ready', { ...ready(), id: '1764640000000-6' });
+    tab.emit('agent.device', device(3, '1764640000000-7'));
+    expect(await page.done).toEqual([2, 3]);
+    expect(client.lastEventId).toBe('1764640000000-7');
+  });
+
+  it('a new client given lastEventId alone (no record of what it saw) drops the replay window at or below it, and no later id', async () => {
+    const client = open({ lastEventId: '1764640000000-5' });
+    const first = await gateway.tab(1);
+    const page = devices(client, 3);
+    first.emit('agent.device', device(1, '1764640000000-4')); // at or below: dropped
+    first.emit('agent.device', device(4, '1764640000000-5')); // at or below: dropped
+    first.emit('session.ready', { ...ready(), id: '1764640000000-6' });
+    first.emit('agent.device', device(4, '1764640000000-8')); // N+1 live
+    await new Promise((resolve) => client.once('agent.device', resolve));
+    first.conn.close();
+    const second = await gateway.tab(2);
+    expect(gateway.handshakes[1]).toMatchObject({ lastEventId: '1764640000000-8' });
+    second.emit('agent.device', device(1, '1764640000000-4')); // still below its floor: dropped
+    second.emit('agent.device', device(2, '1764640000000-7')); // N, missed: counts
+    second.emit('agent.device', device(4, '1764640000000-8')); // seen: dropped
+    second.emit('session.ready', { ...ready(), id: '1764640000000-9' });
+    second.emit('agent.device', device(3, '1764640000001-0'));
+    expect(await page.done).toEqual([4, 2, 3]);
+  });
+
+  it('a resume answered by a restarted log (session.ready below the resume point) hands the page every later event', async () => {
+    const client = open();
+    const first = await gateway.tab(1);
+    const page = devices(client, 3);
+    first.emit('session.ready', { ...ready(), id: '1764640000009-0' });
+    first.emit('agent.device', device(4, '1764640000009-1'));
+    await new Promise((resolve) => client.once('agent.device', resolve));
+    first.conn.close();
+    const second = await gateway.tab(2);
+    expect(gateway.handshakes[1]).toMatchObject({ lastEventId: '1764640000009-1' });
+    // A new log, its ids below the old ones (a store that lost its data, a clock set back).
+    second.emit('session.ready', { ...ready(), id: '1764640000001-0' });
+    second.emit('agent.device', device(2, '1764640000001-1'));
+    second.emit('agent.device', device(2, '1764640000001-1')); // twice: dropped
+    second.emit('agent.device', device(3, '1764640000009-1')); // an old id, new in this log: counts
+    expect(await page.done).toEqual([4, 2, 3]);
+    expect(client.lastEventId).toBe('1764640000009-1');
   });
 
   it('a dropped connection reconnects with the session token and resumes after the last event id', async () => {

@@ -34,8 +34,18 @@ export interface ConnectOptions {
   domain: string;
   /** A gateway session token, or the CRM token that was logged in. */
   token: string;
-  /** Resume after this event id (the events after it are replayed). */
+  /**
+   * Resume after this event id (the events after it are replayed, with those of a few seconds
+   * before it: see `seenEventIds`).
+   */
   lastEventId?: string;
+  /**
+   * The ids the page already had (a previous client's `seenEventIds`), with `lastEventId`: a
+   * resume redelivers events from a few seconds before its resume point (one it missed may be
+   * there), and the ones listed here are dropped. Without it, every event at or below
+   * `lastEventId` counts as seen.
+   */
+  seenEventIds?: readonly string[];
   /** Default acknowledgement timeout of `command()`; 10 s when absent. */
   commandTimeoutMs?: number;
   /** Reconnect after a dropped connection (Socket.IO backoff); default true. */
@@ -114,9 +124,23 @@ export class CallgateClient {
   private readonly commandTimeoutMs: number;
   private token: string;
   private lastId: string | undefined;
-  /** The resume point of the current connection: events at or below it were seen before. */
+  /** The resume point of the current connection (a restarted log answers below it). */
+  private resumePoint: string | undefined;
+  /**
+   * Ids at or below it count as seen without a record: an id forgotten from `recent`, or the
+   * `lastEventId` a client was given without the ids seen up to it.
+   */
   private floor: string | undefined;
-  /** The ids received lately, oldest first: drops an event received twice (replayed and live). */
+  /**
+   * The id of the last snapshot that started the page's view afresh (a `session.ready` that
+   * resumed nothing, or a resync): a later resume's window may reach back before it, to events
+   * the snapshot already covers and the page never had; they are dropped.
+   */
+  private snapshotAt: string | undefined;
+  /**
+   * The ids received lately, oldest first: drops an event received twice (a resume replays from
+   * a few seconds before its resume point, and an event can come both replayed and live).
+   */
   private readonly recent = new Set<string>();
   private everConnected = false;
   private closeReason: string | undefined;
@@ -125,6 +149,9 @@ export class CallgateClient {
     this.domain = options.domain;
     this.token = options.token;
     this.lastId = options.lastEventId;
+    const seen = options.seenEventIds?.filter((id) => this.isEventId(id)) ?? [];
+    if (seen.length === 0) this.floor = this.lastId;
+    else for (const id of [...seen].sort(compareEventIds).slice(-RECENT_IDS)) this.recent.add(id);
     this.commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     const { origin, path } = socketTarget(options.gatewayUrl);
     this.socket = io(origin + AGENT_NAMESPACE, {
@@ -148,6 +175,11 @@ export class CallgateClient {
   /** The id of the last event received; a new client given it resumes after it. */
   get lastEventId(): string | undefined {
     return this.lastId;
+  }
+
+  /** The ids received lately (oldest first); a new client given them with `lastEventId` drops them. */
+  get seenEventIds(): string[] {
+    return [...this.recent];
   }
 
   get connected(): boolean {
@@ -251,7 +283,13 @@ export class CallgateClient {
 
   private handshake(): AgentHandshake {
     const auth: AgentHandshake = { domain: this.domain, token: this.token };
-    this.floor = this.lastId;
+    this.resumePoint = this.lastId;
+    const snapshot = this.snapshotAt;
+    if (
+      snapshot !== undefined &&
+      (this.floor === undefined || !this.isEventId(this.floor) || compareEventIds(snapshot, this.floor) > 0)
+    )
+      this.floor = snapshot;
     if (this.lastId !== undefined) auth.lastEventId = this.lastId;
     return auth;
   }
@@ -279,21 +317,24 @@ export class CallgateClient {
     // A session.error is not in the event log (a refused handshake's has id "0"): it is neither
     // deduplicated nor remembered as the resume point, so it always reaches the page.
     const logged = envelope.type !== 'session.error' && envelope.id !== '0';
-    // A resumed connection may get an event both replayed and live: the first one counts. Live
-    // events of one agent made on two instances may arrive out of id order: an older id not seen
-    // yet still counts (only ids at or below the resume point, or seen lately, are dropped), and
-    // lastEventId stays the newest. `session.ready` is never a duplicate (one per connection, never
-    // replayed) and always counts; when its id is not above the resume point, the gateway's log
-    // started again (a restarted gateway or store, clock set back; the gateway answered the resume
-    // with a resync), and the ids that follow are compared with its id instead, so nothing after
-    // the restart is dropped.
+    // A resumed connection may get an event both replayed and live, and a resume replays from a
+    // few seconds before its resume point: the first one counts, by id. Live events of one agent
+    // made on two instances may arrive out of id order: an older id not seen yet still counts (so
+    // one missed just before a disconnect comes with the replay; only ids seen lately, or at or
+    // below the floor, are dropped), and lastEventId stays the newest. `session.ready` is never a
+    // duplicate (one per connection, never replayed) and always counts; when its id is not above
+    // the resume point, the gateway's log started again (a restarted gateway or store, clock set
+    // back; the gateway answered the resume with a resync): the old ids mean nothing there, and
+    // the ids that follow are compared with its id instead, so nothing after the restart is dropped.
     if (envelope.type === 'session.ready') {
-      if (
-        this.floor !== undefined &&
-        this.isEventId(this.floor) &&
-        compareEventIds(envelope.id, this.floor) <= 0
-      )
+      const from = this.resumePoint;
+      if (from !== undefined && this.isEventId(from) && compareEventIds(envelope.id, from) <= 0) {
         this.floor = envelope.id;
+        this.recent.clear();
+      }
+      const resumed = (envelope as EventEnvelope<'session.ready'>).data.resumed;
+      if (this.isEventId(envelope.id) && (resumed === undefined || 'resync' in resumed))
+        this.snapshotAt = envelope.id;
     } else if (logged && this.alreadySeen(envelope.id)) {
       return;
     }
@@ -316,7 +357,10 @@ export class CallgateClient {
 
   private alreadySeen(id: string): boolean {
     if (this.recent.has(id)) return true;
-    return this.floor !== undefined && this.isEventId(this.floor) && compareEventIds(id, this.floor) <= 0;
+    const floor = this.floor;
+    return (
+      floor !== undefined && this.isEventId(floor) && this.isEventId(id) && compareEventIds(id, floor) <= 0
+    );
   }
 
   /** Keeps `id` among the recent ones and moves lastEventId to it when newer (or when `always`). */
@@ -324,7 +368,16 @@ export class CallgateClient {
     this.recent.add(id);
     if (this.recent.size > RECENT_IDS) {
       const oldest = this.recent.values().next();
-      if (!oldest.done) this.recent.delete(oldest.value);
+      if (!oldest.done) {
+        this.recent.delete(oldest.value);
+        // no record below it any more: it counts as seen (a replay window reaches back that far)
+        const floor = this.floor;
+        if (
+          this.isEventId(oldest.value) &&
+          (floor === undefined || !this.isEventId(floor) || compareEventIds(oldest.value, floor) > 0)
+        )
+          this.floor = oldest.value;
+      }
     }
     const last = this.lastId;
     if (always || last === undefined || !this.isEventId(last) || compareEventIds(id, last) > 0)

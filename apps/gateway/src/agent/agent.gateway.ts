@@ -172,8 +172,10 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
   }
 
   /**
-   * A tab that reconnects with `lastEventId` first gets the agent's events it missed, in order,
-   * then the fresh snapshot. When the log no longer holds them all, only the snapshot (resync).
+   * A tab that reconnects with `lastEventId` first gets the agent's events it missed, in order
+   * (from a few seconds before `lastEventId`: the SDK drops the ones it has), then the fresh
+   * snapshot, whose `resumed.replayed` counts the events after `lastEventId`. When the log no
+   * longer holds them all, only the snapshot (resync).
    */
   private async resume(
     socket: TabSocket,
@@ -191,7 +193,9 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
       );
       return { resync: true };
     }
-    const { events, gap } = await this.bus.replay(agent.domain, lastEventId, agent.ipphone);
+    const { events, gap, missed } = await this.bus.replay(agent.domain, lastEventId, agent.ipphone, {
+      lookBack: true,
+    });
     if (gap) {
       this.logger.log(
         `tab ${socket.id} of ${agent.domain}/${agent.ipphone} resumes too late after ${lastEventId}: resync`,
@@ -199,7 +203,7 @@ export class AgentGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
       return { resync: true };
     }
     this.bus.replayTo('agent', socket.id, events);
-    return { replayed: events.length };
+    return { replayed: missed };
   }
 
   /** Waits for every connect, command and disconnect in flight (graceful shutdown). */

@@ -9,7 +9,7 @@ import type {
   EventType,
   ServerToClientEvents,
 } from '@callgate/contracts';
-import type { AgentRef, Coordination } from '@callgate/coordination';
+import { compareEventIds, type AgentRef, type Coordination } from '@callgate/coordination';
 import { METRICS, type Metrics } from '../infra/metrics.js';
 import { type WebhookSink, WebhooksService } from '../webhooks/webhooks.service.js';
 import { COORDINATION } from '../tokens.js';
@@ -23,6 +23,14 @@ const SECRET_EVENTS: ReadonlySet<EventType> = new Set<EventType>(['session.ready
 
 /** Most events one reconnecting client is sent; past that it resyncs from a snapshot. */
 const REPLAY_LIMIT = 1000;
+
+/**
+ * How much stream time before its resume point a reconnecting client is sent again. Events of one
+ * domain are logged by several instances but delivered live through the Socket.IO adapter, so a
+ * client can get id N+1 before id N and lose its connection in between: its resume point (N+1) is
+ * then past an event it never got. It drops the ids it has already seen (at-least-once, ids stable).
+ */
+export const REPLAY_OVERLAP_MS = 5000;
 
 /** An event as the log keeps it: the envelope less its id, and who it was for. */
 interface StoredEvent {
@@ -119,19 +127,30 @@ export class EventBus {
   /**
    * What a reconnecting client missed after `afterId`: the agent's events (for a tab, from the
    * agent's partition of the log) or every event meant for backends (for /events, from the domain
-   * log), oldest first. `gap` when the log no longer has them all.
+   * log), oldest first. With `lookBack` (a socket's resume), preceded by those of the
+   * `REPLAY_OVERLAP_MS` before `afterId`, which the client may have missed too (see there); a
+   * read of the log (`GET /events?after=`) needs none: an id is logged only after every smaller
+   * one. `missed`: how many of the events follow `afterId`. `gap` when the log no longer has all
+   * that followed `afterId` (the window before it is best effort), or more than `REPLAY_LIMIT` did.
    */
   async replay(
     domain: string,
     afterId: string,
     forAgent?: string,
-  ): Promise<{ events: AnyEventEnvelope[]; gap: boolean }> {
+    options: { lookBack?: boolean } = {},
+  ): Promise<{ events: AnyEventEnvelope[]; gap: boolean; missed: number }> {
+    const lookBack = options.lookBack ? { overlapMs: REPLAY_OVERLAP_MS } : {};
     const { events, gap } = await (forAgent === undefined
-      ? this.coordination.events.since(domain, afterId, REPLAY_LIMIT)
-      : this.coordination.events.sinceForAgent({ domain, ipphone: forAgent }, afterId, REPLAY_LIMIT));
-    if (gap || events.length >= REPLAY_LIMIT) {
+      ? this.coordination.events.since(domain, afterId, REPLAY_LIMIT, lookBack)
+      : this.coordination.events.sinceForAgent(
+          { domain, ipphone: forAgent },
+          afterId,
+          REPLAY_LIMIT,
+          lookBack,
+        ));
+    if (gap || events.filter((e) => compareEventIds(e.id, afterId) > 0).length >= REPLAY_LIMIT) {
       this.metrics.resync(forAgent === undefined ? 'events' : 'agent');
-      return { events: [], gap: true };
+      return { events: [], gap: true, missed: 0 };
     }
     const out: AnyEventEnvelope[] = [];
     for (const { id, body } of events) {
@@ -140,7 +159,7 @@ export class EventBus {
       if (forAgent === undefined ? !stored.b : stored.e.ipphone !== forAgent) continue;
       out.push({ id, ...stored.e } as AnyEventEnvelope);
     }
-    return { events: out, gap: false };
+    return { events: out, gap: false, missed: out.filter((e) => compareEventIds(e.id, afterId) > 0).length };
   }
 
   /** Sends replayed events to one socket of a namespace, in order. */

@@ -74,7 +74,9 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection {
       resync('0-0');
       return;
     }
-    this.bus.replay(domain, lastEventId).then(
+    // From a few seconds before lastEventId (an older event can have reached it after a newer
+    // one, live through the adapter): the backend drops the ids it has (README, /events).
+    this.bus.replay(domain, lastEventId, undefined, { lookBack: true }).then(
       ({ events, gap }) => {
         if (gap) resync(lastEventId);
         else this.bus.replayTo('events', socket.id, events);

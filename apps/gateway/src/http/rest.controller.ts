@@ -50,7 +50,9 @@ export class RestController {
     if (from === undefined) {
       throw new CallgateError('INVALID_REQUEST', "after: an event id '<ms>-<seq>' (two 64-bit numbers)");
     }
-    return this.bus.replay(domain, from);
+    // Strictly after `from`: an id is logged only after every smaller one, so a read misses none.
+    const { events, gap } = await this.bus.replay(domain, from);
+    return { events, gap };
   }
 
   @Get('agents/:ipphone')
