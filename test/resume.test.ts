@@ -98,6 +98,41 @@ describe.each(['memory', 'redis'] as const)('resuming after a disconnect (%s coo
     resumed.close();
   });
 
+  it('a backend away during a voice move gets the winner’s voice.changed on resume, as it heard it live', async () => {
+    const token = await login(gw.url, '5001');
+    const a = await Tab.open(gw.url, { domain: 'demo', token });
+    const b = await Tab.open(gw.url, { domain: 'demo', token });
+    const live = await Tab.open(gw.url, { domain: 'demo', apiKey: API_KEY }, { namespace: '/events' });
+    const away = await Tab.open(gw.url, { domain: 'demo', apiKey: API_KEY }, { namespace: '/events' });
+    await toggle(gw, '5001');
+    const seen = await away.nth('agent.callStatus', 1);
+    away.close();
+    await away.waitForDisconnect();
+
+    expect(await b.command('voice.enable', {})).toMatchObject({ ok: true, isEnable: true });
+    await a.command('voice.enable', {});
+    await live.nth('voice.changed', 2, 10_000);
+    const heard = live
+      .of('voice.changed')
+      .filter((e) => e.ipphone === '5001')
+      .map((e) => e.id);
+    expect(heard).toHaveLength(2);
+
+    const resumed = await Tab.open(
+      gw.url,
+      { domain: 'demo', apiKey: API_KEY, lastEventId: seen.id },
+      { namespace: '/events' },
+    );
+    await resumed.nth('voice.changed', 2, 10_000);
+    // a tab's own voice.changed, but backends heard it live: a resume gives it too, with its data
+    expect(resumed.of('voice.changed').map((e) => [e.id, e.ipphone, e.data.isEnable])).toEqual(
+      heard.map((id) => [id, '5001', true]),
+    );
+    // the losing tab's revocation is for that tab alone: never on /events
+    expect(resumed.of('voice.changed').some((e) => !e.data.isEnable)).toBe(false);
+    for (const tab of [a, b, live, resumed]) tab.close();
+  });
+
   it('a backend that resumes too late is told to resync; REST reads the same log', async () => {
     const backend = await Tab.open(small.url, { domain: 'demo', apiKey: API_KEY }, { namespace: '/events' });
     await toggle(small, '5004');

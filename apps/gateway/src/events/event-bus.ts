@@ -35,11 +35,16 @@ export const REPLAY_OVERLAP_MS = 5000;
 /** An event as the log keeps it: the envelope less its id, and who it was for. */
 interface StoredEvent {
   t: EventType;
-  /** for one tab only: never replayed, and stored without its data */
+  /** for one tab only: never replayed to the agent's tabs (stored without its data unless `b`) */
   tab?: true;
   e?: Omit<AnyEventEnvelope, 'id'>;
-  /** also for /events */
+  /** also for /events (replayed there) */
   b?: boolean;
+}
+
+/** Whether an event goes to the domain's CRM backends (/events, webhooks): never a tab's secret. */
+function forBackends(type: EventType, options: Pick<PublishOptions, 'tab' | 'backends'>): boolean {
+  return options.backends !== false && (options.tab === undefined || !SECRET_EVENTS.has(type));
 }
 
 export interface PublishOptions {
@@ -105,9 +110,14 @@ export class EventBus {
       at: new Date().toISOString(),
       data,
     };
+    // A tab's own event that backends also hear live (the winner's voice.changed) is kept with its
+    // data for their resumes: a backend that reconnects must not miss what it would have heard.
+    const backends = forBackends(type, options);
     const stored: StoredEvent = options.tab
-      ? { t: type, tab: true }
-      : { t: type, e: partial, b: options.backends !== false };
+      ? backends
+        ? { t: type, tab: true, e: partial, b: true }
+        : { t: type, tab: true }
+      : { t: type, e: partial, b: backends };
     // Also in the agent's partition, which its tabs resume from: another agent's burst cannot trim it.
     const lease =
       options.leaseEpoch === undefined
@@ -155,8 +165,8 @@ export class EventBus {
     const out: AnyEventEnvelope[] = [];
     for (const { id, body } of events) {
       const stored = JSON.parse(body) as StoredEvent;
-      if (stored.tab || !stored.e) continue;
-      if (forAgent === undefined ? !stored.b : stored.e.ipphone !== forAgent) continue;
+      if (!stored.e) continue;
+      if (forAgent === undefined ? !stored.b : stored.tab || stored.e.ipphone !== forAgent) continue;
       out.push({ id, ...stored.e } as AnyEventEnvelope);
     }
     return { events: out, gap: false, missed: out.filter((e) => compareEventIds(e.id, afterId) > 0).length };
@@ -182,8 +192,7 @@ export class EventBus {
     this.deliver(event, options);
     // Answered only once the event is in its webhook queues (Redis lists with REDIS_URL): an
     // instance killed after answering loses none, and queues keep the order events were published in.
-    if (options.backends !== false && (options.tab === undefined || !SECRET_EVENTS.has(type)))
-      await this.webhooks.queued(event as AnyEventEnvelope);
+    if (forBackends(type, options)) await this.webhooks.queued(event as AnyEventEnvelope);
     return event;
   }
 
@@ -202,7 +211,7 @@ export class EventBus {
     const target = options.tab ?? rooms.agent(event.domain, event.ipphone);
     this.emit(this.agentNsp, target, event);
     this.metrics.eventDelivered(options.tab ? 'tab' : 'agent');
-    if (options.backends !== false) {
+    if (forBackends(event.type, options)) {
       this.emit(this.eventsNsp, rooms.domain(event.domain), event);
       this.metrics.eventDelivered('events');
     }
