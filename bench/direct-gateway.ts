@@ -22,10 +22,7 @@ import { readdirSync, readlinkSync, readFileSync, writeFileSync } from 'node:fs'
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { projectRoot } from '../apps/gateway/src/config.js';
 import { startKamailio } from '../apps/lab/src/kamailio.js';
-import { freeUdpPort } from '../apps/lab/src/ports.js';
-import { runSipp } from '../apps/lab/src/sipp.js';
 import type { BenchSection } from './run.js';
 import { percentOfCore } from './support/cpu.js';
 import {
@@ -35,7 +32,14 @@ import {
   gatewayBench,
   idleWindow,
 } from './support/gateway-process.js';
-import { exited, processCpuSeconds, sippProcess, stopProcess } from './support/sipp-process.js';
+import {
+  exited,
+  processCpuSeconds,
+  sippLoad,
+  sippScenario,
+  startEchoDesk,
+  stopProcess,
+} from './support/sipp-process.js';
 import { sleep } from './support/timing.js';
 
 const LEVELS = [20, 100, 500] as const;
@@ -131,33 +135,13 @@ export default function directGatewayBench(): Promise<BenchSection> {
     'direct-gateway',
     'Direct media through the gateway: CPU, memory and set-ups per call',
     async (bench) => {
-      const scenarios = join(projectRoot(), 'bench', 'sipp');
       const pbx = await startKamailio({ children: 4 });
       bench.onCleanup(() => pbx.stop());
       const children: ChildProcess[] = [];
       bench.onCleanup(() => Promise.all(children.map((c) => stopProcess(c))));
 
-      const deskPort = await freeUdpPort(pbx.host);
-      const desk = sippProcess(pbx, [
-        '-sf',
-        join(scenarios, 'direct-device.xml'),
-        '-p',
-        String(deskPort),
-        '-mp',
-        String(await freeUdpPort(pbx.host)),
-        '-rtp_echo',
-        '-max_socket',
-        '2048',
-      ]);
+      const desk = await startEchoDesk(pbx, DESK);
       children.push(desk);
-      const registered = await runSipp({
-        host: pbx.host,
-        port: pbx.udpPort,
-        scenario: 'register-contact',
-        service: DESK,
-        keys: { contact_port: String(deskPort) },
-      });
-      if (registered.exitCode !== 0) throw new Error(`registering the desk failed: ${registered.errors}`);
 
       const agents = Array.from({ length: AGENTS }, (_, i) => String(FIRST_AGENT + i));
       const config = join(bench.dir, 'direct.yaml');
@@ -182,19 +166,11 @@ export default function directGatewayBench(): Promise<BenchSection> {
       const idle = await idleWindow(gateway, IDLE_MS);
       const idleUdp = udpSocketsOf(gateway.pid);
 
-      const customers = async (args: string[]): Promise<ChildProcess> => {
-        const child = sippProcess(pbx, [
-          '-sf',
-          join(scenarios, 'gateway-customer.xml'),
+      const customers = async (load: Parameters<typeof sippLoad>[0]): Promise<ChildProcess> => {
+        const { child } = await sippScenario(pbx, 'gateway-customer.xml', [
           '-inf',
           calledAgents,
-          '-p',
-          String(await freeUdpPort(pbx.host)),
-          '-mp',
-          String(await freeUdpPort(pbx.host)),
-          '-max_socket',
-          '2048',
-          ...args,
+          ...sippLoad(load),
         ]);
         children.push(child);
         return child;
@@ -204,16 +180,7 @@ export default function directGatewayBench(): Promise<BenchSection> {
       for (const level of LEVELS) {
         const rampMs = (level / RATE) * 1000;
         const holdMs = rampMs + 3_000 + WINDOW_MS + 10_000;
-        const uac = await customers([
-          '-r',
-          String(RATE),
-          '-l',
-          String(level),
-          '-m',
-          String(level),
-          '-d',
-          String(Math.round(holdMs)),
-        ]);
+        const uac = await customers({ rate: RATE, limit: level, calls: level, holdMs });
         const reached = await until(
           gateway,
           (c) => c.connected >= level,
@@ -261,16 +228,12 @@ export default function directGatewayBench(): Promise<BenchSection> {
       // set-ups per second: calls offered at 50/s, each 1 s long
       const answeredBefore = (await counts(gateway)).answered;
       const probeStart = performance.now();
-      const probe = await customers([
-        '-r',
-        String(SETUP_PROBE.rate),
-        '-l',
-        String(SETUP_PROBE.calls),
-        '-m',
-        String(SETUP_PROBE.calls),
-        '-d',
-        '1000',
-      ]);
+      const probe = await customers({
+        rate: SETUP_PROBE.rate,
+        limit: SETUP_PROBE.calls,
+        calls: SETUP_PROBE.calls,
+        holdMs: 1000,
+      });
       const setUp = await until(
         gateway,
         (c) => c.answered - answeredBefore >= SETUP_PROBE.calls,

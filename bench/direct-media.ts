@@ -34,11 +34,16 @@ import {
 } from '@callgate/sip';
 import { projectRoot } from '../apps/gateway/src/config.js';
 import { startKamailio, type Kamailio } from '../apps/lab/src/kamailio.js';
-import { freeUdpPort } from '../apps/lab/src/ports.js';
-import { runSipp } from '../apps/lab/src/sipp.js';
 import type { BenchSection } from './run.js';
 import { percentile } from './stats.js';
-import { exited, processCpuSeconds, sippProcess, stopProcess } from './support/sipp-process.js';
+import {
+  exited,
+  processCpuSeconds,
+  sippLoad,
+  sippScenario,
+  startEchoDesk,
+  stopProcess,
+} from './support/sipp-process.js';
 
 const LEVELS = [20, 100, 500] as const;
 const RATE = 25;
@@ -241,31 +246,11 @@ function answerRows(results: AnswerToAudio[]): string[] {
 
 export default async function directMediaBench(): Promise<BenchSection> {
   const root = projectRoot();
-  const scenarios = join(root, 'bench', 'sipp');
   const pbx = await startKamailio({ children: 4 });
   const children: ChildProcess[] = [];
   try {
-    const devicePort = await freeUdpPort(pbx.host);
-    const device = sippProcess(pbx, [
-      '-sf',
-      join(scenarios, 'direct-device.xml'),
-      '-p',
-      String(devicePort),
-      '-mp',
-      String(await freeUdpPort(pbx.host)),
-      '-rtp_echo',
-      '-max_socket',
-      '2048',
-    ]);
+    const device = await startEchoDesk(pbx, '5003-desk');
     children.push(device);
-    const registered = await runSipp({
-      host: pbx.host,
-      port: pbx.udpPort,
-      scenario: 'register-contact',
-      service: '5003-desk',
-      keys: { contact_port: String(devicePort) },
-    });
-    if (registered.exitCode !== 0) throw new Error(`registering the device failed: ${registered.errors}`);
 
     // first, while the machine is calmest: the time from the answer to two-way audio
     console.log('[bench] direct media: answer to two-way audio, direct vs bridge');
@@ -290,25 +275,10 @@ export default async function directMediaBench(): Promise<BenchSection> {
       const from = worker.lines.length;
       const rampMs = (level / RATE) * 1000;
       const holdMs = rampMs + 2_000 + WINDOW_MS + 8_000;
-      const customers = sippProcess(pbx, [
-        '-sf',
-        join(scenarios, 'direct-customer.xml'),
+      const { child: customers } = await sippScenario(pbx, 'direct-customer.xml', [
         '-s',
         '5003',
-        '-p',
-        String(await freeUdpPort(pbx.host)),
-        '-mp',
-        String(await freeUdpPort(pbx.host)),
-        '-r',
-        String(RATE),
-        '-l',
-        String(level),
-        '-m',
-        String(level),
-        '-d',
-        String(Math.round(holdMs)),
-        '-max_socket',
-        '2048',
+        ...sippLoad({ rate: RATE, limit: level, calls: level, holdMs }),
       ]);
       children.push(customers);
       // a machine shared with other work may not reach the level: measure what is up, and say so
@@ -347,25 +317,15 @@ export default async function directMediaBench(): Promise<BenchSection> {
 
     // set-ups per second: calls offered at 50/s, each 1 s long
     const from = worker.lines.length;
-    const probe = sippProcess(pbx, [
-      '-sf',
-      join(scenarios, 'direct-customer.xml'),
+    const { child: probe } = await sippScenario(pbx, 'direct-customer.xml', [
       '-s',
       '5003',
-      '-p',
-      String(await freeUdpPort(pbx.host)),
-      '-mp',
-      String(await freeUdpPort(pbx.host)),
-      '-r',
-      String(SETUP_PROBE.rate),
-      '-l',
-      String(SETUP_PROBE.calls),
-      '-m',
-      String(SETUP_PROBE.calls),
-      '-d',
-      '1000',
-      '-max_socket',
-      '2048',
+      ...sippLoad({
+        rate: SETUP_PROBE.rate,
+        limit: SETUP_PROBE.calls,
+        calls: SETUP_PROBE.calls,
+        holdMs: 1000,
+      }),
     ]);
     children.push(probe);
     const probeStart = performance.now();
