@@ -85,6 +85,11 @@ export class SipCall extends CallDriver<SipCallEvents> {
     });
   }
 
+  /** A pass-through leg's media flows between the endpoints: the ICE watchdog does not apply. */
+  protected override mediaElsewhere(): boolean {
+    return this.pc !== undefined;
+  }
+
   /** The stream we send (given to answer() or to the outgoing call). */
   get localMediaStream(): MediaStream | undefined {
     return this.localStream;

@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { CallDriver, type DrivenSession } from './call-driver.js';
 import { SipCallState } from './types.js';
 import { SipError } from '../errors.js';
@@ -369,5 +370,29 @@ describe('CallDriver', () => {
     session.end('ended', { originator: 'local', cause: 'Terminated' });
     expect(await driver.terminated).toEqual({ cause: 'iceFailed', by: 'system', established: true });
     expect(seen).toEqual(['state:terminated', 'ended:iceFailed:system']);
+  });
+
+  it('a call whose media is elsewhere (a direct-media leg) has no ICE watchdog: it stays up', async () => {
+    class Elsewhere extends CallDriver {
+      protected override mediaElsewhere(): boolean {
+        return true;
+      }
+    }
+    jest.useFakeTimers();
+    try {
+      const session = new FakeSession('incoming');
+      const driver = new Elsewhere(session as unknown as JsSipSession, {
+        logger: silentLogger,
+        iceConnectTimeoutMs: 5,
+      });
+      const answered = driver.answerWith({ mediaConstraints: { audio: false, video: false } });
+      session.fire('accepted', { originator: 'local' });
+      await answered;
+      jest.advanceTimersByTime(60_000);
+      expect(session.terminated).toEqual([]);
+      expect(driver.state).toBe(SipCallState.Established);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });

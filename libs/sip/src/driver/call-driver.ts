@@ -554,11 +554,19 @@ export class CallDriver<E extends CallDriverEvents & EventMap<E> = CallDriverEve
   }
 
   /**
+   * Whether the call's media is not in this process (a direct-media leg: its peer connection only
+   * hands SDP through and never connects ICE): no ICE watchdog then. Subclasses say so.
+   */
+  protected mediaElsewhere(): boolean {
+    return false;
+  }
+
+  /**
    * Once answered, the call's ICE must connect within the timeout; else the call is hung up (BYE)
    * and ends `iceFailed`, by the system ({@link ICE_CONNECT_TIMEOUT_MS}).
    */
   private watchIce(): void {
-    if (this.iceTimer) return;
+    if (this.iceTimer || this.mediaElsewhere()) return;
     const timeoutMs = this.driverOptions.iceConnectTimeoutMs ?? ICE_CONNECT_TIMEOUT_MS;
     const connected = (): boolean => {
       const state = this.session.connection?.iceConnectionState;
