@@ -114,6 +114,11 @@ function setup(
   };
 }
 
+/** The options of a re-INVITE that is refused before anything is sent. */
+function refusedOptions(): Parameters<typeof sendOfferlessReinvite>[3] {
+  return { extraHeaders: [], terminated: new Promise(() => undefined), logger: silentLogger, what: 'x' };
+}
+
 describe('the JsSIP internals of the offerless re-INVITE', () => {
   it(`are all in the installed JsSIP (${JsSip.version}, written against ${OFFERLESS_JSSIP_VERSION})`, () => {
     expect(missingOfferlessInternals()).toEqual([]);
@@ -140,12 +145,7 @@ describe('the JsSIP internals of the offerless re-INVITE', () => {
     delete session._sessionTimers;
     const pc = new PassThroughPeerConnection(() => customerAnswer);
     await expect(
-      sendOfferlessReinvite(session, pc, () => Promise.resolve(), {
-        extraHeaders: [],
-        terminated: new Promise(() => undefined),
-        logger: silentLogger,
-        what: 'x',
-      }),
+      sendOfferlessReinvite(session, pc, () => Promise.resolve(), refusedOptions()),
     ).rejects.toThrow(/lacks session\._sessionTimers; it was written against JsSIP 3\.13\.8/);
     expect(session.sent).toEqual([]);
   });
@@ -246,12 +246,7 @@ describe('sendOfferlessReinvite()', () => {
     session._rtcReady = false;
     const pc = new PassThroughPeerConnection(() => customerAnswer);
     await expect(
-      sendOfferlessReinvite(session, pc, () => Promise.resolve(), {
-        extraHeaders: [],
-        terminated: new Promise(() => undefined),
-        logger: silentLogger,
-        what: 'x',
-      }),
+      sendOfferlessReinvite(session, pc, () => Promise.resolve(), refusedOptions()),
     ).rejects.toMatchObject({ code: 'INVALID_STATE' });
     expect(session.sent).toEqual([]);
   });
