@@ -17,18 +17,16 @@ import {
   RINGBACK_TONE,
   type SipCall,
   SipCallState,
-  SipUserAgent,
+  type SipUserAgent,
   ToneSource,
   describeAudio,
   ulawEncode,
   waitForEvent,
   webRtcPlaceholderOffer,
 } from '@callgate/sip';
-import { BaresipPhone, type BaresipOptions } from '../apps/lab/src/baresip.js';
-import { startKamailio, type Kamailio } from '../apps/lab/src/kamailio.js';
 import { freeUdpPort } from '../apps/lab/src/ports.js';
 import { runSipp } from '../apps/lab/src/sipp.js';
-import { ownUdpSockets } from './direct-media-support.js';
+import { directMediaLab, ownUdpSockets } from './direct-media-support.js';
 import { eventually } from './support/tabs.js';
 
 const T = 120_000;
@@ -43,66 +41,18 @@ function ulawTone(frequency: number, ms: number): Uint8Array {
 }
 
 describe('direct media callouts', () => {
-  let pbx: Kamailio;
-  const open: {
-    phones: BaresipPhone[];
-    uas: SipUserAgent[];
-    tones: ToneSource[];
-    analysers: AudioAnalyser[];
-  } = {
-    phones: [],
-    uas: [],
-    tones: [],
-    analysers: [],
-  };
-
-  beforeAll(async () => {
-    pbx = await startKamailio();
-  }, T);
-
-  afterEach(async () => {
-    for (const a of open.analysers.splice(0)) a.stop();
-    await Promise.all(open.uas.splice(0).map((u) => u.close()));
-    for (const t of open.tones.splice(0)) t.stop();
-    await Promise.all(open.phones.splice(0).map((p) => p.close()));
-  });
-
-  afterAll(async () => {
-    await pbx.stop();
-  });
-
-  async function phone(
-    user: string,
-    tone: number,
-    extra: Partial<BaresipOptions> = {},
-  ): Promise<BaresipPhone> {
-    const started = await BaresipPhone.start({
-      user,
-      domain: pbx.sipDomain,
-      proxy: { host: pbx.host, port: pbx.udpPort },
-      tone,
-      ...extra,
-    });
-    open.phones.push(started);
-    return started;
-  }
-
-  async function agent(user: string): Promise<SipUserAgent> {
-    const ua = new SipUserAgent({ wsUri: pbx.wsUri, sipDomain: pbx.sipDomain, user, register: true });
-    open.uas.push(ua);
-    await ua.start();
-    return ua;
-  }
+  const lab = directMediaLab(T);
+  const { open, phone, agent } = lab;
 
   it(
     "early media: the desk phone hears the customer's 183 audio (a 400 Hz tone) while it rings, and is told to only receive; after the 200 OK the legs are joined",
     async () => {
       const gateway = await agent('5003');
       const desk = await phone('5003-desk', 1000);
-      const uasPort = await freeUdpPort(pbx.host);
+      const uasPort = await freeUdpPort(lab.pbx.host);
       const customer = runSipp({
-        host: pbx.host,
-        port: pbx.udpPort,
+        host: lab.pbx.host,
+        port: lab.pbx.udpPort,
         scenario: 'uas-early-media',
         service: 'x',
         localPort: uasPort,
@@ -110,8 +60,8 @@ describe('direct media callouts', () => {
         timeoutMs: 60_000,
       });
       const registered = await runSipp({
-        host: pbx.host,
-        port: pbx.udpPort,
+        host: lab.pbx.host,
+        port: lab.pbx.udpPort,
         scenario: 'register-contact',
         service: '0901000001',
         keys: { contact_port: String(uasPort) },
@@ -185,7 +135,7 @@ describe('direct media callouts', () => {
       const customer = await phone('0901000001', 400, { autoAnswer: false });
       expect(ownUdpSockets()).toBe(0);
       const outcome = DirectMediaCall.callout(gateway, '5003-desk', '0901000001', {
-        ringback: { address: pbx.host },
+        ringback: { address: lab.pbx.host },
       });
       await customer.waitFor('CALL_INCOMING');
       // the desk hears the ringback, from this process (its one UDP socket), before the answer
@@ -193,7 +143,7 @@ describe('direct media callouts', () => {
       expect(ownUdpSockets()).toBe(1);
       const deviceLeg = gateway.activeCalls.find((c) => c.remote.user === '5003-desk');
       expect(describeAudio(deviceLeg?.passThrough?.localSdp ?? '')).toMatchObject({
-        address: pbx.host,
+        address: lab.pbx.host,
         direction: 'sendonly',
         codecs: ['PCMU'],
       });

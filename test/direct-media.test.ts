@@ -12,66 +12,20 @@ import {
   PassThroughPeerConnection,
   type SipCall,
   SipCallState,
-  SipUserAgent,
+  type SipUserAgent,
   ToneSource,
   describeAudio,
   waitForEvent,
 } from '@callgate/sip';
-import { BaresipPhone } from '../apps/lab/src/baresip.js';
-import { startKamailio, type Kamailio } from '../apps/lab/src/kamailio.js';
 import { freeUdpPort } from '../apps/lab/src/ports.js';
 import { runSipp } from '../apps/lab/src/sipp.js';
-import { ownUdpSockets } from './direct-media-support.js';
+import { directMediaLab, ownUdpSockets } from './direct-media-support.js';
 
 const T = 120_000;
 
 describe('direct media between two legs of one user agent', () => {
-  let pbx: Kamailio;
-  const open: {
-    phones: BaresipPhone[];
-    uas: SipUserAgent[];
-    tones: ToneSource[];
-    analysers: AudioAnalyser[];
-  } = {
-    phones: [],
-    uas: [],
-    tones: [],
-    analysers: [],
-  };
-
-  beforeAll(async () => {
-    pbx = await startKamailio();
-  }, T);
-
-  afterEach(async () => {
-    for (const a of open.analysers.splice(0)) a.stop();
-    await Promise.all(open.uas.splice(0).map((u) => u.close()));
-    for (const t of open.tones.splice(0)) t.stop();
-    await Promise.all(open.phones.splice(0).map((p) => p.close()));
-  });
-
-  afterAll(async () => {
-    await pbx.stop();
-  });
-
-  async function phone(user: string, tone: number, autoAnswer = true): Promise<BaresipPhone> {
-    const started = await BaresipPhone.start({
-      user,
-      domain: pbx.sipDomain,
-      proxy: { host: pbx.host, port: pbx.udpPort },
-      tone,
-      autoAnswer,
-    });
-    open.phones.push(started);
-    return started;
-  }
-
-  async function agent(user: string): Promise<SipUserAgent> {
-    const ua = new SipUserAgent({ wsUri: pbx.wsUri, sipDomain: pbx.sipDomain, user, register: true });
-    open.uas.push(ua);
-    await ua.start();
-    return ua;
-  }
+  const lab = directMediaLab(T);
+  const { open, phone, agent } = lab;
 
   function nextIncoming(ua: SipUserAgent): Promise<SipCall> {
     return waitForEvent(ua, 'incomingCall', { timeoutMs: 15_000 }).then((e) => e.call);
@@ -87,7 +41,7 @@ describe('direct media between two legs of one user agent', () => {
       const passThroughBefore = PassThroughPeerConnection.created;
 
       const incoming = nextIncoming(gateway);
-      await customer.dial(`sip:5003@${pbx.sipDomain}`);
+      await customer.dial(`sip:5003@${lab.pbx.sipDomain}`);
       const customerLeg = await incoming;
       const call = await DirectMediaCall.inbound(gateway, customerLeg, '5003-desk');
       expect(call.state).toBe(DirectMediaState.Connected);
@@ -254,10 +208,10 @@ describe('direct media between two legs of one user agent', () => {
     'a customer that hangs up while the device rings: inbound() rejects with LEG_ENDED and the device stops ringing',
     async () => {
       const gateway = await agent('5003');
-      const desk = await phone('5003-desk', 1000, false);
+      const desk = await phone('5003-desk', 1000, { autoAnswer: false });
       const customer = await phone('0901000001', 400);
       const incoming = nextIncoming(gateway);
-      await customer.dial(`sip:5003@${pbx.sipDomain}`);
+      await customer.dial(`sip:5003@${lab.pbx.sipDomain}`);
       const customerLeg = await incoming;
       const outcome = DirectMediaCall.inbound(gateway, customerLeg, '5003-desk').then(
         () => undefined,
@@ -281,18 +235,18 @@ describe('direct media between two legs of one user agent', () => {
     async () => {
       const gateway = await agent('5003');
       await phone('0901000001', 400);
-      const uasPort = await freeUdpPort(pbx.host);
+      const uasPort = await freeUdpPort(lab.pbx.host);
       const uas = runSipp({
-        host: pbx.host,
-        port: pbx.udpPort,
+        host: lab.pbx.host,
+        port: lab.pbx.udpPort,
         scenario: 'uas-reinvite-488',
         service: 'x',
         localPort: uasPort,
         timeoutMs: 40_000,
       });
       const registered = await runSipp({
-        host: pbx.host,
-        port: pbx.udpPort,
+        host: lab.pbx.host,
+        port: lab.pbx.udpPort,
         scenario: 'register-contact',
         service: '5009-desk',
         keys: { contact_port: String(uasPort) },
@@ -325,8 +279,8 @@ describe('direct media between two legs of one user agent', () => {
       await phone('5003-desk', 1000);
       const incoming = nextIncoming(gateway);
       const sipp = runSipp({
-        host: pbx.host,
-        port: pbx.udpPort,
+        host: lab.pbx.host,
+        port: lab.pbx.udpPort,
         scenario: 'uac-sdp-change',
         service: '5003',
         timeoutMs: 40_000,
@@ -359,8 +313,8 @@ describe('direct media between two legs of one user agent', () => {
       await phone('5003-desk', 1000);
       const incoming = nextIncoming(gateway);
       const sipp = runSipp({
-        host: pbx.host,
-        port: pbx.udpPort,
+        host: lab.pbx.host,
+        port: lab.pbx.udpPort,
         scenario: 'uac-reinvite-491',
         service: '5003',
         timeoutMs: 40_000,
