@@ -284,12 +284,7 @@ export class CallgateClient {
   private handshake(): AgentHandshake {
     const auth: AgentHandshake = { domain: this.domain, token: this.token };
     this.resumePoint = this.lastId;
-    const snapshot = this.snapshotAt;
-    if (
-      snapshot !== undefined &&
-      (this.floor === undefined || !this.isEventId(this.floor) || compareEventIds(snapshot, this.floor) > 0)
-    )
-      this.floor = snapshot;
+    if (this.snapshotAt !== undefined) this.raiseFloor(this.snapshotAt);
     if (this.lastId !== undefined) auth.lastEventId = this.lastId;
     return auth;
   }
@@ -363,6 +358,12 @@ export class CallgateClient {
     );
   }
 
+  /** Ids at or below `id` count as seen from now on (the floor only rises). */
+  private raiseFloor(id: string): void {
+    const floor = this.floor;
+    if (floor === undefined || !this.isEventId(floor) || compareEventIds(id, floor) > 0) this.floor = id;
+  }
+
   /** Keeps `id` among the recent ones and moves lastEventId to it when newer (or when `always`). */
   private remember(id: string, always: boolean): void {
     this.recent.add(id);
@@ -371,12 +372,7 @@ export class CallgateClient {
       if (!oldest.done) {
         this.recent.delete(oldest.value);
         // no record below it any more: it counts as seen (a replay window reaches back that far)
-        const floor = this.floor;
-        if (
-          this.isEventId(oldest.value) &&
-          (floor === undefined || !this.isEventId(floor) || compareEventIds(oldest.value, floor) > 0)
-        )
-          this.floor = oldest.value;
+        if (this.isEventId(oldest.value)) this.raiseFloor(oldest.value);
       }
     }
     const last = this.lastId;
