@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunningGateway } from '../../apps/gateway/src/app.js';
+import type { PbxMediaPath } from '../../libs/auth/src/index.js';
 import { startLab, type Lab, type LabOptions } from '../../apps/lab/src/lab.js';
 import { accessKey } from './gateway.js';
 import { startGateway, type GatewayOptions } from './gateway.js';
@@ -41,6 +42,8 @@ export function labDomainsYaml(
   wsUri: string,
   defaults: Record<string, 1 | 2 | 3 | 4 | 6> = {},
   agents: readonly LabAgent[] = LAB_AGENTS,
+  /** `pbx.media`; unset: the default */
+  media?: PbxMediaPath,
 ): string {
   const agent = ({
     ext,
@@ -61,7 +64,7 @@ export function labDomainsYaml(
     apiKeys: ["${API_KEY}"]
     allowedOrigins: ["*"]
     timezone: Asia/Ho_Chi_Minh
-    pbx: { wsUri: "${wsUri}", sipDomain: 127.0.0.1, mobilePrefix: "${MOBILE_PREFIX}" }
+    pbx: { wsUri: "${wsUri}", sipDomain: 127.0.0.1, mobilePrefix: "${MOBILE_PREFIX}"${media ? `, media: ${media}` : ''} }
     queues: { "1": "sip:queue1@127.0.0.1" }
     surveys: { csat: "sip:survey-csat@127.0.0.1" }
     calloutServices:
@@ -87,12 +90,14 @@ export async function startLabGateway(
     defaults?: Record<string, 1 | 2 | 3 | 4 | 6>;
     agents?: readonly LabAgent[];
     gateway?: GatewayOptions;
+    /** the domain's `pbx.media` */
+    media?: PbxMediaPath;
   } = {},
 ): Promise<LabGateway> {
   const lab = await startLab({ mobilePrefix: MOBILE_PREFIX, ...labOptions });
   const dir = mkdtempSync(join(tmpdir(), 'callgate-lab-'));
   const configPath = join(dir, 'domains.yaml');
-  writeFileSync(configPath, labDomainsYaml(lab.pbx.wsUri, options.defaults, options.agents));
+  writeFileSync(configPath, labDomainsYaml(lab.pbx.wsUri, options.defaults, options.agents, options.media));
   let gateway: RunningGateway;
   try {
     gateway = await startGateway({ configPath, ...options.gateway });

@@ -174,6 +174,11 @@ describe('parseDomainsFile()', () => {
     ['mobilePrefix: ""', 'mobilePrefix: "9a"', 'domains.acme.pbx.mobilePrefix: must be digits (or "")'],
     [
       'mobilePrefix: ""',
+      'mobilePrefix: "", media: relay',
+      "domains.acme.pbx.media: must be 'direct' or 'bridge'",
+    ],
+    [
+      'mobilePrefix: ""',
       'mobilePrefix: 9',
       'domains.acme.pbx.mobilePrefix: must be a string, not a number (quote it in YAML, so leading zeros are kept)',
     ],
@@ -250,6 +255,15 @@ describe('parseDomainsFile()', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/^test\.yaml: domain acme: its accessKey has 14 characters/);
     expect(warnings[0]).not.toContain('Ab3dEf6hIj9kLm');
+  });
+
+  it('reads pbx.media, absent by default', () => {
+    expect(parseDomainsFile(GOOD, 'config/test.yaml').domains['acme']?.pbx).not.toHaveProperty('media');
+    const file = parseDomainsFile(
+      goodWith('mobilePrefix: ""', 'mobilePrefix: "", media: direct'),
+      'config/test.yaml',
+    );
+    expect(file.domains['acme']?.pbx).toMatchObject({ media: 'direct' });
   });
 
   it('reads transferRequestTimeoutSeconds (1 to 600), absent by default', () => {

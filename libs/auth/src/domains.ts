@@ -57,7 +57,20 @@ export interface PbxConfig {
    * `lifetimeSeconds` (`<expiry>:<user>`, base64(HMAC-SHA1(secret, username))), never the password.
    */
   readonly ephemeralAuth?: PbxEphemeralAuth;
+  /**
+   * Where the audio of a server-side call (devices 2, 3, 4) flows. `direct`: between the device
+   * and the customer (or through the PBX's media relay), never through the gateway, which hands
+   * each leg's SDP to the other (RFC 3725); a call whose device refuses the customer's media (488,
+   * 415, 606: no common codec or media profile) is bridged by itself. `bridge`: through the gateway, which terminates both legs
+   * (WebRTC) and copies the audio. Unset: {@link DEFAULT_MEDIA_PATH}.
+   */
+  readonly media?: PbxMediaPath;
 }
+
+export type PbxMediaPath = 'direct' | 'bridge';
+
+/** The media path of a domain that does not set `pbx.media`. */
+export const DEFAULT_MEDIA_PATH: PbxMediaPath = 'bridge';
 
 export interface PbxEphemeralAuth {
   readonly secret: string;
@@ -465,6 +478,7 @@ const domainSchema = z
             .max(MAX_EPHEMERAL_LIFETIME_SECONDS, `must be at most ${MAX_EPHEMERAL_LIFETIME_SECONDS}`),
         })
         .optional(),
+      media: z.literal(['direct', 'bridge'], { error: "must be 'direct' or 'bridge'" }).optional(),
     }),
     queues: namedRecord(
       QUEUE_ID_PATTERN,
@@ -766,6 +780,7 @@ function build(parsed: ParsedFile, source: string): DomainsFile {
             lifetimeSeconds: d.pbx.ephemeralAuth.lifetimeSeconds,
           }),
         }),
+        ...(d.pbx.media !== undefined && { media: d.pbx.media }),
       }),
       queues: nullPrototypeRecord(Object.entries(d.queues)),
       surveys: nullPrototypeRecord(Object.entries(d.surveys)),

@@ -85,9 +85,9 @@ export const lineCommands: { [K in CallCommandName]: LineCommand<K> } = {
     const call = currentCall(line, callId);
     return { callId: call.callId, held: await call.toggleHold() };
   },
-  'call.toggleMute': ({ line }, { callId }) => {
+  'call.toggleMute': async ({ line }, { callId }) => {
     const call = currentCall(line, callId);
-    return Promise.resolve({ callId: call.callId, muted: call.toggleMute() });
+    return { callId: call.callId, muted: await call.toggleMute() };
   },
   'call.dtmf': async ({ line }, { callId, digits }) => {
     const call = currentCall(line, callId);

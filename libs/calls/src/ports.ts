@@ -168,6 +168,62 @@ export interface SipPort {
   createUserAgent(spec: UserAgentSpec): SipUserAgentPort;
   createBridge(): AudioBridgePort;
   createTone(options: { frequency: number; amplitude: number }): TonePort;
+  /** direct media between a device and a customer; a stack without it bridges every call */
+  readonly direct?: DirectMediaPort;
+}
+
+// ---- direct media (RFC 3725 third-party call control) ----
+
+/** The media profile a placeholder offer uses: plain RTP (desk phones, trunks) or WebRTC. */
+export type MediaProfile = 'rtp' | 'webrtc';
+
+/**
+ * Two answered legs joined by direct media: each endpoint has the other's SDP, so RTP flows
+ * between them and never through this process. Each method re-INVITEs the legs and resolves once
+ * both agree; a leg's refusal rejects and leaves both legs up (a later call retries).
+ */
+export interface DirectLink {
+  /** both endpoints `inactive`: the customer hears silence */
+  hold(): Promise<void>;
+  unhold(): Promise<void>;
+  /** the customer stops hearing the agent: the device `recvonly`, the customer `sendonly` */
+  mute(): Promise<void>;
+  unmute(): Promise<void>;
+  /** the customer talks to `target` (an answered direct leg) instead; the previous device leg is left up */
+  retarget(target: SipLeg): Promise<void>;
+  /** stops following the legs (their owner hangs them up) */
+  close(): void;
+}
+
+/**
+ * Direct media: legs whose SDP this process hands through instead of terminating media. Each
+ * `call...` method places a leg as `SipUserAgentPort.call` does (and throws as it does).
+ */
+export interface DirectMediaPort {
+  /**
+   * Places a leg offered `offerer`'s media: a ringing inbound customer's INVITE offer (the device of
+   * an inbound call), or an answered customer's SDP (a transfer's target, then {@link DirectLink.retarget}).
+   */
+  callWithOfferOf(
+    ua: SipUserAgentPort,
+    target: string,
+    offerer: SipLeg,
+    options: { extraHeaders?: string[]; fromUser?: string },
+  ): SipLeg;
+  /** The device (placed offered the customer's INVITE) answered: the customer is answered with its SDP. */
+  answerCustomer(device: SipLeg, customer: SipLeg): Promise<DirectLink>;
+  /** A callout's device leg, offered a placeholder of `profile` (no media) until the customer answers. */
+  callDevice(ua: SipUserAgentPort, target: string, profile: MediaProfile, extraHeaders: string[]): SipLeg;
+  /**
+   * A callout's customer, offered the answered device's SDP; while it rings, its early media (a 183
+   * with SDP) goes to the device. Then {@link connectCustomer} once it answers, or
+   * {@link abandonCustomer} when it fails.
+   */
+  callCustomer(ua: SipUserAgentPort, device: SipLeg, target: string, extraHeaders: string[]): SipLeg;
+  /** The callout's customer answered: the legs are joined (re-INVITEs). */
+  connectCustomer(customer: SipLeg): Promise<DirectLink>;
+  /** The callout's customer failed: what its ringing started (early media) stops. */
+  abandonCustomer(customer: SipLeg): Promise<void>;
 }
 
 // ---- call events port ----

@@ -8,16 +8,9 @@ import {
   normaliseCallerId,
   TRANSFER_HEADER,
 } from '@callgate/call-core';
-import type {
-  AudioBridgePort,
-  AudioTrack,
-  CallsLogger,
-  LegEnd,
-  SipLeg,
-  SipPort,
-  SipUserAgentPort,
-  TonePort,
-} from './ports.js';
+import type { PbxMediaPath } from '@callgate/auth';
+import { BridgeMedia, type CallMedia, DirectMedia, refusedMedia } from './call-media.js';
+import type { CallsLogger, LegEnd, SipLeg, SipPort, SipUserAgentPort } from './ports.js';
 import { notAnsweredStatus } from './customer-mover.js';
 import type { TransferLedger } from './transfer-ledger.js';
 import { TransferRelay } from './transfer-relay.js';
@@ -27,8 +20,10 @@ export type CallPublisher = <T extends EventType>(type: T, data: EventDataMap[T]
 
 export interface ServerCallDeps {
   ua: SipUserAgentPort;
-  /** the SIP stack's bridges and tones */
+  /** the SIP stack's bridges, tones and direct media */
   sip: SipPort;
+  /** where the call's audio flows (the domain's `pbx.media`); a device refusing direct media is bridged */
+  mediaPath: PbxMediaPath;
   /** transfers under way: an inbound leg's transfer header is trusted only when listed here */
   ledger: TransferLedger;
   /** the agent's name in log lines, `<domain>/<ipphone>` */
@@ -76,20 +71,20 @@ const LOST_LEG_CAUSES: ReadonlySet<string> = new Set([
   'webrtcError',
 ]);
 
-/** Ringback the agent hears while the customer's phone rings (425 Hz, the tone used in Vietnam). */
-const RINGBACK_HZ = 425;
-
 /**
  * One call of an agent whose device is server-side (modes 2, 3, 4): the gateway holds both legs,
- * the customer's (B) and the agent device's (A), and bridges their audio. The call-core model
- * decides which moves are legal and which event each announces.
+ * the customer's (B) and the agent device's (A); its {@link CallMedia} bridges their audio or
+ * hands each leg's SDP to the other (direct media). The call-core model decides which moves are
+ * legal and which event each announces.
  */
 export class ServerCall {
   readonly model: CallModel;
-  private readonly bridge: AudioBridgePort;
+  /** changes only before the device answers: direct media the device refused gives way to a bridge */
+  private media: CallMedia;
   private customer: SipLeg | undefined;
   private device: SipLeg | undefined;
-  private ringback: TonePort | undefined;
+  /** the headers the device leg was last rung with (auto-answer), kept when it is rung again */
+  private deviceHeaders: string[] = [];
   private ringTimer: NodeJS.Timeout | undefined;
   private deviceTimedOut = false;
   private finishing: Promise<void> | undefined;
@@ -108,7 +103,7 @@ export class ServerCall {
     model: CallModel,
   ) {
     this.model = model;
-    this.bridge = deps.sip.createBridge();
+    this.media = initialMedia(deps);
     this.endedSignal = new Promise((resolve) => {
       this.signalEnded = resolve;
     });
@@ -161,23 +156,17 @@ export class ServerCall {
 
   async toggleHold(): Promise<boolean> {
     const customer = this.answeredCustomer();
-    if (this.model.state === 'active') {
-      await customer.hold();
-      this.bridge.mute('aToB', true);
-      this.announce(this.model.transition('held'), {});
-      return true;
-    }
-    await customer.unhold();
-    this.bridge.mute('aToB', this.model.muted);
-    this.announce(this.model.transition('active'), {});
-    return false;
+    const hold = this.model.state === 'active';
+    await this.media.hold(customer, hold, this.model.muted);
+    this.announce(this.model.transition(hold ? 'held' : 'active'), {});
+    return hold;
   }
 
-  toggleMute(): boolean {
+  /** Mutes or unmutes the agent; announced once the customer's side agrees (a re-INVITE in direct media). */
+  async toggleMute(): Promise<boolean> {
     this.answeredCustomer();
-    const event = this.model.toggleMute();
-    this.bridge.mute('aToB', this.model.muted || this.model.state === 'held');
-    this.announce(event, {});
+    await this.media.mute(!this.model.muted, this.model.state === 'held');
+    this.announce(this.model.toggleMute(), {});
     return this.model.muted;
   }
 
@@ -201,8 +190,7 @@ export class ServerCall {
     if (this.moving) return { ok: false, reason: 'SIP_FAILED' };
     let leg: SipLeg;
     try {
-      leg = this.deps.ua.call(options.target, {
-        media: this.bridge.streamToA,
+      leg = this.media.callTarget(this.deps.ua, options.target, customer, {
         extraHeaders: [`${TRANSFER_HEADER}: ${options.transferId}`],
         fromUser: this.model.phone,
       });
@@ -238,10 +226,12 @@ export class ServerCall {
       return { ok: false, reason: 'CALL_ENDED' };
     }
     try {
-      this.bridge.setTrackFromA(await remoteTrack(leg));
+      await this.media.moveTo(leg);
     } catch (err) {
-      this.deps.logger.warn(`${this.tag}: the target's leg has no audio: ${(err as Error).message}`);
+      this.deps.logger.warn(`${this.tag}: moving the customer's media to the target failed: ${String(err)}`);
       void leg.hangup();
+      // a direct-media customer may have been re-INVITEd towards the target already: the call is lost
+      if (this.media.info.path === 'direct') void this.finish('MEDIA_FAILED', 'system');
       return { ok: false, reason: 'SIP_FAILED' };
     }
     if (this.model.ended || customer.isTerminated) {
@@ -249,11 +239,9 @@ export class ServerCall {
       return { ok: false, reason: 'CALL_ENDED' };
     }
     this.becomeRelay(customer, leg);
-    if (customer.heldLocally) {
-      await customer.unhold().catch((err: unknown) => {
-        this.deps.logger.warn(`${this.tag}: taking the customer off hold failed: ${String(err)}`);
-      });
-    }
+    await this.media.resume(customer).catch((err: unknown) => {
+      this.deps.logger.warn(`${this.tag}: taking the customer off hold failed: ${String(err)}`);
+    });
     return { ok: true };
   }
 
@@ -264,14 +252,12 @@ export class ServerCall {
       customerCallId: this.customerCallId,
       customer,
       target,
-      bridge: this.bridge,
+      media: this.media,
       logger: this.deps.logger,
       agentName: this.deps.agentName,
     });
     this.relay = relay;
-    this.bridge.mute('aToB', false);
     this.clearRingTimer();
-    this.stopRingback();
     const event = this.model.transition('ended');
     void this.device?.hangup();
     this.announce(event, { cause: 'TRANSFERRED', by: 'agent', duration: this.model.duration });
@@ -301,7 +287,12 @@ export class ServerCall {
         void this.finish(e.by === 'remote' ? 'CUSTOMER_CANCELLED' : causeOfStatus(e.statusCode), 'customer'),
     );
     customer.once('ended', (e) => void this.legEnded('customer', e));
-    const device = this.ringDevice();
+    this.ringInboundDevice(customer, []);
+  }
+
+  /** Rings the device for the ringing customer (again, after a refused offer or to auto-answer). */
+  private ringInboundDevice(customer: SipLeg, extraHeaders: string[]): void {
+    const device = this.ringDevice(extraHeaders, customer);
     if (!device) {
       void this.finish('DEVICE_UNREACHABLE', 'system');
       customer.reject(480);
@@ -317,6 +308,10 @@ export class ServerCall {
     });
     device.once('failed', (e) => {
       if (device !== this.device) return;
+      if (!this.deviceTimedOut && this.fallBack(e.statusCode)) {
+        if (!customer.isTerminated) this.ringInboundDevice(customer, this.deviceHeaders);
+        return;
+      }
       const cause = this.deviceTimedOut ? 'NO_ANSWER' : causeOfStatus(e.statusCode);
       // finish() first: rejecting the customer fires its own `failed` synchronously.
       void this.finish(cause === 'CUSTOMER_CANCELLED' ? 'NO_ANSWER' : cause, 'agent');
@@ -343,13 +338,7 @@ export class ServerCall {
     if (!this.canAnswerOnDevice || !customer) throw new CallNotAnsweredError(this.model.state);
     const previous = this.device;
     this.clearRingTimer();
-    const device = this.ringDevice(AUTO_ANSWER_HEADERS);
-    if (!device) {
-      void this.finish('DEVICE_UNREACHABLE', 'system');
-      customer.reject(480);
-      return;
-    }
-    this.followInboundDevice(customer, device);
+    this.ringInboundDevice(customer, AUTO_ANSWER_HEADERS);
     this.deps.logger.debug(`${this.tag}: answered from the CRM; asking the device to pick up`);
     void previous?.hangup();
   }
@@ -357,12 +346,12 @@ export class ServerCall {
   private async onInboundDeviceAnswered(customer: SipLeg, device: SipLeg): Promise<void> {
     this.clearRingTimer();
     try {
-      await customer.answer({ media: this.bridge.streamToB });
-      const [fromDevice, fromCustomer] = await Promise.all([remoteTrack(device), remoteTrack(customer)]);
+      await this.media.answerInbound(device, customer);
       if (this.model.ended) return;
-      this.bridge.connect(fromDevice, fromCustomer);
-      this.announce(this.model.transition('active'), {});
-      this.deps.logger.debug(`${this.tag}: ${this.model.phone} bridged to the device`);
+      this.announce(this.model.transition('active'), { media: this.media.info });
+      this.deps.logger.debug(
+        `${this.tag}: ${this.model.phone} connected to the device (${this.media.info.path})`,
+      );
     } catch (err) {
       this.deps.logger.warn(`${this.tag}: answering the customer failed: ${(err as Error).message}`);
       await this.finish('MEDIA_FAILED', 'system');
@@ -372,19 +361,28 @@ export class ServerCall {
   private startOutbound(): void {
     const tx = this.model.transactionId === undefined ? {} : { transactionId: this.model.transactionId };
     this.announce('callout.started', { number: this.model.phone, ...tx });
+    if (this.ringCalloutDevice(tx)) this.announce('call.agentRinging', {});
+  }
+
+  /** Rings a callout's device (again, after a refused offer); false when it cannot be rung. */
+  private ringCalloutDevice(tx: { transactionId?: string }): boolean {
     const device = this.ringDevice();
     if (!device) {
       this.announce('callout.failed', { ...calloutError('device'), ...tx });
       void this.finish('DEVICE_UNREACHABLE', 'system');
-      return;
+      return false;
     }
-    this.announce('call.agentRinging', {});
-    device.once('failed', () => {
+    device.once('failed', (e) => {
+      if (!this.deviceTimedOut && this.fallBack(e.statusCode)) {
+        this.ringCalloutDevice(tx);
+        return;
+      }
       this.announce('callout.failed', { ...calloutError('device'), ...tx });
       void this.finish(this.deviceTimedOut ? 'NO_ANSWER' : 'DEVICE_UNREACHABLE', 'agent');
     });
     device.once('ended', (e) => void this.legEnded('device', e));
     device.once('accepted', () => void this.onOutboundDeviceAnswered(device, tx));
+    return true;
   }
 
   private async onOutboundDeviceAnswered(device: SipLeg, tx: { transactionId?: string }): Promise<void> {
@@ -392,21 +390,21 @@ export class ServerCall {
     if (this.model.ended) return;
     this.model.transition('dialing');
     try {
-      this.bridge.setTrackFromA(await remoteTrack(device));
-      this.ringback = this.deps.sip.createTone({ frequency: RINGBACK_HZ, amplitude: 0.2 });
-      this.bridge.setTrackFromB(this.ringback.track);
+      await this.media.prepareCallout(device);
+      if (this.model.ended) return;
       const caller = this.deps.callerNumber;
-      const customer = this.deps.ua.call(this.model.phone, {
-        media: this.bridge.streamToB,
-        ...(caller
-          ? { extraHeaders: [assertedIdentity(caller, this.deps.ua.uri.replace(/^sip:[^@]*@/, ''))] }
-          : {}),
-      });
+      const customer = this.media.callCustomer(
+        this.deps.ua,
+        device,
+        this.model.phone,
+        caller ? [assertedIdentity(caller, this.deps.ua.uri.replace(/^sip:[^@]*@/, ''))] : [],
+      );
       this.customer = customer;
       customer.once('progress', () => {
         if (!this.model.ended) this.announce('callout.customerRinging', { number: this.model.phone, ...tx });
       });
       customer.once('failed', (e) => {
+        void this.media.customerFailed(customer);
         this.announce('callout.failed', { ...calloutError('customer', e.statusCode), ...tx });
         void this.finish(causeOfStatus(e.statusCode), 'customer');
       });
@@ -421,25 +419,51 @@ export class ServerCall {
 
   private async onCustomerAnswered(customer: SipLeg): Promise<void> {
     try {
-      const fromCustomer = await remoteTrack(customer);
+      await this.media.customerAnswered(customer);
       if (this.model.ended) return;
-      this.bridge.setTrackFromB(fromCustomer);
-      this.stopRingback();
-      this.announce(this.model.transition('active'), {});
-      this.deps.logger.debug(`${this.tag}: customer ${this.model.phone} answered, bridged`);
+      this.announce(this.model.transition('active'), { media: this.media.info });
+      this.deps.logger.debug(`${this.tag}: customer ${this.model.phone} answered (${this.media.info.path})`);
     } catch (err) {
-      this.deps.logger.warn(`${this.tag}: bridging the customer failed: ${(err as Error).message}`);
+      this.deps.logger.warn(`${this.tag}: connecting the customer failed: ${String(err)}`);
       await this.finish('MEDIA_FAILED', 'system');
     }
   }
 
+  /**
+   * Direct media the device refused (488, 415, 606): the next choice, before the device is rung
+   * again. A callout's device first offered a plain-RTP placeholder is offered a WebRTC one; then
+   * the call is bridged. False when the status is no such refusal, or the call is bridged already.
+   */
+  private fallBack(statusCode: number | undefined): boolean {
+    const direct = this.media;
+    if (!(direct instanceof DirectMedia) || !refusedMedia(statusCode) || this.model.ended) return false;
+    const status = String(statusCode);
+    direct.close();
+    if (!this.customer && direct.calloutProfile === 'rtp' && this.deps.sip.direct) {
+      this.media = new DirectMedia(
+        this.deps.sip.direct,
+        `direct media; the device refused a plain-RTP offer (${status}) and took a WebRTC one`,
+        'webrtc',
+      );
+    } else {
+      this.media = new BridgeMedia(
+        this.deps.sip,
+        `the device refused direct media (${status}): no common codec or media profile, so the gateway bridges`,
+      );
+    }
+    this.deps.logger.log(
+      `${this.tag}: the device answered ${status} to the direct offer: ${this.media.info.reason}`,
+    );
+    return true;
+  }
+
   /** Places the device leg, or answers undefined when the PBX cannot be reached right now. */
-  private ringDevice(extraHeaders: string[] = []): SipLeg | undefined {
+  private ringDevice(extraHeaders: string[] = [], customer?: SipLeg): SipLeg | undefined {
+    this.clearRingTimer();
+    this.deviceTimedOut = false;
+    this.deviceHeaders = extraHeaders;
     try {
-      const device = this.deps.ua.call(this.deps.deviceTarget, {
-        media: this.bridge.streamToA,
-        extraHeaders,
-      });
+      const device = this.media.ringDevice(this.deps.ua, this.deps.deviceTarget, extraHeaders, customer);
       this.device = device;
       this.ringTimer = setTimeout(() => {
         this.ringTimer = undefined;
@@ -490,8 +514,7 @@ export class ServerCall {
     this.clearRingTimer();
     const event = this.model.transition('ended');
     await Promise.allSettled([this.customer?.hangup(), this.device?.hangup(), this.moving?.hangup()]);
-    this.stopRingback();
-    this.bridge.close();
+    this.media.close();
     this.announce(event, { cause, by, duration: this.model.duration });
     this.deps.logger.debug(`${this.tag} ended: ${cause} by ${by} after ${this.model.duration} s`);
     this.signalEnded();
@@ -511,11 +534,6 @@ export class ServerCall {
     if (this.ringTimer) clearTimeout(this.ringTimer);
     this.ringTimer = undefined;
   }
-
-  private stopRingback(): void {
-    this.ringback?.stop();
-    this.ringback = undefined;
-  }
 }
 
 /** A command that needs an answered call, on a call that is not (yet) answered. */
@@ -525,23 +543,17 @@ export class CallNotAnsweredError extends Error {
   }
 }
 
-/** The audio track a leg receives, as soon as its peer connection has one. */
-function remoteTrack(call: SipLeg, timeoutMs = 5000): Promise<AudioTrack> {
-  const now = call.remoteAudioTrack;
-  if (now) return Promise.resolve(now);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error('no remote audio track'));
-    }, timeoutMs);
-    const off = call.once('remoteTrack', ({ track }) => {
-      clearTimeout(timer);
-      resolve(track);
-    });
-  });
-}
-
 /** The P-Asserted-Identity header that presents a callout service's number to the customer. */
 export function assertedIdentity(callerNumber: string, sipDomain: string): string {
   return `P-Asserted-Identity: <sip:${callerNumber}@${sipDomain}>`;
+}
+
+/** The media of a new call: the domain's `pbx.media`, bridged where the SIP stack has no direct media. */
+function initialMedia(deps: ServerCallDeps): CallMedia {
+  if (deps.mediaPath === 'bridge') return new BridgeMedia(deps.sip, 'pbx.media is bridge');
+  if (!deps.sip.direct) return new BridgeMedia(deps.sip, 'the SIP stack has no direct media');
+  return new DirectMedia(
+    deps.sip.direct,
+    'direct media: the device and the customer exchange RTP themselves',
+  );
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EventDataMap, EventType, SipRegistrationView } from '@callgate/contracts';
-import type { AgentConfig, PbxConfig } from '@callgate/auth';
+import { type AgentConfig, DEFAULT_MEDIA_PATH, type PbxConfig } from '@callgate/auth';
 import type { AgentState } from '@callgate/coordination';
 import { logText } from '@callgate/call-core';
 import type { AgentRef, CallsLogger, SipLeg, SipPort, SipUserAgentPort } from './ports.js';
@@ -237,6 +237,7 @@ export class ServerLine {
     return {
       ua: this.ua,
       sip: this.deps.sip,
+      mediaPath: this.deps.pbx.media ?? DEFAULT_MEDIA_PATH,
       ledger: this.deps.ledger,
       agentName: this.name,
       domain: this.deps.agent.domain,

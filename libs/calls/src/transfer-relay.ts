@@ -1,4 +1,4 @@
-import type { AudioBridgePort, CallsLogger, SipLeg } from './ports.js';
+import type { CallsLogger, SipLeg } from './ports.js';
 
 export interface TransferRelayParts {
   /** the transferring agent's call, which ended TRANSFERRED */
@@ -8,7 +8,8 @@ export interface TransferRelayParts {
   customer: SipLeg;
   /** the leg to the transfer's target (an agent's extension, a queue, a survey IVR) */
   target: SipLeg;
-  bridge: AudioBridgePort;
+  /** the call's media (a bridge, or the direct link), closed with the relay */
+  media: { close(): void };
   logger: CallsLogger;
   /** the line's agent, `<domain>/<ipphone>`, for log lines */
   agentName: string;
@@ -16,7 +17,7 @@ export interface TransferRelayParts {
 
 /**
  * What a server-side transfer leaves behind: the customer's leg and the target's leg, bridged on
- * the source's line after the source's call ended (TRANSFERRED). The line keeps it (see
+ * the source's line (bridged, or joined by direct media) after the source's call ended (TRANSFERRED). The line keeps it (see
  * `ServerLine.relays`), so a drain, a rebalance or a device change waits for it as for a call, and
  * it closes when either side hangs up.
  */
@@ -43,16 +44,16 @@ export class TransferRelay {
     return this.parts.customerCallId;
   }
 
-  /** Resolves once both legs are down and the bridge is closed. */
+  /** Resolves once both legs are down and the media is closed. */
   get closed(): Promise<void> {
     return this.closedSignal;
   }
 
-  /** Hangs both sides up and closes the bridge; idempotent. */
+  /** Hangs both sides up and closes the media; idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       await Promise.allSettled([this.parts.customer.hangup(), this.parts.target.hangup()]);
-      this.parts.bridge.close();
+      this.parts.media.close();
       this.parts.logger.log(
         `${this.parts.agentName}: call ${this.parts.callId}: the transferred customer's call is over`,
       );

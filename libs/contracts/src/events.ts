@@ -67,6 +67,16 @@ export const TransferFailureReasons = [
 export type TransferFailureReason = (typeof TransferFailureReasons)[number];
 
 /** The `data` of each event type. */
+/**
+ * A server-side call (devices 2, 3, 4): where its audio flows. `direct`: between the agent's device
+ * and the customer (or the PBX's relay), never through the gateway; `bridge`: through the gateway.
+ * `reason` says why, e.g. the device refused the customer's media (488) and the call was bridged.
+ */
+export interface CallMediaPath {
+  path: 'direct' | 'bridge';
+  reason: string;
+}
+
 export interface EventDataMap {
   'session.ready': {
     domain: string;
@@ -139,8 +149,8 @@ export interface EventDataMap {
   'call.agentRinging': Record<string, never>;
   'callout.started': { number: string; transactionId?: string };
   'callout.failed': { errorCode: string; sipCode?: number; transactionId?: string };
-  'call.accepted': Record<string, never>;
-  'call.customerAccepted': Record<string, never>;
+  'call.accepted': { media?: CallMediaPath };
+  'call.customerAccepted': { media?: CallMediaPath };
   'call.held': Record<string, never>;
   'call.unheld': Record<string, never>;
   'call.muted': Record<string, never>;

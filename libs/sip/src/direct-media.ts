@@ -220,18 +220,45 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
     deviceTarget: string,
     options: DirectMediaOptions = {},
   ): Promise<DirectMediaCall> {
-    const offer = customer.requestSdp;
-    if (customer.direction !== 'incoming' || customer.state !== SipCallState.Ringing) {
+    const devicePc = DirectMediaCall.offerOf(customer);
+    const device = await placeDevice(ua, deviceTarget, devicePc, options, customer);
+    return DirectMediaCall.answerCustomer(device, customer, options);
+  }
+
+  /**
+   * A peer connection that offers `leg`'s media to a new leg. A ringing incoming leg (an inbound
+   * call's customer): its INVITE's offer; place the device leg with it, then, once the device
+   * answers, {@link answerCustomer}. An established pass-through leg (a customer being
+   * transferred): its last SDP, `sendrecv`; once the new leg answers, {@link retarget} to it.
+   */
+  static offerOf(leg: SipCall): PassThroughPeerConnection {
+    if (leg.state === SipCallState.Established && leg.passThrough) {
+      const sdp = leg.passThrough.remoteSdp;
+      if (sdp === undefined) throw new DirectMediaError('INVALID_STATE', 'offerOf(): the leg has no SDP yet');
+      return new PassThroughPeerConnection(() => withAudioDirection(sdp, 'sendrecv'));
+    }
+    const offer = leg.requestSdp;
+    if (leg.direction !== 'incoming' || leg.state !== SipCallState.Ringing) {
       throw new DirectMediaError(
         'INVALID_STATE',
-        `inbound(): the customer call is ${customer.direction} ${customer.state}`,
+        `offerOf(): the leg is ${leg.direction} ${leg.state}, neither ringing in nor an established pass-through leg`,
       );
     }
     if (offer === undefined || !describeAudio(offer)) {
-      throw new DirectMediaError('INVALID_ARGUMENT', 'inbound(): the customer INVITE has no audio offer');
+      throw new DirectMediaError('INVALID_ARGUMENT', 'offerOf(): the customer INVITE has no audio offer');
     }
-    const devicePc = new PassThroughPeerConnection(() => offer);
-    const device = await placeLeg(ua, deviceTarget, devicePc, options, 'DEVICE_FAILED', undefined, customer);
+    return new PassThroughPeerConnection(() => offer);
+  }
+
+  /**
+   * The device (placed with {@link offerOf}) answered: the ringing customer is answered with the
+   * device's SDP (no re-INVITE at all). When answering fails both legs are hung up (LEG_ENDED).
+   */
+  static async answerCustomer(
+    device: SipCall,
+    customer: SipCall,
+    options: DirectMediaOptions = {},
+  ): Promise<DirectMediaCall> {
     const customerPc = new PassThroughPeerConnection();
     const call = new DirectMediaCall(device, customer, options, customerPc);
     try {
@@ -267,59 +294,28 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
     customerTarget: string,
     options: DirectMediaOptions = {},
   ): Promise<DirectMediaCall> {
-    const placeholder = options.placeholderOffer ?? blackHoleOffer();
-    const devicePc = new PassThroughPeerConnection(() => placeholder);
-    const device = await placeLeg(ua, deviceTarget, devicePc, options, 'DEVICE_FAILED');
-    const deviceSdp = devicePc.remoteSdp;
-    if (deviceSdp === undefined) {
-      await device.hangup();
-      throw new DirectMediaError(
-        'DEVICE_FAILED',
-        'callout(): the device answered without SDP',
-        undefined,
-        'device',
-      );
-    }
-    const customerPc = new PassThroughPeerConnection(() => withAudioDirection(deviceSdp, 'sendrecv'));
-    const early = new EarlyMedia(device, devicePc, options.logger ?? silentLogger);
-    const deviceProfile = describeAudio(deviceSdp)?.profile;
-    const anchor = deviceProfile === 'rtp' ? options.ringback?.address : undefined;
-    if (options.ringback && anchor === undefined) {
-      options.logger?.info(`direct media: no anchored ringback for a ${deviceProfile ?? 'unknown'} device`);
-    }
-    let customer: SipCall;
+    const device = await placeDevice(ua, deviceTarget, DirectMediaCall.placeholder(options), options);
+    let customer: DirectCalloutCustomer;
     try {
-      customer = await placeLeg(
-        ua,
-        customerTarget,
-        customerPc,
-        { ...options },
-        'CUSTOMER_FAILED',
-        options.fromUser,
-        undefined,
-        (call) =>
-          call.on('progress', ({ statusCode }) => {
-            // JsSIP applies a provisional answer's SDP before it reports the response
-            const sdp = customerPc.remoteSdp;
-            const playing = options.earlyMedia !== false && sdp !== undefined && early.play(sdp);
-            if (!playing && anchor !== undefined) early.anchor(anchor);
-            options.onCustomerProgress?.({ statusCode, earlyMedia: playing || early.playing });
-          }),
-      );
+      customer = DirectCalloutCustomer.place(ua, device, customerTarget, options);
     } catch (error) {
-      await early.settled();
-      await early.release();
       await device.hangup();
       throw error;
     }
-    // a re-INVITE still in flight finishes first: the device leg takes one offer at a time
-    await early.settled();
     try {
-      return await DirectMediaCall.connect(device, customer, options);
-    } finally {
-      // the device has the customer's SDP now (or the call failed): the ringback socket goes
-      await early.release();
+      await answered(customer.call, customerTarget, 'CUSTOMER_FAILED');
+    } catch (error) {
+      await customer.abandon();
+      await device.hangup();
+      throw error;
     }
+    return customer.connect();
+  }
+
+  /** The peer connection of a callout's device leg: it offers `options.placeholderOffer` (default a black hole). */
+  static placeholder(options: DirectMediaOptions = {}): PassThroughPeerConnection {
+    const placeholder = options.placeholderOffer ?? blackHoleOffer();
+    return new PassThroughPeerConnection(() => placeholder);
   }
 
   /** Connects two established pass-through legs: re-INVITEs until each has the other's SDP. */
@@ -761,31 +757,45 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
   }
 }
 
-/** Places a pass-through leg and waits until it is answered; rejects with `failCode` and its status. */
-async function placeLeg(
+/** Places a device leg and waits until it is answered; rejects with DEVICE_FAILED and its status. */
+async function placeDevice(
   ua: SipUserAgent,
   target: string,
   pc: PassThroughPeerConnection,
   options: DirectMediaOptions,
-  failCode: 'DEVICE_FAILED' | 'CUSTOMER_FAILED',
-  fromUser?: string,
   /** The customer of an inbound call: when it goes away first, the leg is hung up (LEG_ENDED). */
   caller?: SipCall,
-  /** Called with the leg as soon as it is placed (before any response). */
-  onPlaced?: (call: SipCall) => void,
 ): Promise<SipCall> {
-  const leg = failCode === 'DEVICE_FAILED' ? 'device' : 'customer';
   let call: SipCall;
   try {
     call = ua.call(target, {
       passThrough: pc,
       ...(options.extraHeaders ? { extraHeaders: options.extraHeaders } : {}),
-      ...(fromUser === undefined ? {} : { fromUser }),
     });
   } catch (error) {
-    throw new DirectMediaError(failCode, `calling ${target} failed: ${String(error)}`, undefined, leg);
+    throw new DirectMediaError(
+      'DEVICE_FAILED',
+      `calling ${target} failed: ${String(error)}`,
+      undefined,
+      'device',
+    );
   }
-  onPlaced?.(call);
+  await answered(call, target, 'DEVICE_FAILED', caller);
+  return call;
+}
+
+/**
+ * Waits until an outgoing leg is answered; rejects with `failCode` and its status when it fails,
+ * or, when `caller` (an inbound customer) goes away first, hangs the leg up (LEG_ENDED).
+ */
+async function answered(
+  call: SipCall,
+  target: string,
+  failCode: 'DEVICE_FAILED' | 'CUSTOMER_FAILED',
+  caller?: SipCall,
+): Promise<void> {
+  const leg = failCode === 'DEVICE_FAILED' ? 'device' : 'customer';
+  if (call.state === SipCallState.Established) return;
   const outcome = await Promise.race([
     new Promise<'accepted'>((resolve) => call.once('accepted', () => resolve('accepted'))),
     call.terminated,
@@ -808,7 +818,88 @@ async function placeLeg(
       leg,
     );
   }
-  return call;
+}
+
+/**
+ * The customer leg of a callout whose device leg is up: placed with the device's SDP; while it
+ * rings, its early media goes to the device (or an anchored ringback plays, when asked). Once the
+ * customer answers, {@link connect} joins the legs; when it fails, {@link abandon}.
+ */
+export class DirectCalloutCustomer {
+  private constructor(
+    readonly call: SipCall,
+    private readonly device: SipCall,
+    private readonly early: EarlyMedia,
+    private readonly options: DirectMediaOptions,
+  ) {}
+
+  /** Places the customer leg; throws DEVICE_FAILED when the device answered without SDP, CUSTOMER_FAILED when it cannot be placed. */
+  static place(
+    ua: SipUserAgent,
+    device: SipCall,
+    customerTarget: string,
+    options: DirectMediaOptions = {},
+  ): DirectCalloutCustomer {
+    const devicePc = device.passThrough;
+    const deviceSdp = devicePc?.remoteSdp;
+    if (devicePc === undefined || deviceSdp === undefined) {
+      throw new DirectMediaError(
+        'DEVICE_FAILED',
+        'callout(): the device answered without SDP',
+        undefined,
+        'device',
+      );
+    }
+    const logger = options.logger ?? silentLogger;
+    const customerPc = new PassThroughPeerConnection(() => withAudioDirection(deviceSdp, 'sendrecv'));
+    const early = new EarlyMedia(device, devicePc, logger);
+    const deviceProfile = describeAudio(deviceSdp)?.profile;
+    const anchor = deviceProfile === 'rtp' ? options.ringback?.address : undefined;
+    if (options.ringback && anchor === undefined) {
+      logger.info(`direct media: no anchored ringback for a ${deviceProfile ?? 'unknown'} device`);
+    }
+    let call: SipCall;
+    try {
+      call = ua.call(customerTarget, {
+        passThrough: customerPc,
+        ...(options.extraHeaders ? { extraHeaders: options.extraHeaders } : {}),
+        ...(options.fromUser === undefined ? {} : { fromUser: options.fromUser }),
+      });
+    } catch (error) {
+      throw new DirectMediaError(
+        'CUSTOMER_FAILED',
+        `calling ${customerTarget} failed: ${String(error)}`,
+        undefined,
+        'customer',
+      );
+    }
+    call.on('progress', ({ statusCode }) => {
+      // JsSIP applies a provisional answer's SDP before it reports the response
+      const sdp = customerPc.remoteSdp;
+      const playing = options.earlyMedia !== false && sdp !== undefined && early.play(sdp);
+      if (!playing && anchor !== undefined) early.anchor(anchor);
+      options.onCustomerProgress?.({ statusCode, earlyMedia: playing || early.playing });
+    });
+    return new DirectCalloutCustomer(call, device, early, options);
+  }
+
+  /** The customer answered: joins the legs (re-INVITEs), after any early-media re-INVITE in flight. */
+  async connect(): Promise<DirectMediaCall> {
+    // a re-INVITE still in flight finishes first: the device leg takes one offer at a time
+    await this.early.settled();
+    try {
+      return await DirectMediaCall.connect(this.device, this.call, this.options);
+    } finally {
+      // the device has the customer's SDP now (or the call failed): the ringback socket goes
+      await this.early.release();
+    }
+  }
+
+  /** The customer failed: any early-media re-INVITE settles and the anchored ringback stops. */
+  async abandon(): Promise<void> {
+    await this.early.settled();
+    await this.early.release();
+  }
 }
 
 /**

@@ -99,6 +99,7 @@ export {
   ulawEncode,
 } from './ringback.js';
 export {
+  DirectCalloutCustomer,
   DirectMediaCall,
   DirectMediaError,
   DirectMediaState,

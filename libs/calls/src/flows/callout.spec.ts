@@ -2,7 +2,7 @@
 // answers, the customer is called with ringback to the agent, and bridged when it answers.
 import { jest } from '@jest/globals';
 import { LineBusyError } from '../server-line.js';
-import { type AgentLine, worldEachTest, RING_TIMEOUT_MS, ended } from '../testing/call-world.js';
+import { type AgentLine, worldEachTest, RING_TIMEOUT_MS, ended, BRIDGED } from '../testing/call-world.js';
 import { Party, settle } from '../testing/fake-sip.js';
 
 const DESK = 'sip:desk1001@pbx.test';
@@ -60,7 +60,7 @@ describe('a callout', () => {
       ['callout.started', { number: NUMBER, transactionId: TX }],
       ['call.agentRinging', {}],
       ['callout.customerRinging', { number: NUMBER, transactionId: TX }],
-      ['call.customerAccepted', {}],
+      ['call.customerAccepted', BRIDGED],
       ['call.ended', ended('NORMAL_CLEARING', 'customer', 61)],
     ]);
     expect(desk.sent).toEqual(['INVITE', 'BYE']);
@@ -83,7 +83,7 @@ describe('a callout', () => {
       ['callout.started', { number: NUMBER }],
       ['call.agentRinging', {}],
       ['callout.customerRinging', { number: NUMBER }],
-      ['call.customerAccepted', {}],
+      ['call.customerAccepted', BRIDGED],
     ]);
   });
 

@@ -1,6 +1,6 @@
 // What the agent does during an answered call on a server-side line: hold, mute, DTMF.
 import { CallNotAnsweredError, type ServerCall } from '../server-call.js';
-import { type AgentLine, worldEachTest } from '../testing/call-world.js';
+import { type AgentLine, worldEachTest, BRIDGED } from '../testing/call-world.js';
 import { type FakeBridge, type FakeLeg, Party, settle } from '../testing/fake-sip.js';
 
 const DESK = 'sip:desk1001@pbx.test';
@@ -43,7 +43,7 @@ describe('an answered call', () => {
       expect(bridge.heardByB).toBe(desk.remoteAudioTrack);
       expect(world.events.sequence(a.agent)).toEqual([
         ['call.ringing', { phone: CUSTOMER }],
-        ['call.accepted', {}],
+        ['call.accepted', BRIDGED],
         ['call.held', {}],
         ['call.unheld', {}],
       ]);
@@ -72,7 +72,7 @@ describe('an answered call', () => {
       expect(customer.sent).toEqual(['200', 're-INVITE hold']);
       expect(world.events.sequence(a.agent)).toEqual([
         ['call.ringing', { phone: CUSTOMER }],
-        ['call.accepted', {}],
+        ['call.accepted', BRIDGED],
       ]);
       expect(call.model.state).toBe('active');
       expect(desk.sent).toEqual(['INVITE']);
@@ -97,10 +97,10 @@ describe('an answered call', () => {
   describe('mute', () => {
     it('the customer stops hearing the agent; the agent still hears the customer; unmute restores it', async () => {
       await answered();
-      expect(call.toggleMute()).toBe(true);
+      expect(await call.toggleMute()).toBe(true);
       expect(bridge.heardByB).toBeUndefined();
       expect(bridge.heardByA).toBe(customer.remoteAudioTrack);
-      expect(call.toggleMute()).toBe(false);
+      expect(await call.toggleMute()).toBe(false);
       expect(bridge.heardByB).toBe(desk.remoteAudioTrack);
       await settle();
       expect(world.events.types(a.agent)).toEqual([
@@ -114,12 +114,12 @@ describe('an answered call', () => {
 
     it('a muted call taken off hold stays silent towards the customer', async () => {
       await answered();
-      call.toggleMute();
+      await call.toggleMute();
       await call.toggleHold();
       await call.toggleHold();
       expect(call.model.muted).toBe(true);
       expect(bridge.heardByB).toBeUndefined();
-      call.toggleMute();
+      await call.toggleMute();
       expect(bridge.heardByB).toBe(desk.remoteAudioTrack);
       expect(world.events.types(a.agent).slice(2)).toEqual([
         'call.muted',
@@ -132,8 +132,8 @@ describe('an answered call', () => {
     it('unmuting a held call keeps the customer on hold, in silence', async () => {
       await answered();
       await call.toggleHold();
-      call.toggleMute();
-      call.toggleMute();
+      await call.toggleMute();
+      await call.toggleMute();
       expect(bridge.heardByB).toBeUndefined();
       expect(call.model.state).toBe('held');
     });
@@ -141,7 +141,7 @@ describe('an answered call', () => {
     it('is refused on a call that still rings', async () => {
       a.ua.receive(CUSTOMER);
       await settle();
-      expect(() => a.line.call!.toggleMute()).toThrow(CallNotAnsweredError);
+      await expect(a.line.call!.toggleMute()).rejects.toThrow(CallNotAnsweredError);
       expect(world.events.types(a.agent)).toEqual(['call.ringing']);
     });
 
@@ -149,7 +149,7 @@ describe('an answered call', () => {
       world.sip.script(DESK, Party.answers).script('0987654321', Party.answers);
       const out = await a.line.dial('0987654321');
       await settle();
-      out.toggleMute();
+      await out.toggleMute();
       await out.toggleHold();
       expect(world.sip.legTo('0987654321').sent).toEqual(['INVITE', 're-INVITE hold']);
       expect(world.events.types(a.agent)).toEqual([

@@ -3,7 +3,7 @@
 import { jest } from '@jest/globals';
 import { TRANSFER_HEADER } from '@callgate/call-core';
 import { CallNotAnsweredError } from '../server-call.js';
-import { type AgentLine, worldEachTest, RING_TIMEOUT_MS, ended } from '../testing/call-world.js';
+import { type AgentLine, worldEachTest, RING_TIMEOUT_MS, ended, BRIDGED } from '../testing/call-world.js';
 import { FakeTrack, Party, settle } from '../testing/fake-sip.js';
 
 const DESK = 'sip:desk1001@pbx.test';
@@ -46,7 +46,7 @@ describe('an inbound call', () => {
     await settle();
     expect(world.events.sequence(a.agent)).toEqual([
       ['call.ringing', { phone: CUSTOMER }],
-      ['call.accepted', {}],
+      ['call.accepted', BRIDGED],
       ['call.ended', ended('NORMAL_CLEARING', 'customer', 42)],
     ]);
     expect(desk.sent).toEqual(['INVITE', 'BYE']);

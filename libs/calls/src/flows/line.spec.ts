@@ -1,7 +1,7 @@
 // A server-side line itself, over the fake SIP port: its registration as the agent's tabs see it,
 // which incoming calls it turns away, and closing it.
 import { deviceTargetOf } from '../server-line.js';
-import { agentConfig, type AgentLine, worldEachTest, PBX, ended } from '../testing/call-world.js';
+import { agentConfig, type AgentLine, worldEachTest, PBX, ended, BRIDGED } from '../testing/call-world.js';
 import { Party, settle } from '../testing/fake-sip.js';
 
 const CUSTOMER = '0901234567';
@@ -138,7 +138,7 @@ describe('a server-side line', () => {
       await settle();
       expect(world.events.sequence(a.agent)).toEqual([
         ['call.ringing', { phone: CUSTOMER }],
-        ['call.accepted', {}],
+        ['call.accepted', BRIDGED],
         ['call.ended', ended('SHUTDOWN', 'system')],
       ]);
       expect(customer.sent).toEqual(['200', 'BYE']);

@@ -6,7 +6,7 @@ import { jest } from '@jest/globals';
 import { CallgateError, type AgentSummary } from '@callgate/contracts';
 import type { ServerCall } from '../server-call.js';
 import type { LeasedTransfer } from '../transfer-leases.js';
-import { type AgentLine, ended } from '../testing/call-world.js';
+import { type AgentLine, ended, BRIDGED } from '../testing/call-world.js';
 import { type FakeLeg, Party, settle } from '../testing/fake-sip.js';
 import {
   LEASE_MS,
@@ -133,7 +133,7 @@ describe('transfers', () => {
             transferredFrom: '1001',
           },
         ],
-        ['call.accepted', {}],
+        ['call.accepted', BRIDGED],
       ]);
       // The target's copy of the response stays off the CRM backends (the source's copy goes there).
       expect(world.calls.events.last('transfer.response', dst.agent).meta.backends).toBe(false);

@@ -15,6 +15,8 @@ export const DOMAIN = 'acme';
 export const PBX: PbxConfig = { wsUri: 'ws://pbx.test:8080', sipDomain: 'pbx.test', mobilePrefix: '9' };
 /** How long a line's device rings before the call gives up on it. */
 export const RING_TIMEOUT_MS = 20_000;
+/** What `call.accepted` and `call.customerAccepted` carry for a call of {@link PBX} (bridged media). */
+export const BRIDGED = { media: { path: 'bridge', reason: 'pbx.media is bridge' } } as const;
 
 /** The devices of agent `ipphone`: desk phone `sip:desk<ipphone>@pbx.test`, softphone, mobile. */
 export function agentConfig(ipphone: string, devices: Partial<AgentConfig['devices']> = {}): AgentConfig {

@@ -4,9 +4,12 @@ import type {
   AudioBridgePort,
   AudioSource,
   AudioTrack,
+  DirectLink,
+  DirectMediaPort,
   LegEvents,
   LegMediaOptions,
   LegState,
+  MediaProfile,
   SipLeg,
   SipPort,
   SipUserAgentPort,
@@ -16,12 +19,16 @@ import type {
 } from '@callgate/calls';
 import {
   AudioBridge,
+  DirectCalloutCustomer,
+  DirectMediaCall,
+  DirectMediaState,
   prefixedLogger,
   type SipCall,
   type SipLogger,
   type SipMediaOptions,
   SipUserAgent,
   ToneSource,
+  webRtcPlaceholderOffer,
 } from '@callgate/sip';
 
 const stream = (media: AudioSource): MediaStream => media as MediaStream;
@@ -37,7 +44,7 @@ function mediaOptions(options: LegMediaOptions): SipMediaOptions {
 
 /** A libs/sip call as a leg of the port. */
 class JsSipLeg implements SipLeg {
-  constructor(private readonly call: SipCall) {}
+  constructor(readonly call: SipCall) {}
 
   get remoteUser(): string {
     return this.call.remote.user;
@@ -83,7 +90,7 @@ class JsSipLeg implements SipLeg {
 
 /** A libs/sip user agent as the port's. */
 class JsSipUserAgent implements SipUserAgentPort {
-  constructor(private readonly ua: SipUserAgent) {}
+  constructor(readonly ua: SipUserAgent) {}
 
   get user(): string {
     return this.ua.user;
@@ -149,13 +156,111 @@ class WrtcBridge implements AudioBridgePort {
   }
 }
 
+/** The libs/sip call under a leg of this port (a leg of another port is a programming error). */
+function sipCallOf(leg: SipLeg): SipCall {
+  if (leg instanceof JsSipLeg) return leg.call;
+  throw new TypeError('not a leg of the JsSIP port');
+}
+
+function sipUserAgentOf(ua: SipUserAgentPort): SipUserAgent {
+  if (ua instanceof JsSipUserAgent) return ua.ua;
+  throw new TypeError('not a user agent of the JsSIP port');
+}
+
+/** A DirectMediaCall as the port's link; a command after a failed update first reconnects the legs. */
+class JsSipDirectLink implements DirectLink {
+  constructor(private readonly call: DirectMediaCall) {}
+
+  hold(): Promise<void> {
+    return this.command(() => this.call.hold());
+  }
+  unhold(): Promise<void> {
+    return this.command(() => this.call.unhold());
+  }
+  mute(): Promise<void> {
+    return this.command(() => this.call.mute());
+  }
+  unmute(): Promise<void> {
+    return this.command(() => this.call.unmute());
+  }
+  async retarget(target: SipLeg): Promise<void> {
+    await this.command(() => this.call.retarget(sipCallOf(target)));
+  }
+  close(): void {
+    void this.call.hangup();
+  }
+
+  private async command(run: () => Promise<unknown>): Promise<void> {
+    if (this.call.state === DirectMediaState.MediaFailed) await this.call.reconnect();
+    await run();
+  }
+}
+
+/** Direct media over libs/sip: pass-through legs (no wrtc), DirectMediaCall joining them. */
+class JsSipDirectMedia implements DirectMediaPort {
+  private readonly callouts = new WeakMap<SipCall, DirectCalloutCustomer>();
+
+  constructor(private readonly logger: SipLogger) {}
+
+  callWithOfferOf(
+    ua: SipUserAgentPort,
+    target: string,
+    offerer: SipLeg,
+    options: { extraHeaders?: string[]; fromUser?: string },
+  ): SipLeg {
+    const passThrough = DirectMediaCall.offerOf(sipCallOf(offerer));
+    return new JsSipLeg(sipUserAgentOf(ua).call(target, { passThrough, ...options }));
+  }
+
+  async answerCustomer(device: SipLeg, customer: SipLeg): Promise<DirectLink> {
+    const call = await DirectMediaCall.answerCustomer(sipCallOf(device), sipCallOf(customer), {
+      logger: this.logger,
+    });
+    return new JsSipDirectLink(call);
+  }
+
+  callDevice(ua: SipUserAgentPort, target: string, profile: MediaProfile, extraHeaders: string[]): SipLeg {
+    const passThrough = DirectMediaCall.placeholder(
+      profile === 'webrtc' ? { placeholderOffer: webRtcPlaceholderOffer() } : {},
+    );
+    return new JsSipLeg(sipUserAgentOf(ua).call(target, { passThrough, extraHeaders }));
+  }
+
+  callCustomer(ua: SipUserAgentPort, device: SipLeg, target: string, extraHeaders: string[]): SipLeg {
+    const customer = DirectCalloutCustomer.place(sipUserAgentOf(ua), sipCallOf(device), target, {
+      logger: this.logger,
+      extraHeaders,
+    });
+    this.callouts.set(customer.call, customer);
+    return new JsSipLeg(customer.call);
+  }
+
+  async connectCustomer(customer: SipLeg): Promise<DirectLink> {
+    return new JsSipDirectLink(await this.callout(customer).connect());
+  }
+
+  abandonCustomer(customer: SipLeg): Promise<void> {
+    return this.callout(customer).abandon();
+  }
+
+  private callout(customer: SipLeg): DirectCalloutCustomer {
+    const callout = this.callouts.get(sipCallOf(customer));
+    if (!callout) throw new TypeError('not a customer leg placed by callCustomer()');
+    return callout;
+  }
+}
+
 /**
  * The SIP port of the gateway: JsSIP user agents over WebSocket (TLS, ICE servers, REGISTER
- * back-off, reconnection 1-10 s), wrtc bridges and tones. SIP traffic goes to `logger` at debug,
+ * back-off, reconnection 1-10 s), wrtc bridges and tones, and direct media (pass-through legs). SIP traffic goes to `logger` at debug,
  * each line prefixed with the agent (`<domain>/<ipphone>:`).
  */
 export class JsSipPort implements SipPort {
-  constructor(private readonly logger: SipLogger) {}
+  readonly direct: DirectMediaPort;
+
+  constructor(private readonly logger: SipLogger) {
+    this.direct = new JsSipDirectMedia(logger);
+  }
 
   createUserAgent(spec: UserAgentSpec): SipUserAgentPort {
     const { config, pbx } = spec;
