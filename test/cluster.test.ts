@@ -370,9 +370,13 @@ describe('several gateway instances (real processes, one Redis, the lab PBX)', (
     expect(adoptedAfterMs).toBeGreaterThanOrEqual(LEASE_MS - 500);
 
     // While B is frozen, a call to the agent rings its phone once, through A.
+    // The customer hangs up once it is answered: a hang-up while it still rings would be a CANCEL
+    // that may cross the 200 OK, which a direct-media gateway sends as soon as the desk answers.
     const customer = lab.bot('0901000001');
+    const firstAnswered = customer.waitFor('answered', { timeoutMs: 15_000 });
     const first = customer.call(target);
     await phone.waitFor('answered', { timeoutMs: 15_000 });
+    await firstAnswered;
     await customer.hangup(first);
     expect(rings).toHaveLength(1);
 
@@ -387,9 +391,10 @@ describe('several gateway instances (real processes, one Redis, the lab PBX)', (
       'B holds no line',
     );
     // Another call once B is back: still one ring, from A's line.
+    const secondAnswered = customer.waitFor('answered', { timeoutMs: 15_000 });
     const second = customer.call(target);
-    const answered = phone.waitFor('answered', { timeoutMs: 15_000 });
-    await answered;
+    await phone.waitFor('answered', { timeoutMs: 15_000 });
+    await secondAnswered;
     await customer.hangup(second);
     expect(rings).toHaveLength(2);
     expect(await sipOf(b, target)).toEqual({ registered: true, owner: 'gw-a' });
