@@ -1,7 +1,7 @@
 // A small world for call-flow tests: one fake SIP stack and PBX, the fake ports, and server-side
 // lines of agents of one domain, composed as the gateway composes them (minus Nest and Redis).
 import { afterEach, beforeEach, jest } from '@jest/globals';
-import type { AgentConfig, PbxConfig } from '@callgate/auth';
+import type { AgentConfig, PbxConfig, PbxMediaPath } from '@callgate/auth';
 import type { EndCause, EndedBy } from '@callgate/call-core';
 import type { EventDataMap } from '@callgate/contracts';
 import type { AgentState } from '@callgate/coordination';
@@ -17,6 +17,17 @@ export const PBX: PbxConfig = { wsUri: 'ws://pbx.test:8080', sipDomain: 'pbx.tes
 export const RING_TIMEOUT_MS = 20_000;
 /** What `call.accepted` and `call.customerAccepted` carry for a call of {@link PBX} (bridged media). */
 export const BRIDGED = { media: { path: 'bridge', reason: 'pbx.media is bridge' } } as const;
+/** What they carry for a call of a world with `pbx.media: 'direct'` whose device took direct media. */
+export const DIRECT = {
+  media: { path: 'direct', reason: 'direct media: the device and the customer exchange RTP themselves' },
+} as const;
+
+/** How a world is made: its domain's `pbx.media` (unset: {@link PBX}'s default), a SIP stack without direct media. */
+export interface WorldOptions {
+  media?: PbxMediaPath;
+  /** false: the fake SIP port has no `direct` (a stack that can only bridge) */
+  direct?: boolean;
+}
 
 /** The devices of agent `ipphone`: desk phone `sip:desk<ipphone>@pbx.test`, softphone, mobile. */
 export function agentConfig(ipphone: string, devices: Partial<AgentConfig['devices']> = {}): AgentConfig {
@@ -58,9 +69,9 @@ export interface AgentLine {
 }
 
 /** What a world is made of; a reset makes them anew. */
-function freshParts() {
+function freshParts(options: WorldOptions) {
   return {
-    sip: new FakeSip(),
+    sip: new FakeSip({ direct: options.direct ?? true }),
     events: new FakeCallEvents(),
     ledger: new TransferLedger(),
     logger: new RecordingLogger(),
@@ -69,7 +80,14 @@ function freshParts() {
 }
 
 export class CallWorld {
-  private parts = freshParts();
+  /** the PBX of the world's domain: {@link PBX}, with the `pbx.media` asked for */
+  readonly pbx: PbxConfig;
+  private parts: ReturnType<typeof freshParts>;
+
+  constructor(private readonly options: WorldOptions = {}) {
+    this.pbx = options.media === undefined ? PBX : { ...PBX, media: options.media };
+    this.parts = freshParts(options);
+  }
 
   get sip(): FakeSip {
     return this.parts.sip;
@@ -89,7 +107,7 @@ export class CallWorld {
 
   /** Starts over: a new fake SIP stack and PBX, new ports, no lines. */
   reset(): void {
-    this.parts = freshParts();
+    this.parts = freshParts(this.options);
   }
 
   /** A server-side line of agent `ipphone` (device 2, call status On unless told), not started. */
@@ -114,7 +132,7 @@ export class CallWorld {
     const line = new ServerLine({
       agent,
       config,
-      pbx: PBX,
+      pbx: this.pbx,
       publish: (type, data, call) => events.publish(agent, type, data, call),
       state: () => Promise.resolve({ ...knobs.state }),
       logger: this.logger,
@@ -148,7 +166,10 @@ export class CallWorld {
     return entry;
   }
 
-  /** Closes every line, then checks that no leg is left up, every bridge closed, every tone stopped. */
+  /**
+   * Closes every line, then checks that no leg is left up, every bridge and direct link closed,
+   * every tone stopped.
+   */
   async close(): Promise<void> {
     await Promise.all(this.lines.map((entry) => entry.line.close('test over')));
     await settle();
@@ -156,6 +177,7 @@ export class CallWorld {
       ...this.sip.liveLegs.map((leg) => `a leg to ${leg.target} (${leg.state})`),
       ...this.sip.bridges.filter((bridge) => !bridge.closed).map(() => 'a bridge'),
       ...this.sip.tones.filter((tone) => !tone.stopped).map(() => 'a tone'),
+      ...(this.sip.direct?.links ?? []).filter((link) => !link.closed).map(() => 'a direct link'),
     ];
     if (left.length > 0) throw new Error(`left open after the test: ${left.join(', ')}`);
   }
@@ -165,8 +187,8 @@ export class CallWorld {
  * The world of a describe's tests: made anew before each test, on jest's fake timers (now =
  * 1 000 000 ms); closed and checked after it (see {@link CallWorld.close}).
  */
-export function worldEachTest(): CallWorld {
-  const world = new CallWorld();
+export function worldEachTest(options: WorldOptions = {}): CallWorld {
+  const world = new CallWorld(options);
   beforeEach(() => {
     jest.useFakeTimers({ now: 1_000_000 });
     world.reset();

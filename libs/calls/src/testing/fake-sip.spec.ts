@@ -1,7 +1,7 @@
 // The fake SIP port keeps the promises its tests rely on: libs/sip's timing and causes, the PBX's
-// routing between its user agents.
+// routing between its user agents, the direct-media port's scripted refusals.
 import { agentConfig, PBX } from './call-world.js';
-import { FakeSip, type FakeUserAgent, Party, settle, userOf } from './fake-sip.js';
+import { FakeSip, FakeStream, type FakeUserAgent, Party, settle, userOf } from './fake-sip.js';
 
 const spec = (user: string) => ({
   agent: { domain: 'acme', ipphone: user },
@@ -110,6 +110,49 @@ describe('the fake SIP port', () => {
     await ua.close('bye');
     expect(leg.sent).toEqual(['INVITE', 'CANCEL']);
     expect([ua.isRegistered, ua.closes]).toEqual([false, ['bye']]);
+  });
+
+  it('direct media: a refused offer is the scripted status and is not routed; only offers of the kinds named are refused', async () => {
+    const direct = sip.direct!;
+    const callee = sip.createUserAgent(spec('1002'));
+    void callee.start();
+    await settle();
+    direct.refuse('1002', 488, ['rtp']);
+    const refused = direct.callDevice(ua, 'sip:1002@pbx.test', 'rtp', []);
+    await settle();
+    expect(refused.ending).toEqual({ cause: 'incompatibleSdp', by: 'remote', statusCode: 488 });
+    expect(callee.legs).toEqual([]);
+    const taken = direct.callDevice(ua, 'sip:1002@pbx.test', 'webrtc', []);
+    await settle();
+    expect(taken.state).toBe('ringing');
+    expect(callee.legs).toHaveLength(1);
+    expect(direct.placed.map((p) => [p.how, p.leg.media])).toEqual([
+      ['device', new FakeStream('direct: rtp placeholder')],
+      ['device', new FakeStream('direct: webrtc placeholder')],
+    ]);
+    await taken.hangup();
+  });
+
+  it('direct media: a link answers each operation on a later microtask; a refused one rejects and changes nothing', async () => {
+    const direct = sip.direct!;
+    const customer = ua.receive('0911');
+    sip.script('0912', Party.answers);
+    const device = direct.callWithOfferOf(ua, '0912', customer, {});
+    await settle();
+    const link = await direct.answerCustomer(device, customer);
+    expect(customer.state).toBe('established');
+    const held = link.hold();
+    expect(link.state).toBe('talking');
+    await held;
+    expect(link.state).toBe('held');
+    link.refuse('unhold', 491);
+    await expect(link.unhold()).rejects.toThrow('unhold: re-INVITE 491 refused');
+    expect([link.state, link.ops]).toEqual(['held', ['hold', 'unhold']]);
+    direct.fail('connectCustomer', 'no answer to the re-INVITE');
+    const callout = direct.callCustomer(ua, device, '0913', []);
+    await expect(direct.connectCustomer(callout)).rejects.toThrow('no answer to the re-INVITE');
+    link.close();
+    await Promise.all([customer.hangup(), device.hangup(), callout.hangup()]);
   });
 
   it('names the SIP user of a target', () => {

@@ -1,5 +1,5 @@
-// An in-memory SIP port for fast call-flow tests: user agents, legs, bridges and tones with no
-// network, no media and no timers. Remote parties are scripted (how they answer an INVITE, a
+// An in-memory SIP port for fast call-flow tests: user agents, legs, bridges, tones and direct
+// media (links of two legs) with no network, no media and no timers. Remote parties are scripted (how they answer an INVITE, a
 // re-INVITE, an INFO) or driven by the test through each leg's `peer`, so a test reads like a
 // conversation: "the desk phone answers", "the customer hangs up". A call between two fake user
 // agents is routed by the fake PBX: both ends are legs of this port, linked.
@@ -496,6 +496,14 @@ export class FakeUserAgent implements port.SipUserAgentPort {
   }
 
   call(target: string, options: port.LegMediaOptions): FakeLeg {
+    return this.place(target, options, this.sip.scriptOf(target));
+  }
+
+  /**
+   * Places an outgoing leg as {@link call} does; `script` set: the party at `target` behaves so
+   * (and the fake PBX does not route it to a user agent), as a device refusing a direct offer.
+   */
+  place(target: string, options: port.LegMediaOptions, script: PartyScript | undefined): FakeLeg {
     if (!this.reachable || this.closed) throw new FakeSipError(`cannot reach the PBX to call ${target}`);
     const leg = new FakeLeg(
       this.sip,
@@ -503,13 +511,13 @@ export class FakeUserAgent implements port.SipUserAgentPort {
       target,
       userOf(target),
       options.extraHeaders ?? [],
-      this.sip.scriptOf(target) ?? {},
+      script ?? {},
       options.fromUser,
     );
     leg.media = options.media;
     leg.sent.push('INVITE');
     this.legs.push(leg);
-    this.sip.route(this, leg);
+    this.sip.route(this, leg, script !== undefined);
     return leg;
   }
 
@@ -619,12 +627,207 @@ export class FakeTone implements port.TonePort {
   }
 }
 
+/** What a device leg placed by the direct-media port was offered: the customer's SDP, or a placeholder. */
+export type DirectOffer = 'customer' | port.MediaProfile;
+
+/** A leg the fake direct-media port placed, and what it was offered. */
+export type DirectPlacement =
+  | { how: 'offerOf'; target: string; leg: FakeLeg; offerer: port.SipLeg }
+  | { how: 'device'; target: string; leg: FakeLeg; profile: port.MediaProfile }
+  | { how: 'customer'; target: string; leg: FakeLeg; device: port.SipLeg };
+
+/** An operation of a direct link. */
+export type DirectLinkOp = 'hold' | 'unhold' | 'mute' | 'unmute' | 'retarget';
+
+/** The steps of the direct-media port (besides placing legs) a test can make fail. */
+export type DirectStep = 'answerCustomer' | 'connectCustomer' | 'abandonCustomer';
+
+/**
+ * Two legs joined by direct media, in memory: records each operation asked, and answers it on a
+ * later microtask (200, or the refusal the test scripted with {@link refuse}, which rejects and
+ * changes nothing, as the real link leaves both legs as they were).
+ */
+export class FakeDirectLink implements port.DirectLink {
+  /** the operations asked, in order (`hold`, `mute`, `retarget <user>`...), refused ones too */
+  readonly ops: string[] = [];
+  /** what the customer and the agent's side do now: talk, `held` (both inactive), `muted` (the agent recvonly) */
+  state: 'talking' | 'held' | 'muted' = 'talking';
+  closed = false;
+  private readonly refusals = new Map<DirectLinkOp, number>();
+
+  constructor(
+    private readonly sip: FakeSip,
+    readonly customer: port.SipLeg,
+    /** the customer's media peer: the device, then a transfer's target after `retarget` */
+    public peer: port.SipLeg,
+  ) {}
+
+  /** From now on `op` is refused with `status` (a leg answering its re-INVITE so). */
+  refuse(op: DirectLinkOp, status = 488): this {
+    this.refusals.set(op, status);
+    return this;
+  }
+
+  hold(): Promise<void> {
+    return this.run('hold', 'hold', () => (this.state = 'held'));
+  }
+  unhold(): Promise<void> {
+    return this.run('unhold', 'unhold', () => (this.state = 'talking'));
+  }
+  mute(): Promise<void> {
+    return this.run('mute', 'mute', () => (this.state = 'muted'));
+  }
+  unmute(): Promise<void> {
+    return this.run('unmute', 'unmute', () => (this.state = 'talking'));
+  }
+  retarget(target: port.SipLeg): Promise<void> {
+    return this.run('retarget', `retarget ${target.remoteUser}`, () => (this.peer = target));
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private async run(op: DirectLinkOp, label: string, apply: () => void): Promise<void> {
+    this.ops.push(label);
+    if (this.closed) throw new FakeSipError(`${label}: the link is closed`);
+    const status = await this.sip.answer(() => this.refusals.get(op) ?? 200);
+    if (this.customer.isTerminated) throw new FakeSipError(`${label}: the customer's call ended`);
+    if (status >= 300) throw new FakeSipError(`${label}: re-INVITE ${status} refused`);
+    apply();
+  }
+}
+
+/**
+ * The direct-media port of the fake: places legs as the fake user agents do (their `media` a
+ * {@link FakeStream} naming the offer), records what each was offered, answers and joins legs
+ * into {@link FakeDirectLink}s. A test scripts refusals: a device answering a direct offer with a
+ * status ({@link refuse}), a step failing ({@link fail}), a link's operation refused.
+ */
+export class FakeDirectMedia implements port.DirectMediaPort {
+  /** the legs placed, in order, with what each was offered */
+  readonly placed: DirectPlacement[] = [];
+  /** the links made, in order */
+  readonly links: FakeDirectLink[] = [];
+  /** the other steps asked, in order: `answerCustomer <user>`, `connectCustomer <user>`, `abandonCustomer <user>` */
+  readonly steps: string[] = [];
+  private readonly refusals = new Map<string, { status: number; offers: readonly DirectOffer[] }>();
+  private readonly failures = new Map<DirectStep, string>();
+  /** a callout's customer leg → its device leg */
+  private readonly devices = new Map<port.SipLeg, port.SipLeg>();
+
+  constructor(private readonly sip: FakeSip) {}
+
+  /** The device at `target` (or its SIP user) answers `status` to a direct offer of these kinds. */
+  refuse(
+    target: string,
+    status: number,
+    offers: readonly DirectOffer[] = ['customer', 'rtp', 'webrtc'],
+  ): this {
+    this.refusals.set(target, { status, offers });
+    return this;
+  }
+
+  /** From now on `step` rejects with `message` (on a later microtask). */
+  fail(step: DirectStep, message = `${step} failed`): this {
+    this.failures.set(step, message);
+    return this;
+  }
+
+  /** The placements of legs to `target` (or to its SIP user), oldest first. */
+  placedTo(target: string): DirectPlacement[] {
+    return this.placed.filter((p) => p.target === target || p.leg.remoteUser === userOf(target));
+  }
+
+  callWithOfferOf(
+    ua: port.SipUserAgentPort,
+    target: string,
+    offerer: port.SipLeg,
+    options: { extraHeaders?: string[]; fromUser?: string },
+  ): FakeLeg {
+    const leg = this.place(ua, target, 'customer', `offer of ${offerer.remoteUser}`, options);
+    this.placed.push({ how: 'offerOf', target, leg, offerer });
+    return leg;
+  }
+
+  async answerCustomer(device: port.SipLeg, customer: port.SipLeg): Promise<FakeDirectLink> {
+    this.steps.push(`answerCustomer ${customer.remoteUser}`);
+    await this.step('answerCustomer');
+    await customer.answer({ media: new FakeStream(`direct: SDP of ${device.remoteUser}`) });
+    return this.link(customer, device);
+  }
+
+  callDevice(
+    ua: port.SipUserAgentPort,
+    target: string,
+    profile: port.MediaProfile,
+    extraHeaders: string[],
+  ): FakeLeg {
+    const leg = this.place(ua, target, profile, `${profile} placeholder`, { extraHeaders });
+    this.placed.push({ how: 'device', target, leg, profile });
+    return leg;
+  }
+
+  callCustomer(
+    ua: port.SipUserAgentPort,
+    device: port.SipLeg,
+    target: string,
+    extraHeaders: string[],
+  ): FakeLeg {
+    const leg = this.place(ua, target, 'customer', `SDP of ${device.remoteUser}`, { extraHeaders });
+    this.placed.push({ how: 'customer', target, leg, device });
+    this.devices.set(leg, device);
+    return leg;
+  }
+
+  async connectCustomer(customer: port.SipLeg): Promise<FakeDirectLink> {
+    this.steps.push(`connectCustomer ${customer.remoteUser}`);
+    const device = this.devices.get(customer);
+    if (!device) throw new FakeSipError('connectCustomer(): not a customer this port called');
+    await this.step('connectCustomer');
+    return this.link(customer, device);
+  }
+
+  async abandonCustomer(customer: port.SipLeg): Promise<void> {
+    this.steps.push(`abandonCustomer ${customer.remoteUser}`);
+    await this.step('abandonCustomer');
+  }
+
+  private place(
+    ua: port.SipUserAgentPort,
+    target: string,
+    offer: DirectOffer,
+    label: string,
+    options: { extraHeaders?: string[]; fromUser?: string },
+  ): FakeLeg {
+    if (!(ua instanceof FakeUserAgent)) throw new Error('the fake direct-media port needs a fake user agent');
+    const refusal = this.refusals.get(target) ?? this.refusals.get(userOf(target));
+    const script: PartyScript | undefined =
+      refusal?.offers.includes(offer) === true ? { invite: [refusal.status] } : this.sip.scriptOf(target);
+    return ua.place(target, { media: new FakeStream(`direct: ${label}`), ...options }, script);
+  }
+
+  private async step(step: DirectStep): Promise<void> {
+    await this.sip.answer(() => 0);
+    const message = this.failures.get(step);
+    if (message !== undefined) throw new FakeSipError(message);
+  }
+
+  private link(customer: port.SipLeg, peer: port.SipLeg): FakeDirectLink {
+    const link = new FakeDirectLink(this.sip, customer, peer);
+    this.links.push(link);
+    return link;
+  }
+}
+
 /**
  * The fake SIP port, and the fake PBX behind it. An outgoing leg to the user of one of its
  * registered user agents is routed there (the callee gets an incoming leg, linked to the caller's);
  * to any other target it meets the party scripted for it (`script()`), or one that just rings.
  */
 export class FakeSip implements port.SipPort {
+  /** direct media (RFC 3725), unless made with `{ direct: false }`: a stack that only bridges */
+  readonly direct: FakeDirectMedia | undefined;
   readonly userAgents: FakeUserAgent[] = [];
   readonly bridges: FakeBridge[] = [];
   readonly tones: FakeTone[] = [];
@@ -632,6 +835,10 @@ export class FakeSip implements port.SipPort {
   private readonly registrars = new Map<string, RegistrarScript>();
   /** deliveries not yet made */
   private pending = 0;
+
+  constructor(options: { direct?: boolean } = {}) {
+    this.direct = options.direct === false ? undefined : new FakeDirectMedia(this);
+  }
 
   createUserAgent(spec: port.UserAgentSpec): FakeUserAgent {
     const ua = new FakeUserAgent(this, spec);
@@ -720,8 +927,8 @@ export class FakeSip implements port.SipPort {
   }
 
   /** Sends an outgoing leg to its script, or to the fake user agent registered as its user. */
-  route(from: FakeUserAgent, leg: FakeLeg): void {
-    const callee = this.scriptOf(leg.target) ? undefined : this.userAgent(userOf(leg.target));
+  route(from: FakeUserAgent, leg: FakeLeg, scripted = this.scriptOf(leg.target) !== undefined): void {
+    const callee = scripted ? undefined : this.userAgent(userOf(leg.target));
     if (!callee) {
       leg.play();
       return;
