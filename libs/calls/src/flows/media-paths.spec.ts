@@ -1,0 +1,473 @@
+// Where a server-side call's audio flows (pbx.media), over the fake SIP port and its in-memory
+// direct-media port: in direct mode the gateway hands each leg's SDP to the other and joins them
+// in a link whose operations stand for hold, mute and transfer; a device that refuses the media it
+// was offered (488, 415, 606) is rung again, and the call says in call.accepted which path it took.
+import { jest } from '@jest/globals';
+import { TRANSFER_HEADER } from '@callgate/call-core';
+import type { ServerCall } from '../server-call.js';
+import {
+  type AgentLine,
+  BRIDGED,
+  DIRECT,
+  ended,
+  RING_TIMEOUT_MS,
+  worldEachTest,
+} from '../testing/call-world.js';
+import {
+  type FakeDirectLink,
+  type FakeDirectMedia,
+  type FakeLeg,
+  FakeStream,
+  Party,
+  settle,
+} from '../testing/fake-sip.js';
+
+const DESK = 'sip:desk1001@pbx.test';
+const CUSTOMER = '0901234567';
+const NUMBER = '0987654321';
+const TX = 'tx-7';
+const QUEUE = 'sip:queue-sales@pbx.test';
+const TRANSFER_ID = '3f2504e0-4f89-41d3-9a0c-0305e82c3301';
+/** A callout's customer rings (the fake's parties ring unless scripted otherwise). */
+const CUSTOMER_RINGING = ['callout.customerRinging', { number: NUMBER, transactionId: TX }] as const;
+
+/** `call.accepted` of a call whose device refused direct media with `status` and was bridged. */
+const refusedThenBridged = (status: number) =>
+  ({
+    media: {
+      path: 'bridge',
+      reason: `the device refused direct media (${status}): no common codec or media profile, so the gateway bridges`,
+    },
+  }) as const;
+
+describe('direct media (pbx.media: direct)', () => {
+  const world = worldEachTest({ media: 'direct' });
+  let a: AgentLine;
+  let direct: FakeDirectMedia;
+
+  beforeEach(async () => {
+    a = await world.registeredLine('1001');
+    direct = world.sip.direct!;
+  });
+
+  /** The customer calls; the desk phone rings. */
+  async function ringing(): Promise<{ customer: FakeLeg; desk: FakeLeg }> {
+    const customer = a.ua.receive(CUSTOMER);
+    await settle();
+    return { customer, desk: world.sip.legTo(DESK) };
+  }
+
+  /** An inbound call answered on the desk phone, joined by direct media. */
+  async function answered(): Promise<{
+    call: ServerCall;
+    customer: FakeLeg;
+    desk: FakeLeg;
+    link: FakeDirectLink;
+  }> {
+    const { customer, desk } = await ringing();
+    desk.peer.answer();
+    await settle();
+    const call = a.line.call!;
+    expect(call.model.state).toBe('active');
+    expect(direct.links).toHaveLength(1);
+    return { call, customer, desk, link: direct.links[0]! };
+  }
+
+  describe('an inbound call', () => {
+    it("offers the device the customer's SDP, answers the customer through the port, and bridges nothing", async () => {
+      const { customer, desk } = await ringing();
+      expect(direct.placed).toEqual([{ how: 'offerOf', target: DESK, leg: desk, offerer: customer }]);
+      expect(desk.media).toEqual(new FakeStream(`direct: offer of ${CUSTOMER}`));
+      expect(customer.state).toBe('ringing');
+
+      desk.peer.answer();
+      await settle();
+      expect(direct.steps).toEqual([`answerCustomer ${CUSTOMER}`]);
+      expect(customer.state).toBe('established');
+      expect(customer.sent).toEqual(['200']);
+      expect(customer.media).toEqual(new FakeStream('direct: SDP of desk1001'));
+      const link = direct.links[0]!;
+      expect(link.customer).toBe(customer);
+      expect(link.peer).toBe(desk);
+      expect(world.sip.bridges).toEqual([]);
+      expect(world.sip.tones).toEqual([]);
+
+      customer.peer.bye();
+      await settle();
+      expect(world.events.sequence(a.agent)).toEqual([
+        ['call.ringing', { phone: CUSTOMER }],
+        ['call.accepted', DIRECT],
+        ['call.ended', ended('NORMAL_CLEARING', 'customer')],
+      ]);
+      expect(link.closed).toBe(true);
+      expect(desk.sent).toEqual(['INVITE', 'BYE']);
+    });
+
+    it.each([488, 415, 606])(
+      'a device answering %i to the direct offer is rung again bridged, and call.accepted says why',
+      async (status) => {
+        direct.refuse(DESK, status);
+        const { customer } = await ringing();
+        const [first, second] = world.sip.legsTo(DESK);
+        expect(first?.ending).toMatchObject({ by: 'remote', statusCode: status });
+        expect(direct.placed).toEqual([{ how: 'offerOf', target: DESK, leg: first, offerer: customer }]);
+        const bridge = world.sip.bridges[0]!;
+        expect(second?.media).toBe(bridge.streamToA);
+        expect(customer.state).toBe('ringing');
+
+        second!.peer.answer();
+        await settle();
+        expect(customer.media).toBe(bridge.streamToB);
+        expect(bridge.heardByB).toBe(second!.remoteAudioTrack);
+        expect(direct.steps).toEqual([]);
+        expect(direct.links).toEqual([]);
+        expect(world.events.sequence(a.agent)).toEqual([
+          ['call.ringing', { phone: CUSTOMER }],
+          ['call.accepted', refusedThenBridged(status)],
+        ]);
+        expect(world.logger.lines).toContainEqual(
+          expect.stringContaining(`the device answered ${status} to the direct offer`),
+        );
+      },
+    );
+
+    it('a device answering 486 is busy, not refusing media: the call ends BUSY as in bridge mode', async () => {
+      direct.refuse(DESK, 486);
+      const { customer } = await ringing();
+      expect(world.sip.legsTo(DESK)).toHaveLength(1);
+      expect(world.sip.bridges).toEqual([]);
+      expect(customer.sent).toEqual(['486']);
+      expect(world.events.sequence(a.agent)).toEqual([
+        ['call.ringing', { phone: CUSTOMER }],
+        ['call.ended', ended('BUSY', 'agent')],
+      ]);
+    });
+
+    it('a device that rings out is not rung again, whatever it would have answered', async () => {
+      const { customer, desk } = await ringing();
+      jest.advanceTimersByTime(RING_TIMEOUT_MS);
+      await settle();
+      expect(desk.sent).toEqual(['INVITE', 'CANCEL']);
+      expect(world.sip.legsTo(DESK)).toHaveLength(1);
+      expect(customer.sent).toEqual(['480']);
+      expect(world.events.last('call.ended').data).toEqual(ended('NO_ANSWER', 'agent'));
+    });
+
+    it('answering the customer through the port fails: MEDIA_FAILED, both legs down', async () => {
+      direct.fail('answerCustomer');
+      const { customer, desk } = await ringing();
+      desk.peer.answer();
+      await settle();
+      expect(world.events.sequence(a.agent)).toEqual([
+        ['call.ringing', { phone: CUSTOMER }],
+        ['call.ended', ended('MEDIA_FAILED', 'system')],
+      ]);
+      expect(customer.sent).toEqual(['480']);
+      expect(desk.sent).toEqual(['INVITE', 'BYE']);
+    });
+  });
+
+  describe('a callout', () => {
+    /** The agent dials; the desk phone, scripted to answer a bridged offer, is rung. */
+    async function dialled(): Promise<void> {
+      world.sip.script(DESK, Party.answers);
+      await a.line.dial(NUMBER, TX);
+      await settle();
+    }
+
+    it("offers the device a plain-RTP placeholder, the customer the device's SDP, and connects them when it answers", async () => {
+      await dialled();
+      const desk = world.sip.legTo(DESK);
+      const customer = world.sip.legTo(NUMBER);
+      expect(direct.placed).toEqual([
+        { how: 'device', target: DESK, leg: desk, profile: 'rtp' },
+        { how: 'customer', target: NUMBER, leg: customer, device: desk },
+      ]);
+      expect(desk.media).toEqual(new FakeStream('direct: rtp placeholder'));
+      expect(customer.media).toEqual(new FakeStream('direct: SDP of desk1001'));
+      expect(world.sip.tones).toEqual([]);
+
+      customer.peer.ring();
+      await settle();
+      customer.peer.answer();
+      await settle();
+      expect(direct.steps).toEqual([`connectCustomer ${NUMBER}`]);
+      expect(direct.links[0]?.peer).toBe(desk);
+      expect(world.sip.bridges).toEqual([]);
+      expect(world.events.sequence(a.agent)).toEqual([
+        ['callout.started', { number: NUMBER, transactionId: TX }],
+        ['call.agentRinging', {}],
+        ['callout.customerRinging', { number: NUMBER, transactionId: TX }],
+        ['call.customerAccepted', DIRECT],
+      ]);
+    });
+
+    it('a device refusing the plain-RTP placeholder takes a WebRTC one', async () => {
+      direct.refuse(DESK, 488, ['rtp']);
+      await dialled();
+      const [first, second] = world.sip.legsTo(DESK);
+      expect(direct.placedTo(DESK)).toEqual([
+        { how: 'device', target: DESK, leg: first, profile: 'rtp' },
+        { how: 'device', target: DESK, leg: second, profile: 'webrtc' },
+      ]);
+      const customer = world.sip.legTo(NUMBER);
+      customer.peer.answer();
+      await settle();
+      expect(world.events.sequence(a.agent)).toEqual([
+        ['callout.started', { number: NUMBER, transactionId: TX }],
+        ['call.agentRinging', {}],
+        CUSTOMER_RINGING,
+        [
+          'call.customerAccepted',
+          {
+            media: {
+              path: 'direct',
+              reason: 'direct media; the device refused a plain-RTP offer (488) and took a WebRTC one',
+            },
+          },
+        ],
+      ]);
+    });
+
+    it('a device refusing both placeholders (488) is bridged; the callout is announced once', async () => {
+      direct.refuse(DESK, 488, ['rtp', 'webrtc']);
+      await dialled();
+      const desks = world.sip.legsTo(DESK);
+      expect(desks).toHaveLength(3);
+      expect(direct.placed).toEqual([
+        { how: 'device', target: DESK, leg: desks[0], profile: 'rtp' },
+        { how: 'device', target: DESK, leg: desks[1], profile: 'webrtc' },
+      ]);
+      const bridge = world.sip.bridges[0]!;
+      expect(desks[2]?.media).toBe(bridge.streamToA);
+      const customer = world.sip.legTo(NUMBER);
+      expect(customer.media).toBe(bridge.streamToB);
+      expect(bridge.heardByA).toBe(world.sip.tones[0]?.track);
+
+      customer.peer.answer();
+      await settle();
+      expect(bridge.heardByA).toBe(customer.remoteAudioTrack);
+      expect(world.events.sequence(a.agent)).toEqual([
+        ['callout.started', { number: NUMBER, transactionId: TX }],
+        ['call.agentRinging', {}],
+        CUSTOMER_RINGING,
+        ['call.customerAccepted', refusedThenBridged(488)],
+      ]);
+    });
+
+    it('connecting the answered customer fails: call.ended MEDIA_FAILED', async () => {
+      direct.fail('connectCustomer');
+      await dialled();
+      const desk = world.sip.legTo(DESK);
+      const customer = world.sip.legTo(NUMBER);
+      customer.peer.answer();
+      await settle();
+      expect(direct.steps).toEqual([`connectCustomer ${NUMBER}`]);
+      expect(world.events.sequence(a.agent)).toEqual([
+        ['callout.started', { number: NUMBER, transactionId: TX }],
+        ['call.agentRinging', {}],
+        CUSTOMER_RINGING,
+        ['call.ended', ended('MEDIA_FAILED', 'system')],
+      ]);
+      expect(customer.sent).toEqual(['INVITE', 'BYE']);
+      expect(desk.sent).toEqual(['INVITE', 'BYE']);
+    });
+
+    it('a customer that does not answer is abandoned through the port; callout.failed as in bridge mode', async () => {
+      await dialled();
+      world.sip.legTo(NUMBER).peer.reject(486);
+      await settle();
+      expect(direct.steps).toEqual([`abandonCustomer ${NUMBER}`]);
+      expect(direct.links).toEqual([]);
+      expect(world.events.sequence(a.agent)).toEqual([
+        ['callout.started', { number: NUMBER, transactionId: TX }],
+        ['call.agentRinging', {}],
+        CUSTOMER_RINGING,
+        ['callout.failed', { errorCode: 'IPCC_NOT_CONNECT_CUSTOMER', sipCode: 486, transactionId: TX }],
+        ['call.ended', ended('BUSY', 'customer')],
+      ]);
+      expect(world.sip.legTo(DESK).sent).toEqual(['INVITE', 'BYE']);
+    });
+  });
+
+  describe('hold and mute', () => {
+    it('hold and unhold are the link’s, announced as in bridge mode; the customer leg is not re-INVITEd by itself', async () => {
+      const { call, customer, link } = await answered();
+      await expect(call.toggleHold()).resolves.toBe(true);
+      expect(link.state).toBe('held');
+      await expect(call.toggleHold()).resolves.toBe(false);
+      expect(link.ops).toEqual(['hold', 'unhold']);
+      expect(link.state).toBe('talking');
+      expect(customer.sent).toEqual(['200']);
+      expect(world.events.sequence(a.agent)).toEqual([
+        ['call.ringing', { phone: CUSTOMER }],
+        ['call.accepted', DIRECT],
+        ['call.held', {}],
+        ['call.unheld', {}],
+      ]);
+    });
+
+    it('mute and unmute are the link’s', async () => {
+      const { call, link } = await answered();
+      await expect(call.toggleMute()).resolves.toBe(true);
+      expect(link.state).toBe('muted');
+      await expect(call.toggleMute()).resolves.toBe(false);
+      expect(link.ops).toEqual(['mute', 'unmute']);
+      expect(world.events.types(a.agent).slice(2)).toEqual(['call.muted', 'call.unmuted']);
+    });
+
+    it('a mute while held does nothing on the link; the unhold of a muted call is a mute', async () => {
+      const { call, link } = await answered();
+      await call.toggleHold();
+      await expect(call.toggleMute()).resolves.toBe(true);
+      expect(link.ops).toEqual(['hold']);
+      await expect(call.toggleHold()).resolves.toBe(false);
+      expect(link.ops).toEqual(['hold', 'mute']);
+      expect(link.state).toBe('muted');
+      await call.toggleMute();
+      expect(link.ops).toEqual(['hold', 'mute', 'unmute']);
+      expect(world.events.types(a.agent).slice(2)).toEqual([
+        'call.held',
+        'call.muted',
+        'call.unheld',
+        'call.unmuted',
+      ]);
+    });
+
+    it('an unmute while held does nothing on the link; the call resumes unmuted', async () => {
+      const { call, link } = await answered();
+      await call.toggleMute();
+      await call.toggleHold();
+      await call.toggleMute();
+      await call.toggleHold();
+      expect(link.ops).toEqual(['mute', 'hold', 'unhold']);
+      expect(link.state).toBe('talking');
+      expect(call.model.muted).toBe(false);
+    });
+
+    it.each(['hold', 'mute'] as const)(
+      'a refused %s leaves the call up: the command rejects and nothing is announced',
+      async (op) => {
+        const { call, customer, link } = await answered();
+        link.refuse(op);
+        const command = op === 'hold' ? call.toggleHold() : call.toggleMute();
+        await expect(command).rejects.toThrow(`${op}: re-INVITE 488 refused`);
+        await settle();
+        expect(link.ops).toEqual([op]);
+        expect(link.state).toBe('talking');
+        expect(call.model.state).toBe('active');
+        expect(call.model.muted).toBe(false);
+        expect(customer.isTerminated).toBe(false);
+        expect(world.events.sequence(a.agent)).toEqual([
+          ['call.ringing', { phone: CUSTOMER }],
+          ['call.accepted', DIRECT],
+        ]);
+      },
+    );
+
+    it('a refused unhold leaves the call held', async () => {
+      const { call, link } = await answered();
+      await call.toggleHold();
+      link.refuse('unhold');
+      await expect(call.toggleHold()).rejects.toThrow('unhold: re-INVITE 488 refused');
+      expect(call.model.state).toBe('held');
+      expect(world.events.types(a.agent).slice(2)).toEqual(['call.held']);
+    });
+  });
+
+  describe('a transfer (handOver)', () => {
+    const handOver = (call: ServerCall) =>
+      call.handOver({ target: QUEUE, transferId: TRANSFER_ID, timeoutMs: RING_TIMEOUT_MS });
+
+    it("places the target with the customer's offer, retargets the customer, resumes it, and ends TRANSFERRED", async () => {
+      const { call, customer, desk, link } = await answered();
+      world.sip.script(QUEUE, Party.answers);
+      await expect(handOver(call)).resolves.toEqual({ ok: true });
+      const queue = world.sip.legTo(QUEUE);
+      expect(direct.placedTo(QUEUE)).toEqual([
+        { how: 'offerOf', target: QUEUE, leg: queue, offerer: customer },
+      ]);
+      expect(queue.headers).toEqual([`${TRANSFER_HEADER}: ${TRANSFER_ID}`]);
+      expect(queue.fromUser).toBe(CUSTOMER);
+      expect(link.ops).toEqual(['retarget queue-sales', 'unhold']);
+      expect(link.peer).toBe(queue);
+      expect(desk.sent).toEqual(['INVITE', 'BYE']);
+      expect(world.events.sequence(a.agent)).toEqual([
+        ['call.ringing', { phone: CUSTOMER }],
+        ['call.accepted', DIRECT],
+        ['call.ended', ended('TRANSFERRED', 'agent')],
+      ]);
+      expect(link.closed).toBe(false);
+
+      customer.peer.bye();
+      await settle();
+      expect(link.closed).toBe(true);
+      expect(queue.sent).toEqual(['INVITE', 'BYE']);
+    });
+
+    it('a held call is retargeted, then resumed', async () => {
+      const { call, link } = await answered();
+      await call.toggleHold();
+      world.sip.script(QUEUE, Party.answers);
+      await expect(handOver(call)).resolves.toEqual({ ok: true });
+      expect(link.ops).toEqual(['hold', 'retarget queue-sales', 'unhold']);
+      expect(link.state).toBe('talking');
+    });
+
+    it('a failing retarget: SIP_FAILED, and the call ends MEDIA_FAILED', async () => {
+      const { call, customer, desk, link } = await answered();
+      world.sip.script(QUEUE, Party.answers);
+      link.refuse('retarget');
+      await expect(handOver(call)).resolves.toEqual({ ok: false, reason: 'SIP_FAILED' });
+      await settle();
+      expect(link.ops).toEqual(['retarget queue-sales']);
+      expect(world.events.sequence(a.agent)).toEqual([
+        ['call.ringing', { phone: CUSTOMER }],
+        ['call.accepted', DIRECT],
+        ['call.ended', ended('MEDIA_FAILED', 'system')],
+      ]);
+      expect(world.sip.legTo(QUEUE).sent).toEqual(['INVITE', 'BYE']);
+      expect(customer.sent).toEqual(['200', 'BYE']);
+      expect(desk.sent).toEqual(['INVITE', 'BYE']);
+      expect(link.closed).toBe(true);
+    });
+  });
+});
+
+describe('pbx.media: direct on a SIP stack without direct media', () => {
+  const world = worldEachTest({ media: 'direct', direct: false });
+
+  it('bridges the call and says why', async () => {
+    const a = await world.registeredLine('1001');
+    expect(world.sip.direct).toBeUndefined();
+    const customer = a.ua.receive(CUSTOMER);
+    await settle();
+    const desk = world.sip.legTo(DESK);
+    const bridge = world.sip.bridges[0]!;
+    expect(desk.media).toBe(bridge.streamToA);
+    desk.peer.answer();
+    await settle();
+    expect(customer.media).toBe(bridge.streamToB);
+    expect(world.events.sequence(a.agent)).toEqual([
+      ['call.ringing', { phone: CUSTOMER }],
+      ['call.accepted', { media: { path: 'bridge', reason: 'the SIP stack has no direct media' } }],
+    ]);
+  });
+});
+
+describe('pbx.media: bridge with a SIP stack that has direct media', () => {
+  const world = worldEachTest({ media: 'bridge' });
+
+  it('bridges, and the direct-media port is never used', async () => {
+    const a = await world.registeredLine('1001');
+    a.ua.receive(CUSTOMER);
+    await settle();
+    world.sip.legTo(DESK).peer.answer();
+    await settle();
+    expect(world.sip.direct?.placed).toEqual([]);
+    expect(world.events.sequence(a.agent)).toEqual([
+      ['call.ringing', { phone: CUSTOMER }],
+      ['call.accepted', BRIDGED],
+    ]);
+  });
+});
