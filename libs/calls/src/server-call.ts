@@ -404,7 +404,7 @@ export class ServerCall {
         if (!this.model.ended) this.announce('callout.customerRinging', { number: this.model.phone, ...tx });
       });
       customer.once('failed', (e) => {
-        void this.media.customerFailed(customer);
+        this.abandonCustomer(customer);
         this.announce('callout.failed', { ...calloutError('customer', e.statusCode), ...tx });
         void this.finish(causeOfStatus(e.statusCode), 'customer');
       });
@@ -414,6 +414,20 @@ export class ServerCall {
       this.deps.logger.warn(`${this.tag}: calling the customer failed: ${(err as Error).message}`);
       this.announce('callout.failed', { ...calloutError('other'), ...tx });
       await this.finish('CALLOUT_FAILED', 'system');
+    }
+  }
+
+  /**
+   * A callout's customer failed: what its ringing started (direct media's early media) stops. Its
+   * failure is logged and changes nothing of how the call ends (announced by the caller).
+   */
+  private abandonCustomer(customer: SipLeg): void {
+    const failed = (err: unknown): void =>
+      this.deps.logger.warn(`${this.tag}: abandoning the customer's leg failed: ${String(err)}`);
+    try {
+      this.media.customerFailed(customer).catch(failed);
+    } catch (err) {
+      failed(err);
     }
   }
 

@@ -288,6 +288,22 @@ describe('direct media (pbx.media: direct)', () => {
       ]);
       expect(world.sip.legTo(DESK).sent).toEqual(['INVITE', 'BYE']);
     });
+
+    it('abandoning the customer fails: logged, and the call ends as it would', async () => {
+      direct.fail('abandonCustomer', 'the early media would not stop');
+      await dialled();
+      world.sip.legTo(NUMBER).peer.reject(480);
+      await settle();
+      expect(direct.steps).toEqual([`abandonCustomer ${NUMBER}`]);
+      expect(world.events.sequence(a.agent)).toEqual([
+        ['callout.started', { number: NUMBER, transactionId: TX }],
+        ['call.agentRinging', {}],
+        CUSTOMER_RINGING,
+        ['callout.failed', { errorCode: 'IPCC_NOT_CONNECT_CUSTOMER', sipCode: 480, transactionId: TX }],
+        ['call.ended', ended('NO_ANSWER', 'customer')],
+      ]);
+      expect(world.logger.lines).toContainEqual(expect.stringContaining('the early media would not stop'));
+    });
   });
 
   describe('hold and mute', () => {
