@@ -95,6 +95,8 @@ export class ServerCall {
   private transferIn: { transferId: string; customerCallId: string; from: string } | undefined;
   /** the caller id as SIP sent it (escaped, bounded), when it differs from the normalised phone */
   private callerDisplay: string | undefined;
+  /** the last hold or mute toggle (settled, never rejects): the next one waits for it */
+  private toggles: Promise<unknown> = Promise.resolve();
   private readonly endedSignal: Promise<void>;
   private signalEnded!: () => void;
 
@@ -154,20 +156,35 @@ export class ServerCall {
     return call;
   }
 
-  async toggleHold(): Promise<boolean> {
-    const customer = this.answeredCustomer();
-    const hold = this.model.state === 'active';
-    await this.media.hold(customer, hold, this.model.muted);
-    this.announce(this.model.transition(hold ? 'held' : 'active'), {});
-    return hold;
+  toggleHold(): Promise<boolean> {
+    return this.oneAtATime(async () => {
+      const customer = this.answeredCustomer();
+      const hold = this.model.state === 'active';
+      await this.media.hold(customer, hold, this.model.muted);
+      this.announce(this.model.transition(hold ? 'held' : 'active'), {});
+      return hold;
+    });
   }
 
   /** Mutes or unmutes the agent; announced once the customer's side agrees (a re-INVITE in direct media). */
-  async toggleMute(): Promise<boolean> {
-    this.answeredCustomer();
-    await this.media.mute(!this.model.muted, this.model.state === 'held');
-    this.announce(this.model.toggleMute(), {});
-    return this.model.muted;
+  toggleMute(): Promise<boolean> {
+    return this.oneAtATime(async () => {
+      this.answeredCustomer();
+      await this.media.mute(!this.model.muted, this.model.state === 'held');
+      this.announce(this.model.toggleMute(), {});
+      return this.model.muted;
+    });
+  }
+
+  /**
+   * Runs hold and mute toggles one at a time, each deciding from the call's state when its turn
+   * comes: two toggles at once (a double click, two tabs) would both read the state before either
+   * changed it, and leave the media (re-INVITE directions in direct media) unlike what was announced.
+   */
+  private oneAtATime<T>(op: () => Promise<T>): Promise<T> {
+    const turn = this.toggles.then(op);
+    this.toggles = turn.catch(() => undefined);
+    return turn;
   }
 
   async sendDtmf(digits: string): Promise<void> {

@@ -381,6 +381,27 @@ describe('direct media (pbx.media: direct)', () => {
       },
     );
 
+    it('two toggles at once run one after the other: the link ends as the model says', async () => {
+      const { call, link } = await answered();
+      const both = await Promise.all([call.toggleMute(), call.toggleMute()]);
+      expect(both).toEqual([true, false]);
+      expect(link.ops).toEqual(['mute', 'unmute']);
+      expect(link.state).toBe('talking');
+      expect(call.model.muted).toBe(false);
+      await Promise.all([call.toggleHold(), call.toggleMute()]);
+      expect(link.ops).toEqual(['mute', 'unmute', 'hold']);
+      await call.toggleHold();
+      expect(link.ops).toEqual(['mute', 'unmute', 'hold', 'mute']);
+      expect(link.state).toBe('muted');
+      expect(world.events.types(a.agent).slice(2)).toEqual([
+        'call.muted',
+        'call.unmuted',
+        'call.held',
+        'call.muted',
+        'call.unheld',
+      ]);
+    });
+
     it('a refused unhold leaves the call held', async () => {
       const { call, link } = await answered();
       await call.toggleHold();
