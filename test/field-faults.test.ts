@@ -22,10 +22,11 @@ describe('faults of the field PBX: TURN refusing credentials, rtpengine stopped 
   let backend: Tab;
   const phone = (user: string) => env.lab.phone(user).phone;
 
+  // Bridged media: the faults are those of the gateway's own legs (TURN, rtpengine under them).
   beforeAll(async () => {
     env = await startFieldGateway(
       { customers: 2, ipPhones: ['5000', '5001'] },
-      { agents: AGENTS, domain: { transport: 'wss' } },
+      { agents: AGENTS, domain: { transport: 'wss', media: 'bridge' } },
     );
     backend = await Tab.open(env.gateway.url, { domain: 'demo', apiKey: API_KEY }, { namespace: '/events' });
   }, T);

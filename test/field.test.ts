@@ -127,12 +127,16 @@ describe('the gateway on the field PBX (wss://, digest auth, rtpengine, baresip)
   const agentView = async (ipphone: string): Promise<Record<string, unknown>> =>
     (await rest(env.gateway, 'GET', `/v1/demo/agents/${ipphone}`)).body;
 
+  // Bridged media: these tests check the gateway's own legs (through rtpengine, TURN), and the
+  // customer's ears after mute and hold, which baresip 1.0 stops recording after a re-INVITE that
+  // changes the direction (what direct media's mute and hold send); direct media on the field PBX is
+  // in field-flows.test.ts and direct-media-gateway.test.ts.
   beforeAll(async () => {
     env = await startFieldGateway(
       { customers: 3, ipPhones: ['5000', '5002'], field: { maxExpires: 20 } },
       {
         agents: FIELD_AGENTS,
-        domain: { transport: 'wss', passwords: { '5001': 'not-the-password' } },
+        domain: { transport: 'wss', media: 'bridge', passwords: { '5001': 'not-the-password' } },
         gateway: { env: { RING_TIMEOUT_MS: '8000' } },
       },
     );

@@ -28,6 +28,8 @@ describe('device 6 (softphone) through the lab PBX', () => {
       { customers: 1, ipPhones: ['5000'], softphones: ['5006'] },
       {
         agents: [...LAB_AGENTS, { ext: '5006', device: 6, softphone: true }],
+        // device 6's routing is what this file tests; the media paths are callout.test's (both modes)
+        media: 'bridge',
         gateway: { env: { RING_TIMEOUT_MS: '3000' } },
       },
     );

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunningGateway } from '../../apps/gateway/src/app.js';
+import type { PbxMediaPath } from '../../libs/auth/src/index.js';
 import { labPasswords, startLab, type Lab, type LabOptions } from '../../apps/lab/src/lab.js';
 import { startGateway, type GatewayOptions } from './gateway.js';
 import { LAB_AGENTS, MOBILE_PREFIX, labDomainsYaml, type LabAgent } from './lab-gateway.js';
@@ -18,6 +19,8 @@ export interface FieldDomainOptions {
   pbxExtra?: string;
   /** The SIP domain of the file; default 127.0.0.1. */
   sipDomain?: string;
+  /** `pbx.media`; unset: the default (direct) */
+  media?: PbxMediaPath;
 }
 
 export interface FieldGateway {
@@ -96,7 +99,7 @@ export function fieldDomainsYaml(lab: Lab, agents: readonly LabAgent[], domain: 
   const field = lab.pbx.field;
   if (!field) throw new Error('not a field lab');
   const wss = domain.transport === 'wss';
-  let yaml = labDomainsYaml(wss ? field.wssUri : lab.pbx.wsUri, {}, agents);
+  let yaml = labDomainsYaml(wss ? field.wssUri : lab.pbx.wsUri, {}, agents, domain.media);
   for (const [ext, password] of Object.entries(domain.passwords ?? {})) {
     yaml = replaceOnce(yaml, `password: "${labPasswords.agent(ext)}"`, `password: "${password}"`);
   }
