@@ -6,10 +6,15 @@ import { startKamailio, type Kamailio } from '../apps/lab/src/kamailio.js';
 
 /** The UDP sockets this process holds (inodes of /proc/self/fd that /proc/net/udp{,6} lists). */
 export function ownUdpSockets(): number {
+  return udpSocketsOf('self');
+}
+
+/** The UDP sockets process `pid` holds (one of ours: /proc/<pid>/fd must be readable). */
+export function udpSocketsOf(pid: number | 'self'): number {
   const inodes = new Set<string>();
-  for (const fd of readdirSync('/proc/self/fd')) {
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
     try {
-      const match = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
+      const match = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
       if (match?.[1]) inodes.add(match[1]);
     } catch {
       // the fd closed between readdir and readlink: not a socket we hold

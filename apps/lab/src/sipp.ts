@@ -25,6 +25,11 @@ export type SippScenario =
   /** direct media: a plain-RTP UAC that moves its media by re-INVITE mid-call, hangs up 4 s later */
   | 'uac-sdp-change'
   /**
+   * direct media: a plain-RTP UAC whose offer names `-key first_port`, which re-INVITEs once answered
+   * to move its media to `-key moved_port`, then waits for BYE (the test holds both UDP ports)
+   */
+  | 'uac-sdp-move'
+  /**
    * direct media: a plain-RTP UAS (PCMU) that answers 183 with SDP and streams `tone.ulaw` (give
    * it in `files`) as early media, answers 200 after 6 s (same SDP, still streaming), waits for BYE
    */
