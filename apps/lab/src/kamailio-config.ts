@@ -357,7 +357,10 @@ route[MEDIA] {
 		rtpengine_delete();
 		return;
 	}
-	if (!is_method("INVITE|UPDATE|ACK") || !has_body("application/sdp")) return;
+	if (!is_method("INVITE|UPDATE|ACK")) return;
+	# An INVITE without SDP (a late offer, e.g. an offerless re-INVITE of RFC 3725 third-party call
+	# control) still sets the flags: its 200 carries the offer and its ACK the answer.
+	if (!is_method("INVITE") && !has_body("application/sdp")) return;
 	if ($ru =~ "transport=wss?" || $du =~ "transport=wss?") {
 		$avp(rtp_request) = "${RTPENGINE_TO_WEBRTC}";
 	} else {
@@ -370,7 +373,7 @@ route[MEDIA] {
 	}
 	$avp(rtp_initial) = 1;
 	if (has_totag()) $avp(rtp_initial) = 0;
-	if (!rtpengine_manage("$avp(rtp_request)") && $avp(rtp_initial) == 1) {
+	if (has_body("application/sdp") && !rtpengine_manage("$avp(rtp_request)") && $avp(rtp_initial) == 1) {
 		# No media relay: refuse the new call rather than forward SDP the other side cannot use.
 		xlog("L_ERR", "media: rtpengine unavailable, $rm from $fU to $tU refused (503)\n");
 		sl_send_reply("503", "Media relay unavailable");
