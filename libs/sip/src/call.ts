@@ -20,6 +20,9 @@ export {
   type SipRemoteIdentity,
 } from './driver/types.js';
 
+/** JsSIP's Transactions C.STATUS_PROCEEDING: a server transaction that has sent no final answer yet. */
+const JSSIP_TRANSACTION_PROCEEDING = 2;
+
 /** The events of a gateway leg: the driver's, and the REFERs the peer sends us. */
 export interface SipCallEvents extends CallDriverEvents {
   /** The peer asks us to call someone (blind transfer). Call accept() or reject(). */
@@ -81,6 +84,15 @@ export class SipCall extends CallDriver<SipCallEvents> {
     this.pc = passThrough;
     this.bindRefer();
     this.guard('reinvite', (e) => {
+      // A glare: JsSIP's dialog answers 491 to a re-INVITE that crosses one of ours (RFC 3261
+      // 14.2) but still hands it to the session (3.13.8), which would apply the offer it refused
+      // and answer it again. Its answer is sent already: the session must not act on it.
+      const transaction = e.request.server_transaction;
+      if (transaction !== undefined && transaction.state !== JSSIP_TRANSACTION_PROCEEDING) {
+        this.context.logger.info(`call ${this.remote.user}: a re-INVITE crossed ours and was answered 491`);
+        e.reject({ status_code: 491 });
+        return;
+      }
       if (this.refusedReinvite !== undefined) e.reject({ status_code: this.refusedReinvite });
     });
   }

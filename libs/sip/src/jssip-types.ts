@@ -58,6 +58,8 @@ export interface JsSipIncomingRequest {
   readonly method: string;
   readonly body: string | null | undefined;
   readonly refer_to?: JsSipNameAddr;
+  /** the server transaction of an incoming request (JsSIP's Transactions: `state` is one of its C.STATUS_*) */
+  readonly server_transaction?: { readonly state: number };
   getHeader(name: string): string | undefined;
 }
 
