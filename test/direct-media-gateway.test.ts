@@ -5,6 +5,9 @@
  * child process (`node dist/apps/gateway/src/main.js`), so that the UDP sockets it holds can be
  * counted apart from this process's. Run `npm run build` first.
  *
+ * Faults: a device answering the connecting re-INVITE 488, a customer moving its media, and two
+ * glares (a customer answering our re-INVITE 491; a customer whose re-INVITE crosses ours).
+ *
  * Two gateways share the lab: one in direct mode (agents 5000-5002), one in bridge mode (agent
  * 5003), each registering its own agents, so that a bridged call can be measured beside a direct one.
  */
@@ -515,6 +518,65 @@ describe('faults of the gateway in direct media mode, each ending in a defined s
       });
       const result = await sipp;
       expect(result.output.match(/491 ---------->\s+1 /g)).toHaveLength(2);
+      expect(result.exitCode).toBe(0);
+    },
+    T,
+  );
+  it(
+    "glare: the customer sends its own re-INVITE while the hold re-INVITE is pending; each side answers the other 491; the hold is retried and completes, the customer's re-INVITE is retried and followed",
+    async () => {
+      const next = upcoming(events);
+      const deskSince = desk.events.length;
+      const sipp = runSipp({
+        host: lab.pbx.host,
+        port: lab.pbx.udpPort,
+        scenario: 'uac-glare',
+        service: '5000',
+        timeoutMs: 40_000,
+      });
+      const accepted = await next((e) => e.type === 'call.accepted' && e.ipphone === '5000', 20_000);
+      const callId = accepted.callId ?? '';
+      // the hold re-INVITE meets the customer's: the gateway answers it 491 and does not act on it
+      expect(await rest(gateway, 'POST', `/v1/demo/agents/5000/calls/${callId}/hold`)).toMatchObject({
+        status: 200,
+        body: { ok: true, held: true },
+      });
+      await events.waitFor((e) => e.type === 'call.held' && e.callId === callId, 15_000);
+      // the customer's re-INVITE, sent again, is followed: the desk phone gets its new SDP (its
+      // third offer: the call's, the hold's, this one); the one answered 491 was not followed
+      const established = await desk.waitFor('CALL_ESTABLISHED', 15_000, deskSince);
+      const deskOffers = (): number =>
+        desk.events
+          .slice(deskSince)
+          .filter((e) => e.type === 'CALL_REMOTE_SDP' && e.param === 'offer' && e.id === established.id)
+          .length;
+      await eventually(
+        () => (deskOffers() >= 3 ? true : undefined),
+        15_000,
+        "the customer's re-INVITE followed",
+      );
+      expect((await rest(gateway, 'GET', '/v1/demo/agents/5000/call')).body).toMatchObject({
+        callId,
+        state: 'held',
+      });
+
+      expect((await rest(gateway, 'POST', `/v1/demo/agents/5000/calls/${callId}/hangup`)).status).toBe(200);
+      await events.waitFor((e) => e.type === 'call.ended' && e.callId === callId, 15_000);
+      expect(sequence(events.events, callId).map(([type]) => type)).toEqual([
+        'call.ringing',
+        'call.accepted',
+        'call.held',
+        'call.ended',
+      ]);
+      expect(events.events.find((e) => e.type === 'call.ended' && e.callId === callId)?.data).toMatchObject({
+        cause: 'NORMAL_CLEARING',
+        by: 'agent',
+      });
+      const result = await sipp;
+      // sipp got 491 for its first re-INVITE and 200 for the second; the desk phone no other offer
+      expect(deskOffers()).toBe(3);
+      expect(result.output).toMatch(/491 <----------\s+1 /);
+      expect(result.output).toMatch(/491 ---------->\s+1 /);
       expect(result.exitCode).toBe(0);
     },
     T,

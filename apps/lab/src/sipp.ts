@@ -30,6 +30,12 @@ export type SippScenario =
    */
   | 'uac-sdp-move'
   /**
+   * direct media: a glare. A plain-RTP UAC that, when a re-INVITE arrives, sends its own (media to
+   * [media_port+2]) first, expects 491, answers the far end's 491, then 200 to its next one, sends
+   * its re-INVITE again (expects 200), waits for BYE
+   */
+  | 'uac-glare'
+  /**
    * direct media: a plain-RTP UAS (PCMU) that answers 183 with SDP and streams `tone.ulaw` (give
    * it in `files`) as early media, answers 200 after 6 s (same SDP, still streaming), waits for BYE
    */
