@@ -70,7 +70,7 @@ export interface PbxConfig {
 export type PbxMediaPath = 'direct' | 'bridge';
 
 /** The media path of a domain that does not set `pbx.media`. */
-export const DEFAULT_MEDIA_PATH: PbxMediaPath = 'bridge';
+export const DEFAULT_MEDIA_PATH: PbxMediaPath = 'direct';
 
 export interface PbxEphemeralAuth {
   readonly secret: string;

@@ -12,7 +12,13 @@ import { FakeCallEvents, RecordingLogger } from './fake-ports.js';
 import { FakeSip, type FakeUserAgent, settle } from './fake-sip.js';
 
 export const DOMAIN = 'acme';
-export const PBX: PbxConfig = { wsUri: 'ws://pbx.test:8080', sipDomain: 'pbx.test', mobilePrefix: '9' };
+/** The fake PBX; bridged media unless a world asks for direct (most flows pin the bridge's audio). */
+export const PBX: PbxConfig = {
+  wsUri: 'ws://pbx.test:8080',
+  sipDomain: 'pbx.test',
+  mobilePrefix: '9',
+  media: 'bridge',
+};
 /** How long a line's device rings before the call gives up on it. */
 export const RING_TIMEOUT_MS = 20_000;
 /** What `call.accepted` and `call.customerAccepted` carry for a call of {@link PBX} (bridged media). */
@@ -22,7 +28,7 @@ export const DIRECT = {
   media: { path: 'direct', reason: 'direct media: the device and the customer exchange RTP themselves' },
 } as const;
 
-/** How a world is made: its domain's `pbx.media` (unset: {@link PBX}'s default), a SIP stack without direct media. */
+/** How a world is made: its domain's `pbx.media` (unset: {@link PBX}'s, bridge), a SIP stack without direct media. */
 export interface WorldOptions {
   media?: PbxMediaPath;
   /** false: the fake SIP port has no `direct` (a stack that can only bridge) */
