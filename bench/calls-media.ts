@@ -1,7 +1,8 @@
 /**
- * Server-side calls, media cost: 5, 10 and 20 concurrent bridged calls (customers → agents in mode 4
- * → their IP phones, each bot playing its own tone, audio checked both ways), with Opus (the
- * default) and with PCMU (AUDIO_CODECS=PCMU). Gateway CPU over a steady window after every call is
+ * Server-side calls, media cost: 5, 10 and 20 concurrent calls (customers → agents in mode 4
+ * → their IP phones, each bot playing its own tone, audio checked both ways): bridged (`pbx.media:
+ * bridge`) with Opus (the default) and with PCMU (AUDIO_CODECS=PCMU), and with direct media
+ * (`pbx.media: direct`: the bots' SDP handed through, RTP and DTLS bot to bot), side by side. Gateway CPU over a steady window after every call is
  * bridged, minus the idle baseline, per call; RSS (after a full GC) above the idle one, per call.
  * The codecs of the SDP the gateway sent, and the codec in use (getStats), are recorded. The
  * gateway is a child process (bench/support/gateway-process.ts); the bots' SDP is observed by
@@ -41,12 +42,15 @@ const FIRST_MEDIA_AGENT = 5000;
 
 interface CodecRun {
   label: string;
+  /** the domain's `pbx.media`: bridge (both legs in wrtc) or direct (SDP handed through, RTP bot to bot) */
+  media: 'bridge' | 'direct';
   /** AUDIO_CODECS of the gateway; undefined: not set (JsSIP's default order) */
   audioCodecs: string | undefined;
 }
 const CODEC_RUNS: readonly CodecRun[] = [
-  { label: 'Opus (default)', audioCodecs: undefined },
-  { label: 'PCMU', audioCodecs: 'PCMU' },
+  { label: 'Opus (default), bridge', media: 'bridge', audioCodecs: undefined },
+  { label: 'PCMU, bridge', media: 'bridge', audioCodecs: 'PCMU' },
+  { label: 'Opus, direct', media: 'direct', audioCodecs: undefined },
 ];
 
 export default function callsMediaBench(): Promise<BenchSection> {
@@ -56,10 +60,13 @@ export default function callsMediaBench(): Promise<BenchSection> {
     const agents = Array.from({ length: MEDIA_AGENTS }, (_, i) => String(FIRST_MEDIA_AGENT + i));
     const lab = await startLab({ customers: MEDIA_AGENTS, ipPhones: agents });
     bench.onCleanup(() => lab.close());
-    const mediaConfig = join(bench.dir, 'media.yaml');
-    writeFileSync(mediaConfig, domainsYaml(lab.pbx.wsUri, lab.pbx.sipDomain, agents, 4));
     const media: MediaResult[] = [];
     for (const run of CODEC_RUNS) {
+      const mediaConfig = join(bench.dir, `media-${run.media}.yaml`);
+      writeFileSync(
+        mediaConfig,
+        domainsYaml(lab.pbx.wsUri, lab.pbx.sipDomain, agents, 4, { media: run.media }),
+      );
       const gateway = await GatewayProcess.start(
         {
           CALLGATE_CONFIG: mediaConfig,
@@ -423,6 +430,26 @@ function compact(list: string): string {
   return out.map((e) => (e.count > 1 ? `${e.name} ×${e.count}` : e.name)).join(', ');
 }
 
+/** Bridge ÷ direct, CPU and RSS per call, at each level both ran (the same bots, the same run). */
+function directRatios(media: readonly MediaResult[]): string[] {
+  const direct = media.find((m) => m.label.endsWith('direct'));
+  if (!direct) return [];
+  const rows = media
+    .filter((m) => m !== direct)
+    .flatMap((m) =>
+      m.levels.flatMap((l) => {
+        const d = direct.levels.find((x) => x.calls === l.calls);
+        if (!d) return [];
+        const ratio = (a: number, b: number): string =>
+          b > 0 ? `${(a / b).toFixed(0)}×` : 'direct: no tick';
+        return [
+          `| ${m.label} ÷ direct | ${l.calls} | ${ratio(l.cpuPerCall, d.cpuPerCall)} | ${ratio(l.rssPerCallMb, d.rssPerCallMb)} |`,
+        ];
+      }),
+    );
+  return ['| ratio | calls | CPU per call | RSS per call |', '| --- | ---: | ---: | ---: |', ...rows, ''];
+}
+
 function render(media: readonly MediaResult[], opening: string): string {
   const f1 = (n: number): string => n.toFixed(1);
   const f2 = (n: number): string => n.toFixed(2);
@@ -430,7 +457,7 @@ function render(media: readonly MediaResult[], opening: string): string {
     opening,
     '',
     `Customer i calls agent ${FIRST_MEDIA_AGENT}+i (mode 4), the gateway rings the agent's IP phone bot, ` +
-      `which answers; the gateway bridges the two legs (its AudioBridge). All calls of a level are placed at ` +
+      `which answers; with \`pbx.media: bridge\` the gateway bridges the two legs (its AudioBridge), with \`direct\` it hands each leg's SDP to the other and the bots' RTP flows bot to bot (the same bots, so the ratio of the "per call" figures is the gateway's saving). All calls of a level are placed at ` +
       `once; once both bots of every call hear the other's tone, ${SETTLE_MS / 1000} s of settling, then a ` +
       `${WINDOW_MS / 1000} s window (${SLICES} slices of ${WINDOW_MS / SLICES / 1000} s). Per call = ` +
       `(gateway CPU over the window − idle CPU) / calls; "slices" is the same for the lowest and the ` +
@@ -451,7 +478,7 @@ function render(media: readonly MediaResult[], opening: string): string {
       `rest of the machine above ${REST_CPU_LIMIT} % of a core) is measured once more, while the bench has ` +
       `run less than ${RETRY_BUDGET_MS / 1000} s, and the cleaner attempt kept ("attempt").`,
     '',
-    '| codec | calls | gateway CPU (% of a core) | of which main thread | **CPU per call (% of a core)** | slices per call | RSS above idle (MB) | **RSS per call (MB)** | of which V8 heap (MB) | bots (% of a core) | rest of the machine (% of a core) | RTP packets/s, lowest leg | concealed, worst leg | audio both ways | attempt | load 1 min |',
+    '| run | calls | gateway CPU (% of a core) | of which main thread | **CPU per call (% of a core)** | slices per call | RSS above idle (MB) | **RSS per call (MB)** | of which V8 heap (MB) | bots (% of a core) | rest of the machine (% of a core) | RTP packets/s, lowest leg | concealed, worst leg | audio both ways | attempt | load 1 min |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...media.flatMap((m) =>
       m.levels.map(
@@ -462,7 +489,7 @@ function render(media: readonly MediaResult[], opening: string): string {
       ),
     ),
     '',
-    '| codec | `AUDIO_CODECS` | idle CPU (% of a core) | idle RSS (MB) | **marginal RSS per call (MB)** | gateway SDP answer to customers | gateway SDP offer to IP phones | RTP received by the bots (getStats) |',
+    '| run | `AUDIO_CODECS` | idle CPU (% of a core) | idle RSS (MB) | **marginal RSS per call (MB)** | gateway SDP answer to customers | gateway SDP offer to IP phones | RTP received by the bots (getStats) |',
     '| --- | --- | ---: | ---: | ---: | --- | --- | --- |',
     ...media.map(
       (m) =>
@@ -472,8 +499,10 @@ function render(media: readonly MediaResult[], opening: string): string {
     ),
     '',
     `The SDP columns list the payload formats of the m=audio line the bots received from the gateway ` +
-      `(every call of every level); the bench fails if a PCMU run sees any other media codec.`,
+      `(every call of every level; in direct mode the other bot's SDP, handed through); the bench fails if a ` +
+      `PCMU run sees any other media codec.`,
     '',
+    ...directRatios(media),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -29,6 +29,7 @@ const BENCHES: Record<string, () => Promise<{ default: Bench }>> = {
   operations: () => import('./operations.js'),
   guards: () => import('./guards.js'),
   'direct-media': () => import('./direct-media.js'),
+  'direct-gateway': () => import('./direct-gateway.js'),
   field: () => import('./field.js'),
 };
 

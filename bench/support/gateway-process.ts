@@ -354,13 +354,19 @@ export function domainsYaml(
   sipDomain: string,
   agents: readonly string[],
   device: 1 | 4,
+  options: {
+    /** the user every agent's IP phone is (one sipp UAS for all); default each agent's lab phone */
+    ipPhoneUser?: string;
+    /** `pbx.media`; default: not set (the gateway's default) */
+    media?: 'direct' | 'bridge';
+  } = {},
 ): string {
   const entries = agents.map((ext) =>
     [
       `      "${ext}":`,
       `        name: "Agent ${ext}"`,
       `        sip: { user: "${ext}", password: "bench-${ext}" }`,
-      `        devices: { ipPhone: "sip:${labUsers.ipPhone(ext)}@${sipDomain}" }`,
+      `        devices: { ipPhone: "sip:${options.ipPhoneUser ?? labUsers.ipPhone(ext)}@${sipDomain}" }`,
       `        defaultDevice: ${device}`,
     ].join('\n'),
   );
@@ -371,7 +377,7 @@ export function domainsYaml(
     `    apiKeys: ["${API_KEY}"]`,
     '    allowedOrigins: ["*"]',
     '    timezone: Asia/Ho_Chi_Minh',
-    `    pbx: { wsUri: "${wsUri}", sipDomain: "${sipDomain}", mobilePrefix: "9" }`,
+    `    pbx: { wsUri: "${wsUri}", sipDomain: "${sipDomain}", mobilePrefix: "9"${options.media ? `, media: ${options.media}` : ''} }`,
     '    agents:',
     ...entries,
     '',

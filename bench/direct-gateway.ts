@@ -1,0 +1,281 @@
+/**
+ * Direct media through the gateway: what an established call costs the real gateway process when
+ * its domain has `pbx.media: direct` (RFC 3725: the gateway holds both SIP legs, RTP flows between
+ * the endpoints only).
+ *
+ * - The gateway: `dist/apps/gateway/src/main.js` as a child process (bench/support/gateway-process),
+ *   in-memory coordination, 500 agents in device mode 4 (IP phone), each line registered with the
+ *   plain lab Kamailio (no media relay). Every agent's IP phone is one sipp UAS (`gw-desk`,
+ *   `-rtp_echo`: it sends every RTP packet back), so the endpoints cost the same at every level.
+ * - Customers: one sipp UAC per level calling agents 6000… in turn (`-inf`), PCMA, playing
+ *   `g711a.pcap` as RTP straight to the desk (whose address it got through the gateway's SDP).
+ * - Levels of 20, 100 and 500 concurrent connected calls (25 new calls/s), read from the gateway's
+ *   own `/metrics` (`callgate_calls{state="connected"}`); CPU over a 10 s window minus the idle
+ *   baseline (500 lines registered, no call), per call; RSS above idle after a full GC, per call.
+ * - No RTP in the gateway: the UDP sockets the gateway process holds (its fds matched against
+ *   /proc/net/udp and udp6) are counted at every level; direct mode holds none.
+ * - Set-ups per second: 300 calls offered at 50/s, 1 s long each, counted by the gateway's set-up
+ *   histogram (`callgate_call_setup_seconds_count`: the customer answered).
+ * Bridge mode, side by side at 5, 10 and 20 calls with the same WebRTC bots: bench/calls-media.ts.
+ */
+import { readdirSync, readlinkSync, readFileSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { startKamailio } from '../apps/lab/src/kamailio.js';
+import type { BenchSection } from './run.js';
+import { percentOfCore } from './support/cpu.js';
+import {
+  allRegistered,
+  domainsYaml,
+  GatewayProcess,
+  gatewayBench,
+  idleWindow,
+} from './support/gateway-process.js';
+import {
+  exited,
+  processCpuSeconds,
+  sippLoad,
+  sippScenario,
+  startEchoDesk,
+  stopProcess,
+} from './support/sipp-process.js';
+import { sleep } from './support/timing.js';
+
+const LEVELS = [20, 100, 500] as const;
+const AGENTS = 500;
+const FIRST_AGENT = 6000;
+const RATE = 25;
+const WINDOW_MS = 10_000;
+const IDLE_MS = 5_000;
+const SETUP_PROBE = { calls: 300, rate: 50 } as const;
+const DESK = 'gw-desk';
+const METRICS_TOKEN = 'bench-direct-gateway-metrics-token';
+
+/** The gateway's own counters, from GET /metrics. */
+interface GatewayCounts {
+  connected: number;
+  /** calls answered since boot (the set-up histogram's count, all modes) */
+  answered: number;
+}
+
+async function counts(gateway: GatewayProcess): Promise<GatewayCounts> {
+  const res = await fetch(`${gateway.url}/metrics`, {
+    headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+  });
+  if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`);
+  const text = await res.text();
+  const sum = (pattern: RegExp): number =>
+    [...text.matchAll(pattern)].reduce((total, match) => total + Number(match[1] ?? 0), 0);
+  return {
+    connected: sum(/^callgate_calls\{[^}]*state="connected"[^}]*\} (\S+)$/gm),
+    answered: sum(/^callgate_call_setup_seconds_count\{[^}]*\} (\S+)$/gm),
+  };
+}
+
+/** Polls /metrics every 250 ms until `check` holds; rejects after `timeoutMs`. */
+async function until(
+  gateway: GatewayProcess,
+  check: (c: GatewayCounts) => boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<GatewayCounts> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const now = await counts(gateway);
+    if (check(now)) return now;
+    if (performance.now() > deadline)
+      throw new Error(`direct-gateway bench: ${what} not reached in ${timeoutMs} ms`);
+    await sleep(250);
+  }
+}
+
+/** A /proc file's text, or undefined when it cannot be read (a table the kernel lacks, a closed fd). */
+function readOr(read: () => string): string | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
+}
+
+/** UDP sockets (IPv4 and IPv6) among a process's open files. */
+export function udpSocketsOf(pid: number): number {
+  const udpInodes = new Set<string>();
+  for (const table of ['/proc/net/udp', '/proc/net/udp6']) {
+    const text = readOr(() => readFileSync(table, 'utf8')) ?? '';
+    for (const line of text.split('\n').slice(1)) {
+      const inode = line.trim().split(/\s+/)[9];
+      if (inode) udpInodes.add(inode);
+    }
+  }
+  let sockets = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    const target = readOr(() => readlinkSync(`/proc/${pid}/fd/${fd}`)) ?? '';
+    const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+    if (inode !== undefined && udpInodes.has(inode)) sockets++;
+  }
+  return sockets;
+}
+
+interface LevelRow {
+  level: number;
+  connected: number;
+  cpuPerCall: number;
+  cpuInAll: number;
+  rssPerCallKb: number;
+  heapPerCallKb: number;
+  udpSockets: number;
+  customersCpu: number;
+  deskCpu: number;
+}
+
+export default function directGatewayBench(): Promise<BenchSection> {
+  return gatewayBench(
+    'direct-gateway',
+    'Direct media through the gateway: CPU, memory and set-ups per call',
+    async (bench) => {
+      const pbx = await startKamailio({ children: 4 });
+      bench.onCleanup(() => pbx.stop());
+      const children: ChildProcess[] = [];
+      bench.onCleanup(() => Promise.all(children.map((c) => stopProcess(c))));
+
+      const desk = await startEchoDesk(pbx, DESK);
+      children.push(desk);
+
+      const agents = Array.from({ length: AGENTS }, (_, i) => String(FIRST_AGENT + i));
+      const config = join(bench.dir, 'direct.yaml');
+      writeFileSync(
+        config,
+        domainsYaml(pbx.wsUri, pbx.sipDomain, agents, 4, { ipPhoneUser: DESK, media: 'direct' }),
+      );
+      const calledAgents = join(bench.dir, 'agents.csv');
+      writeFileSync(calledAgents, ['SEQUENTIAL', ...agents.map((a) => `${a};`), ''].join('\n'));
+      const gateway = await GatewayProcess.start(
+        {
+          CALLGATE_CONFIG: config,
+          RING_TIMEOUT_MS: '20000',
+          METRICS_ENABLED: 'true',
+          METRICS_TOKEN,
+        },
+        bench.gateways,
+      );
+      await allRegistered(gateway, agents);
+      bench.progress.log(`${AGENTS} lines registered`);
+      await sleep(2_000);
+      const idle = await idleWindow(gateway, IDLE_MS);
+      const idleUdp = udpSocketsOf(gateway.pid);
+
+      const customers = async (load: Parameters<typeof sippLoad>[0]): Promise<ChildProcess> => {
+        const { child } = await sippScenario(pbx, 'gateway-customer.xml', [
+          '-inf',
+          calledAgents,
+          ...sippLoad(load),
+        ]);
+        children.push(child);
+        return child;
+      };
+
+      const rows: LevelRow[] = [];
+      for (const level of LEVELS) {
+        const rampMs = (level / RATE) * 1000;
+        const holdMs = rampMs + 3_000 + WINDOW_MS + 10_000;
+        const uac = await customers({ rate: RATE, limit: level, calls: level, holdMs });
+        const reached = await until(
+          gateway,
+          (c) => c.connected >= level,
+          rampMs + 60_000,
+          `${level} calls`,
+        ).then(
+          () => true,
+          (error: unknown) => {
+            bench.progress.log(`${String(error)}: measuring what is up`);
+            return false;
+          },
+        );
+        await sleep(1_000);
+        const before = await counts(gateway);
+        const g0 = gateway.cpuSeconds();
+        const c0 = processCpuSeconds(uac.pid);
+        const d0 = processCpuSeconds(desk.pid);
+        const t0 = performance.now();
+        await sleep(WINDOW_MS);
+        const windowMs = performance.now() - t0;
+        const gatewayCpu = percentOfCore(gateway.cpuSeconds() - g0, windowMs) - idle.cpuPercent;
+        const customersCpu = percentOfCore(processCpuSeconds(uac.pid) - c0, windowMs);
+        const deskCpu = percentOfCore(processCpuSeconds(desk.pid) - d0, windowMs);
+        const udpSockets = udpSocketsOf(gateway.pid) - idleUdp;
+        const memory = await gateway.settledMemory();
+        const connected = Math.max(1, Math.min(before.connected, (await counts(gateway)).connected));
+        rows.push({
+          level,
+          connected: reached ? connected : -connected,
+          cpuPerCall: gatewayCpu / connected,
+          cpuInAll: gatewayCpu,
+          rssPerCallKb: (memory.rssKb - idle.memory.rssKb) / connected,
+          heapPerCallKb: (memory.heapUsedKb - idle.memory.heapUsedKb) / connected,
+          udpSockets,
+          customersCpu,
+          deskCpu,
+        });
+        bench.progress.log(
+          `${level} calls: ${(gatewayCpu / connected).toFixed(3)} % of a core per call, UDP sockets ${udpSockets}`,
+        );
+        await until(gateway, (c) => c.connected === 0, holdMs + 60_000, `${level} calls ended`);
+        await exited(uac);
+      }
+
+      // set-ups per second: calls offered at 50/s, each 1 s long
+      const answeredBefore = (await counts(gateway)).answered;
+      const probeStart = performance.now();
+      const probe = await customers({
+        rate: SETUP_PROBE.rate,
+        limit: SETUP_PROBE.calls,
+        calls: SETUP_PROBE.calls,
+        holdMs: 1000,
+      });
+      const setUp = await until(
+        gateway,
+        (c) => c.answered - answeredBefore >= SETUP_PROBE.calls,
+        120_000,
+        'the set-up probe',
+      ).then(
+        (c) => c.answered - answeredBefore,
+        async () => (await counts(gateway)).answered - answeredBefore,
+      );
+      const probeSeconds = (performance.now() - probeStart) / 1000;
+      await exited(probe);
+
+      return (opening) =>
+        [
+          opening,
+          '',
+          `${AGENTS} agents in device mode 4, every line registered by the gateway; \`pbx.media: direct\`; the plain lab ` +
+            'Kamailio (no media relay). Customers: sipp UAC, PCMA, playing `g711a.pcap` as RTP straight to the desk; ' +
+            "the desk: one sipp UAS with `-rtp_echo` for every agent. New calls at 25/s. Calls counted by the gateway's " +
+            '`/metrics`. "UDP sockets" is the number of UDP sockets the gateway process holds above idle (its fds ' +
+            'against /proc/net/udp): RTP never reaches it.',
+          '',
+          `Idle (${AGENTS} lines registered, no call): ${idle.cpuPercent.toFixed(2)} % of a core, RSS ${(idle.memory.rssKb / 1024).toFixed(1)} MB.`,
+          '',
+          "| concurrent calls | connected | **gateway CPU per call** | gateway CPU in all | **RSS per call** (after GC) | heap per call | UDP sockets in the gateway | endpoints' CPU (customers + desk sipp) |",
+          '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+          ...rows.map(
+            (r) =>
+              `| ${r.level} | ${Math.abs(r.connected)}${r.connected < 0 ? ' (level not reached)' : ''} | **${r.cpuPerCall.toFixed(3)} %** | ` +
+              `${r.cpuInAll.toFixed(2)} % | **${r.rssPerCallKb.toFixed(0)} KB** | ${r.heapPerCallKb.toFixed(0)} KB | ${r.udpSockets} | ` +
+              `${r.customersCpu.toFixed(1)} % + ${r.deskCpu.toFixed(1)} % |`,
+          ),
+          '',
+          `Set-ups: ${SETUP_PROBE.calls} calls offered at ${SETUP_PROBE.rate}/s: ${setUp} answered through the gateway in ` +
+            `${probeSeconds.toFixed(1)} s (${(setUp / probeSeconds).toFixed(1)}/s sustained). Each set-up is the customer's ` +
+            "INVITE to the agent's line, the gateway's INVITE to the desk with the customer's SDP, and the answer; the offered " +
+            'rate, sipp and Kamailio on the same 2 cores bound it.',
+          '',
+          'CPU is read in clock ticks (10 ms): over the 10 s window one tick is 0.1 % of a core. Bridge mode (both legs ' +
+            'in wrtc, audio copied in JavaScript) with the same WebRTC bots on both sides, side by side with direct mode: ' +
+            '"Server-side calls: media cost per bridged call".',
+        ].join('\n');
+    },
+  );
+}
