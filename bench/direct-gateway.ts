@@ -14,17 +14,21 @@
  *   baseline (500 lines registered, no call), per call; RSS above idle after a full GC, per call.
  * - No RTP in the gateway: the UDP sockets the gateway process holds (its fds matched against
  *   /proc/net/udp and udp6) are counted at every level; direct mode holds none.
- * - Set-ups per second: 300 calls offered at 50/s, 1 s long each, counted by the gateway's set-up
- *   histogram (`callgate_call_setup_seconds_count`: the customer answered).
- * Bridge mode, side by side at 5, 10 and 20 calls with the same WebRTC bots: bench/calls-media.ts.
+ * - Set-ups per second: calls offered at 50/s and at 100/s for 6 s each, 1 s long each, counted by
+ *   the gateway's set-up histogram (`callgate_call_setup_seconds_count`: the customer answered),
+ *   with the CPU of the gateway (and its main thread), sipp, Kamailio and the machine over each probe.
+ * Bridge mode, side by side at 5, 10 and 20 calls with the same WebRTC bots, and the time from the
+ * answer to two-way audio in both modes: bench/calls-media.ts.
  */
 import { readdirSync, readlinkSync, readFileSync, writeFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startKamailio } from '../apps/lab/src/kamailio.js';
 import type { BenchSection } from './run.js';
-import { percentOfCore } from './support/cpu.js';
+import { slope } from './stats.js';
+import { machineBusyCores, machineTicks, percentOfCore } from './support/cpu.js';
 import {
   allRegistered,
   domainsYaml,
@@ -47,8 +51,12 @@ const AGENTS = 500;
 const FIRST_AGENT = 6000;
 const RATE = 25;
 const WINDOW_MS = 10_000;
-const IDLE_MS = 5_000;
-const SETUP_PROBE = { calls: 300, rate: 50 } as const;
+const IDLE_MS = 10_000;
+/** calls placed and ended before the idle baseline (the first calls of a process compile the call paths) */
+const WARM_UP_CALLS = 20;
+/** the set-up probes: new calls per second, each rate offered for PROBE_SECONDS */
+const SETUP_RATES = [50, 100] as const;
+const PROBE_SECONDS = 6;
 const DESK = 'gw-desk';
 const METRICS_TOKEN = 'bench-direct-gateway-metrics-token';
 
@@ -118,6 +126,30 @@ export function udpSocketsOf(pid: number): number {
   return sockets;
 }
 
+interface ProbeRow {
+  rate: number;
+  offered: number;
+  answered: number;
+  seconds: number;
+  gatewayCpu: number;
+  mainThreadCpu: number;
+  customersCpu: number;
+  deskCpu: number;
+  kamailioCpu: number;
+  machineCpu: number;
+  load1: number;
+}
+
+/** CPU (s) of Kamailio's main process and its children (its workers), from /proc. */
+function kamailioCpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  const children = readOr(() => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')) ?? '';
+  return [pid, ...children.split(/\s+/).filter(Boolean).map(Number)].reduce(
+    (total, p) => total + processCpuSeconds(p),
+    0,
+  );
+}
+
 interface LevelRow {
   level: number;
   connected: number;
@@ -128,6 +160,9 @@ interface LevelRow {
   udpSockets: number;
   customersCpu: number;
   deskCpu: number;
+  /** both cores' busy time over the window, % of a core (the gateway, sipp, Kamailio and any other work) */
+  machineCpu: number;
+  load1: number;
 }
 
 export default function directGatewayBench(): Promise<BenchSection> {
@@ -162,10 +197,6 @@ export default function directGatewayBench(): Promise<BenchSection> {
       );
       await allRegistered(gateway, agents);
       bench.progress.log(`${AGENTS} lines registered`);
-      await sleep(2_000);
-      const idle = await idleWindow(gateway, IDLE_MS);
-      const idleUdp = udpSocketsOf(gateway.pid);
-
       const customers = async (load: Parameters<typeof sippLoad>[0]): Promise<ChildProcess> => {
         const { child } = await sippScenario(pbx, 'gateway-customer.xml', [
           '-inf',
@@ -175,6 +206,17 @@ export default function directGatewayBench(): Promise<BenchSection> {
         children.push(child);
         return child;
       };
+      const warmUp = await customers({
+        rate: RATE,
+        limit: WARM_UP_CALLS,
+        calls: WARM_UP_CALLS,
+        holdMs: 1000,
+      });
+      await exited(warmUp);
+      await until(gateway, (c) => c.connected === 0, 30_000, 'the warm-up calls ended');
+      await sleep(2_000);
+      const idle = await idleWindow(gateway, IDLE_MS);
+      const idleUdp = udpSocketsOf(gateway.pid);
 
       const rows: LevelRow[] = [];
       for (const level of LEVELS) {
@@ -198,12 +240,14 @@ export default function directGatewayBench(): Promise<BenchSection> {
         const g0 = gateway.cpuSeconds();
         const c0 = processCpuSeconds(uac.pid);
         const d0 = processCpuSeconds(desk.pid);
+        const m0 = machineTicks();
         const t0 = performance.now();
         await sleep(WINDOW_MS);
         const windowMs = performance.now() - t0;
         const gatewayCpu = percentOfCore(gateway.cpuSeconds() - g0, windowMs) - idle.cpuPercent;
         const customersCpu = percentOfCore(processCpuSeconds(uac.pid) - c0, windowMs);
         const deskCpu = percentOfCore(processCpuSeconds(desk.pid) - d0, windowMs);
+        const machineCpu = machineBusyCores(m0, machineTicks()) * 100;
         const udpSockets = udpSocketsOf(gateway.pid) - idleUdp;
         const memory = await gateway.settledMemory();
         const connected = Math.max(1, Math.min(before.connected, (await counts(gateway)).connected));
@@ -217,6 +261,8 @@ export default function directGatewayBench(): Promise<BenchSection> {
           udpSockets,
           customersCpu,
           deskCpu,
+          machineCpu,
+          load1: loadavg()[0] ?? 0,
         });
         bench.progress.log(
           `${level} calls: ${(gatewayCpu / connected).toFixed(3)} % of a core per call, UDP sockets ${udpSockets}`,
@@ -225,26 +271,54 @@ export default function directGatewayBench(): Promise<BenchSection> {
         await exited(uac);
       }
 
-      // set-ups per second: calls offered at 50/s, each 1 s long
-      const answeredBefore = (await counts(gateway)).answered;
-      const probeStart = performance.now();
-      const probe = await customers({
-        rate: SETUP_PROBE.rate,
-        limit: SETUP_PROBE.calls,
-        calls: SETUP_PROBE.calls,
-        holdMs: 1000,
-      });
-      const setUp = await until(
-        gateway,
-        (c) => c.answered - answeredBefore >= SETUP_PROBE.calls,
-        120_000,
-        'the set-up probe',
-      ).then(
-        (c) => c.answered - answeredBefore,
-        async () => (await counts(gateway)).answered - answeredBefore,
-      );
-      const probeSeconds = (performance.now() - probeStart) / 1000;
-      await exited(probe);
+      // set-ups per second: calls offered at each probe's rate for PROBE_SECONDS, each 1 s long
+      const probes: ProbeRow[] = [];
+      for (const rate of SETUP_RATES) {
+        const calls = rate * PROBE_SECONDS;
+        const answeredBefore = (await counts(gateway)).answered;
+        const machine0 = machineTicks();
+        const g0 = gateway.cpuSeconds();
+        const main0 = gateway.mainThreadCpuSeconds();
+        const d0 = processCpuSeconds(desk.pid);
+        const k0 = kamailioCpuSeconds(pbx.pid);
+        const probeStart = performance.now();
+        const probe = await customers({ rate, limit: calls, calls, holdMs: 1000 });
+        const answered = await until(
+          gateway,
+          (c) => c.answered - answeredBefore >= calls,
+          120_000,
+          `the set-up probe at ${rate}/s`,
+        ).then(
+          (c) => c.answered - answeredBefore,
+          async () => (await counts(gateway)).answered - answeredBefore,
+        );
+        const probeMs = performance.now() - probeStart;
+        const c1 = processCpuSeconds(probe.pid);
+        const row: ProbeRow = {
+          rate,
+          offered: calls,
+          answered,
+          seconds: probeMs / 1000,
+          gatewayCpu: percentOfCore(gateway.cpuSeconds() - g0, probeMs),
+          mainThreadCpu: percentOfCore(gateway.mainThreadCpuSeconds() - main0, probeMs),
+          customersCpu: percentOfCore(c1, probeMs),
+          deskCpu: percentOfCore(processCpuSeconds(desk.pid) - d0, probeMs),
+          kamailioCpu: percentOfCore(kamailioCpuSeconds(pbx.pid) - k0, probeMs),
+          machineCpu: machineBusyCores(machine0, machineTicks()) * 100,
+          load1: loadavg()[0] ?? 0,
+        };
+        probes.push(row);
+        bench.progress.log(
+          `set-ups at ${rate}/s: ${answered}/${calls} answered in ${row.seconds.toFixed(1)} s, gateway ${row.gatewayCpu.toFixed(0)} % of a core`,
+        );
+        await exited(probe);
+        await until(gateway, (c) => c.connected === 0, 30_000, `the probe at ${rate}/s ended`);
+        await sleep(1_000);
+      }
+
+      const xs = [0, ...rows.map((r) => Math.abs(r.connected))];
+      const cpuSlope = slope(xs, [0, ...rows.map((r) => r.cpuInAll)]);
+      const rssSlopeKb = slope(xs, [0, ...rows.map((r) => r.rssPerCallKb * Math.abs(r.connected))]);
 
       return (opening) =>
         [
@@ -256,21 +330,36 @@ export default function directGatewayBench(): Promise<BenchSection> {
             '`/metrics`. "UDP sockets" is the number of UDP sockets the gateway process holds above idle (its fds ' +
             'against /proc/net/udp): RTP never reaches it.',
           '',
-          `Idle (${AGENTS} lines registered, no call): ${idle.cpuPercent.toFixed(2)} % of a core, RSS ${(idle.memory.rssKb / 1024).toFixed(1)} MB.`,
+          `Idle (${AGENTS} lines registered, ${WARM_UP_CALLS} warm-up calls placed and ended, no call up; CPU over ` +
+            `${IDLE_MS / 1000} s): ${idle.cpuPercent.toFixed(2)} % of a core, RSS ${(idle.memory.rssKb / 1024).toFixed(1)} MB. ` +
+            `"gateway CPU in all" is the window's CPU minus that idle CPU, so a figure at or below zero is the ` +
+            `calls costing less than the tick noise of the idle baseline. Least-squares slope over idle and ` +
+            `the levels (calls 0, ${LEVELS.join(', ')}): **${cpuSlope.toFixed(4)} % of a core per call**, ` +
+            `**${rssSlopeKb.toFixed(0)} KB RSS per call**.`,
           '',
-          "| concurrent calls | connected | **gateway CPU per call** | gateway CPU in all | **RSS per call** (after GC) | heap per call | UDP sockets in the gateway | endpoints' CPU (customers + desk sipp) |",
-          '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+          "| concurrent calls | connected | **gateway CPU per call** | gateway CPU in all | **RSS per call** (after GC) | heap per call | UDP sockets in the gateway | endpoints' CPU (customers + desk sipp) | machine (of 200 %) | load 1 min |",
+          '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
           ...rows.map(
             (r) =>
               `| ${r.level} | ${Math.abs(r.connected)}${r.connected < 0 ? ' (level not reached)' : ''} | **${r.cpuPerCall.toFixed(3)} %** | ` +
               `${r.cpuInAll.toFixed(2)} % | **${r.rssPerCallKb.toFixed(0)} KB** | ${r.heapPerCallKb.toFixed(0)} KB | ${r.udpSockets} | ` +
-              `${r.customersCpu.toFixed(1)} % + ${r.deskCpu.toFixed(1)} % |`,
+              `${r.customersCpu.toFixed(1)} % + ${r.deskCpu.toFixed(1)} % | ${r.machineCpu.toFixed(0)} % | ${r.load1.toFixed(2)} |`,
           ),
           '',
-          `Set-ups: ${SETUP_PROBE.calls} calls offered at ${SETUP_PROBE.rate}/s: ${setUp} answered through the gateway in ` +
-            `${probeSeconds.toFixed(1)} s (${(setUp / probeSeconds).toFixed(1)}/s sustained). Each set-up is the customer's ` +
-            "INVITE to the agent's line, the gateway's INVITE to the desk with the customer's SDP, and the answer; the offered " +
-            'rate, sipp and Kamailio on the same 2 cores bound it.',
+          `Set-ups: calls offered at each rate for ${PROBE_SECONDS} s, 1 s long each, counted by the gateway's set-up ` +
+            "histogram (the customer answered). Each set-up is the customer's INVITE to the agent's line, the gateway's " +
+            "INVITE to the desk with the customer's SDP, and the answer. CPU over the probe, % of a core (the " +
+            "gateway's main thread runs its JavaScript: JsSIP, the call state machine; Kamailio: all its processes); " +
+            '"machine" is the busy time of both cores, any other work included.',
+          '',
+          '| offered | answered | time (s) | **set-ups/s sustained** | gateway CPU | of which main thread | customers sipp | desk sipp | Kamailio | machine (of 200 %) | load 1 min |',
+          '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+          ...probes.map(
+            (p) =>
+              `| ${p.offered} at ${p.rate}/s | ${p.answered} | ${p.seconds.toFixed(1)} | **${(p.answered / p.seconds).toFixed(1)}** | ` +
+              `${p.gatewayCpu.toFixed(0)} % | ${p.mainThreadCpu.toFixed(0)} % | ${p.customersCpu.toFixed(0)} % | ${p.deskCpu.toFixed(0)} % | ` +
+              `${p.kamailioCpu.toFixed(0)} % | ${p.machineCpu.toFixed(0)} % | ${p.load1.toFixed(2)} |`,
+          ),
           '',
           'CPU is read in clock ticks (10 ms): over the 10 s window one tick is 0.1 % of a core. Bridge mode (both legs ' +
             'in wrtc, audio copied in JavaScript) with the same WebRTC bots on both sides, side by side with direct mode: ' +
