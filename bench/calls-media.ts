@@ -12,11 +12,11 @@ import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { SipCall } from '@callgate/sip';
+import { type SipCall, waitForEvent } from '@callgate/sip';
 import type { Bot } from '../apps/lab/src/bots.js';
 import { labTone, labUsers, startLab, type Lab } from '../apps/lab/src/lab.js';
 import type { BenchSection } from './run.js';
-import { slope } from './stats.js';
+import { median, slope } from './stats.js';
 import { machineBusyCores, machineTicks, percentOfCore } from './support/cpu.js';
 import {
   allRegistered,
@@ -39,6 +39,8 @@ const SLICES = 5;
 const SETTLE_MS = 2_000;
 const IDLE_BASELINE_MS = 5_000;
 const FIRST_MEDIA_AGENT = 5000;
+/** single calls, one after the other, timed from the customer's 200 OK to two-way audio */
+const ANSWER_SAMPLES = 5;
 
 interface CodecRun {
   label: string;
@@ -148,6 +150,17 @@ interface MediaResult {
   /** least-squares slope of the window's RSS against the number of calls (MB per call) */
   marginalRssPerCallMb: number;
   codecs: CodecCheck;
+  answerToAudio: AnswerToAudio;
+}
+
+/** Medians over ANSWER_SAMPLES single calls, ms from the customer's leg being answered (its 200 OK). */
+interface AnswerToAudio {
+  /** the customer bot hears the IP phone's tone */
+  customerMs: number;
+  /** the IP phone bot hears the customer's tone */
+  phoneMs: number;
+  /** both (the later of the two, per call) */
+  bothMs: number;
 }
 
 /** Up to this many windows per level: one more when the first was not clean (while the bench is younger than RETRY_BUDGET_MS). */
@@ -174,6 +187,8 @@ async function measureMedia(
 ): Promise<MediaResult> {
   // Warm-up: the first bridged call of a process sets up wrtc's threads and codecs.
   await hangUpAll(await bridge(lab, 1));
+  await sleep(1_000);
+  const answerToAudio = await timeAnswerToAudio(lab);
   await sleep(1_000);
   const { cpuPercent: idleCpuPercent, memory: idleMemory } = await idleWindow(gateway, IDLE_BASELINE_MS);
   const levels: LevelResult[] = [];
@@ -218,6 +233,48 @@ async function measureMedia(
       levels.map((l) => l.rssMb),
     ),
     codecs,
+    answerToAudio,
+  };
+}
+
+/**
+ * ANSWER_SAMPLES single calls, customer 1 → agent 5000 → its IP phone, one after the other: the time
+ * from the customer's leg being answered (the gateway's 200 OK reaching the customer bot) to each bot
+ * hearing the other's tone (the bots' analyser needs a 200 ms window of tone, in both modes alike).
+ */
+async function timeAnswerToAudio(lab: Lab): Promise<AnswerToAudio> {
+  const samples: { customerMs: number; phoneMs: number }[] = [];
+  const agent = String(FIRST_MEDIA_AGENT);
+  const customer = lab.bot(labUsers.customer(1));
+  const phone = lab.bot(labUsers.ipPhone(agent));
+  for (let i = 0; i < ANSWER_SAMPLES; i++) {
+    const incoming = phone.waitFor('incoming', { timeoutMs: 15_000 });
+    const customerCall = customer.call(agent);
+    const answered = waitForEvent(customerCall, 'accepted', { timeoutMs: 15_000 }).then(() =>
+      performance.now(),
+    );
+    const deviceCall = (await incoming).call;
+    const call: BridgedCall = { index: 0, customer, phone, customerCall, deviceCall };
+    try {
+      const heard = await Promise.all([
+        customer
+          .hears({ call: customerCall, frequency: labTone('ipPhone', 0), timeoutMs: 15_000 })
+          .then(() => performance.now()),
+        phone
+          .hears({ call: deviceCall, frequency: labTone('customer', 0), timeoutMs: 15_000 })
+          .then(() => performance.now()),
+      ]);
+      const answeredAt = await answered;
+      samples.push({ customerMs: heard[0] - answeredAt, phoneMs: heard[1] - answeredAt });
+    } finally {
+      await hangUpAll([call]);
+    }
+    await sleep(500);
+  }
+  return {
+    customerMs: median(samples.map((s) => s.customerMs)),
+    phoneMs: median(samples.map((s) => s.phoneMs)),
+    bothMs: median(samples.map((s) => Math.max(s.customerMs, s.phoneMs))),
   };
 }
 
@@ -501,6 +558,19 @@ function render(media: readonly MediaResult[], opening: string): string {
     `The SDP columns list the payload formats of the m=audio line the bots received from the gateway ` +
       `(every call of every level; in direct mode the other bot's SDP, handed through); the bench fails if a ` +
       `PCMU run sees any other media codec.`,
+    '',
+    `Time from the answer to two-way audio (median of ${ANSWER_SAMPLES} single calls per run, placed one after ` +
+      `the other after the warm-up call, before the levels): from the gateway's 200 OK reaching the customer bot ` +
+      `(the gateway answers the customer once the IP phone has answered) to each bot hearing the other's tone ` +
+      `(the bots' analyser needs 200 ms of tone, which every figure includes alike).`,
+    '',
+    '| run | customer hears the IP phone (ms) | IP phone hears the customer (ms) | **both ways (ms)** |',
+    '| --- | ---: | ---: | ---: |',
+    ...media.map(
+      (m) =>
+        `| ${m.label} | ${Math.round(m.answerToAudio.customerMs)} | ${Math.round(m.answerToAudio.phoneMs)} | ` +
+        `**${Math.round(m.answerToAudio.bothMs)}** |`,
+    ),
     '',
     ...directRatios(media),
   ];
