@@ -147,10 +147,18 @@ interface MediaResult {
   idleCpuPercent: number;
   idleRssMb: number;
   levels: LevelResult[];
+  /** the level whose calls did not all come up in any attempt (the run stopped there) */
+  unbridged: Unbridged[];
   /** least-squares slope of the window's RSS against the number of calls (MB per call) */
   marginalRssPerCallMb: number;
   codecs: CodecCheck;
   answerToAudio: AnswerToAudio;
+}
+
+interface Unbridged {
+  calls: number;
+  reason: string;
+  load1: number;
 }
 
 /** Medians over ANSWER_SAMPLES single calls, ms from the customer's leg being answered (its 200 OK). */
@@ -193,10 +201,22 @@ async function measureMedia(
   const { cpuPercent: idleCpuPercent, memory: idleMemory } = await idleWindow(gateway, IDLE_BASELINE_MS);
   const levels: LevelResult[] = [];
   const checks: CodecCheck = { answerToCustomer: [], offerToPhone: [], inUse: [] };
+  const unbridged: Unbridged[] = [];
   for (const count of MEDIA_LEVELS) {
     let kept: LevelResult | undefined;
+    let failure: string | undefined;
     for (let attempt = 1; attempt <= MEDIA_ATTEMPTS; attempt++) {
-      const calls = await bridge(lab, count);
+      let calls: BridgedCall[];
+      try {
+        calls = await bridge(lab, count);
+        failure = undefined;
+      } catch (error) {
+        // a level that does not come up (the machine too busy for that many wrtc legs) is noted, not fatal
+        failure = error instanceof Error ? error.message : String(error);
+        progress.log(`${run.label}, ${count} calls, attempt ${attempt}: ${failure}`);
+        await sleep(3_000);
+        continue;
+      }
       let level: LevelResult;
       try {
         await sleep(SETTLE_MS);
@@ -215,6 +235,11 @@ async function measureMedia(
       if (clean(level) || progress.elapsedMs > RETRY_BUDGET_MS) break;
     }
     if (kept) levels.push(kept);
+    else if (failure !== undefined) {
+      // the higher levels need even more of the machine
+      unbridged.push({ calls: count, reason: failure, load1: loadavg()[0] ?? 0 });
+      break;
+    }
   }
   const codecs = {
     answerToCustomer: [...new Set(checks.answerToCustomer)],
@@ -228,6 +253,7 @@ async function measureMedia(
     idleCpuPercent,
     idleRssMb: idleMemory.rssKb / 1024,
     levels,
+    unbridged,
     marginalRssPerCallMb: slope(
       levels.map((l) => l.calls),
       levels.map((l) => l.rssMb),
@@ -558,6 +584,14 @@ function render(media: readonly MediaResult[], opening: string): string {
     `The SDP columns list the payload formats of the m=audio line the bots received from the gateway ` +
       `(every call of every level; in direct mode the other bot's SDP, handed through); the bench fails if a ` +
       `PCMU run sees any other media codec.`,
+    '',
+    ...media.flatMap((m) =>
+      m.unbridged.map(
+        (u) =>
+          `${m.label}, ${u.calls} calls: not every call came up in ${MEDIA_ATTEMPTS} attempts (${u.reason}; load 1 min ` +
+          `${u.load1.toFixed(2)}), so the run stopped at that level.`,
+      ),
+    ),
     '',
     `Time from the answer to two-way audio (median of ${ANSWER_SAMPLES} single calls per run, placed one after ` +
       `the other after the warm-up call, before the levels): from the gateway's 200 OK reaching the customer bot ` +
