@@ -14,7 +14,7 @@
  *   baseline (500 lines registered, no call), per call; RSS above idle after a full GC, per call.
  * - No RTP in the gateway: the UDP sockets the gateway process holds (its fds matched against
  *   /proc/net/udp and udp6) are counted at every level; direct mode holds none.
- * - Set-ups per second: calls offered at 50/s, 100/s and 200/s for 6 s each, 1 s long each, counted by
+ * - Set-ups per second: calls offered at 50/s, 100/s, 150/s and 200/s for 6 s each, 1 s long each, counted by
  *   the gateway's set-up histogram (`callgate_call_setup_seconds_count`: the customer answered),
  *   with the CPU of the gateway (and its main thread), sipp, Kamailio and the machine over each probe.
  * Bridge mode, side by side at 5, 10 and 20 calls with the same WebRTC bots, and the time from the
@@ -28,7 +28,7 @@ import { performance } from 'node:perf_hooks';
 import { startKamailio } from '../apps/lab/src/kamailio.js';
 import type { BenchSection } from './run.js';
 import { slope } from './stats.js';
-import { machineBusyCores, machineTicks, percentOfCore } from './support/cpu.js';
+import { machineBusyCores, machineTicks, type MachineTicks, percentOfCore } from './support/cpu.js';
 import {
   allRegistered,
   domainsYaml,
@@ -44,7 +44,7 @@ import {
   startEchoDesk,
   stopProcess,
 } from './support/sipp-process.js';
-import { sleep } from './support/timing.js';
+import { bounded, sleep } from './support/timing.js';
 
 const LEVELS = [20, 100, 500] as const;
 const AGENTS = 500;
@@ -55,7 +55,9 @@ const IDLE_MS = 10_000;
 /** calls placed and ended before the idle baseline (the first calls of a process compile the call paths) */
 const WARM_UP_CALLS = 20;
 /** the set-up probes: new calls per second, each rate offered for PROBE_SECONDS */
-const SETUP_RATES = [50, 100, 200] as const;
+const SETUP_RATES = [50, 100, 150, 200] as const;
+/** a probe ends once no more set-ups are counted for this long */
+const STALL_MS = 3_000;
 const PROBE_SECONDS = 6;
 const DESK = 'gw-desk';
 const METRICS_TOKEN = 'bench-direct-gateway-metrics-token';
@@ -124,6 +126,15 @@ export function udpSocketsOf(pid: number): number {
     if (inode !== undefined && udpInodes.has(inode)) sockets++;
   }
   return sockets;
+}
+
+interface CpuSnapshot {
+  at: number;
+  machine: MachineTicks;
+  gateway: number;
+  main: number;
+  desk: number;
+  kamailio: number;
 }
 
 interface ProbeRow {
@@ -278,46 +289,57 @@ export default function directGatewayBench(): Promise<BenchSection> {
       for (const rate of SETUP_RATES) {
         const calls = rate * PROBE_SECONDS;
         const answeredBefore = (await counts(gateway)).answered;
-        const machine0 = machineTicks();
-        const g0 = gateway.cpuSeconds();
-        const main0 = gateway.mainThreadCpuSeconds();
-        const d0 = processCpuSeconds(desk.pid);
-        const k0 = kamailioCpuSeconds(pbx.pid);
-        const probeStart = performance.now();
+        const snapshot = (): CpuSnapshot => ({
+          at: performance.now(),
+          machine: machineTicks(),
+          gateway: gateway.cpuSeconds(),
+          main: gateway.mainThreadCpuSeconds(),
+          desk: processCpuSeconds(desk.pid),
+          kamailio: kamailioCpuSeconds(pbx.pid),
+        });
+        const start = snapshot();
         const probe = await customers({ rate, limit: calls, calls, holdMs: 1000 });
-        // polled every 100 ms: when the first set-up is counted, and when the last one is
-        const deadline = probeStart + 120_000;
-        let firstAt: number | undefined;
+        // polled every 100 ms until every call is answered, or none more is for STALL_MS: the
+        // first and the last set-up counted, the CPU figures read at the last one
+        let first: number | undefined;
+        let last = start;
+        let customersCpu = 0;
         let answered = 0;
-        while (answered < calls && performance.now() < deadline) {
-          answered = (await counts(gateway)).answered - answeredBefore;
-          if (answered > 0) firstAt ??= performance.now();
-          if (answered < calls) await sleep(100);
+        while (answered < calls && performance.now() - last.at < STALL_MS) {
+          await sleep(100);
+          const now = (await counts(gateway)).answered - answeredBefore;
+          if (now > answered) {
+            answered = now;
+            last = snapshot();
+            customersCpu = processCpuSeconds(probe.pid);
+            first ??= last.at;
+          }
         }
-        const probeMs = performance.now() - probeStart;
-        const spreadS = (performance.now() - (firstAt ?? probeStart)) / 1000;
-        const c1 = processCpuSeconds(probe.pid);
+        const probeMs = last.at - start.at;
+        const spreadS = (last.at - (first ?? last.at)) / 1000;
         const row: ProbeRow = {
           rate,
           offered: calls,
           answered,
           seconds: probeMs / 1000,
           perSecond: spreadS > 0 ? (answered - 1) / spreadS : 0,
-          gatewayCpu: percentOfCore(gateway.cpuSeconds() - g0, probeMs),
-          mainThreadCpu: percentOfCore(gateway.mainThreadCpuSeconds() - main0, probeMs),
-          customersCpu: percentOfCore(c1, probeMs),
-          deskCpu: percentOfCore(processCpuSeconds(desk.pid) - d0, probeMs),
-          kamailioCpu: percentOfCore(kamailioCpuSeconds(pbx.pid) - k0, probeMs),
-          machineCpu: machineBusyCores(machine0, machineTicks()) * 100,
+          gatewayCpu: percentOfCore(last.gateway - start.gateway, probeMs),
+          mainThreadCpu: percentOfCore(last.main - start.main, probeMs),
+          customersCpu: percentOfCore(customersCpu, probeMs),
+          deskCpu: percentOfCore(last.desk - start.desk, probeMs),
+          kamailioCpu: percentOfCore(last.kamailio - start.kamailio, probeMs),
+          machineCpu: machineBusyCores(start.machine, last.machine) * 100,
           load1: loadavg()[0] ?? 0,
         };
         probes.push(row);
         bench.progress.log(
           `set-ups at ${rate}/s: ${answered}/${calls} answered in ${row.seconds.toFixed(1)} s, gateway ${row.gatewayCpu.toFixed(0)} % of a core`,
         );
-        await exited(probe);
-        await until(gateway, (c) => c.connected === 0, 30_000, `the probe at ${rate}/s ended`);
-        await sleep(1_000);
+        // sipp retransmits what is not answered (up to 32 s); the gateway's calls end with theirs
+        await bounded(exited(probe), 40_000);
+        await stopProcess(probe);
+        await until(gateway, (c) => c.connected === 0, 60_000, `the probe at ${rate}/s ended`);
+        await sleep(2_000);
       }
 
       const xs = [0, ...rows.map((r) => Math.abs(r.connected))];
@@ -351,7 +373,8 @@ export default function directGatewayBench(): Promise<BenchSection> {
           ),
           '',
           `Set-ups: calls offered at each rate for ${PROBE_SECONDS} s, 1 s long each, counted by the gateway's set-up histogram ` +
-            '(the customer answered), polled every 100 ms: "time to the last" runs from sipp\'s start, ' +
+            `(the customer answered), polled every 100 ms until all are answered or none more is for ${STALL_MS / 1000} s (the ` +
+            'others failed): "time to the last" runs from sipp\'s start to the last set-up counted, the CPU figures over that time; ' +
             '"sustained" is the set-ups counted between the first and the last, over the time between them. ' +
             "Each set-up is the customer's INVITE to the agent's line, the gateway's " +
             "INVITE to the desk with the customer's SDP, and the answer. CPU over the probe, % of a core (the " +
