@@ -67,6 +67,8 @@ interface GatewayCounts {
   connected: number;
   /** calls answered since boot (the set-up histogram's count, all modes) */
   answered: number;
+  /** calls the gateway started since boot (an INVITE reached an agent's line) */
+  started: number;
 }
 
 async function counts(gateway: GatewayProcess): Promise<GatewayCounts> {
@@ -80,6 +82,7 @@ async function counts(gateway: GatewayProcess): Promise<GatewayCounts> {
   return {
     connected: sum(/^callgate_calls\{[^}]*state="connected"[^}]*\} (\S+)$/gm),
     answered: sum(/^callgate_call_setup_seconds_count\{[^}]*\} (\S+)$/gm),
+    started: sum(/^callgate_calls_started_total\{[^}]*\} (\S+)$/gm),
   };
 }
 
@@ -140,6 +143,8 @@ interface CpuSnapshot {
 interface ProbeRow {
   rate: number;
   offered: number;
+  /** INVITEs that reached the gateway (its calls started) */
+  started: number;
   answered: number;
   seconds: number;
   /** set-ups per second between the first and the last counted (the probe's own start excluded) */
@@ -288,7 +293,8 @@ export default function directGatewayBench(): Promise<BenchSection> {
       const probes: ProbeRow[] = [];
       for (const rate of SETUP_RATES) {
         const calls = rate * PROBE_SECONDS;
-        const answeredBefore = (await counts(gateway)).answered;
+        const before = await counts(gateway);
+        const answeredBefore = before.answered;
         const snapshot = (): CpuSnapshot => ({
           at: performance.now(),
           machine: machineTicks(),
@@ -315,11 +321,13 @@ export default function directGatewayBench(): Promise<BenchSection> {
             first ??= last.at;
           }
         }
+        const started = (await counts(gateway)).started - before.started;
         const probeMs = last.at - start.at;
         const spreadS = (last.at - (first ?? last.at)) / 1000;
         const row: ProbeRow = {
           rate,
           offered: calls,
+          started,
           answered,
           seconds: probeMs / 1000,
           perSecond: spreadS > 0 ? (answered - 1) / spreadS : 0,
@@ -333,7 +341,7 @@ export default function directGatewayBench(): Promise<BenchSection> {
         };
         probes.push(row);
         bench.progress.log(
-          `set-ups at ${rate}/s: ${answered}/${calls} answered in ${row.seconds.toFixed(1)} s, gateway ${row.gatewayCpu.toFixed(0)} % of a core`,
+          `set-ups at ${rate}/s: ${started} reached the gateway, ${answered}/${calls} answered in ${row.seconds.toFixed(1)} s, gateway ${row.gatewayCpu.toFixed(0)} % of a core`,
         );
         // sipp retransmits what is not answered (up to 32 s); the gateway's calls end with theirs
         await bounded(exited(probe), 40_000);
@@ -381,11 +389,11 @@ export default function directGatewayBench(): Promise<BenchSection> {
             "gateway's main thread runs its JavaScript: JsSIP, the call state machine; Kamailio: all its processes); " +
             '"machine" is the busy time of both cores, any other work included.',
           '',
-          '| offered | answered | time to the last (s) | **set-ups/s sustained** | gateway CPU | of which main thread | customers sipp | desk sipp | Kamailio | machine (of 200 %) | load 1 min |',
-          '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+          '| offered | reached the gateway | answered | time to the last (s) | **set-ups/s sustained** | gateway CPU | of which main thread | customers sipp | desk sipp | Kamailio | machine (of 200 %) | load 1 min |',
+          '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
           ...probes.map(
             (p) =>
-              `| ${p.offered} at ${p.rate}/s | ${p.answered} | ${p.seconds.toFixed(1)} | **${p.perSecond.toFixed(1)}** | ` +
+              `| ${p.offered} at ${p.rate}/s | ${p.started} | ${p.answered} | ${p.seconds.toFixed(1)} | **${p.perSecond.toFixed(1)}** | ` +
               `${p.gatewayCpu.toFixed(0)} % | ${p.mainThreadCpu.toFixed(0)} % | ${p.customersCpu.toFixed(0)} % | ${p.deskCpu.toFixed(0)} % | ` +
               `${p.kamailioCpu.toFixed(0)} % | ${p.machineCpu.toFixed(0)} % | ${p.load1.toFixed(2)} |`,
           ),
