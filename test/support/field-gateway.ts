@@ -99,12 +99,13 @@ export function fieldDomainsYaml(lab: Lab, agents: readonly LabAgent[], domain: 
   const field = lab.pbx.field;
   if (!field) throw new Error('not a field lab');
   const wss = domain.transport === 'wss';
-  let yaml = labDomainsYaml(wss ? field.wssUri : lab.pbx.wsUri, {}, agents, domain.media);
+  let yaml = labDomainsYaml(wss ? field.wssUri : lab.pbx.wsUri, {}, agents);
   for (const [ext, password] of Object.entries(domain.passwords ?? {})) {
     yaml = replaceOnce(yaml, `password: "${labPasswords.agent(ext)}"`, `password: "${password}"`);
   }
   const extra = [
     ...(wss ? [`tls: { caFile: "${domain.caFile ?? field.caFile}", serverName: ${field.serverName} }`] : []),
+    ...(domain.media ? [`media: ${domain.media}`] : []),
     ...(domain.pbxExtra ? [domain.pbxExtra] : []),
   ];
   if (domain.sipDomain) yaml = replaceOnce(yaml, 'sipDomain: 127.0.0.1', `sipDomain: ${domain.sipDomain}`);
