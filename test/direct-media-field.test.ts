@@ -36,7 +36,7 @@ describe('direct media on the field PBX (rtpengine, digest auth, wss)', () => {
   beforeAll(async () => {
     env = await startFieldGateway(
       { customers: 2, ipPhones: ['5000'] },
-      { agents: AGENTS, domain: { transport: 'wss', pbxExtra: 'media: direct' } },
+      { agents: AGENTS, domain: { transport: 'wss', media: 'direct' } },
     );
     backend = await Tab.open(env.gateway.url, { domain: 'demo', apiKey: API_KEY }, { namespace: '/events' });
     await waitRegistered(env.gateway, '5000', true, 20_000);
@@ -120,7 +120,7 @@ describe('direct media on the field PBX with WebRTC customers (JsSIP bots throug
       { customers: 1, customerBots: true, ipPhones: ['5000'] },
       {
         agents: AGENTS,
-        domain: { transport: 'wss', pbxExtra: 'media: direct' },
+        domain: { transport: 'wss', media: 'direct' },
       },
     );
     await waitRegistered(env.gateway, '5000', true, 20_000);

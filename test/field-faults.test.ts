@@ -45,6 +45,7 @@ describe('faults of the field PBX: TURN refusing credentials, rtpengine stopped 
       // Agent 5001 (desk phone 5001-desk) exists only for this gateway, whose TURN password is wrong.
       const second = await startGatewayOn(env.lab, [{ ext: '5001', device: 4 }], {
         transport: 'wss',
+        media: 'bridge', // the gateway's own legs through TURN
         pbxExtra: `iceServers: [{ urls: ["${turn.turnUrl}"], username: "${turn.username}", credential: "not-the-turn-password" }], iceTransportPolicy: relay`,
       });
       const events = await Tab.open(

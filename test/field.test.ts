@@ -361,6 +361,7 @@ describe('the gateway on the field PBX (wss://, digest auth, rtpengine, baresip)
       });
       const allocationsBefore = turn.countLog(/ALLOCATE processed, success/);
       const second = await startGatewayOn(env.lab, [{ ext: '5005', device: 4 }], {
+        media: 'bridge', // the gateway's own legs through TURN
         pbxExtra: `iceServers: [{ urls: ["${turn.turnUrl}"], username: "${turn.username}", credential: "${turn.password}" }], iceTransportPolicy: relay`,
       });
       try {
