@@ -107,6 +107,11 @@ export class SipCall extends CallDriver<SipCallEvents> {
     return this.localStream;
   }
 
+  /** The logger of the user agent this leg belongs to (its lines name the user agent). */
+  get uaLogger(): SipLogger {
+    return this.logger;
+  }
+
   /** The pass-through peer connection of a direct-media leg (no media in this process). */
   get passThrough(): PassThroughPeerConnection | undefined {
     return this.pc;

@@ -7,7 +7,7 @@
 import { type SipCall, SipCallState, type SipCallTermination } from './call.js';
 import { TypedEmitter } from './emitter.js';
 import { SipError } from './errors.js';
-import { silentLogger, type SipLogger } from './logger.js';
+import type { SipLogger } from './logger.js';
 import { PassThroughPeerConnection } from './passthrough-pc.js';
 import {
   blackHoleOffer,
@@ -109,6 +109,7 @@ export interface DirectMediaEvents {
 }
 
 export interface DirectMediaOptions {
+  /** Default: the device leg's user agent's logger. */
   logger?: SipLogger;
   /** Headers added to the INVITE of a leg this object places. */
   extraHeaders?: string[];
@@ -202,7 +203,7 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
     customerPc?: PassThroughPeerConnection,
   ) {
     super();
-    this.logger = options.logger ?? silentLogger;
+    this.logger = options.logger ?? device.uaLogger;
     this.glareRetries = options.glareRetries ?? 3;
     this.device = this.attach('device', device);
     this.customer = this.attach('customer', customer, customerPc);
@@ -850,7 +851,7 @@ export class DirectCalloutCustomer {
         'device',
       );
     }
-    const logger = options.logger ?? silentLogger;
+    const logger = options.logger ?? device.uaLogger;
     const customerPc = new PassThroughPeerConnection(() => withAudioDirection(deviceSdp, 'sendrecv'));
     const early = new EarlyMedia(device, devicePc, logger);
     const deviceProfile = describeAudio(deviceSdp)?.profile;

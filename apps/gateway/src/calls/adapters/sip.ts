@@ -200,8 +200,6 @@ class JsSipDirectLink implements DirectLink {
 class JsSipDirectMedia implements DirectMediaPort {
   private readonly callouts = new WeakMap<SipCall, DirectCalloutCustomer>();
 
-  constructor(private readonly logger: SipLogger) {}
-
   callWithOfferOf(
     ua: SipUserAgentPort,
     target: string,
@@ -213,10 +211,7 @@ class JsSipDirectMedia implements DirectMediaPort {
   }
 
   async answerCustomer(device: SipLeg, customer: SipLeg): Promise<DirectLink> {
-    const call = await DirectMediaCall.answerCustomer(sipCallOf(device), sipCallOf(customer), {
-      logger: this.logger,
-    });
-    return new JsSipDirectLink(call);
+    return new JsSipDirectLink(await DirectMediaCall.answerCustomer(sipCallOf(device), sipCallOf(customer)));
   }
 
   callDevice(ua: SipUserAgentPort, target: string, profile: MediaProfile, extraHeaders: string[]): SipLeg {
@@ -228,7 +223,6 @@ class JsSipDirectMedia implements DirectMediaPort {
 
   callCustomer(ua: SipUserAgentPort, device: SipLeg, target: string, extraHeaders: string[]): SipLeg {
     const customer = DirectCalloutCustomer.place(sipUserAgentOf(ua), sipCallOf(device), target, {
-      logger: this.logger,
       extraHeaders,
     });
     this.callouts.set(customer.call, customer);
@@ -252,14 +246,15 @@ class JsSipDirectMedia implements DirectMediaPort {
 
 /**
  * The SIP port of the gateway: JsSIP user agents over WebSocket (TLS, ICE servers, REGISTER
- * back-off, reconnection 1-10 s), wrtc bridges and tones, and direct media (pass-through legs). SIP traffic goes to `logger` at debug,
- * each line prefixed with the agent (`<domain>/<ipphone>:`).
+ * back-off, reconnection 1-10 s), wrtc bridges and tones, and direct media (pass-through legs, their
+ * lines logged by the agent's user agent). SIP traffic goes to `logger` at debug, each line
+ * prefixed with the agent (`<domain>/<ipphone>:`).
  */
 export class JsSipPort implements SipPort {
   readonly direct: DirectMediaPort;
 
   constructor(private readonly logger: SipLogger) {
-    this.direct = new JsSipDirectMedia(logger);
+    this.direct = new JsSipDirectMedia();
   }
 
   createUserAgent(spec: UserAgentSpec): SipUserAgentPort {
