@@ -24,8 +24,7 @@ import {
   waitForEvent,
   webRtcPlaceholderOffer,
 } from '@callgate/sip';
-import { freeUdpPort } from '../apps/lab/src/ports.js';
-import { runSipp } from '../apps/lab/src/sipp.js';
+import { registeredSippUas } from '../apps/lab/src/sipp.js';
 import { directMediaLab, ownUdpSockets } from './direct-media-support.js';
 import { eventually } from './support/tabs.js';
 
@@ -49,24 +48,14 @@ describe('direct media callouts', () => {
     async () => {
       const gateway = await agent('5003');
       const desk = await phone('5003-desk', 1000);
-      const uasPort = await freeUdpPort(lab.pbx.host);
-      const customer = runSipp({
+      const { done: customer } = await registeredSippUas({
         host: lab.pbx.host,
         port: lab.pbx.udpPort,
         scenario: 'uas-early-media',
-        service: 'x',
-        localPort: uasPort,
+        user: '0901000001',
         files: { 'tone.ulaw': ulawTone(400, 1_000) },
         timeoutMs: 60_000,
       });
-      const registered = await runSipp({
-        host: lab.pbx.host,
-        port: lab.pbx.udpPort,
-        scenario: 'register-contact',
-        service: '0901000001',
-        keys: { contact_port: String(uasPort) },
-      });
-      expect(registered.exitCode).toBe(0);
       const progress: { statusCode: number; earlyMedia: boolean }[] = [];
 
       let settled = false;

@@ -24,6 +24,17 @@ import { AgentTabs, eventually, Tab } from './support/tabs.js';
 const T = 120_000;
 const AGENTS: readonly LabAgent[] = [{ ext: '5000', device: 4 }];
 
+/** After a test: every lab phone hung up (a failed test may leave one in a call), and 5000 idle. */
+async function settleLab(env: FieldGateway): Promise<void> {
+  for (const { phone: p } of env.lab.phones) await p.hangup().catch(() => undefined);
+  await eventually(
+    async () =>
+      (await rest(env.gateway, 'GET', '/v1/demo/agents/5000')).body.call === null ? true : undefined,
+    20_000,
+    '5000 idle',
+  );
+}
+
 describe('direct media on the field PBX (rtpengine, digest auth, wss)', () => {
   let env: FieldGateway;
   let backend: Tab;
@@ -42,14 +53,7 @@ describe('direct media on the field PBX (rtpengine, digest auth, wss)', () => {
     await waitRegistered(env.gateway, '5000', true, 20_000);
   }, T);
   afterEach(async () => {
-    // A failed test may leave a phone in a call: hang every lab phone up (no call: baresip says so).
-    for (const { phone: p } of env.lab.phones) await p.hangup().catch(() => undefined);
-    await eventually(
-      async () =>
-        (await rest(env.gateway, 'GET', '/v1/demo/agents/5000')).body.call === null ? true : undefined,
-      20_000,
-      '5000 idle',
-    );
+    await settleLab(env);
   }, T);
   afterAll(async () => {
     backend.close();
@@ -127,13 +131,7 @@ describe('direct media on the field PBX with WebRTC customers (JsSIP bots throug
   }, T);
   afterEach(async () => {
     await tabs.closeAll();
-    for (const { phone: p } of env.lab.phones) await p.hangup().catch(() => undefined);
-    await eventually(
-      async () =>
-        (await rest(env.gateway, 'GET', '/v1/demo/agents/5000')).body.call === null ? true : undefined,
-      20_000,
-      '5000 idle',
-    );
+    await settleLab(env);
   }, T);
   afterAll(async () => {
     await env.close();

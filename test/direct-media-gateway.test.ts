@@ -20,7 +20,7 @@ import { ulawEncode } from '@callgate/sip';
 import { BaresipPhone } from '../apps/lab/src/baresip.js';
 import { labTone, startLab, type Lab } from '../apps/lab/src/lab.js';
 import { freeUdpPort } from '../apps/lab/src/ports.js';
-import { runSipp } from '../apps/lab/src/sipp.js';
+import { registeredSippUas, runSipp } from '../apps/lab/src/sipp.js';
 import { udpSocketsOf } from './direct-media-support.js';
 import { spawnGateway, type GatewayProcess } from './support/gateway-process.js';
 import { API_KEY, labDomainsYaml, rest, waitRegistered, type LabAgent } from './support/lab-gateway.js';
@@ -357,6 +357,22 @@ describe('faults of the gateway in direct media mode, each ending in a defined s
   let customer: BaresipPhone;
   const extra: { close(): unknown }[] = [];
 
+  /** The agent hangs up a held call of 5000 over REST: ringing, accepted, held, then ended by the agent. */
+  async function hangUpHeldCall(callId: string): Promise<void> {
+    expect((await rest(gateway, 'POST', `/v1/demo/agents/5000/calls/${callId}/hangup`)).status).toBe(200);
+    await events.waitFor((e) => e.type === 'call.ended' && e.callId === callId, 15_000);
+    expect(sequence(events.events, callId).map(([type]) => type)).toEqual([
+      'call.ringing',
+      'call.accepted',
+      'call.held',
+      'call.ended',
+    ]);
+    expect(events.events.find((e) => e.type === 'call.ended' && e.callId === callId)?.data).toMatchObject({
+      cause: 'NORMAL_CLEARING',
+      by: 'agent',
+    });
+  }
+
   beforeAll(async () => {
     lab = await startLab({});
     dir = mkdtempSync(join(tmpdir(), 'callgate-direct-faults-'));
@@ -401,23 +417,13 @@ describe('faults of the gateway in direct media mode, each ending in a defined s
   it(
     'a desk phone that answers the connecting re-INVITE of a callout with 488: the call ends MEDIA_FAILED by system, both legs hung up',
     async () => {
-      const uasPort = await freeUdpPort(lab.pbx.host);
-      const uas = runSipp({
+      const { done: uas } = await registeredSippUas({
         host: lab.pbx.host,
         port: lab.pbx.udpPort,
         scenario: 'uas-reinvite-488',
-        service: 'x',
-        localPort: uasPort,
+        user: '5002-desk',
         timeoutMs: 40_000,
       });
-      const registered = await runSipp({
-        host: lab.pbx.host,
-        port: lab.pbx.udpPort,
-        scenario: 'register-contact',
-        service: '5002-desk',
-        keys: { contact_port: String(uasPort) },
-      });
-      expect(registered.exitCode).toBe(0);
       const customerSince = customer.events.length;
 
       const dialled = await rest(gateway, 'POST', '/v1/demo/agents/5002/calls', { number: BARESIP.customer });
@@ -504,18 +510,7 @@ describe('faults of the gateway in direct media mode, each ending in a defined s
         state: 'held',
       });
 
-      expect((await rest(gateway, 'POST', `/v1/demo/agents/5000/calls/${callId}/hangup`)).status).toBe(200);
-      await events.waitFor((e) => e.type === 'call.ended' && e.callId === callId, 15_000);
-      expect(sequence(events.events, callId).map(([type]) => type)).toEqual([
-        'call.ringing',
-        'call.accepted',
-        'call.held',
-        'call.ended',
-      ]);
-      expect(events.events.find((e) => e.type === 'call.ended' && e.callId === callId)?.data).toMatchObject({
-        cause: 'NORMAL_CLEARING',
-        by: 'agent',
-      });
+      await hangUpHeldCall(callId);
       const result = await sipp;
       expect(result.output.match(/491 ---------->\s+1 /g)).toHaveLength(2);
       expect(result.exitCode).toBe(0);
@@ -560,18 +555,7 @@ describe('faults of the gateway in direct media mode, each ending in a defined s
         state: 'held',
       });
 
-      expect((await rest(gateway, 'POST', `/v1/demo/agents/5000/calls/${callId}/hangup`)).status).toBe(200);
-      await events.waitFor((e) => e.type === 'call.ended' && e.callId === callId, 15_000);
-      expect(sequence(events.events, callId).map(([type]) => type)).toEqual([
-        'call.ringing',
-        'call.accepted',
-        'call.held',
-        'call.ended',
-      ]);
-      expect(events.events.find((e) => e.type === 'call.ended' && e.callId === callId)?.data).toMatchObject({
-        cause: 'NORMAL_CLEARING',
-        by: 'agent',
-      });
+      await hangUpHeldCall(callId);
       const result = await sipp;
       // sipp got 491 for its first re-INVITE and 200 for the second; the desk phone no other offer
       expect(deskOffers()).toBe(3);

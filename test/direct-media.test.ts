@@ -17,8 +17,7 @@ import {
   describeAudio,
   waitForEvent,
 } from '@callgate/sip';
-import { freeUdpPort } from '../apps/lab/src/ports.js';
-import { runSipp } from '../apps/lab/src/sipp.js';
+import { registeredSippUas, runSipp } from '../apps/lab/src/sipp.js';
 import { directMediaLab, ownUdpSockets } from './direct-media-support.js';
 
 const T = 120_000;
@@ -235,23 +234,13 @@ describe('direct media between two legs of one user agent', () => {
     async () => {
       const gateway = await agent('5003');
       await phone('0901000001', 400);
-      const uasPort = await freeUdpPort(lab.pbx.host);
-      const uas = runSipp({
+      const { done: uas } = await registeredSippUas({
         host: lab.pbx.host,
         port: lab.pbx.udpPort,
         scenario: 'uas-reinvite-488',
-        service: 'x',
-        localPort: uasPort,
+        user: '5009-desk',
         timeoutMs: 40_000,
       });
-      const registered = await runSipp({
-        host: lab.pbx.host,
-        port: lab.pbx.udpPort,
-        scenario: 'register-contact',
-        service: '5009-desk',
-        keys: { contact_port: String(uasPort) },
-      });
-      expect(registered.exitCode).toBe(0);
 
       const failure = await DirectMediaCall.callout(gateway, '5009-desk', '0901000001').then(
         () => undefined,

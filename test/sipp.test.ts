@@ -1,5 +1,4 @@
-import { freeUdpPort } from '../apps/lab/src/ports.js';
-import { runSipp } from '../apps/lab/src/sipp.js';
+import { registeredSippUas, runSipp } from '../apps/lab/src/sipp.js';
 import { login } from './support/gateway.js';
 import { startLabGateway, waitRegistered, type LabGateway } from './support/lab-gateway.js';
 import { Tab } from './support/tabs.js';
@@ -39,23 +38,13 @@ describe('sipp against the gateway through the lab PBX', () => {
   it('a callout to a sipp UAS that answers 486 yields callout.failed with sipCode 486', async () => {
     const host = env.lab.pbx.host;
     const port = env.lab.pbx.udpPort;
-    const uasPort = await freeUdpPort(host);
-    const uas = runSipp({
+    const { done: uas } = await registeredSippUas({
       host,
       port,
       scenario: 'uas-busy-486',
-      service: 'x',
-      localPort: uasPort,
+      user: '0909000486',
       timeoutMs: 15_000,
     });
-    const registered = await runSipp({
-      host,
-      port,
-      scenario: 'register-contact',
-      service: '0909000486',
-      keys: { contact_port: String(uasPort) },
-    });
-    expect(registered.exitCode).toBe(0);
 
     expect(await tab.command('call.dial', { number: '0909000486' })).toMatchObject({ ok: true });
     const failed = await tab.waitFor((e) => e.type === 'callout.failed', 10_000);

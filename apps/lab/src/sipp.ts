@@ -89,6 +89,32 @@ export function sippScenarioDir(): string {
   throw new Error('apps/lab/sipp scenario files not found');
 }
 
+/**
+ * A sipp UAS scenario answering as `user` of the PBX: sipp listens on a free port and a REGISTER
+ * (`register-contact`) binds `user` there. Resolves once registered; `done` is the UAS run's result.
+ */
+export async function registeredSippUas(
+  options: Omit<SippRunOptions, 'service' | 'localPort'> & { user: string },
+): Promise<{ done: Promise<SippResult> }> {
+  const { user, ...run } = options;
+  const localPort = await freeUdpPort(options.host);
+  const done = runSipp({ ...run, service: 'x', localPort });
+  const registered = await runSipp({
+    host: options.host,
+    port: options.port,
+    scenario: 'register-contact',
+    service: user,
+    keys: { contact_port: String(localPort) },
+  });
+  if (registered.exitCode !== 0) {
+    void done.catch(() => undefined);
+    throw new Error(
+      `sipp: registering ${user} failed (exit ${String(registered.exitCode)}): ${registered.errors}`,
+    );
+  }
+  return { done };
+}
+
 /** Runs one sipp call (-m 1) as a UAC over UDP and resolves with its exit code and logs. */
 export async function runSipp(options: SippRunOptions): Promise<SippResult> {
   const work = mkdtempSync(join(tmpdir(), 'callgate-sipp-'));

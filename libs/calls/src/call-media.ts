@@ -64,7 +64,7 @@ export interface CallMedia {
 }
 
 /** The audio track a leg receives, as soon as its peer connection has one. */
-export function remoteTrack(call: SipLeg, timeoutMs = 5000): Promise<AudioTrack> {
+function remoteTrack(call: SipLeg, timeoutMs = 5000): Promise<AudioTrack> {
   const now = call.remoteAudioTrack;
   if (now) return Promise.resolve(now);
   return new Promise((resolve, reject) => {
