@@ -430,10 +430,16 @@ describe('faults of the gateway in direct media mode, each ending in a defined s
       expect(dialled.status).toBe(201);
       const callId = dialled.body.callId as string;
       await events.waitFor((e) => e.type === 'call.ended' && e.callId === callId, 30_000);
-      expect(sequence(events.events, callId)).toEqual([
+      // The baresip customer answers at once and may send its 200 without a 180 first (legal
+      // SIP): then there is no callout.customerRinging; when there is one, it comes in its place.
+      const story = sequence(events.events, callId);
+      const ringing = story.filter(([type]) => type === 'callout.customerRinging');
+      expect(ringing.length).toBeLessThanOrEqual(1);
+      if (ringing.length === 1)
+        expect(story[2]).toEqual(['callout.customerRinging', { number: BARESIP.customer }]);
+      expect(story.filter(([type]) => type !== 'callout.customerRinging')).toEqual([
         ['callout.started', { number: BARESIP.customer }],
         ['call.agentRinging', {}],
-        ['callout.customerRinging', { number: BARESIP.customer }],
         ['call.ended', { cause: 'MEDIA_FAILED', by: 'system', duration: expect.any(Number) as number }],
       ]);
       await customer.waitFor('CALL_CLOSED', 15_000, customerSince);
