@@ -10,9 +10,10 @@
  * Kamailio did not until it set its rtpengine flags for an INVITE without SDP as well (no audio
  * either way before).
  *
- * Not here yet: a transfer in direct mode on this PBX. Through rtpengine the customer heard nothing
- * after an agent-to-agent transfer (customer ⇄ four relay sessions ⇄ target desk); baresip 1.0
- * cannot be checked after the hold re-INVITE, and with a WebRTC customer bot the audio stopped.
+ * Not here: a transfer in direct mode on this PBX. Through rtpengine neither side hears the other
+ * after the move, to an agent or to a queue, with a plain-RTP trunk customer as with a WebRTC one
+ * (README "Field notes": rtpengine takes an ICE restart only in an offer); such a PBX needs
+ * `pbx.media: bridge` for transfers, which test/field-flows.test.ts runs.
  */
 import type { AnyEventEnvelope } from '@callgate/contracts';
 import type { BaresipPhone } from '../apps/lab/src/baresip.js';
