@@ -45,6 +45,21 @@ const BRIDGE_AGENTS: readonly LabAgent[] = [{ ext: '5003', device: 4 }];
 const sequence = (events: readonly AnyEventEnvelope[], callId: string | undefined): [string, unknown][] =>
   events.filter((e) => e.callId === callId).map((e) => [e.type, e.data]);
 
+/**
+ * A callout's story without its `callout.customerRinging`, which is checked apart: a baresip
+ * customer answers at once and may send its 200 without a 180 first (legal SIP), so there is at
+ * most one, right after `call.agentRinging`.
+ */
+function withoutCustomerRinging(story: [string, unknown][]): [string, unknown][] {
+  const ringing = story.findIndex(([type]) => type === 'callout.customerRinging');
+  expect(story.filter(([type]) => type === 'callout.customerRinging').length).toBeLessThanOrEqual(1);
+  if (ringing !== -1) {
+    expect(story[ringing - 1]?.[0]).toBe('call.agentRinging');
+    expect(story[ringing]?.[1]).toEqual({ number: BARESIP.customer });
+  }
+  return story.filter(([type]) => type !== 'callout.customerRinging');
+}
+
 /** Waits for an event that `tab` receives from now on (not one it already has). */
 function upcoming(
   tab: Tab,
@@ -259,16 +274,15 @@ describe('the gateway with pbx.media: direct, through the plain lab (no media re
         body: { ok: true, callId },
       });
       await events.waitFor((e) => e.type === 'call.ended' && e.callId === callId, 15_000);
-      const seen = sequence(events.events, callId);
+      const seen = withoutCustomerRinging(sequence(events.events, callId));
       expect(seen.map(([type]) => type)).toEqual([
         'callout.started',
         'call.agentRinging',
-        'callout.customerRinging',
         'call.customerAccepted',
         'call.ended',
       ]);
-      expect(seen[3]?.[1]).toEqual({ media: { path: 'direct', reason: expect.any(String) as string } });
-      expect(seen[4]?.[1]).toMatchObject({ cause: 'NORMAL_CLEARING', by: 'agent' });
+      expect(seen[2]?.[1]).toEqual({ media: { path: 'direct', reason: expect.any(String) as string } });
+      expect(seen[3]?.[1]).toMatchObject({ cause: 'NORMAL_CLEARING', by: 'agent' });
       await customer.waitFor('CALL_CLOSED', 15_000, customerSince);
     },
     T,
@@ -430,14 +444,7 @@ describe('faults of the gateway in direct media mode, each ending in a defined s
       expect(dialled.status).toBe(201);
       const callId = dialled.body.callId as string;
       await events.waitFor((e) => e.type === 'call.ended' && e.callId === callId, 30_000);
-      // The baresip customer answers at once and may send its 200 without a 180 first (legal
-      // SIP): then there is no callout.customerRinging; when there is one, it comes in its place.
-      const story = sequence(events.events, callId);
-      const ringing = story.filter(([type]) => type === 'callout.customerRinging');
-      expect(ringing.length).toBeLessThanOrEqual(1);
-      if (ringing.length === 1)
-        expect(story[2]).toEqual(['callout.customerRinging', { number: BARESIP.customer }]);
-      expect(story.filter(([type]) => type !== 'callout.customerRinging')).toEqual([
+      expect(withoutCustomerRinging(sequence(events.events, callId))).toEqual([
         ['callout.started', { number: BARESIP.customer }],
         ['call.agentRinging', {}],
         ['call.ended', { cause: 'MEDIA_FAILED', by: 'system', duration: expect.any(Number) as number }],
