@@ -16,6 +16,7 @@ import {
   iceAtBothEnds,
   mediaTargetChanged,
   sdpBody,
+  transferPlaceholderOffer,
   withAnswerSetup,
   withAudioDirection,
   type DtlsRole,
@@ -252,6 +253,24 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
   }
 
   /**
+   * The peer connection of a transfer's target leg: the established `customer`'s media as
+   * {@link offerOf} gives it, or, with `placeholder` and a customer that is an ICE end,
+   * {@link transferPlaceholderOffer} (see {@link retarget}); `placeholder` in the result says which.
+   */
+  static targetOffer(
+    customer: SipCall,
+    placeholder: boolean,
+  ): { pc: PassThroughPeerConnection; placeholder: boolean } {
+    const pc = DirectMediaCall.offerOf(customer);
+    if (!placeholder || describeAudio(customer.passThrough?.remoteSdp ?? '')?.iceUfrag === undefined) {
+      return { pc, placeholder: false };
+    }
+    const offer = transferPlaceholderOffer();
+    pc.source = () => offer;
+    return { pc, placeholder: true };
+  }
+
+  /**
    * The device (placed with {@link offerOf}) answered: the ringing customer is answered with the
    * device's SDP (no re-INVITE at all). When answering fails both legs are hung up (LEG_ENDED).
    */
@@ -407,6 +426,11 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
    * Re-targets the customer at another established pass-through leg (a transfer target): the
    * customer is re-INVITEd with its SDP and the target with the customer's (two WebRTC ends: the
    * target is re-INVITEd without SDP, and its fresh offer goes to the customer, RFC 3725 flow I).
+   * A target first offered a placeholder without ICE ({@link transferPlaceholderOffer}) is joined
+   * customer first: the customer takes the target's ICE credentials in an offer (restarting ICE if
+   * it must), and the target then learns the customer's, the first ICE credentials it is given.
+   * Joining the target first (its fresh offer to the customer, the customer's answer in the ACK)
+   * had no audio through rtpengine 10.5 in the lab, with or without the placeholder.
    * The previous device leg is detached and returned, still up: the caller hangs it up (or keeps
    * it for a consult).
    */
@@ -430,7 +454,8 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
       };
       this.device = this.attach('device', target);
       // two ICE ends: the target offers afresh and the customer takes that offer (RFC 3725 flow I)
-      if (this.bothIce()) await this.join();
+      const offeredIce = describeAudio(target.passThrough?.localSdp ?? '')?.iceUfrag !== undefined;
+      if (this.bothIce() && offeredIce) await this.join();
       else await this.sync('customer');
       return previous.call;
     });

@@ -71,6 +71,8 @@ export {
 } from './passthrough-pc.js';
 export {
   blackHoleOffer,
+  transferPlaceholderOffer,
+  isUnrelayedTransferPlaceholder,
   decideMediaPath,
   describeAudio,
   dtlsSetup,

@@ -1,5 +1,7 @@
 import {
   blackHoleOffer,
+  isUnrelayedTransferPlaceholder,
+  transferPlaceholderOffer,
   decideMediaPath,
   describeAudio,
   dtlsSetup,
@@ -194,6 +196,35 @@ describe('webRtcPlaceholderOffer()', () => {
 
   it('needs a bridge with a plain-RTP peer and no converting relay', () => {
     expect(decideMediaPath(webRtcPlaceholderOffer(), plainPhone).path).toBe('bridge');
+  });
+});
+
+describe('transferPlaceholderOffer() and isUnrelayedTransferPlaceholder()', () => {
+  it('offers plain RTP, sendrecv, towards the discard port of the loopback address, with no ICE', () => {
+    expect(describeAudio(transferPlaceholderOffer())).toMatchObject({
+      profile: 'rtp',
+      address: '127.0.0.1',
+      port: 9,
+      direction: 'sendrecv',
+    });
+    expect(describeAudio(transferPlaceholderOffer())?.iceUfrag).toBeUndefined();
+  });
+
+  it('is recognised as sent, also with the origin a pass-through leg gives it', () => {
+    expect(isUnrelayedTransferPlaceholder(transferPlaceholderOffer())).toBe(true);
+    expect(
+      isUnrelayedTransferPlaceholder(withOrigin(transferPlaceholderOffer(), { sessionId: '7', version: 2 })),
+    ).toBe(true);
+  });
+
+  it('is not recognised once a relay gave it its own address or port, nor in any other offer', () => {
+    const offer = transferPlaceholderOffer();
+    expect(isUnrelayedTransferPlaceholder(offer.replace('c=IN IP4 127.0.0.1', 'c=IN IP4 10.0.0.5'))).toBe(
+      false,
+    );
+    expect(isUnrelayedTransferPlaceholder(offer.replace('m=audio 9 ', 'm=audio 30000 '))).toBe(false);
+    expect(isUnrelayedTransferPlaceholder(blackHoleOffer())).toBe(false);
+    expect(isUnrelayedTransferPlaceholder(webRtcPlaceholderOffer())).toBe(false);
   });
 });
 

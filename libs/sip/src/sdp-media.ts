@@ -196,6 +196,42 @@ export function blackHoleOffer(): string {
   ].join('\r\n');
 }
 
+/** The session name of {@link transferPlaceholderOffer}. */
+const TRANSFER_PLACEHOLDER = 'callgate transfer placeholder';
+
+/**
+ * The first offer of a transfer's target leg when the customer is an ICE end: plain RTP, no ICE
+ * credentials, `sendrecv` towards the discard port of the loopback address. A media relay that
+ * anchors WebSocket legs (rtpengine forcing ICE towards them) then learns the customer's ICE
+ * credentials as the first of that session once the legs are joined, where a change of them in
+ * an answer would be an ICE restart it refuses. Not {@link blackHoleOffer}: a relay takes
+ * `0.0.0.0` for hold and passes the hold on to the target.
+ */
+export function transferPlaceholderOffer(): string {
+  return withAudioDirection(
+    blackHoleOffer()
+      .replace('s=-', `s=${TRANSFER_PLACEHOLDER}`)
+      .replace('c=IN IP4 0.0.0.0', 'c=IN IP4 127.0.0.1'),
+    'sendrecv',
+  );
+}
+
+
+/**
+ * Whether `sdp` is a {@link transferPlaceholderOffer} as it was sent: no media relay rewrote it
+ * (a relay gives it its own address and port), so the placeholder serves no purpose and its
+ * receiver should ask for the customer's own offer (488).
+ */
+export function isUnrelayedTransferPlaceholder(sdp: string): boolean {
+  const audio = describeAudio(sdp);
+  return (
+    new RegExp(`^s=${TRANSFER_PLACEHOLDER}\\r?$`, 'm').test(sdp) &&
+    audio?.profile === 'rtp' &&
+    audio.address === '127.0.0.1' &&
+    audio.port === 9
+  );
+}
+
 /** `count` random bytes as lower-case hex (Web Crypto: a global in Node and browsers). */
 function randomHex(count: number): string {
   const bytes = crypto.getRandomValues(new Uint8Array(count));
