@@ -55,6 +55,8 @@ export interface CallMedia {
   mute(muted: boolean, held: boolean): Promise<void>;
   /** transfer: places the target's leg */
   callTarget(ua: SipUserAgentPort, target: string, customer: SipLeg, options: TargetLegOptions): SipLeg;
+  /** transfer: the target's leg failed with `statusCode`; true when callTarget may try it again with other media */
+  retryTarget(statusCode: number | undefined): boolean;
   /** transfer: the target answered; the customer talks to it */
   moveTo(target: SipLeg): Promise<void>;
   /** after a transfer: the customer is taken off hold and unmuted, if it was not already */
@@ -145,6 +147,10 @@ export class BridgeMedia implements CallMedia {
     return ua.call(target, { media: this.bridge.streamToA, ...options });
   }
 
+  retryTarget(): boolean {
+    return false;
+  }
+
   async moveTo(target: SipLeg): Promise<void> {
     this.bridge.setTrackFromA(await remoteTrack(target));
     this.bridge.mute('aToB', false);
@@ -176,6 +182,10 @@ export class DirectMedia implements CallMedia {
   readonly info: CallMediaPath;
   private link: DirectLink | undefined;
   private closed = false;
+  /** the next transfer target may be offered a placeholder (not after the last one refused it) */
+  private targetPlaceholder = true;
+  /** the last transfer target was offered a placeholder */
+  private offeredPlaceholder = false;
 
   constructor(
     private readonly port: DirectMediaPort,
@@ -225,8 +235,27 @@ export class DirectMedia implements CallMedia {
     await (muted ? link.mute() : link.unmute());
   }
 
+  /**
+   * A customer that is an ICE end is offered to the target as a plain-RTP placeholder first: a
+   * PBX relay anchoring every WebSocket leg (rtpengine) then takes the join (see libs/sip
+   * `DirectMediaCall.retarget`). A target refusing it (488, 415, 606: a WebRTC end with no relay)
+   * is called again with the customer's own SDP ({@link retryTarget}).
+   */
   callTarget(ua: SipUserAgentPort, target: string, customer: SipLeg, options: TargetLegOptions): SipLeg {
-    return this.port.callWithOfferOf(ua, target, customer, options);
+    const placed = this.port.callTarget(ua, target, customer, {
+      ...options,
+      placeholder: this.targetPlaceholder,
+    });
+    this.targetPlaceholder = true;
+    this.offeredPlaceholder = placed.placeholder;
+    return placed.leg;
+  }
+
+  retryTarget(statusCode: number | undefined): boolean {
+    if (!this.offeredPlaceholder || !refusedMedia(statusCode)) return false;
+    this.offeredPlaceholder = false;
+    this.targetPlaceholder = false;
+    return true;
   }
 
   moveTo(target: SipLeg): Promise<void> {

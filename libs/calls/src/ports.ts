@@ -202,7 +202,7 @@ export interface DirectLink {
 export interface DirectMediaPort {
   /**
    * Places a leg offered `offerer`'s media: a ringing inbound customer's INVITE offer (the device of
-   * an inbound call), or an answered customer's SDP (a transfer's target, then {@link DirectLink.retarget}).
+   * an inbound call), or an answered customer's SDP.
    */
   callWithOfferOf(
     ua: SipUserAgentPort,
@@ -210,6 +210,26 @@ export interface DirectMediaPort {
     offerer: SipLeg,
     options: { extraHeaders?: string[]; fromUser?: string },
   ): SipLeg;
+  /**
+   * A transfer's target leg, offered the answered customer's media (then {@link DirectLink.retarget}).
+   * `placeholder`: a customer that is an ICE end (a WebRTC one, or any leg of a PBX whose relay
+   * forces ICE on WebSocket legs) is offered a plain-RTP placeholder without ICE instead; the
+   * result says whether it was.
+   */
+  callTarget(
+    ua: SipUserAgentPort,
+    target: string,
+    customer: SipLeg,
+    options: { extraHeaders: string[]; fromUser: string; placeholder: boolean },
+  ): { leg: SipLeg; placeholder: boolean };
+  /**
+   * Whether a ringing caller's offer is another gateway's transfer placeholder that no media relay
+   * rewrote: the placeholder then serves no purpose, and the caller is answered 488 at once so
+   * that it offers the customer's own media instead (no call is announced).
+   */
+  isUnrelayedPlaceholder(caller: SipLeg): boolean;
+  /** Whether the gateway's bridge (WebRTC) could answer this ringing customer's offer: not a plain-RTP one. */
+  bridgeable(customer: SipLeg): boolean;
   /** The device (placed offered the customer's INVITE) answered: the customer is answered with its SDP. */
   answerCustomer(device: SipLeg, customer: SipLeg): Promise<DirectLink>;
   /** A callout's device leg, offered a placeholder of `profile` (no media) until the customer answers. */

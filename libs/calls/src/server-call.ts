@@ -195,6 +195,26 @@ export class ServerCall {
     return this.finish(cause, by);
   }
 
+  /** Places a transfer's target leg (as {@link moving}) and waits until it is answered or over. */
+  private async ringTarget(
+    customer: SipLeg,
+    options: HandOverOptions,
+  ): Promise<{ leg: SipLeg; outcome: 'accepted' | LegEnd }> {
+    const leg = this.media.callTarget(this.deps.ua, options.target, customer, {
+      extraHeaders: [`${TRANSFER_HEADER}: ${options.transferId}`],
+      fromUser: this.model.phone,
+    });
+    this.moving = leg;
+    const outcome = await new Promise<'accepted' | LegEnd>((resolve) => {
+      leg.once('accepted', () => resolve('accepted'));
+      leg.once('failed', (e) => resolve(e));
+      leg.once('ended', (e) => resolve(e));
+    });
+    if (outcome !== 'accepted')
+      this.deps.logger.debug(`${this.tag}: ${options.target} answered ${String(outcome.statusCode)}`);
+    return { leg, outcome };
+  }
+
   /**
    * Transfer: calls `target` from this line (presenting the customer's number) with the customer's
    * audio; when it answers, the customer hears the target instead of the agent's device, the device
@@ -205,29 +225,29 @@ export class ServerCall {
   async handOver(options: HandOverOptions): Promise<HandOverResult> {
     const customer = this.answeredCustomer();
     if (this.moving) return { ok: false, reason: 'SIP_FAILED' };
-    let leg: SipLeg;
-    try {
-      leg = this.media.callTarget(this.deps.ua, options.target, customer, {
-        extraHeaders: [`${TRANSFER_HEADER}: ${options.transferId}`],
-        fromUser: this.model.phone,
-      });
-    } catch (err) {
-      this.deps.logger.warn(`${this.tag}: cannot call ${options.target}: ${(err as Error).message}`);
-      return { ok: false, reason: 'SIP_FAILED' };
-    }
-    this.moving = leg;
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      void leg.hangup();
+      void this.moving?.hangup();
     }, options.timeoutMs);
-    const outcome = await new Promise<'accepted' | LegEnd>((resolve) => {
-      leg.once('accepted', () => resolve('accepted'));
-      leg.once('failed', (e) => resolve(e));
-      leg.once('ended', (e) => resolve(e));
-    });
-    clearTimeout(timer);
-    this.moving = undefined;
+    let placed: { leg: SipLeg; outcome: 'accepted' | LegEnd } | undefined;
+    try {
+      // a target refusing the media first offered (direct media's placeholder) is called again once
+      do placed = await this.ringTarget(customer, options);
+      while (
+        placed.outcome !== 'accepted' &&
+        !timedOut &&
+        !this.model.ended &&
+        this.media.retryTarget(placed.outcome.statusCode)
+      );
+    } catch (err) {
+      this.deps.logger.warn(`${this.tag}: cannot call ${options.target}: ${(err as Error).message}`);
+      return { ok: false, reason: 'SIP_FAILED' };
+    } finally {
+      clearTimeout(timer);
+      this.moving = undefined;
+    }
+    const { leg, outcome } = placed;
     if (outcome !== 'accepted') {
       const sipCode = outcome.statusCode;
       const notAnswered = timedOut || notAnsweredStatus(sipCode);
@@ -333,7 +353,7 @@ export class ServerCall {
       // finish() first: rejecting the customer fires its own `failed` synchronously.
       void this.finish(cause === 'CUSTOMER_CANCELLED' ? 'NO_ANSWER' : cause, 'agent');
       if (!customer.isTerminated && customer.state === 'ringing')
-        customer.reject(e.statusCode === 486 ? 486 : 480);
+        customer.reject(this.refusalFor(e.statusCode));
     });
     device.once('ended', (e) => {
       if (device === this.device) void this.legEnded('device', e);
@@ -469,6 +489,12 @@ export class ServerCall {
     const direct = this.media;
     if (!(direct instanceof DirectMedia) || !refusedMedia(statusCode) || this.model.ended) return false;
     const status = String(statusCode);
+    if (this.customer && this.deps.sip.direct?.bridgeable(this.customer) === false) {
+      this.deps.logger.log(
+        `${this.tag}: the device answered ${status} to the direct offer; the customer's offer is plain RTP, which the gateway cannot bridge: refused`,
+      );
+      return false;
+    }
     direct.close();
     if (!this.customer && direct.calloutProfile === 'rtp' && this.deps.sip.direct) {
       this.media = new DirectMedia(
@@ -486,6 +512,18 @@ export class ServerCall {
       `${this.tag}: the device answered ${status} to the direct offer: ${this.media.info.reason}`,
     );
     return true;
+  }
+
+  /**
+   * What an inbound customer is answered when the device failed: 486 when busy; a media refusal
+   * the gateway could not bridge around (a plain-RTP offer, direct media) as the device said it,
+   * so that a transferring gateway tries its other offer; else 480.
+   */
+  private refusalFor(statusCode: number | undefined): number {
+    if (statusCode === 486) return 486;
+    if (this.media instanceof DirectMedia && statusCode !== undefined && refusedMedia(statusCode))
+      return statusCode;
+    return 480;
   }
 
   /** Places the device leg, or answers undefined when the PBX cannot be reached right now. */

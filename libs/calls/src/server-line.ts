@@ -222,6 +222,13 @@ export class ServerLine {
       customer.reject(480);
       return;
     }
+    if (this.deps.sip.direct?.isUnrelayedPlaceholder(customer) === true) {
+      this.deps.logger.log(
+        `${this.name}: a transfer of ${logText(customer.remoteUser)} offered a placeholder no media relay rewrote: refused 488, for the customer's own offer`,
+      );
+      customer.reject(488);
+      return;
+    }
     const callId = randomUUID();
     this.deps.logger.log(
       `${this.name}: call ${callId} from ${logText(customer.remoteUser)}, ringing ${target}`,

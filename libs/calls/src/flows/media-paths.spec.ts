@@ -131,6 +131,19 @@ describe('direct media (pbx.media: direct)', () => {
       },
     );
 
+    it("a plain-RTP customer's offer the device refuses (488) is not bridged (the bridge answers WebRTC only): the customer gets the 488, the call ends ERROR", async () => {
+      direct.profile(CUSTOMER, 'rtp').refuse(DESK, 488);
+      const { customer } = await ringing();
+      expect(world.sip.legsTo(DESK)).toHaveLength(1);
+      expect(world.sip.bridges).toEqual([]);
+      expect(customer.sent).toEqual(['488']);
+      expect(world.events.sequence(a.agent)).toEqual([
+        ['call.ringing', { phone: CUSTOMER }],
+        ['call.ended', ended('ERROR', 'agent')],
+      ]);
+      expect(world.logger.lines).toContainEqual(expect.stringContaining('which the gateway cannot bridge'));
+    });
+
     it('a device answering 486 is busy, not refusing media: the call ends BUSY as in bridge mode', async () => {
       direct.refuse(DESK, 486);
       const { customer } = await ringing();
@@ -422,7 +435,7 @@ describe('direct media (pbx.media: direct)', () => {
       await expect(handOver(call)).resolves.toEqual({ ok: true });
       const queue = world.sip.legTo(QUEUE);
       expect(direct.placedTo(QUEUE)).toEqual([
-        { how: 'offerOf', target: QUEUE, leg: queue, offerer: customer },
+        { how: 'target', target: QUEUE, leg: queue, customer, placeholder: false },
       ]);
       expect(queue.headers).toEqual([`${TRANSFER_HEADER}: ${TRANSFER_ID}`]);
       expect(queue.fromUser).toBe(CUSTOMER);
@@ -440,6 +453,71 @@ describe('direct media (pbx.media: direct)', () => {
       await settle();
       expect(link.closed).toBe(true);
       expect(queue.sent).toEqual(['INVITE', 'BYE']);
+    });
+
+    it('a WebRTC customer: the target is offered a plain-RTP placeholder first (what a relay anchoring WebSocket legs can join), then the customer is retargeted', async () => {
+      direct.profile(CUSTOMER, 'webrtc');
+      const { call, customer, link } = await answered();
+      world.sip.script(QUEUE, Party.answers);
+      await expect(handOver(call)).resolves.toEqual({ ok: true });
+      const queue = world.sip.legTo(QUEUE);
+      expect(direct.placedTo(QUEUE)).toEqual([
+        { how: 'target', target: QUEUE, leg: queue, customer, placeholder: true },
+      ]);
+      expect(queue.media).toEqual(new FakeStream('direct: transfer placeholder'));
+      expect(link.ops).toEqual(['retarget queue-sales', 'unhold']);
+      expect(link.peer).toBe(queue);
+    });
+
+    it("a target refusing the placeholder (488: a WebRTC end with no relay) is called again, once, with the customer's own offer", async () => {
+      direct.profile(CUSTOMER, 'webrtc').refuse(QUEUE, 488, ['rtp']);
+      const { call, link } = await answered();
+      world.sip.script(QUEUE, Party.answers);
+      await expect(handOver(call)).resolves.toEqual({ ok: true });
+      const placed = direct.placedTo(QUEUE);
+      expect(placed.map((p) => (p.how === 'target' ? p.placeholder : p.how))).toEqual([true, false]);
+      expect(placed[1]?.leg.media).toEqual(new FakeStream(`direct: offer of ${CUSTOMER}`));
+      expect(link.peer).toBe(placed[1]?.leg);
+      expect(world.events.types(a.agent)).toEqual(['call.ringing', 'call.accepted', 'call.ended']);
+    });
+
+    it("a target refusing the customer's own offer as well: SIP_FAILED with its 488 after two tries, the customer stays with the agent", async () => {
+      direct.profile(CUSTOMER, 'webrtc').refuse(QUEUE, 488, ['rtp', 'customer']);
+      const { call, link } = await answered();
+      await expect(handOver(call)).resolves.toEqual({ ok: false, reason: 'SIP_FAILED', sipCode: 488 });
+      expect(direct.placedTo(QUEUE)).toHaveLength(2);
+      expect(link.ops).toEqual([]);
+      expect(call.model.state).toBe('active');
+    });
+
+    it('a target refusing the placeholder for another reason (486 busy) is not called again', async () => {
+      direct.profile(CUSTOMER, 'webrtc');
+      const { call } = await answered();
+      world.sip.script(QUEUE, { invite: [486] });
+      await expect(handOver(call)).resolves.toMatchObject({ ok: false, sipCode: 486 });
+      expect(direct.placedTo(QUEUE)).toHaveLength(1);
+      expect(call.model.state).toBe('active');
+    });
+
+    it("another agent's line, offered the placeholder with no relay in between, asks for the customer's own offer (488) before announcing anything; the transfer goes on with it", async () => {
+      direct.profile(CUSTOMER, 'webrtc');
+      const b = await world.registeredLine('1002');
+      const { call, link } = await answered();
+      const target = 'sip:1002@pbx.test';
+      const moving = call.handOver({ target, transferId: TRANSFER_ID, timeoutMs: RING_TIMEOUT_MS });
+      await settle();
+      const placed = direct.placedTo(target);
+      expect(placed.map((p) => (p.how === 'target' ? p.placeholder : p.how))).toEqual([true, false]);
+      expect(placed[0]?.leg.ending).toMatchObject({ by: 'remote', statusCode: 488 });
+      expect(world.logger.lines).toContainEqual(
+        expect.stringContaining('offered a placeholder no media relay rewrote: refused 488'),
+      );
+      const desks = world.sip.legsTo('sip:desk1002@pbx.test');
+      expect(desks).toHaveLength(1);
+      desks[0]!.peer.answer();
+      await expect(moving).resolves.toEqual({ ok: true });
+      expect(link.peer).toBe(placed[1]?.leg);
+      expect(world.events.types(b.agent)).toEqual(['call.ringing', 'call.accepted']);
     });
 
     it('a held call is retargeted, then resumed', async () => {

@@ -633,6 +633,7 @@ export type DirectOffer = 'customer' | port.MediaProfile;
 /** A leg the fake direct-media port placed, and what it was offered. */
 export type DirectPlacement =
   | { how: 'offerOf'; target: string; leg: FakeLeg; offerer: port.SipLeg }
+  | { how: 'target'; target: string; leg: FakeLeg; customer: port.SipLeg; placeholder: boolean }
   | { how: 'device'; target: string; leg: FakeLeg; profile: port.MediaProfile }
   | { how: 'customer'; target: string; leg: FakeLeg; device: port.SipLeg };
 
@@ -715,6 +716,8 @@ export class FakeDirectMedia implements port.DirectMediaPort {
   private readonly failures = new Map<DirectStep, string>();
   /** a callout's customer leg → its device leg */
   private readonly devices = new Map<port.SipLeg, port.SipLeg>();
+  /** the media profile of remote users' SDP, where a test set it (unset: bridgeable, not an ICE end) */
+  private readonly profiles = new Map<string, port.MediaProfile>();
 
   constructor(private readonly sip: FakeSip) {}
 
@@ -726,6 +729,25 @@ export class FakeDirectMedia implements port.DirectMediaPort {
   ): this {
     this.refusals.set(target, { status, offers });
     return this;
+  }
+
+  /**
+   * The media of legs whose remote user is `user`: `webrtc` (an ICE end: a transfer offers a
+   * placeholder for it) or `rtp` (plain: the gateway's bridge cannot answer its offer).
+   */
+  profile(user: string, profile: port.MediaProfile): this {
+    this.profiles.set(user, profile);
+    return this;
+  }
+
+  /** A routed caller offered the transfer placeholder (no relay rewrites SDP in the fake PBX). */
+  isUnrelayedPlaceholder(caller: port.SipLeg): boolean {
+    const offer = caller instanceof FakeLeg ? caller.twin?.media : undefined;
+    return offer instanceof FakeStream && offer.label === 'direct: transfer placeholder';
+  }
+
+  bridgeable(customer: port.SipLeg): boolean {
+    return this.profiles.get(customer.remoteUser) !== 'rtp';
   }
 
   /** From now on `step` rejects with `message` (on a later microtask). */
@@ -748,6 +770,21 @@ export class FakeDirectMedia implements port.DirectMediaPort {
     const leg = this.place(ua, target, 'customer', `offer of ${offerer.remoteUser}`, options);
     this.placed.push({ how: 'offerOf', target, leg, offerer });
     return leg;
+  }
+
+  callTarget(
+    ua: port.SipUserAgentPort,
+    target: string,
+    customer: port.SipLeg,
+    options: { extraHeaders: string[]; fromUser: string; placeholder: boolean },
+  ): { leg: FakeLeg; placeholder: boolean } {
+    const { placeholder: allowed, ...headers } = options;
+    const placeholder = allowed && this.profiles.get(customer.remoteUser) === 'webrtc';
+    const leg = placeholder
+      ? this.place(ua, target, 'rtp', 'transfer placeholder', headers)
+      : this.place(ua, target, 'customer', `offer of ${customer.remoteUser}`, headers);
+    this.placed.push({ how: 'target', target, leg, customer, placeholder });
+    return { leg, placeholder };
   }
 
   async answerCustomer(device: port.SipLeg, customer: port.SipLeg): Promise<FakeDirectLink> {

@@ -22,6 +22,8 @@ import {
   DirectCalloutCustomer,
   DirectMediaCall,
   DirectMediaState,
+  describeAudio,
+  isUnrelayedTransferPlaceholder,
   prefixedLogger,
   type SipCall,
   type SipLogger,
@@ -208,6 +210,28 @@ class JsSipDirectMedia implements DirectMediaPort {
   ): SipLeg {
     const passThrough = DirectMediaCall.offerOf(sipCallOf(offerer));
     return new JsSipLeg(sipUserAgentOf(ua).call(target, { passThrough, ...options }));
+  }
+
+  callTarget(
+    ua: SipUserAgentPort,
+    target: string,
+    customer: SipLeg,
+    options: { extraHeaders: string[]; fromUser: string; placeholder: boolean },
+  ): { leg: SipLeg; placeholder: boolean } {
+    const { placeholder, ...headers } = options;
+    const offer = DirectMediaCall.targetOffer(sipCallOf(customer), placeholder);
+    const leg = new JsSipLeg(sipUserAgentOf(ua).call(target, { passThrough: offer.pc, ...headers }));
+    return { leg, placeholder: offer.placeholder };
+  }
+
+  isUnrelayedPlaceholder(caller: SipLeg): boolean {
+    const offer = sipCallOf(caller).requestSdp;
+    return offer !== undefined && isUnrelayedTransferPlaceholder(offer);
+  }
+
+  bridgeable(customer: SipLeg): boolean {
+    const offer = sipCallOf(customer).requestSdp;
+    return offer === undefined || describeAudio(offer)?.profile === 'webrtc';
   }
 
   async answerCustomer(device: SipLeg, customer: SipLeg): Promise<DirectLink> {
