@@ -216,7 +216,6 @@ export function transferPlaceholderOffer(): string {
   );
 }
 
-
 /**
  * Whether `sdp` is a {@link transferPlaceholderOffer} as it was sent: no media relay rewrote it
  * (a relay gives it its own address and port), so the placeholder serves no purpose and its
