@@ -19,6 +19,7 @@ import {
 } from '@callgate/call-core';
 import {
   CallDriver,
+  isUnrelayedTransferPlaceholder,
   SipError,
   type JsSipCallOptions,
   type JsSipSession,
@@ -66,7 +67,7 @@ interface UserAgent {
     listener: (e: {
       session: JsSipSession;
       originator: 'local' | 'remote';
-      request?: { getHeader(name: string): string | undefined };
+      request?: { getHeader(name: string): string | undefined; body?: string | null };
     }) => void,
   ): void;
   on(event: 'registered' | 'unregistered' | 'disconnected', listener: () => void): void;
@@ -171,7 +172,14 @@ export class BrowserPhone {
       user_agent: 'callgate-sdk (JsSIP)',
     }) as unknown as UserAgent;
     ua.on('newRTCSession', ({ session, originator, request }) => {
-      if (originator === 'remote') this.incoming(session, request?.getHeader(TRANSFER_HEADER));
+      if (originator !== 'remote') return;
+      if (isUnrelayedTransferPlaceholder(request?.body ?? '')) {
+        // a gateway's transfer placeholder no relay rewrote: refused before it rings, the gateway
+        // then offers the customer's own media
+        session.terminate({ status_code: 488 });
+        return;
+      }
+      this.incoming(session, request?.getHeader(TRANSFER_HEADER));
     });
     ua.on('registrationFailed', (e) =>
       console.warn('[callgate] the in-page phone could not register:', e.cause),

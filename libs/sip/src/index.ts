@@ -72,7 +72,6 @@ export {
 export {
   blackHoleOffer,
   transferPlaceholderOffer,
-  isUnrelayedTransferPlaceholder,
   decideMediaPath,
   describeAudio,
   dtlsSetup,
@@ -111,3 +110,4 @@ export {
   type DirectMediaMode,
   type DirectMediaOptions,
 } from './direct-media.js';
+export { isUnrelayedTransferPlaceholder } from './transfer-placeholder.js';

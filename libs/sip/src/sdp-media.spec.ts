@@ -1,6 +1,5 @@
 import {
   blackHoleOffer,
-  isUnrelayedTransferPlaceholder,
   transferPlaceholderOffer,
   decideMediaPath,
   describeAudio,
@@ -13,6 +12,7 @@ import {
   withAudioDirection,
   withOrigin,
 } from './sdp-media.js';
+import { isUnrelayedTransferPlaceholder } from './transfer-placeholder.js';
 
 const plainPhone = [
   'v=0',

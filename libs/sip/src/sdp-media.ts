@@ -4,6 +4,8 @@
  * the decision whether two legs can exchange RTP directly or need a bridge. No I/O, no JsSIP.
  */
 
+import { TRANSFER_PLACEHOLDER_NAME } from './transfer-placeholder.js';
+
 /** The media profile of an audio section: WebRTC (ICE + DTLS-SRTP) or plain RTP (RTP/AVP). */
 export type MediaProfile = 'webrtc' | 'rtp' | 'srtp-sdes' | 'unknown';
 
@@ -196,9 +198,6 @@ export function blackHoleOffer(): string {
   ].join('\r\n');
 }
 
-/** The session name of {@link transferPlaceholderOffer}. */
-const TRANSFER_PLACEHOLDER = 'callgate transfer placeholder';
-
 /**
  * The first offer of a transfer's target leg when the customer is an ICE end: plain RTP, no ICE
  * credentials, `sendrecv` towards the discard port of the loopback address. A media relay that
@@ -210,24 +209,9 @@ const TRANSFER_PLACEHOLDER = 'callgate transfer placeholder';
 export function transferPlaceholderOffer(): string {
   return withAudioDirection(
     blackHoleOffer()
-      .replace('s=-', `s=${TRANSFER_PLACEHOLDER}`)
+      .replace('s=-', `s=${TRANSFER_PLACEHOLDER_NAME}`)
       .replace('c=IN IP4 0.0.0.0', 'c=IN IP4 127.0.0.1'),
     'sendrecv',
-  );
-}
-
-/**
- * Whether `sdp` is a {@link transferPlaceholderOffer} as it was sent: no media relay rewrote it
- * (a relay gives it its own address and port), so the placeholder serves no purpose and its
- * receiver should ask for the customer's own offer (488).
- */
-export function isUnrelayedTransferPlaceholder(sdp: string): boolean {
-  const audio = describeAudio(sdp);
-  return (
-    new RegExp(`^s=${TRANSFER_PLACEHOLDER}\\r?$`, 'm').test(sdp) &&
-    audio?.profile === 'rtp' &&
-    audio.address === '127.0.0.1' &&
-    audio.port === 9
   );
 }
 

@@ -24,6 +24,7 @@ export {
 } from './types.js';
 export { isRejectStatus, translateCause, type SipEndCause, type SipOriginator } from '../causes.js';
 export { SipError, type SipErrorCode } from '../errors.js';
+export { isUnrelayedTransferPlaceholder } from '../transfer-placeholder.js';
 export { silentLogger, prefixedLogger, type SipLogger } from '../logger.js';
 export type {
   JsSipCallOptions,
