@@ -202,7 +202,7 @@ export interface DirectLink {
 export interface DirectMediaPort {
   /**
    * Places a leg offered `offerer`'s media: a ringing inbound customer's INVITE offer (the device of
-   * an inbound call), or an answered customer's SDP.
+   * an inbound call), or an answered customer's SDP (a transfer's target: see {@link callTarget}).
    */
   callWithOfferOf(
     ua: SipUserAgentPort,
