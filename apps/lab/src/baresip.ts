@@ -1,5 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,8 +98,24 @@ export class BaresipPhone {
     });
   }
 
-  /** Starts baresip in its own folder and, unless `register: false`, waits until it is registered. */
+  /**
+   * Starts baresip in its own folder and, unless `register: false`, waits until it is registered.
+   * Its ports are found free, then bound by baresip a moment later: another process may take one
+   * in between (tests start labs side by side), and baresip exits. It is then started again on
+   * fresh ports, up to {@link START_ATTEMPTS} times in all; the error names its last output.
+   */
   static async start(options: BaresipOptions): Promise<BaresipPhone> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await BaresipPhone.startOnce(options);
+      } catch (error) {
+        if (!(error instanceof BaresipExitedError) || attempt >= START_ATTEMPTS) throw error;
+        (options.logger ?? silentLogger).warn(`${error.message}; starting it again on other ports`);
+      }
+    }
+  }
+
+  private static async startOnce(options: BaresipOptions): Promise<BaresipPhone> {
     const logger = options.logger ?? silentLogger;
     const dir = mkdtempSync(join(tmpdir(), `callgate-baresip-${options.user}-`));
     const sipPort = await freeSipPortTriple();
@@ -98,7 +123,13 @@ export class BaresipPhone {
     while (ctrlPort === sipPort + 1) ctrlPort = await freeTcpPort();
     writeFileSync(join(dir, 'config'), baresipConfig(sipPort, ctrlPort, dir, options.tone ?? 440));
     writeFileSync(join(dir, 'accounts'), baresipAccount(options) + '\n');
-    const child = spawn('baresip', ['-f', dir], { cwd: dir, stdio: ['ignore', 'ignore', 'ignore'] });
+    const output = openSync(join(dir, 'output.log'), 'a');
+    let child: ChildProcess;
+    try {
+      child = spawn('baresip', ['-f', dir], { cwd: dir, stdio: ['ignore', output, output] });
+    } finally {
+      closeSync(output);
+    }
     const phone = new BaresipPhone(options.user, dir, sipPort, ctrlPort, child, logger);
     try {
       await phone.connectControl(options.startTimeoutMs ?? 10_000);
@@ -309,7 +340,8 @@ export class BaresipPhone {
   private async connectControl(timeoutMs: number): Promise<void> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
-      if (this.exitedFlag) throw new Error(`baresip ${this.user} exited during startup (folder ${this.dir})`);
+      if (this.exitedFlag)
+        throw new BaresipExitedError(this.user, this.sipPort, this.ctrlPort, this.outputTail());
       try {
         this.socket = await new Promise<Socket>((resolve, reject) => {
           const socket = connect(this.ctrlPort, '127.0.0.1');
@@ -325,6 +357,16 @@ export class BaresipPhone {
     }
     this.socket.on('data', (data: Buffer) => this.onData(data));
     this.socket.on('error', (error) => this.logger.debug(`baresip ${this.user}: control ${error.message}`));
+  }
+
+  /** The last lines baresip printed (its output.log), for an error message. */
+  private outputTail(lines = 5): string {
+    try {
+      const text = readFileSync(join(this.dir, 'output.log'), 'utf8').replace(ANSI_ESCAPE, '');
+      return text.trim().split('\n').slice(-lines).join(' | ');
+    } catch {
+      return '(no output)';
+    }
   }
 
   private onData(data: Buffer): void {
@@ -405,6 +447,16 @@ function baresipAccount(options: BaresipOptions): string {
     ...(options.password !== undefined ? [`auth_pass=${options.password}`] : []),
   ];
   return `<sip:${options.user}@${options.domain}>;${params.join(';')}`;
+}
+
+/** How often {@link BaresipPhone.start} tries before it gives up on a baresip that exits at startup. */
+const START_ATTEMPTS = 3;
+
+/** baresip exited before its control port answered (most often: a port taken in the meantime). */
+class BaresipExitedError extends Error {
+  constructor(user: string, sipPort: number, ctrlPort: number, output: string) {
+    super(`baresip ${user} exited during startup (sip ${sipPort}, ctrl ${ctrlPort}): ${output}`);
+  }
 }
 
 /** ANSI colour escapes (ESC [ … m). */
