@@ -20,7 +20,7 @@ import type { AgentConfig } from '@callgate/auth';
 import type { CallSnapshot } from '@callgate/call-core';
 import type { AgentRef, AgentState, Coordination, VoiceHolder } from '@callgate/coordination';
 import type { GatewayConfig } from '../config.js';
-import { BrowserCalls } from '@callgate/calls';
+import { BrowserCalls, KeyedQueue } from '@callgate/calls';
 import { CallEngine } from '../calls/call-engine.service.js';
 import { TransferService } from '../calls/transfers.js';
 import { VoiceRelay } from './voice-relay.js';
@@ -83,6 +83,8 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
   private readonly logger = new Logger(AgentService.name);
   /** per agent, the pending move back to the default device after its voice tab left */
   private readonly fallbacks = new Map<string, NodeJS.Timeout>();
+  /** call.report commands of each agent, in arrival order */
+  private readonly reports = new KeyedQueue();
   private stopping = false;
 
   constructor(
@@ -270,18 +272,22 @@ export class AgentService implements BeforeApplicationShutdown, OnApplicationShu
       await this.dial.check(ctx.agent, 'callout', payload.number, 'call.dial');
       return this.callCommand(ctx, 'call.dial', this.withCallerNumber(ctx.agent, payload));
     },
-    'call.report': async (ctx, payload) => {
-      const tabId = this.requireTab(ctx, 'call.report');
-      const { voiceFence: _fence, ...report } = payload;
-      // An inbound call rings the in-page phone directly: the call status is checked here.
-      const callStatus =
-        report.type === 'call.ringing'
-          ? (await this.store(() => this.coordination.agents.get(ctx.agent, this.defaults(ctx.agent))))
-              .callStatus
-          : undefined;
-      await this.browser.report(ctx.agent, tabId, report, callStatus ? { callStatus } : {});
-      return {};
-    },
+    // One agent's reports are applied in the order its tab sent them: a ringing report waits for
+    // the call status, and an auto-answered transfer's accepted report used to overtake it (the
+    // accepted call adopted, the ringing then refused CALLOUT_AGENT_BUSY).
+    'call.report': (ctx, payload) =>
+      this.reports.run(`${ctx.agent.domain}/${ctx.agent.ipphone}`, async () => {
+        const tabId = this.requireTab(ctx, 'call.report');
+        const { voiceFence: _fence, ...report } = payload;
+        // An inbound call rings the in-page phone directly: the call status is checked here.
+        const callStatus =
+          report.type === 'call.ringing'
+            ? (await this.store(() => this.coordination.agents.get(ctx.agent, this.defaults(ctx.agent))))
+                .callStatus
+            : undefined;
+        await this.browser.report(ctx.agent, tabId, report, callStatus ? { callStatus } : {});
+        return {};
+      }),
     'transfer.toAgent': (ctx, payload) => this.transferService.transfers.toAgent(ctx.agent, payload),
     'transfer.toQueue': (ctx, payload) => this.transferService.transfers.toQueue(ctx.agent, payload),
     'transfer.toSurvey': (ctx, payload) => this.transferService.transfers.toSurvey(ctx.agent, payload),
