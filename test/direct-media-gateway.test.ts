@@ -337,6 +337,50 @@ describe('the gateway with pbx.media: direct, through the plain lab (no media re
     T,
   );
   it(
+    'a WebRTC customer transferred to a plain-RTP queue, with no relay: the queue answers the placeholder, is hung up and called with the customer’s own offer, refuses it (488); the transfer fails and the customer stays with 5001',
+    async () => {
+      const queue = await BaresipPhone.start({
+        user: 'queue1',
+        domain: lab.pbx.sipDomain,
+        proxy: { host: lab.pbx.host, port: lab.pbx.udpPort },
+        tone: 700,
+      });
+      extra.push(queue);
+      const bot = lab.bot(WEBRTC_CUSTOMER);
+      const deskBot = lab.bot('5001-desk');
+      const next = upcoming(events);
+      const answered = deskBot.waitFor('answered');
+      const call = bot.call('5001');
+      const deviceLeg = (await answered).call;
+      const accepted = await next((e) => e.type === 'call.accepted' && e.ipphone === '5001', 10_000);
+      await bot.hears({ call, frequency: labTone('ipPhone', 0) });
+
+      const callId = accepted.callId ?? '';
+      const moved = await rest(direct, 'POST', `/v1/demo/agents/5001/calls/${callId}/transfer/queue`, {
+        queueId: '1',
+      });
+      expect(moved).toMatchObject({ status: 200, body: { ok: true, callId } });
+      const failed = await next((e) => e.type === 'transfer.failed' && e.ipphone === '5001', 20_000);
+      expect(failed.data).toMatchObject({ queueId: '1', sipCode: 488 });
+      // the queue took the placeholder call, which was hung up, then refused the WebRTC offer
+      await queue.waitFor('CALL_CLOSED', 10_000);
+      expect(queue.events.filter((e) => e.type === 'CALL_ESTABLISHED')).toHaveLength(1);
+      expect(direct.stdoutLines().join('\n')).toMatch(
+        /queue1@[^ ]* answered the placeholder with media the customer cannot take/,
+      );
+      // the customer is still with 5001, and both still hear each other
+      expect((await rest(direct, 'GET', '/v1/demo/agents/5001/call')).body).toMatchObject({
+        callId,
+        state: 'active',
+      });
+      await bot.hears({ call, frequency: labTone('ipPhone', 0) });
+      await deskBot.hears({ call: deviceLeg, frequency: labTone('customer', 0) });
+      await bot.hangup(call);
+      await events.waitFor((e) => e.type === 'call.ended' && e.callId === callId, 15_000);
+    },
+    T,
+  );
+  it(
     'a WebRTC customer calling an agent whose desk phone is plain RTP, with no relay: the desk refuses the direct offer (488), is rung again bridged, refuses the WebRTC offer again; the call ends and the customer gets 480',
     async () => {
       const bot = lab.bot(WEBRTC_CUSTOMER);

@@ -57,6 +57,8 @@ export interface CallMedia {
   callTarget(ua: SipUserAgentPort, target: string, customer: SipLeg, options: TargetLegOptions): SipLeg;
   /** transfer: the target's leg failed with `statusCode`; true when callTarget may try it again with other media */
   retryTarget(statusCode: number | undefined): boolean;
+  /** transfer: the target answered with media the customer cannot take; true when callTarget may try it again */
+  retryAnswered(target: SipLeg): boolean;
   /** transfer: the target answered; the customer talks to it */
   moveTo(target: SipLeg): Promise<void>;
   /** after a transfer: the customer is taken off hold and unmuted, if it was not already */
@@ -148,6 +150,10 @@ export class BridgeMedia implements CallMedia {
   }
 
   retryTarget(): boolean {
+    return false;
+  }
+
+  retryAnswered(): boolean {
     return false;
   }
 
@@ -252,7 +258,21 @@ export class DirectMedia implements CallMedia {
   }
 
   retryTarget(statusCode: number | undefined): boolean {
-    if (!this.offeredPlaceholder || !refusedMedia(statusCode)) return false;
+    return refusedMedia(statusCode) && this.placeholderFailed();
+  }
+
+  /**
+   * A target that answered the placeholder with plain RTP, no ICE: no relay stands between it and
+   * the gateway, so the customer (an ICE end) could not take its media either. It is called again
+   * with the customer's own SDP, which it takes or refuses; the customer stays with the agent.
+   */
+  retryAnswered(target: SipLeg): boolean {
+    return !this.port.isIceEnd(target) && this.placeholderFailed();
+  }
+
+  /** The last target was offered the placeholder: the next one is not (true), else false. */
+  private placeholderFailed(): boolean {
+    if (!this.offeredPlaceholder) return false;
     this.offeredPlaceholder = false;
     this.targetPlaceholder = false;
     return true;

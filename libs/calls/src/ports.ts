@@ -228,6 +228,8 @@ export interface DirectMediaPort {
    * that it offers the customer's own media instead (no call is announced).
    */
   isUnrelayedPlaceholder(caller: SipLeg): boolean;
+  /** Whether an answered leg's media is an ICE end (its SDP carries ICE credentials). */
+  isIceEnd(leg: SipLeg): boolean;
   /** Whether the gateway's bridge (WebRTC) could answer this ringing customer's offer: not a plain-RTP one. */
   bridgeable(customer: SipLeg): boolean;
   /** The device (placed offered the customer's INVITE) answered: the customer is answered with its SDP. */

@@ -232,14 +232,20 @@ export class ServerCall {
     }, options.timeoutMs);
     let placed: { leg: SipLeg; outcome: 'accepted' | LegEnd } | undefined;
     try {
-      // a target refusing the media first offered (direct media's placeholder) is called again once
-      do placed = await this.ringTarget(customer, options);
-      while (
-        placed.outcome !== 'accepted' &&
-        !timedOut &&
-        !this.model.ended &&
-        this.media.retryTarget(placed.outcome.statusCode)
-      );
+      // a target refusing the media first offered (direct media's placeholder), or answering it
+      // with media the customer cannot take, is called again once
+      for (;;) {
+        placed = await this.ringTarget(customer, options);
+        if (timedOut || this.model.ended) break;
+        if (placed.outcome !== 'accepted') {
+          if (!this.media.retryTarget(placed.outcome.statusCode)) break;
+        } else if (this.media.retryAnswered(placed.leg)) {
+          this.deps.logger.log(
+            `${this.tag}: ${options.target} answered the placeholder with media the customer cannot take: calling it again with the customer's own`,
+          );
+          void placed.leg.hangup();
+        } else break;
+      }
     } catch (err) {
       this.deps.logger.warn(`${this.tag}: cannot call ${options.target}: ${(err as Error).message}`);
       return { ok: false, reason: 'SIP_FAILED' };

@@ -456,7 +456,8 @@ describe('direct media (pbx.media: direct)', () => {
     });
 
     it('a WebRTC customer: the target is offered a plain-RTP placeholder first (what a relay anchoring WebSocket legs can join), then the customer is retargeted', async () => {
-      direct.profile(CUSTOMER, 'webrtc');
+      // the relay answers for the target with ICE, as rtpengine does towards the gateway
+      direct.profile(CUSTOMER, 'webrtc').profile('queue-sales', 'webrtc');
       const { call, customer, link } = await answered();
       world.sip.script(QUEUE, Party.answers);
       await expect(handOver(call)).resolves.toEqual({ ok: true });
@@ -488,6 +489,21 @@ describe('direct media (pbx.media: direct)', () => {
       expect(direct.placedTo(QUEUE)).toHaveLength(2);
       expect(link.ops).toEqual([]);
       expect(call.model.state).toBe('active');
+    });
+
+    it("a target answering the placeholder with plain RTP (no relay between) is hung up and called again with the customer's own offer; refusing it, the transfer fails and the customer stays", async () => {
+      direct.profile(CUSTOMER, 'webrtc').refuse(QUEUE, 488, ['customer']);
+      const { call, link } = await answered();
+      world.sip.script(QUEUE, Party.answers);
+      await expect(handOver(call)).resolves.toEqual({ ok: false, reason: 'SIP_FAILED', sipCode: 488 });
+      const placed = direct.placedTo(QUEUE);
+      expect(placed.map((p) => (p.how === 'target' ? p.placeholder : p.how))).toEqual([true, false]);
+      expect(placed[0]?.leg.sent).toEqual(['INVITE', 'BYE']);
+      expect(link.ops).toEqual([]);
+      expect(call.model.state).toBe('active');
+      expect(world.logger.lines).toContainEqual(
+        expect.stringContaining('answered the placeholder with media the customer cannot take'),
+      );
     });
 
     it('a target refusing the placeholder for another reason (486 busy) is not called again', async () => {

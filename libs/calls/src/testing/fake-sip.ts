@@ -746,6 +746,10 @@ export class FakeDirectMedia implements port.DirectMediaPort {
     return offer instanceof FakeStream && offer.label === 'direct: transfer placeholder';
   }
 
+  isIceEnd(leg: port.SipLeg): boolean {
+    return this.profiles.get(leg.remoteUser) === 'webrtc';
+  }
+
   bridgeable(customer: port.SipLeg): boolean {
     return this.profiles.get(customer.remoteUser) !== 'rtp';
   }

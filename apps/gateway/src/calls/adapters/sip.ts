@@ -229,6 +229,10 @@ class JsSipDirectMedia implements DirectMediaPort {
     return offer !== undefined && isUnrelayedTransferPlaceholder(offer);
   }
 
+  isIceEnd(leg: SipLeg): boolean {
+    return describeAudio(sipCallOf(leg).passThrough?.remoteSdp ?? '')?.iceUfrag !== undefined;
+  }
+
   bridgeable(customer: SipLeg): boolean {
     const offer = sipCallOf(customer).requestSdp;
     return offer === undefined || describeAudio(offer)?.profile === 'webrtc';
