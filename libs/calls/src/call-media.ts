@@ -4,6 +4,7 @@ import type {
   AudioTrack,
   DirectLink,
   DirectMediaPort,
+  LegEnd,
   MediaProfile,
   SipLeg,
   SipPort,
@@ -55,10 +56,11 @@ export interface CallMedia {
   mute(muted: boolean, held: boolean): Promise<void>;
   /** transfer: places the target's leg */
   callTarget(ua: SipUserAgentPort, target: string, customer: SipLeg, options: TargetLegOptions): SipLeg;
-  /** transfer: the target's leg failed with `statusCode`; true when callTarget may try it again with other media */
-  retryTarget(statusCode: number | undefined): boolean;
-  /** transfer: the target answered with media the customer cannot take; true when callTarget may try it again */
-  retryAnswered(target: SipLeg): boolean;
+  /**
+   * transfer: the target's leg answered or failed (`outcome`); true when it refused the media it
+   * was offered, or answered with media the customer cannot take, and callTarget may try it again
+   */
+  retryTarget(target: SipLeg, outcome: 'accepted' | LegEnd): boolean;
   /** transfer: the target answered; the customer talks to it */
   moveTo(target: SipLeg): Promise<void>;
   /** after a transfer: the customer is taken off hold and unmuted, if it was not already */
@@ -153,10 +155,6 @@ export class BridgeMedia implements CallMedia {
     return false;
   }
 
-  retryAnswered(): boolean {
-    return false;
-  }
-
   async moveTo(target: SipLeg): Promise<void> {
     this.bridge.setTrackFromA(await remoteTrack(target));
     this.bridge.mute('aToB', false);
@@ -245,7 +243,10 @@ export class DirectMedia implements CallMedia {
    * A customer that is an ICE end is offered to the target as a plain-RTP placeholder first: a
    * PBX relay anchoring every WebSocket leg (rtpengine) then takes the join (see libs/sip
    * `DirectMediaCall.retarget`). A target refusing it (488, 415, 606: a WebRTC end with no relay)
-   * is called again with the customer's own SDP ({@link retryTarget}).
+   * is called again with the customer's own SDP ({@link retryTarget}); so is one that answers it
+   * with plain RTP, no ICE: no relay stands between it and the gateway, so the customer (an ICE
+   * end) could not take its media either. It then takes the customer's SDP or refuses it, and the
+   * customer stays with the agent.
    */
   callTarget(ua: SipUserAgentPort, target: string, customer: SipLeg, options: TargetLegOptions): SipLeg {
     const placed = this.port.callTarget(ua, target, customer, {
@@ -257,22 +258,9 @@ export class DirectMedia implements CallMedia {
     return placed.leg;
   }
 
-  retryTarget(statusCode: number | undefined): boolean {
-    return refusedMedia(statusCode) && this.placeholderFailed();
-  }
-
-  /**
-   * A target that answered the placeholder with plain RTP, no ICE: no relay stands between it and
-   * the gateway, so the customer (an ICE end) could not take its media either. It is called again
-   * with the customer's own SDP, which it takes or refuses; the customer stays with the agent.
-   */
-  retryAnswered(target: SipLeg): boolean {
-    return !this.port.isIceEnd(target) && this.placeholderFailed();
-  }
-
-  /** The last target was offered the placeholder: the next one is not (true), else false. */
-  private placeholderFailed(): boolean {
-    if (!this.offeredPlaceholder) return false;
+  retryTarget(target: SipLeg, outcome: 'accepted' | LegEnd): boolean {
+    const unusable = outcome === 'accepted' ? !this.port.isIceEnd(target) : refusedMedia(outcome.statusCode);
+    if (!this.offeredPlaceholder || !unusable) return false;
     this.offeredPlaceholder = false;
     this.targetPlaceholder = false;
     return true;

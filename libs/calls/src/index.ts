@@ -68,4 +68,4 @@ export {
   type TransfersDeps,
   type TransferStores,
 } from './transfers.js';
-export { KeyedQueue } from './in-order.js';
+export { KeyedQueue } from './keyed-queue.js';

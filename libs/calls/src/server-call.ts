@@ -236,15 +236,12 @@ export class ServerCall {
       // with media the customer cannot take, is called again once
       for (;;) {
         placed = await this.ringTarget(customer, options);
-        if (timedOut || this.model.ended) break;
-        if (placed.outcome !== 'accepted') {
-          if (!this.media.retryTarget(placed.outcome.statusCode)) break;
-        } else if (this.media.retryAnswered(placed.leg)) {
-          this.deps.logger.log(
-            `${this.tag}: ${options.target} answered the placeholder with media the customer cannot take: calling it again with the customer's own`,
-          );
-          void placed.leg.hangup();
-        } else break;
+        if (timedOut || this.model.ended || !this.media.retryTarget(placed.leg, placed.outcome)) break;
+        const answered = placed.outcome === 'accepted';
+        this.deps.logger.log(
+          `${this.tag}: ${options.target} ${answered ? 'answered the placeholder with media the customer cannot take' : 'refused the placeholder'}: calling it again with the customer's own`,
+        );
+        if (answered) void placed.leg.hangup();
       }
     } catch (err) {
       this.deps.logger.warn(`${this.tag}: cannot call ${options.target}: ${(err as Error).message}`);

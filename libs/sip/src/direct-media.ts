@@ -13,6 +13,7 @@ import {
   blackHoleOffer,
   describeAudio,
   dtlsSetup,
+  hasIce,
   iceAtBothEnds,
   mediaTargetChanged,
   sdpBody,
@@ -262,7 +263,7 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
     placeholder: boolean,
   ): { pc: PassThroughPeerConnection; placeholder: boolean } {
     const pc = DirectMediaCall.offerOf(customer);
-    if (!placeholder || describeAudio(customer.passThrough?.remoteSdp ?? '')?.iceUfrag === undefined) {
+    if (!placeholder || !hasIce(customer.passThrough?.remoteSdp)) {
       return { pc, placeholder: false };
     }
     const offer = transferPlaceholderOffer();
@@ -454,8 +455,7 @@ export class DirectMediaCall extends TypedEmitter<DirectMediaEvents> {
       };
       this.device = this.attach('device', target);
       // two ICE ends: the target offers afresh and the customer takes that offer (RFC 3725 flow I)
-      const offeredIce = describeAudio(target.passThrough?.localSdp ?? '')?.iceUfrag !== undefined;
-      if (this.bothIce() && offeredIce) await this.join();
+      if (this.bothIce() && hasIce(target.passThrough?.localSdp)) await this.join();
       else await this.sync('customer');
       return previous.call;
     });

@@ -72,6 +72,7 @@ export {
 export {
   blackHoleOffer,
   transferPlaceholderOffer,
+  hasIce,
   decideMediaPath,
   describeAudio,
   dtlsSetup,

@@ -313,6 +313,11 @@ export function decideMediaPath(
   return { path: 'direct', commonCodecs, reason: `${via}, common codecs ${commonCodecs.join(',')}` };
 }
 
+/** Whether `sdp`'s audio carries ICE credentials (an ICE end: WebRTC, or a relay forcing ICE). */
+export function hasIce(sdp: string | undefined): boolean {
+  return sdp !== undefined && describeAudio(sdp)?.iceUfrag !== undefined;
+}
+
 /**
  * Whether two legs' SDPs are both ICE ends (WebRTC): re-INVITEing such legs in turn with each
  * other's SDP never converges (an offer carrying new peer ICE credentials restarts ICE, RFC 8839

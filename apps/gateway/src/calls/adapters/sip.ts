@@ -23,6 +23,7 @@ import {
   DirectMediaCall,
   DirectMediaState,
   describeAudio,
+  hasIce,
   isUnrelayedTransferPlaceholder,
   prefixedLogger,
   type SipCall,
@@ -230,7 +231,7 @@ class JsSipDirectMedia implements DirectMediaPort {
   }
 
   isIceEnd(leg: SipLeg): boolean {
-    return describeAudio(sipCallOf(leg).passThrough?.remoteSdp ?? '')?.iceUfrag !== undefined;
+    return hasIce(sipCallOf(leg).passThrough?.remoteSdp);
   }
 
   bridgeable(customer: SipLeg): boolean {

@@ -1,4 +1,4 @@
-import { KeyedQueue } from './in-order.js';
+import { KeyedQueue } from './keyed-queue.js';
 
 /** A task that finishes when told to, recording when it started and ended. */
 function gate(log: string[], name: string): { task: () => Promise<string>; open(): void } {
