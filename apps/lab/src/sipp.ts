@@ -18,6 +18,8 @@ export type SippScenario =
   | 'register-contact'
   /** a UAS that answers one INVITE with 486 */
   | 'uas-busy-486'
+  /** a UAS that rings (180), answers 200 when the CANCEL comes (as if it crossed), waits for ACK and BYE */
+  | 'uas-answer-after-cancel'
   /** direct media: a plain-RTP UAS that answers, then refuses the re-INVITE with 488 */
   | 'uas-reinvite-488'
   /** direct media: a plain-RTP UAC that answers our first two re-INVITEs 491, the third 200, waits for BYE */

@@ -164,6 +164,8 @@ export interface JsSipSession {
   unhold(options: object, done: () => void): boolean;
   isOnHold(): { local: boolean; remote: boolean };
   isEnded(): boolean;
+  /** Not answered yet: an outgoing call before its 2xx, an incoming one before we answered. */
+  isInProgress(): boolean;
   isEstablished(): boolean;
   sendDTMF(tones: string, options: { transportType: 'INFO'; duration: number; interToneGap: number }): void;
   refer(

@@ -73,6 +73,12 @@ class FakeSession {
   isEnded(): boolean {
     return this.ended;
   }
+  /** JsSIP's own flag: set, a 2xx crossing our CANCEL is acknowledged and hung up */
+  _is_canceled = false;
+  inProgress = false;
+  isInProgress(): boolean {
+    return this.inProgress;
+  }
   isEstablished(): boolean {
     return !this.ended;
   }
@@ -193,6 +199,20 @@ describe('CallDriver', () => {
     session.fire('accepted', { originator: 'remote', response: { status_code: 200, reason_phrase: 'OK' } });
     expect(progress).toEqual([180]);
     expect(seen).toEqual(['state:ringing', 'state:established']);
+  });
+
+  it('an outgoing call hung up before its answer is marked so that a 2xx crossing the CANCEL gets ACK and BYE; an answered one is not', () => {
+    const ringing = drive('outgoing');
+    ringing.session.inProgress = true;
+    void ringing.driver.hangup();
+    expect(ringing.session.terminated).toEqual([{}]);
+    expect(ringing.session._is_canceled).toBe(true);
+
+    const incoming = drive('incoming');
+    incoming.session.inProgress = true;
+    void incoming.driver.hangup();
+    expect(incoming.session.terminated).toEqual([{}]);
+    expect(incoming.session._is_canceled).toBe(false);
   });
 
   it('hold is reported only once the peer answered the re-INVITE 2xx, with an offer built on hold', async () => {

@@ -46,6 +46,23 @@ const allowedTransitions: Record<SipCallState, readonly SipCallState[]> = {
  */
 export const ICE_CONNECT_TIMEOUT_MS = 12_000;
 
+/**
+ * JsSIP 3.13 bug: cancelling an outgoing call after a 1xx drops a 2xx that crosses the CANCEL (the
+ * callee answered as we gave up). RFC 3261 §9.1 wants it acknowledged and the call hung up with a
+ * BYE; JsSIP sends neither, so the callee (a desk phone picked up as the customer hung up) stays
+ * in a call with no one until its Timer H ends it 32 s later. JsSIP does both for a call cancelled
+ * before any 1xx, when its `_is_canceled` is set: setting it after the CANCEL makes a crossing 2xx
+ * take that path too (a late 1xx then re-sends the CANCEL, which is harmless).
+ */
+function acknowledgeCrossingAnswer(session: JsSipSession, logger: SipLogger): void {
+  const internals = session as unknown as { _is_canceled?: unknown };
+  if (typeof internals._is_canceled !== 'boolean') {
+    logger.warn('this JsSIP has no _is_canceled: a 2xx crossing our CANCEL would not be acknowledged');
+    return;
+  }
+  internals._is_canceled = true;
+}
+
 /** The events of a driven call. */
 export interface CallDriverEvents {
   stateChanged: { from: SipCallState; to: SipCallState };
@@ -235,11 +252,13 @@ export class CallDriver<E extends CallDriverEvents & EventMap<E> = CallDriverEve
     if (!this.isTerminated && !this.session.isEnded()) {
       if (this.direction === 'incoming' && this.currentState === SipCallState.Ringing)
         this.localStatusCode = 480;
+      const cancelling = this.direction === 'outgoing' && this.session.isInProgress();
       try {
         this.session.terminate();
       } catch (error) {
         this.logger.warn('terminate() failed', { error: String(error) });
       }
+      if (cancelling) acknowledgeCrossingAnswer(this.session, this.logger);
     }
     return this.terminated;
   }
