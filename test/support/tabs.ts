@@ -206,13 +206,15 @@ export async function eventually<T>(
   probe: () => Promise<T | undefined> | T | undefined,
   timeoutMs = 5000,
   what = 'condition',
+  /** between probes; longer for a probe that counts against a quota (a login) */
+  intervalMs = 20,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (value !== undefined && value !== false) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 
