@@ -178,6 +178,39 @@ describe.each(['bridge', 'direct'] as const)(
       expect(customer(3).history.length).toBe(before);
     });
 
+    it('the desk phone rings once per callout once it is known: a WebRTC desk refuses the plain-RTP placeholder (direct, no relay) on its first callout only', async () => {
+      const tab = await open('5000');
+      /** a callout answered and hung up; the INVITEs the desk phone got, with how each ended */
+      const callOut = async (): Promise<{ invites: (number | undefined)[]; reason: string }> => {
+        const mark = phone().history.length;
+        const dialled = await tab.command('call.dial', { number: '0901000002' });
+        if (!dialled.ok) throw new Error(`call.dial refused: ${dialled.code}`);
+        const ofCall = (type: string) => (e: { type: string; callId?: string }) =>
+          e.type === type && e.callId === dialled.callId;
+        const accepted = await tab.waitFor(ofCall('call.customerAccepted'), 10_000);
+        expect((await tab.command('call.hangup', {})).ok).toBe(true);
+        await tab.waitFor(ofCall('call.ended'), 10_000);
+        // every leg the desk phone took is over, the answered one last
+        const legs = await eventually(() => {
+          const ended = phone().history.slice(mark);
+          return ended.some((r) => r.end.established) ? ended : undefined;
+        });
+        return {
+          invites: legs.filter((r) => r.direction === 'incoming').map((r) => r.end.statusCode),
+          reason: (accepted.data as { media: { reason: string } }).media.reason,
+        };
+      };
+      // the first may have been rung twice (in this file the first callout was another test's)
+      await callOut();
+      const second = await callOut();
+      expect(second.invites).toHaveLength(1);
+      expect(second.reason).toBe(
+        media === 'bridge'
+          ? 'pbx.media is bridge'
+          : 'direct media: the device and the customer exchange RTP themselves',
+      );
+    });
+
     it('a second callout while in a call is CALLOUT_AGENT_BUSY; an agent without permission gets CALLOUT_PERMISSION_DENY', async () => {
       const tab = await open('5000');
       await tab.command('call.dial', { number: '0901000001' });

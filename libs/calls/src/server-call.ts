@@ -10,7 +10,7 @@ import {
 } from '@callgate/call-core';
 import type { PbxMediaPath } from '@callgate/auth';
 import { BridgeMedia, type CallMedia, DirectMedia, refusedMedia } from './call-media.js';
-import type { CallsLogger, LegEnd, SipLeg, SipPort, SipUserAgentPort } from './ports.js';
+import type { CallsLogger, LegEnd, MediaProfile, SipLeg, SipPort, SipUserAgentPort } from './ports.js';
 import { notAnsweredStatus } from './customer-mover.js';
 import type { TransferLedger } from './transfer-ledger.js';
 import { TransferRelay } from './transfer-relay.js';
@@ -43,6 +43,12 @@ export interface ServerCallDeps {
   onRelay: (relay: TransferRelay) => void;
   /** on a callout, the number the customer sees (the callout service's), as P-Asserted-Identity */
   callerNumber?: string;
+  /**
+   * direct media: the placeholder a callout offers the device first, the one it took last time
+   * (default plain RTP); told {@link onDeviceProfile} when a callout's device takes one
+   */
+  deviceProfile?: MediaProfile;
+  onDeviceProfile?: (profile: MediaProfile) => void;
 }
 
 /** What asks a device to answer by itself: RFC 5373's Answer-Mode, and the Call-Info form IP phones read. */
@@ -81,6 +87,8 @@ export class ServerCall {
   readonly model: CallModel;
   /** changes only before the device answers: direct media the device refused gives way to a bridge */
   private media: CallMedia;
+  /** a callout's device was offered both placeholders (plain RTP and WebRTC) */
+  private offeredBothProfiles = false;
   private customer: SipLeg | undefined;
   private device: SipLeg | undefined;
   /** the headers the device leg was last rung with (auto-answer), kept when it is rung again */
@@ -428,6 +436,7 @@ export class ServerCall {
   private async onOutboundDeviceAnswered(device: SipLeg, tx: { transactionId?: string }): Promise<void> {
     this.clearRingTimer();
     if (this.model.ended) return;
+    if (this.media instanceof DirectMedia) this.deps.onDeviceProfile?.(this.media.calloutProfile);
     this.model.transition('dialing');
     try {
       await this.media.prepareCallout(device);
@@ -485,8 +494,9 @@ export class ServerCall {
 
   /**
    * Direct media the device refused (488, 415, 606): the next choice, before the device is rung
-   * again. A callout's device first offered a plain-RTP placeholder is offered a WebRTC one; then
-   * the call is bridged. False when the status is no such refusal, or the call is bridged already.
+   * again. A callout's device that refused the first placeholder (plain RTP, or the WebRTC one it
+   * took last time) is offered the other; then the call is bridged. False when the status is no
+   * such refusal, or the call is bridged already.
    */
   private fallBack(statusCode: number | undefined): boolean {
     const direct = this.media;
@@ -499,11 +509,13 @@ export class ServerCall {
       return false;
     }
     direct.close();
-    if (!this.customer && direct.calloutProfile === 'rtp' && this.deps.sip.direct) {
+    const other = otherProfile(direct.calloutProfile);
+    if (!this.customer && !this.offeredBothProfiles && this.deps.sip.direct) {
+      this.offeredBothProfiles = true;
       this.media = new DirectMedia(
         this.deps.sip.direct,
-        `direct media; the device refused a plain-RTP offer (${status}) and took a WebRTC one`,
-        'webrtc',
+        `direct media; the device refused a ${PROFILE_NAMES[direct.calloutProfile]} offer (${status}) and took a ${PROFILE_NAMES[other]} one`,
+        other,
       );
     } else {
       this.media = new BridgeMedia(
@@ -627,5 +639,12 @@ function initialMedia(deps: ServerCallDeps): CallMedia {
   return new DirectMedia(
     deps.sip.direct,
     'direct media: the device and the customer exchange RTP themselves',
+    deps.deviceProfile,
   );
+}
+
+const PROFILE_NAMES: Record<MediaProfile, string> = { rtp: 'plain-RTP', webrtc: 'WebRTC' };
+
+function otherProfile(profile: MediaProfile): MediaProfile {
+  return profile === 'rtp' ? 'webrtc' : 'rtp';
 }

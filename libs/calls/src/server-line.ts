@@ -3,7 +3,7 @@ import type { EventDataMap, EventType, SipRegistrationView } from '@callgate/con
 import { type AgentConfig, DEFAULT_MEDIA_PATH, type PbxConfig } from '@callgate/auth';
 import type { AgentState } from '@callgate/coordination';
 import { logText } from '@callgate/call-core';
-import type { AgentRef, CallsLogger, SipLeg, SipPort, SipUserAgentPort } from './ports.js';
+import type { AgentRef, CallsLogger, MediaProfile, SipLeg, SipPort, SipUserAgentPort } from './ports.js';
 import { ServerCall, type ServerCallDeps } from './server-call.js';
 import type { TransferLedger } from './transfer-ledger.js';
 import type { TransferRelay } from './transfer-relay.js';
@@ -75,6 +75,12 @@ export class ServerLine {
   private readonly relaySet = new Set<TransferRelay>();
   private closed = false;
   private view: SipRegistrationView = { state: 'registering' };
+  /**
+   * Direct media: the placeholder each device target took on its last callout. A WebRTC device
+   * refuses the plain-RTP one (488) and is rung again; remembered, it is offered WebRTC first next
+   * time and rings once. Kept in memory: a new line (restart, failover) learns again.
+   */
+  private readonly deviceProfiles = new Map<string, MediaProfile>();
 
   constructor(private readonly deps: ServerLineDeps) {
     this.ua = deps.sip.createUserAgent({
@@ -252,6 +258,8 @@ export class ServerLine {
       logger: this.deps.logger,
       ringTimeoutMs: this.deps.ringTimeoutMs,
       autoAnswer: false,
+      deviceProfile: this.deviceProfiles.get(deviceTarget),
+      onDeviceProfile: (profile) => this.deviceProfiles.set(deviceTarget, profile),
       publish: (type, data) =>
         this.deps.publish(type, data, { callId, ...(transactionId === undefined ? {} : { transactionId }) }),
       onEnded: (call) => {

@@ -242,6 +242,46 @@ describe('direct media (pbx.media: direct)', () => {
       ]);
     });
 
+    it('the WebRTC placeholder a device took is offered first on its next callout (it rings once); refused then, the plain one follows', async () => {
+      const talkAndHangUp = async (): Promise<void> => {
+        world.sip.legTo(NUMBER).peer.answer();
+        await settle();
+        world.sip.legTo(NUMBER).peer.bye();
+        await settle();
+        expect(world.events.last('call.ended').data).toEqual(ended('NORMAL_CLEARING', 'customer'));
+      };
+      const devicePlacements = (): unknown[] => direct.placed.filter((p) => p.how === 'device');
+      direct.refuse(DESK, 488, ['rtp']);
+      await dialled();
+      await talkAndHangUp();
+
+      direct.placed.length = 0;
+      await dialled();
+      expect(devicePlacements()).toEqual([
+        { how: 'device', target: DESK, leg: world.sip.legTo(DESK), profile: 'webrtc' },
+      ]);
+      expect(world.sip.legsTo(DESK)).toHaveLength(3);
+      await talkAndHangUp();
+
+      // the desk phone is now a plain one: it refuses WebRTC and takes plain RTP
+      direct.refuse(DESK, 488, ['webrtc']);
+      direct.placed.length = 0;
+      await dialled();
+      const desks = world.sip.legsTo(DESK).slice(3);
+      expect(devicePlacements()).toEqual([
+        { how: 'device', target: DESK, leg: desks[0], profile: 'webrtc' },
+        { how: 'device', target: DESK, leg: desks[1], profile: 'rtp' },
+      ]);
+      world.sip.legTo(NUMBER).peer.answer();
+      await settle();
+      expect(world.events.last('call.customerAccepted').data).toEqual({
+        media: {
+          path: 'direct',
+          reason: 'direct media; the device refused a WebRTC offer (488) and took a plain-RTP one',
+        },
+      });
+    });
+
     it('a device refusing both placeholders (488) is bridged; the callout is announced once', async () => {
       direct.refuse(DESK, 488, ['rtp', 'webrtc']);
       await dialled();
