@@ -58,4 +58,28 @@ describe('KeyedQueue', () => {
     await settle();
     expect(queue.busyKeys).toBe(0);
   });
+
+  it('says which keys are busy, and idle() waits for every task given, failed ones too', async () => {
+    const queue = new KeyedQueue();
+    const log: string[] = [];
+    const a = gate(log, 'a');
+    const running = queue.run('demo/5001', a.task);
+    const failed = queue.run('demo/5002', () => Promise.reject(new Error('refused')));
+    expect([queue.has('demo/5001'), queue.has('demo/5002'), queue.has('demo/5003')]).toEqual([
+      true,
+      true,
+      false,
+    ]);
+    let idle = false;
+    const waiting = queue.idle().then(() => (idle = true));
+    await expect(failed).rejects.toThrow('refused');
+    await settle();
+    expect(idle).toBe(false);
+    a.open();
+    await running;
+    await waiting;
+    expect(idle).toBe(true);
+    await settle();
+    expect(queue.has('demo/5001')).toBe(false);
+  });
 });

@@ -19,6 +19,16 @@ export class KeyedQueue {
     return result;
   }
 
+  /** Whether `key` has a task queued or running. */
+  has(key: string): boolean {
+    return this.tails.has(key);
+  }
+
+  /** Resolves once every task given so far is done, whatever its outcome. */
+  async idle(): Promise<void> {
+    await Promise.all(this.tails.values());
+  }
+
   /** How many keys have a task queued or running. */
   get busyKeys(): number {
     return this.tails.size;

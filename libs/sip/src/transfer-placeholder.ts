@@ -5,6 +5,8 @@
  */
 export const TRANSFER_PLACEHOLDER_NAME = 'callgate transfer placeholder';
 
+const PLACEHOLDER_SESSION_NAME = new RegExp(`^s=${TRANSFER_PLACEHOLDER_NAME}\\r?$`, 'm');
+
 /**
  * Whether `sdp` is a transfer placeholder as it was sent: our session name, and still its own
  * address and port (127.0.0.1, port 9, plain RTP), which a relay would have replaced with its own.
@@ -12,7 +14,7 @@ export const TRANSFER_PLACEHOLDER_NAME = 'callgate transfer placeholder';
  */
 export function isUnrelayedTransferPlaceholder(sdp: string): boolean {
   return (
-    new RegExp(`^s=${TRANSFER_PLACEHOLDER_NAME}\\r?$`, 'm').test(sdp) &&
+    PLACEHOLDER_SESSION_NAME.test(sdp) &&
     /^c=IN IP4 127\.0\.0\.1\r?$/m.test(sdp) &&
     /^m=audio 9 RTP\/AVP /m.test(sdp)
   );

@@ -32,6 +32,7 @@ import { CoordinationOwnershipStore } from './adapters/ownership-store.js';
 import {
   type AgentLocationPort,
   type AgentPlace,
+  KeyedQueue,
   Ownership,
   runLineCommand,
   ServerLine,
@@ -81,8 +82,8 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
   private readonly lineLogger = new Logger(ServerLine.name);
   /** the agents this instance owns: leases, lines, recorded calls; the live instances */
   private readonly ownership: Ownership<ServerLine>;
-  /** per agent, the reconcile in progress: reconciles of one agent never overlap */
-  private readonly queue = new Map<string, Promise<void>>();
+  /** per agent, the reconciles in progress: reconciles of one agent never overlap */
+  private readonly queue = new KeyedQueue();
 
   /** inbound calls in progress on server-side lines (a `call.ended` NO_ANSWER of one marks noAnswer) */
   private readonly inbound = new Set<string>();
@@ -161,7 +162,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
 
   async onApplicationShutdown(): Promise<void> {
     await this.ownership.stop();
-    await Promise.allSettled([...this.queue.values()]);
+    await this.queue.idle();
     await this.ownership.dropAll('gateway shutdown');
     await this.ownership.leaveCluster();
   }
@@ -266,15 +267,7 @@ export class CallEngine implements OnApplicationBootstrap, OnApplicationShutdown
   // ---- the lines of this instance ----
 
   private reconcileHere(agent: AgentRef): Promise<void> {
-    const k = key(agent);
-    const previous = this.queue.get(k) ?? Promise.resolve();
-    const next = previous
-      .then(() => this.apply(agent))
-      .finally(() => {
-        if (this.queue.get(k) === next) this.queue.delete(k);
-      });
-    this.queue.set(k, next);
-    return next;
+    return this.queue.run(key(agent), () => this.apply(agent));
   }
 
   private async apply(agent: AgentRef): Promise<void> {
